@@ -1,0 +1,308 @@
+"""Declared options of the TMVA configurables tmvacompat mirrors, in TMVA's declaration (= XML) order.
+
+Sources (names, defaults, predefined values; read from TMVA, not copied):
+``MethodBase.cxx`` (``DeclareBaseOptions``), MethodDL ``DeclareOptions`` (ROOT master ~2021), the GSoC
+``MethodAE.cxx`` (``tmvadnn/root``), the old ``MethodDNN.cxx``, ``Factory.cxx`` (constructor) and
+``DataSetFactory.cxx`` (``InitOptions``, the ``PrepareTrainingAndTestTree`` options).
+
+Layout-like options carry checks, so ``DL_OPTIONS.parse(...)`` already refuses a malformed ``Layout``,
+``TrainingStrategy``, ``InputLayout``, ``BatchLayout`` or ``ValidationSize`` with the position of the bad
+token in the whole option string.
+
+Example:
+    >>> vals = DL_OPTIONS.parse("!H:V:ErrorStrategy=CROSSENTROPY:Layout=TANH|128,LINEAR")
+    >>> vals.Layout, vals.modified("Layout"), vals.as_text("H")
+    ('TANH|128,LINEAR', True, 'False')
+"""
+
+from __future__ import annotations
+
+import re
+
+from tmvacompat.errors import OptionError
+from tmvacompat.layout import check_layout, parse_batch_layout, parse_input_layout, parse_layout
+from tmvacompat.options import Option, OptionSet, parse_training_strategy
+
+_VALIDATION_RE = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(%?)\Z")
+
+
+def check_validation_size(text: str) -> None:
+    """``ValidationSize``: ``20%``, a fraction ``0.2`` (< 1) or an event count ``100`` (>= 1), positive.
+
+    >>> check_validation_size("20%")
+    """
+    m = _VALIDATION_RE.match(text)
+    if m is None or float(text.rstrip("%")) <= 0:
+        raise OptionError(
+            f"ValidationSize {text!r} is not a positive percentage, fraction or event count "
+            f"(TMVA would abort: 'Cannot parse number')",
+            token=text,
+            position=0,
+            expected=["20%", "0.2", "100"],
+        )
+    if m.group(1) and float(text[:-1]) >= 100:
+        raise OptionError(
+            f"ValidationSize {text} leaves no training events",
+            token=text,
+            position=0,
+            expected=["a percentage below 100%"],
+        )
+
+
+def _check_strategy(text: str) -> None:
+    parse_training_strategy(text)
+
+
+def _check_input(text: str) -> None:
+    parse_input_layout(text)
+
+
+def _check_batch(text: str) -> None:
+    parse_batch_layout(text)
+
+
+def _check_any_layout(text: str) -> None:
+    parse_layout(text)
+
+
+#: MethodBase::DeclareBaseOptions, in order.
+BASE: list[Option] = [
+    Option("V", bool, False, help="Verbose output (short form of VerbosityLevel; overrides it)"),
+    Option(
+        "VerbosityLevel",
+        str,
+        "Default",
+        help="Verbosity level",
+        allowed=("Default", "Debug", "Verbose", "Info", "Warning", "Error", "Fatal"),
+    ),
+    Option("VarTransform", str, "None", help="Variable transformations before training, e.g. 'N' or 'D,G'"),
+    Option("H", bool, False, help="Print method-specific help message"),
+    Option(
+        "CreateMVAPdfs", bool, False, help="Create PDFs for the classifier outputs (signal and background)"
+    ),
+    Option("IgnoreNegWeightsInTraining", bool, False, help="Ignore events with negative weights in training"),
+]
+
+DL_TRAINING_STRATEGY = (
+    "LearningRate=1e-3,Momentum=0.0,ConvergenceSteps=100,MaxEpochs=2000,Optimizer=ADAM,BatchSize=30,"
+    "TestRepetitions=1,WeightDecay=0.0,Regularization=None,DropConfig=0.0"
+)
+#: The two-phase default of ROOT <= 6.20 MethodDL, the old MethodDNN and the GSoC MethodAE.
+OLD_TRAINING_STRATEGY = (
+    "LearningRate=1e-1,Momentum=0.3,Repetitions=3,ConvergenceSteps=50,BatchSize=30,TestRepetitions=7,"
+    "WeightDecay=0.0,Renormalize=L2,DropConfig=0.0,DropRepetitions=5|LearningRate=1e-4,Momentum=0.3,"
+    "Repetitions=3,ConvergenceSteps=50,MaxEpochs=2000,BatchSize=20,TestRepetitions=7,WeightDecay=0.001,"
+    "Renormalize=L2,DropConfig=0.0+0.5+0.5,DropRepetitions=5,Multithreading=True"
+)
+_ERROR_STRATEGIES = ("CROSSENTROPY", "SUMOFSQUARES", "MUTUALEXCLUSIVE")
+
+#: MethodDL::DeclareOptions (ROOT master), in order.
+DL: list[Option] = [
+    Option(
+        "InputLayout", str, "0|0|0", help="Input layout depth|height|width (or T|W, or W)", check=_check_input
+    ),
+    Option(
+        "BatchLayout",
+        str,
+        "0|0|0",
+        help="Batch layout depth|height|width (0|0|0: derived)",
+        check=_check_batch,
+    ),
+    Option(
+        "Layout",
+        str,
+        "DENSE|(N+100)*2|SOFTSIGN,DENSE|0|LINEAR",
+        help="Layout of the network",
+        check=check_layout,
+    ),
+    Option(
+        "ErrorStrategy",
+        str,
+        "CROSSENTROPY",
+        allowed=_ERROR_STRATEGIES,
+        help="Loss: CROSSENTROPY (binary), SUMOFSQUARES (MSE), MUTUALEXCLUSIVE (softmax, multiclass)",
+    ),
+    Option(
+        "WeightInitialization",
+        str,
+        "XAVIER",
+        allowed=("XAVIER", "XAVIERUNIFORM", "GAUSS", "UNIFORM", "IDENTITY", "ZERO"),
+        help="Weight initialization strategy",
+    ),
+    Option(
+        "RandomSeed", int, 0, help="Seed for weight initialization and batch shuffling (0: not reproducible)"
+    ),
+    Option(
+        "ValidationSize",
+        str,
+        "20%",
+        help="Validation part of the training data: 20%, 0.2 or 100 events",
+        check=check_validation_size,
+    ),
+    Option(
+        "Architecture",
+        str,
+        "CPU",
+        allowed=("STANDARD", "CPU", "GPU", "OPENCL", "CUDNN"),
+        help="Architecture to train on (tmvacompat always runs on the CPU)",
+    ),
+    Option(
+        "TrainingStrategy",
+        str,
+        DL_TRAINING_STRATEGY,
+        help="Training phases separated by '|'",
+        check=_check_strategy,
+    ),
+]
+
+#: GSoC MethodAE::DeclareOptions (tmvadnn/root), in order.
+AE: list[Option] = [
+    Option("InputLayout", str, "0|0|0", help="Input layout depth|height|width", check=_check_input),
+    Option("BatchLayout", str, "0|0|0", help="Batch layout depth|height|width", check=_check_batch),
+    Option(
+        "Layout",
+        str,
+        "Encoder={DENSE|(N+100)*2|SOFTSIGN}Decoder={DENSE|0|LINEAR}",
+        help="Encoder={layers}Decoder={layers}",
+        check=_check_any_layout,
+    ),
+    Option("ErrorStrategy", str, "CROSSENTROPY", allowed=_ERROR_STRATEGIES, help="Loss function"),
+    Option(
+        "WeightInitialization",
+        str,
+        "XAVIER",
+        allowed=("XAVIER", "XAVIERUNIFORM"),
+        help="Weight initialization strategy (AE maps XAVIER to Gauss, XAVIERUNIFORM to Uniform)",
+    ),
+    Option(
+        "Architecture",
+        str,
+        "CPU",
+        allowed=("STANDARD", "CPU", "GPU", "OPENCL"),
+        help="Architecture to train on",
+    ),
+    Option(
+        "TrainingStrategy",
+        str,
+        OLD_TRAINING_STRATEGY,
+        help="Training phases separated by '|'",
+        check=_check_strategy,
+    ),
+]
+
+#: The old MethodDNN::DeclareOptions (weight files with Method="DNN::..."), in order.
+DNN: list[Option] = [
+    Option(
+        "Layout",
+        str,
+        "SOFTSIGN|(N+100)*2,LINEAR",
+        help="Layout of the network (ACT|width,...)",
+        check=check_layout,
+    ),
+    Option(
+        "ValidationSize", str, "20%", help="Validation part of the training data", check=check_validation_size
+    ),
+    Option("ErrorStrategy", str, "CROSSENTROPY", allowed=_ERROR_STRATEGIES, help="Loss function"),
+    Option(
+        "WeightInitialization",
+        str,
+        "XAVIER",
+        allowed=("XAVIER", "XAVIERUNIFORM"),
+        help="Weight initialization strategy",
+    ),
+    Option("Architecture", str, "CPU", allowed=("STANDARD", "CPU", "GPU", "OPENCL"), help="Architecture"),
+    Option(
+        "TrainingStrategy",
+        str,
+        OLD_TRAINING_STRATEGY,
+        help="Training phases separated by '|'",
+        check=_check_strategy,
+    ),
+]
+
+#: TMVA::Factory constructor options, in order.
+FACTORY: list[Option] = [
+    Option("V", bool, False, help="Verbose flag"),
+    Option("VerboseLevel", str, "Info", allowed=("Debug", "Verbose", "Info"), help="Verbose level"),
+    Option("Color", bool, True, help="Coloured screen output (TMVA: False in ROOT batch mode)"),
+    Option("Transformations", str, "I", help="Transformations to test, e.g. I;D;P;U;G,D"),
+    Option("Correlations", bool, False, help="Show correlations in the output"),
+    Option("ROC", bool, True, help="Show the ROC in the output"),
+    Option("Silent", bool, False, help="Inhibit all output after the Factory is created"),
+    Option("DrawProgressBar", bool, True, help="Draw a progress bar"),
+    Option("ModelPersistence", bool, True, help="Save the trained model (weight files)"),
+    Option(
+        "AnalysisType",
+        str,
+        "Auto",
+        allowed=("Classification", "Regression", "Multiclass", "Auto"),
+        help="Analysis type (Auto: from the classes and targets)",
+    ),
+]
+
+#: DataSetFactory::InitOptions (DataLoader::PrepareTrainingAndTestTree), in order; nTrain_/nTest_ for the
+#: usual Signal and Background classes are declared, other classes match the patterns.
+PREPARE: list[Option] = [
+    Option(
+        "SplitMode",
+        str,
+        "Random",
+        allowed=("Random", "Alternate", "Block"),
+        help="How training and test events are picked",
+    ),
+    Option(
+        "MixMode",
+        str,
+        "SameAsSplitMode",
+        allowed=("SameAsSplitMode", "Random", "Alternate", "Block"),
+        help="How events of different classes are mixed",
+    ),
+    Option("SplitSeed", int, 100, help="Seed for the random split (0: from the clock)"),
+    Option(
+        "NormMode",
+        str,
+        "EqualNumEvents",
+        allowed=("None", "NumEvents", "EqualNumEvents"),
+        help="Renormalisation of event weights in training",
+    ),
+    Option("ScaleWithPreselEff", bool, False, help="Scale requested numbers by the preselection efficiency"),
+    Option("nTrain_Signal", int, 0, help="Training events of class Signal (0: all / half)"),
+    Option("nTest_Signal", int, 0, help="Test events of class Signal (0: the rest)"),
+    Option("nTrain_Background", int, 0, help="Training events of class Background"),
+    Option("nTest_Background", int, 0, help="Test events of class Background"),
+    Option("V", bool, False, help="Verbosity"),
+    Option("VerboseLevel", str, "Info", allowed=("Debug", "Verbose", "Info"), help="Verbose level"),
+    Option("Correlations", bool, True, help="Show correlation output"),
+    Option("CalcCorrelations", bool, True, help="Compute correlations and variable statistics"),
+]
+PREPARE_PATTERNS: list[Option] = [
+    Option("nTrain_*", int, 0, help="Training events of class <name> (0: all)"),
+    Option("nTest_*", int, 0, help="Test events of class <name> (0: all)"),
+    Option("TrainTestSplit_*", float, 0.0, help="Training fraction of class <name> (0: deactivated)"),
+]
+
+BASE_OPTIONS = OptionSet("MethodBase", BASE)
+DL_OPTIONS = OptionSet("DL", BASE + DL)
+AE_OPTIONS = OptionSet("AE", BASE + AE)
+DNN_OPTIONS = OptionSet("DNN", BASE + DNN)
+FACTORY_OPTIONS = OptionSet("Factory", FACTORY)
+PREPARE_OPTIONS = OptionSet("DataSetFactory", PREPARE, patterns=PREPARE_PATTERNS)
+
+__all__ = [
+    "BASE",
+    "DL",
+    "AE",
+    "DNN",
+    "FACTORY",
+    "PREPARE",
+    "PREPARE_PATTERNS",
+    "BASE_OPTIONS",
+    "DL_OPTIONS",
+    "AE_OPTIONS",
+    "DNN_OPTIONS",
+    "FACTORY_OPTIONS",
+    "PREPARE_OPTIONS",
+    "DL_TRAINING_STRATEGY",
+    "OLD_TRAINING_STRATEGY",
+    "check_validation_size",
+]
