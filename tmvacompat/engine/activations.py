@@ -1,0 +1,262 @@
+"""Activation functions with their exact derivatives, as Numba kernels.
+
+Codes are TMVA's ``EActivationFunction`` values (:data:`tmvacompat.specs.ACTIVATION_CODES`):
+0 identity, 1 relu, 2 sigmoid, 3 tanh, 4 symmetric relu ``|x|``, 5 softsign ``x/(1+|x|)``,
+6 gauss ``exp(-x^2)``, 7 fast tanh (computed exactly like tanh here; TMVA's CPU backend uses
+``vdt::fast_tanh`` for it in VDT builds and plain ``tanh`` otherwise, ``Cpu/ActivationFunctions.hxx`` --
+the two agree to about float32 rounding).
+
+Derivatives follow TMVA's CPU backend (``Cpu/ActivationFunctions.hxx``) and are taken at the
+*pre-activation* ``z``: relu' = 0 for z < 0 else 1 (so 1 at z = 0), symmrelu' = -1 for z < 0 else 1.
+
+For float32 the tanh is a rational approximation accurate to float32 rounding (a few ulp) that Numba can
+vectorise; ``np.tanh`` inside a Numba loop calls libm per element, which is about 40x slower. float64
+uses the exact ``np.tanh``.
+
+The kernels :func:`act_forward` and :func:`act_backward` are ``@njit`` functions taking C-contiguous
+arrays of any dimension (1-D and 2-D are what the engine uses), so other Numba kernels (the fused dense
+path) can call them directly.
+
+Example:
+    >>> import numpy as np
+    >>> z = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+    >>> out = np.empty_like(z)
+    >>> act_forward(1, z, out)
+    >>> out
+    array([0., 0., 2.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from tmvacompat.errors import LayoutError
+from tmvacompat.specs import ACTIVATION_CODES
+
+IDENTITY, RELU, SIGMOID, TANH, SYMMRELU, SOFTSIGN, GAUSS, FTANH = range(8)
+
+# Coefficients of a 13/6 odd/even rational minimax fit of tanh on [-7.9, 7.9] (the approximation used
+# by the Eigen library for float32); beyond the clamp tanh rounds to +-1 in float32.
+_CLAMP = np.float32(7.90531110763549805)
+_A1 = np.float32(4.89352455891786e-03)
+_A3 = np.float32(6.37261928875436e-04)
+_A5 = np.float32(1.48572235717979e-05)
+_A7 = np.float32(5.12229709037114e-08)
+_A9 = np.float32(-8.60467152213735e-11)
+_A11 = np.float32(2.00018790482477e-13)
+_A13 = np.float32(-2.76076847742355e-16)
+_B0 = np.float32(4.89352518554385e-03)
+_B2 = np.float32(2.26843463243900e-03)
+_B4 = np.float32(1.18534705686654e-04)
+_B6 = np.float32(1.19825839466702e-06)
+_TINY = np.float32(0.0004)
+
+
+def _rational_tanh_f32(x):
+    """Python reference of the float32 rational tanh (used by tests; slow)."""
+    x = np.float32(x)
+    if abs(x) < _TINY:
+        return x
+    x = min(max(x, -_CLAMP), _CLAMP)
+    x2 = x * x
+    p = ((((((_A13 * x2 + _A11) * x2 + _A9) * x2 + _A7) * x2 + _A5) * x2 + _A3) * x2 + _A1) * x
+    q = ((_B6 * x2 + _B4) * x2 + _B2) * x2 + _B0
+    return np.float32(p / q)
+
+
+def fast_tanh(x):  # pragma: no cover - replaced by the Numba overload inside jitted code
+    """tanh of a scalar: rational approximation for float32, exact ``np.tanh`` for float64 (Numba only)."""
+    return np.tanh(x)
+
+
+@overload(fast_tanh, jit_options={"error_model": "numpy"})
+def _fast_tanh_ol(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+
+        def impl32(x):
+            # branch-free (select) form so the loop vectorises; tiny |x| returns x exactly
+            xc = min(max(x, -_CLAMP), _CLAMP)
+            x2 = xc * xc
+            p = ((((((_A13 * x2 + _A11) * x2 + _A9) * x2 + _A7) * x2 + _A5) * x2 + _A3) * x2 + _A1) * xc
+            q = ((_B6 * x2 + _B4) * x2 + _B2) * x2 + _B0
+            r = p / q
+            return x if abs(x) < _TINY else r
+
+        return impl32
+    if isinstance(x, types.Float):
+
+        def impl64(x):
+            return np.tanh(x)
+
+        return impl64
+    return None
+
+
+@njit(cache=True, error_model="numpy")
+def _forward_1d(code, z, out):
+    n = z.size
+    one = z.dtype.type(1)
+    zero = z.dtype.type(0)
+    if code == RELU:
+        for i in range(n):
+            out[i] = zero if z[i] < zero else z[i]
+    elif code == SIGMOID:
+        for i in range(n):
+            out[i] = one / (one + np.exp(-z[i]))
+    elif code == TANH or code == FTANH:
+        for i in range(n):
+            out[i] = fast_tanh(z[i])
+    elif code == SYMMRELU:
+        for i in range(n):
+            out[i] = abs(z[i])
+    elif code == SOFTSIGN:
+        for i in range(n):
+            out[i] = z[i] / (one + abs(z[i]))
+    elif code == GAUSS:
+        for i in range(n):
+            out[i] = np.exp(-z[i] * z[i])
+    else:
+        for i in range(n):
+            out[i] = z[i]
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_1d(code, z, dy, out):
+    n = z.size
+    one = z.dtype.type(1)
+    zero = z.dtype.type(0)
+    two = z.dtype.type(2)
+    if code == RELU:
+        for i in range(n):
+            out[i] = zero if z[i] < zero else dy[i]
+    elif code == SIGMOID:
+        for i in range(n):
+            s = one / (one + np.exp(-z[i]))
+            out[i] = s * (one - s) * dy[i]
+    elif code == TANH or code == FTANH:
+        for i in range(n):
+            t = fast_tanh(z[i])
+            out[i] = (one - t * t) * dy[i]
+    elif code == SYMMRELU:
+        for i in range(n):
+            out[i] = -dy[i] if z[i] < zero else dy[i]
+    elif code == SOFTSIGN:
+        for i in range(n):
+            d = one + abs(z[i])
+            out[i] = dy[i] / (d * d)
+    elif code == GAUSS:
+        for i in range(n):
+            out[i] = -two * z[i] * np.exp(-z[i] * z[i]) * dy[i]
+    else:
+        for i in range(n):
+            out[i] = dy[i]
+
+
+@njit(cache=True, error_model="numpy")
+def act_forward(code, z, out):
+    """``out = act(z)`` elementwise (C-contiguous arrays of equal size, any ndim; ``out`` may be ``z``).
+
+    The loop over elements is specialised per code so each branch vectorises.
+    """
+    _forward_1d(code, z.reshape(z.size), out.reshape(out.size))
+
+
+@njit(cache=True, error_model="numpy")
+def act_backward(code, z, dy, out):
+    """``out = act'(z) * dy`` elementwise, ``z`` the pre-activation (``out`` may be ``dy``).
+
+    Derivatives as TMVA's CPU backend: relu' = 0 for z < 0 else 1, symmrelu' = -1 for z < 0 else 1.
+    """
+    _backward_1d(code, z.reshape(z.size), dy.reshape(dy.size), out.reshape(out.size))
+
+
+@njit(cache=True, error_model="numpy")
+def act_backward_from_output(code, z, y, dy, out):
+    """Like :func:`act_backward` but reuses the forward output ``y`` where that is cheaper (tanh, sigmoid).
+
+    Gives the same values as :func:`act_backward` up to rounding.
+    """
+    if code == TANH or code == FTANH or code == SIGMOID:
+        yf = y.reshape(y.size)
+        df = dy.reshape(dy.size)
+        of = out.reshape(out.size)
+        one = yf.dtype.type(1)
+        if code == SIGMOID:
+            for i in range(yf.size):
+                of[i] = yf[i] * (one - yf[i]) * df[i]
+        else:
+            for i in range(yf.size):
+                of[i] = (one - yf[i] * yf[i]) * df[i]
+    else:
+        _backward_1d(code, z.reshape(z.size), dy.reshape(dy.size), out.reshape(out.size))
+
+
+def activation_code(activation: str | int) -> int:
+    """TMVA activation keyword (``"TANH"``) or code (3) -> code; LayoutError for unknown names.
+
+    >>> activation_code("RELU")
+    1
+    """
+    if isinstance(activation, (int, np.integer)):
+        if 0 <= int(activation) <= 7:
+            return int(activation)
+        raise LayoutError(
+            f"activation code {int(activation)} out of range",
+            token=str(activation),
+            expected=[f"{v} ({k})" for k, v in ACTIVATION_CODES.items()],
+        )
+    key = str(activation).strip().upper()
+    if key in ACTIVATION_CODES:
+        return ACTIVATION_CODES[key]
+    from tmvacompat.errors import closest
+
+    raise LayoutError(
+        f"unknown activation {activation!r}",
+        token=str(activation),
+        expected=closest(key, ACTIVATION_CODES) or list(ACTIVATION_CODES),
+    )
+
+
+def apply_activation(code: int, z: np.ndarray) -> np.ndarray:
+    """``act(z)`` as a new array (convenience wrapper around :func:`act_forward`).
+
+    >>> apply_activation(4, np.array([-2.0, 3.0]))
+    array([2., 3.])
+    """
+    z = np.ascontiguousarray(z)
+    out = np.empty_like(z)
+    act_forward(int(code), z, out)
+    return out
+
+
+def activation_derivative(code: int, z: np.ndarray) -> np.ndarray:
+    """``act'(z)`` as a new array.
+
+    >>> activation_derivative(1, np.array([-1.0, 0.0, 1.0]))
+    array([0., 1., 1.])
+    """
+    z = np.ascontiguousarray(z)
+    out = np.empty_like(z)
+    act_backward(int(code), z, np.ones_like(z), out)
+    return out
+
+
+__all__ = [
+    "IDENTITY",
+    "RELU",
+    "SIGMOID",
+    "TANH",
+    "SYMMRELU",
+    "SOFTSIGN",
+    "GAUSS",
+    "FTANH",
+    "act_forward",
+    "act_backward",
+    "act_backward_from_output",
+    "activation_code",
+    "apply_activation",
+    "activation_derivative",
+    "fast_tanh",
+]

@@ -1,0 +1,658 @@
+"""2-D convolution (TMVA ``CONV``), transposed convolution (``CONVT``), max pooling and zero padding.
+
+Layouts (TMVA's, checked against ``tmva/tmva/src/DNN/Architectures/Cpu/Propagation.cxx``: ``Im2col``
+walks a local view channel by channel, then filter row, then filter column, column fastest; the output
+of an event is the (depth x local views) product ``Weights * im2col^T``):
+
+* events are (depth, height, width) in C order (channel-major, as TMVA reads the input variables);
+* ``CONV`` ``Weights`` has shape (depth, in_depth * fh * fw) with columns ordered (channel, row, col), i.e.
+  ``Weights.reshape(depth, in_depth, fh, fw)`` is PyTorch's ``conv2d`` weight; ``Biases`` (depth, 1).
+  Cross-correlation (no kernel flip); output pixel (oy, ox) reads input rows ``oy*sr - padH + kh``.
+* ``CONVT`` (tmvacompat's extension, no TMVA counterpart) stores ``Weights`` as
+  (in_depth, depth * fh * fw), i.e. ``reshape(in_depth, depth, fh, fw)`` is PyTorch's
+  ``conv_transpose2d`` weight. A CONVT layer with these weights is exactly the adjoint (transpose) of a
+  CONV layer from ``depth`` to ``in_depth`` channels with the same filter, stride and padding.
+
+Padding is index arithmetic inside im2col / col2im (no padded copy of the input); strides of any size.
+Both CONV and CONVT are built from im2col, col2im (its adjoint) and whole-batch GEMMs (BLAS through
+Numba's ``np.dot``). Results do not depend on the number of threads: the index kernels are sequential and
+each GEMM covers the whole batch in one call.
+
+Example:
+    >>> import numpy as np
+    >>> from tmvacompat.specs import ConvSpec
+    >>> conv = Conv2D.from_spec(ConvSpec(2, 3, 3, 1, 1, 1, 1, "RELU"), (1, 4, 4), dtype=np.float64)
+    >>> conv.output_shape, conv.params["Weights"].shape
+    ((2, 4, 4), (2, 9))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from tmvacompat.engine.activations import IDENTITY, act_backward, act_forward, activation_code
+from tmvacompat.engine.base import Layer
+from tmvacompat.engine.dense import Workspaces, check_batch
+from tmvacompat.errors import LayoutError
+
+
+def conv_output_size(
+    size: int, filt: int, pad: int, stride: int, *, what: str = "CONV", axis: str = "height"
+) -> int:
+    """(size - filt + 2 pad) / stride + 1, which TMVA requires to be an exact, positive integer.
+
+    >>> conv_output_size(16, 3, 1, 1)
+    16
+    """
+    if filt <= 0 or stride <= 0 or pad < 0:
+        raise LayoutError(
+            f"{what}: filter {axis} {filt}, stride {stride} and padding {pad} must be positive "
+            "(padding >= 0)",
+            token=what,
+        )
+    span = size - filt + 2 * pad
+    if span < 0 or span % stride:
+        raise LayoutError(
+            f"{what}: input {axis} {size} with filter {filt}, padding {pad}, stride {stride} gives "
+            f"(in - filter + 2*pad)/stride + 1 = ({size} - {filt} + {2 * pad})/{stride} + 1, "
+            "not an integer >= 1",
+            token=what,
+            expected=[f"(in - filter + 2*pad) divisible by {stride} and >= 0"],
+        )
+    return span // stride + 1
+
+
+def _image_shape(input_shape: tuple[int, ...], what: str) -> tuple[int, int, int]:
+    if len(input_shape) == 3:
+        return input_shape  # type: ignore[return-value]
+    if len(input_shape) == 2:
+        return (1, *input_shape)  # type: ignore[return-value]
+    raise LayoutError(
+        f"{what} needs images (depth, height, width) as input, got event shape {input_shape}",
+        token=what,
+        expected=["(depth, height, width)"],
+    )
+
+
+# ---------------------------------------------------------------------------------------- kernels
+# Geometry: the "big" grid (n, C, H, W) is a CONV input, the "small" grid (n, D, OH, OW) its output.
+# For events e0 <= e < e1, cols (C*fh*fw, (e1-e0)*OH*OW): row (c, kh, kw) -- TMVA's local-view pixel
+# order --, column (e-e0)*OH*OW + oy*OW + ox, holding big[e, c, oy*sr + kh - ph, ox*sc + kw - pw] or 0
+# outside the image (padding by index arithmetic). The batch is processed in chunks of events so that
+# cols stays cache-sized (about 1 MB); every chunk's GEMMs cover all its events at once.
+
+#: target number of elements of the im2col buffer of one chunk
+COLS_CHUNK_ELEMENTS = 262144
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _ox_range(kw, pw, sc, W, OW):
+    """Output columns ox whose input column ox*sc + kw - pw lies inside [0, W)."""
+    lo = 0
+    if kw < pw:
+        lo = (pw - kw + sc - 1) // sc
+    top = W - 1 - kw + pw
+    hi = top // sc + 1 if top >= 0 else 0
+    if hi > OW:
+        hi = OW
+    if lo > hi:
+        lo = hi
+    return lo, hi
+
+
+@njit(cache=True, error_model="numpy")
+def im2col_kernel(big, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW):
+    """Fill ``cols`` from events [e0, e1) of ``big`` (n, C, H, W); zeros where the filter hangs outside."""
+    C, H, W = big.shape[1], big.shape[2], big.shape[3]
+    P = OH * OW
+    zero = cols.dtype.type(0)
+    for c in range(C):
+        for kh in range(fh):
+            for kw in range(fw):
+                k = (c * fh + kh) * fw + kw
+                lo, hi = _ox_range(kw, pw, sc, W, OW)
+                off = kw - pw
+                for e in range(e0, e1):
+                    for oy in range(OH):
+                        iy = oy * sr + kh - ph
+                        r0 = (e - e0) * P + oy * OW
+                        if iy < 0 or iy >= H:
+                            for ox in range(OW):
+                                cols[k, r0 + ox] = zero
+                        else:
+                            for ox in range(lo):
+                                cols[k, r0 + ox] = zero
+                            if sc == 1:  # contiguous copy, vectorised
+                                for ox in range(lo, hi):
+                                    cols[k, r0 + ox] = big[e, c, iy, ox + off]
+                            else:
+                                for ox in range(lo, hi):
+                                    cols[k, r0 + ox] = big[e, c, iy, ox * sc + off]
+                            for ox in range(hi, OW):
+                                cols[k, r0 + ox] = zero
+
+
+@njit(cache=True, error_model="numpy")
+def col2im_kernel(cols, big, e0, e1, fh, fw, sr, sc, ph, pw, OH, OW):
+    """Adjoint of :func:`im2col_kernel`: events [e0, e1) of ``big`` are zeroed, then get cols scattered."""
+    C, H, W = big.shape[1], big.shape[2], big.shape[3]
+    P = OH * OW
+    zero = big.dtype.type(0)
+    for e in range(e0, e1):
+        for c in range(C):
+            for i in range(H):
+                for j in range(W):
+                    big[e, c, i, j] = zero
+    for c in range(C):
+        for kh in range(fh):
+            for kw in range(fw):
+                k = (c * fh + kh) * fw + kw
+                lo, hi = _ox_range(kw, pw, sc, W, OW)
+                off = kw - pw
+                for e in range(e0, e1):
+                    for oy in range(OH):
+                        iy = oy * sr + kh - ph
+                        if iy < 0 or iy >= H:
+                            continue
+                        r0 = (e - e0) * P + oy * OW
+                        if sc == 1:
+                            for ox in range(lo, hi):
+                                big[e, c, iy, ox + off] += cols[k, r0 + ox]
+                        else:
+                            for ox in range(lo, hi):
+                                big[e, c, iy, ox * sc + off] += cols[k, r0 + ox]
+
+
+@njit(cache=True, error_model="numpy")
+def _to_channel_major(a, e0, e1, out):
+    """Events [e0, e1) of a (n, D, h, w) -> out (D, (e1-e0)*h*w)."""
+    D, h, w = a.shape[1], a.shape[2], a.shape[3]
+    for d in range(D):
+        for e in range(e0, e1):
+            base = (e - e0) * h * w
+            for i in range(h):
+                for j in range(w):
+                    out[d, base + i * w + j] = a[e, d, i, j]
+
+
+@njit(cache=True, error_model="numpy")
+def _from_channel_major(aT, e0, e1, out):
+    """Events [e0, e1) of out (n, D, h, w) = aT (D, (e1-e0)*h*w)."""
+    D, h, w = out.shape[1], out.shape[2], out.shape[3]
+    for e in range(e0, e1):
+        base = (e - e0) * h * w
+        for d in range(D):
+            for i in range(h):
+                for j in range(w):
+                    out[e, d, i, j] = aT[d, base + i * w + j]
+
+
+@njit(cache=True, error_model="numpy")
+def _add_bias(z, b):
+    n, D, h, w = z.shape
+    for e in range(n):
+        for d in range(D):
+            bv = b[d, 0]
+            for i in range(h):
+                for j in range(w):
+                    z[e, d, i, j] += bv
+
+
+@njit(cache=True, error_model="numpy")
+def _channel_sums(dz, gb):
+    n, D, h, w = dz.shape
+    for d in range(D):
+        s = gb.dtype.type(0)
+        for e in range(n):
+            for i in range(h):
+                for j in range(w):
+                    s += dz[e, d, i, j]
+        gb[d, 0] = s
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _chunk(n, K, P):
+    return max(1, min(n, COLS_CHUNK_ELEMENTS // max(1, K * P)))
+
+
+@njit(cache=True, error_model="numpy")
+def conv_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw):
+    """CONV forward: per chunk of events im2col and one GEMM ``W @ cols``; then bias and activation."""
+    n = x.shape[0]
+    D, OH, OW = z.shape[1], z.shape[2], z.shape[3]
+    K, P = W.shape[1], OH * OW
+    ch = _chunk(n, K, P)
+    cols = np.empty((K, ch * P), dtype=x.dtype)
+    zT = np.empty((D, ch * P), dtype=x.dtype)
+    for e0 in range(0, n, ch):
+        e1 = min(n, e0 + ch)
+        if e1 - e0 != ch:
+            cols = np.empty((K, (e1 - e0) * P), dtype=x.dtype)
+            zT = np.empty((D, (e1 - e0) * P), dtype=x.dtype)
+        im2col_kernel(x, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW)
+        np.dot(W, cols, zT)
+        _from_channel_major(zT, e0, e1, z)
+    _add_bias(z, b)
+    if code != IDENTITY:
+        act_forward(code, z, y)
+
+
+@njit(cache=True, error_model="numpy")
+def conv_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw):
+    """CONV backward from dz = dLoss/dpre-activation: gW = sum dz cols^T, gb, dx = col2im(W^T dz)."""
+    n = x.shape[0]
+    D, OH, OW = dz.shape[1], dz.shape[2], dz.shape[3]
+    K, P = W.shape[1], OH * OW
+    _channel_sums(dz, gb)
+    gW[:] = 0
+    gtmp = np.empty_like(gW)
+    ch = _chunk(n, K, P)
+    cols = np.empty((K, ch * P), dtype=x.dtype)
+    dzT = np.empty((D, ch * P), dtype=x.dtype)
+    for e0 in range(0, n, ch):
+        e1 = min(n, e0 + ch)
+        if e1 - e0 != ch:
+            cols = np.empty((K, (e1 - e0) * P), dtype=x.dtype)
+            dzT = np.empty((D, (e1 - e0) * P), dtype=x.dtype)
+        im2col_kernel(x, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW)
+        _to_channel_major(dz, e0, e1, dzT)
+        np.dot(dzT, cols.T, gtmp)
+        gW += gtmp
+        if need_dx:
+            np.dot(W.T, dzT, cols)
+            col2im_kernel(cols, dx, e0, e1, fh, fw, sr, sc, ph, pw, OH, OW)
+
+
+@njit(cache=True, error_model="numpy")
+def convt_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw):
+    """CONVT forward: per chunk ``cols = W^T x``, col2im onto the (bigger) output grid; bias, activation."""
+    n, Cin, H, Wd = x.shape
+    K, P = W.shape[1], H * Wd
+    ch = _chunk(n, K, P)
+    xT = np.empty((Cin, ch * P), dtype=x.dtype)
+    cols = np.empty((K, ch * P), dtype=x.dtype)
+    for e0 in range(0, n, ch):
+        e1 = min(n, e0 + ch)
+        if e1 - e0 != ch:
+            xT = np.empty((Cin, (e1 - e0) * P), dtype=x.dtype)
+            cols = np.empty((K, (e1 - e0) * P), dtype=x.dtype)
+        _to_channel_major(x, e0, e1, xT)
+        np.dot(W.T, xT, cols)
+        col2im_kernel(cols, z, e0, e1, fh, fw, sr, sc, ph, pw, H, Wd)
+    _add_bias(z, b)
+    if code != IDENTITY:
+        act_forward(code, z, y)
+
+
+@njit(cache=True, error_model="numpy")
+def convt_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw):
+    """CONVT backward: per chunk im2col of dz, ``gW += x cols^T``, ``dx = W cols``."""
+    n, Cin, H, Wd = x.shape
+    K, P = W.shape[1], H * Wd
+    _channel_sums(dz, gb)
+    gW[:] = 0
+    gtmp = np.empty_like(gW)
+    ch = _chunk(n, K, P)
+    xT = np.empty((Cin, ch * P), dtype=x.dtype)
+    cols = np.empty((K, ch * P), dtype=x.dtype)
+    for e0 in range(0, n, ch):
+        e1 = min(n, e0 + ch)
+        if e1 - e0 != ch:
+            xT = np.empty((Cin, (e1 - e0) * P), dtype=x.dtype)
+            cols = np.empty((K, (e1 - e0) * P), dtype=x.dtype)
+        im2col_kernel(dz, e0, e1, cols, fh, fw, sr, sc, ph, pw, H, Wd)
+        _to_channel_major(x, e0, e1, xT)
+        np.dot(xT, cols.T, gtmp)
+        gW += gtmp
+        if need_dx:
+            np.dot(W, cols, xT)
+            _from_channel_major(xT, e0, e1, dx)
+
+
+# ---------------------------------------------------------------------------------------- layers
+class _ConvBase(Layer):
+    regularized = ("Weights",)
+
+    def _setup(self, act) -> None:
+        self.activation = activation_code(act)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.need_input_grad = True
+        self._ws = Workspaces()
+        self._x: np.ndarray | None = None
+        self._cur: dict[str, np.ndarray] | None = None
+
+    def _alloc(self, n: int) -> dict[str, np.ndarray]:
+        z = np.empty((n, *self.output_shape), dtype=self.dtype)
+        y = z if self.activation == IDENTITY else np.empty_like(z)
+        return {"z": z, "y": y, "dz": np.empty_like(z), "dx": np.empty((n, *self.image_in), dtype=self.dtype)}
+
+    def _start(self, x):
+        x = check_batch(self, x)
+        n = x.shape[0]
+        ws = self._ws.get(n, self._alloc)
+        self._x, self._cur = x.reshape((n, *self.image_in)), ws
+        return self._x, ws
+
+    def _dz(self, dy):
+        if self._cur is None or self._x is None:
+            raise LayoutError(f"{self.kind} backward called before forward", token=self.kind)
+        ws = self._cur
+        n = self._x.shape[0]
+        dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(ws["z"].shape)
+        act_backward(self.activation, ws["z"], dy, ws["dz"])
+        return ws, n
+
+    def _geom(self):
+        return self.fh, self.fw, self.sr, self.sc, self.ph, self.pw
+
+
+class Conv2D(_ConvBase):
+    """TMVA's ``CONV``: ``Weights`` (depth, in_depth*fh*fw), ``Biases`` (depth, 1), strides, zero padding.
+
+    Forward is im2col (TMVA's local-view order) plus a GEMM per cache-sized chunk of events; backward
+    redoes the im2col per chunk (cheaper than keeping it) for the weight-gradient GEMM, and the input
+    gradient is a GEMM plus col2im.
+    """
+
+    kind = "CONV"
+
+    def __init__(
+        self,
+        input_shape,
+        depth,
+        filter_height,
+        filter_width,
+        stride_rows=1,
+        stride_cols=1,
+        padding_height=0,
+        padding_width=0,
+        activation="TANH",
+        dtype=np.float32,
+    ) -> None:
+        C, H, W = _image_shape(tuple(input_shape), "CONV")
+        if depth <= 0:
+            raise LayoutError(f"CONV depth must be positive, got {depth}", token=str(depth))
+        OH = conv_output_size(H, filter_height, padding_height, stride_rows, what="CONV", axis="height")
+        OW = conv_output_size(W, filter_width, padding_width, stride_cols, what="CONV", axis="width")
+        super().__init__(input_shape, (depth, OH, OW), dtype)
+        self.image_in = (C, H, W)
+        self.depth, self.fh, self.fw = int(depth), int(filter_height), int(filter_width)
+        self.sr, self.sc = int(stride_rows), int(stride_cols)
+        self.ph, self.pw = int(padding_height), int(padding_width)
+        self.params = {
+            "Weights": np.zeros((self.depth, C * self.fh * self.fw), dtype=self.dtype),
+            "Biases": np.zeros((self.depth, 1), dtype=self.dtype),
+        }
+        self._setup(activation)
+
+    @classmethod
+    def from_spec(cls, spec, input_shape, *, dtype=np.float32, nvar=None, n_outputs=1) -> Conv2D:
+        """Build from a :class:`~tmvacompat.specs.ConvSpec`."""
+        return cls(
+            input_shape,
+            spec.depth,
+            spec.filter_height,
+            spec.filter_width,
+            spec.stride_rows,
+            spec.stride_cols,
+            spec.padding_height,
+            spec.padding_width,
+            spec.activation,
+            dtype=dtype,
+        )
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        x, ws = self._start(x)
+        conv_forward_kernel(
+            x, self.params["Weights"], self.params["Biases"], ws["z"], ws["y"], self.activation, *self._geom()
+        )
+        return ws["y"]
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        ws, n = self._dz(dy)
+        conv_backward_kernel(
+            self._x, self.params["Weights"], ws["dz"], self.grads["Weights"], self.grads["Biases"],
+            ws["dx"], self.need_input_grad, *self._geom(),
+        )  # fmt: skip
+        return ws["dx"].reshape((n, *self.input_shape))
+
+
+class ConvTranspose2D(_ConvBase):
+    """``CONVT``: transposed convolution, output (in - 1)*stride - 2*pad + filter per axis.
+
+    ``Weights`` (in_depth, depth*fh*fw) (PyTorch's ``conv_transpose2d`` weight flattened), ``Biases``
+    (depth, 1). Computed as GEMM plus col2im scatter (index arithmetic), no zero-inserted copy of the input.
+    """
+
+    kind = "CONVT"
+
+    def __init__(
+        self,
+        input_shape,
+        depth,
+        filter_height,
+        filter_width,
+        stride_rows=1,
+        stride_cols=1,
+        padding_height=0,
+        padding_width=0,
+        activation="TANH",
+        dtype=np.float32,
+    ) -> None:
+        C, H, W = _image_shape(tuple(input_shape), "CONVT")
+        if depth <= 0 or filter_height <= 0 or filter_width <= 0 or stride_rows <= 0 or stride_cols <= 0:
+            raise LayoutError("CONVT depth, filter sizes and strides must be positive", token="CONVT")
+        OH = (H - 1) * stride_rows - 2 * padding_height + filter_height
+        OW = (W - 1) * stride_cols - 2 * padding_width + filter_width
+        if OH <= 0 or OW <= 0 or padding_height < 0 or padding_width < 0:
+            raise LayoutError(
+                f"CONVT: input {H}x{W}, filter {filter_height}x{filter_width}, "
+                f"stride {stride_rows}x{stride_cols}, "
+                f"padding {padding_height}x{padding_width} gives an empty output {OH}x{OW}",
+                token="CONVT",
+                expected=["(in-1)*stride - 2*pad + filter >= 1"],
+            )
+        super().__init__(input_shape, (depth, OH, OW), dtype)
+        self.image_in = (C, H, W)
+        self.depth, self.fh, self.fw = int(depth), int(filter_height), int(filter_width)
+        self.sr, self.sc = int(stride_rows), int(stride_cols)
+        self.ph, self.pw = int(padding_height), int(padding_width)
+        self.params = {
+            "Weights": np.zeros((C, self.depth * self.fh * self.fw), dtype=self.dtype),
+            "Biases": np.zeros((self.depth, 1), dtype=self.dtype),
+        }
+        self._setup(activation)
+
+    @classmethod
+    def from_spec(cls, spec, input_shape, *, dtype=np.float32, nvar=None, n_outputs=1) -> ConvTranspose2D:
+        """Build from a :class:`~tmvacompat.specs.ConvTransposeSpec`."""
+        return cls(
+            input_shape,
+            spec.depth,
+            spec.filter_height,
+            spec.filter_width,
+            spec.stride_rows,
+            spec.stride_cols,
+            spec.padding_height,
+            spec.padding_width,
+            spec.activation,
+            dtype=dtype,
+        )
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        x, ws = self._start(x)
+        convt_forward_kernel(
+            x, self.params["Weights"], self.params["Biases"], ws["z"], ws["y"], self.activation, *self._geom()
+        )
+        return ws["y"]
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        ws, n = self._dz(dy)
+        convt_backward_kernel(
+            self._x, self.params["Weights"], ws["dz"], self.grads["Weights"], self.grads["Biases"],
+            ws["dx"], self.need_input_grad, *self._geom(),
+        )  # fmt: skip
+        return ws["dx"].reshape((n, *self.input_shape))
+
+
+@njit(cache=True, error_model="numpy")
+def maxpool_forward_kernel(x, y, arg, fh, fw, sr, sc):
+    """y = window maxima; arg = flat (row*W + col) index of the first maximum of each window."""
+    n, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    for e in range(n):
+        for c in range(C):
+            for oy in range(OH):
+                for ox in range(OW):
+                    r0 = oy * sr
+                    c0 = ox * sc
+                    best = x[e, c, r0, c0]
+                    bi = r0 * W + c0
+                    for i in range(fh):
+                        for j in range(fw):
+                            v = x[e, c, r0 + i, c0 + j]
+                            if v > best:
+                                best = v
+                                bi = (r0 + i) * W + c0 + j
+                    y[e, c, oy, ox] = best
+                    arg[e, c, oy, ox] = bi
+
+
+@njit(cache=True, error_model="numpy")
+def maxpool_backward_kernel(dy, arg, dx):
+    n, C, OH, OW = dy.shape
+    W = dx.shape[3]
+    dx[:] = 0
+    for e in range(n):
+        for c in range(C):
+            for oy in range(OH):
+                for ox in range(OW):
+                    k = arg[e, c, oy, ox]
+                    dx[e, c, k // W, k % W] += dy[e, c, oy, ox]
+
+
+class MaxPool2D(Layer):
+    """``MAXPOOL|fh|fw|sr|sc``: no padding, output (in - f)/s + 1 (exact, as TMVA's ``calculateDimension``).
+
+    Backward routes each output gradient to its window's first maximum (row-major scan, strict ``>``).
+    """
+
+    kind = "MAXPOOL"
+
+    def __init__(
+        self, input_shape, filter_height, filter_width, stride_rows=1, stride_cols=1, dtype=np.float32
+    ) -> None:
+        C, H, W = _image_shape(tuple(input_shape), "MAXPOOL")
+        OH = conv_output_size(H, filter_height, 0, stride_rows, what="MAXPOOL", axis="height")
+        OW = conv_output_size(W, filter_width, 0, stride_cols, what="MAXPOOL", axis="width")
+        super().__init__(input_shape, (C, OH, OW), dtype)
+        self.image_in = (C, H, W)
+        self.fh, self.fw, self.sr, self.sc = (
+            int(filter_height),
+            int(filter_width),
+            int(stride_rows),
+            int(stride_cols),
+        )
+        self._ws = Workspaces()
+        self._cur: dict[str, np.ndarray] | None = None
+
+    @classmethod
+    def from_spec(cls, spec, input_shape, *, dtype=np.float32, nvar=None, n_outputs=1) -> MaxPool2D:
+        """Build from a :class:`~tmvacompat.specs.MaxPoolSpec`."""
+        return cls(
+            input_shape,
+            spec.filter_height,
+            spec.filter_width,
+            spec.stride_rows,
+            spec.stride_cols,
+            dtype=dtype,
+        )
+
+    def _alloc(self, n: int) -> dict[str, np.ndarray]:
+        return {
+            "y": np.empty((n, *self.output_shape), self.dtype),
+            "arg": np.empty((n, *self.output_shape), np.int64),
+            "dx": np.empty((n, *self.image_in), self.dtype),
+        }
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        x = check_batch(self, x)
+        n = x.shape[0]
+        ws = self._ws.get(n, self._alloc)
+        maxpool_forward_kernel(
+            x.reshape(n, *self.image_in), ws["y"], ws["arg"], self.fh, self.fw, self.sr, self.sc
+        )
+        self._cur = ws
+        return ws["y"]
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self._cur is None:
+            raise LayoutError("MAXPOOL backward called before forward", token=self.kind)
+        ws = self._cur
+        dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(ws["y"].shape)
+        maxpool_backward_kernel(dy, ws["arg"], ws["dx"])
+        return ws["dx"].reshape((dy.shape[0], *self.input_shape))
+
+
+class Padding2D(Layer):
+    """``PADDING2D|top|bottom|left|right``: zero padding of every channel (the GSoC fork's TPaddingLayer2D).
+
+    A standalone padding layer copies (its output is a new image); a CONV's own padding never does.
+    """
+
+    kind = "PADDING2D"
+
+    def __init__(self, input_shape, top=0, bottom=0, left=0, right=0, dtype=np.float32) -> None:
+        C, H, W = _image_shape(tuple(input_shape), "PADDING2D")
+        if min(top, bottom, left, right) < 0:
+            raise LayoutError(
+                f"PADDING2D sizes must be >= 0, got {(top, bottom, left, right)}", token="PADDING2D"
+            )
+        super().__init__(input_shape, (C, H + top + bottom, W + left + right), dtype)
+        self.image_in = (C, H, W)
+        self.top, self.bottom, self.left, self.right = int(top), int(bottom), int(left), int(right)
+        self._ws = Workspaces()
+        self._n = 0
+
+    @classmethod
+    def from_spec(cls, spec, input_shape, *, dtype=np.float32, nvar=None, n_outputs=1) -> Padding2D:
+        """Build from a :class:`~tmvacompat.specs.Padding2DSpec`."""
+        return cls(input_shape, spec.top, spec.bottom, spec.left, spec.right, dtype=dtype)
+
+    def _alloc(self, n: int) -> dict[str, np.ndarray]:
+        # the border of y stays zero; dx is the gradient buffer
+        return {
+            "y": np.zeros((n, *self.output_shape), self.dtype),
+            "dx": np.empty((n, *self.image_in), self.dtype),
+        }
+
+    def _inner(self, arr):
+        C, H, W = self.image_in
+        return arr[:, :, self.top : self.top + H, self.left : self.left + W]
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        x = check_batch(self, x)
+        n = x.shape[0]
+        y = self._ws.get(n, self._alloc)["y"]
+        self._inner(y)[...] = x.reshape(n, *self.image_in)
+        self._n = n
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        n = self._n
+        dy = np.asarray(dy).reshape(n, *self.output_shape)
+        dx = self._ws.get(n, self._alloc)["dx"]
+        dx[...] = self._inner(dy)
+        return dx.reshape((n, *self.input_shape))
+
+
+__all__ = [
+    "Conv2D",
+    "ConvTranspose2D",
+    "MaxPool2D",
+    "Padding2D",
+    "conv_output_size",
+    "im2col_kernel",
+    "col2im_kernel",
+]

@@ -1,0 +1,456 @@
+"""The fast path for plain dense stacks: one Numba call trains a whole epoch (or a group of batches).
+
+The kernel :func:`fused_batches` does, for every batch: gather the shuffled rows, forward through every
+dense layer (``np.dot`` into preallocated buffers, bias, activation with the vectorisable float32 tanh),
+dropout on layer inputs, loss and its gradient, backward, and the optimizer step of
+:func:`tmvacompat.engine.optimizers.update_params`.
+
+Everything the kernel touches lives in a few flat arrays (parameters, gradients, the two optimizer states,
+one workspace) addressed through offset tables, so the kernel has a single compiled signature per float
+type whatever the depth of the network (no typed lists: those compile their own helpers in every new
+process and made the warm start slow). :class:`FusedDenseTrainer` copies the Network's Dense parameters and
+the :class:`~tmvacompat.engine.optimizers.Optimizer`'s state in before each call and back out after it, so
+the generic layer path and this path are interchangeable at every call boundary and give the same numbers
+(the same BLAS calls, loss kernels and update kernel in the same order; bitwise equal in practice). Dropout
+draws the same uniforms from the same kind of generator, in the same order, as :meth:`Network.forward`
+(batch by batch, layer by layer), so with the same seed the masks agree too.
+
+Use :func:`can_fuse` to ask whether a network qualifies (every layer a Dense on a flat input, a plain
+stack); the trainer in :mod:`tmvacompat.engine.trainer` picks this path by itself. :class:`DensePredictor`
+is the matching one-call inference.
+
+Example:
+    >>> import numpy as np
+    >>> from tmvacompat.engine.network import Network
+    >>> from tmvacompat.specs import DenseSpec
+    >>> net = Network.build([DenseSpec(4, "TANH"), DenseSpec(1, "LINEAR")], (2,), dtype=np.float64)
+    >>> can_fuse(net, "R")
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from tmvacompat.engine.activations import act_backward_from_output, act_forward
+from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
+from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, update_params
+
+#: loss kind -> fused-kernel code
+LOSS_CODES: dict[str, int] = {"C": 0, "R": 1, "S": 2}
+#: uniforms drawn per dropout group at most (bounds the memory of the batch-group path)
+MAX_GROUP_UNIFORMS = 1 << 22
+
+# columns of the per-layer offset table ``lay`` (int64, one row per layer)
+L_M, L_K, L_CODE, L_W, L_B, L_Z, L_A, L_DZ, L_DX, L_IN, L_S, L_U, L_COLS = range(13)
+
+
+@njit(cache=True, error_model="numpy")
+def _loss_and_grad(loss_code, out, yb, wb, g):
+    """Batch loss (float64) and its gradient into ``g``: the kernels of :mod:`tmvacompat.engine.losses`."""
+    if loss_code == 0:
+        return _bce_kernel(out, yb, wb, g, True)
+    if loss_code == 1:
+        return _mse_kernel(out, yb, wb, g, True)
+    return _softmax_ce_kernel(out, yb, wb, g, True)
+
+
+@njit(cache=True, error_model="numpy")
+def _dropout(src, u, keep, dst, scale):
+    """Network's inverted dropout: scale = 1/keep where u < keep else 0; dst = src * scale."""
+    sf = src.reshape(src.size)
+    df = dst.reshape(dst.size)
+    cf = scale.reshape(scale.size)
+    inv = 1 / keep
+    zero = inv - inv
+    for i in range(sf.size):
+        s = inv if u[i] < keep else zero
+        cf[i] = s
+        df[i] = sf[i] * s
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _mat(buf, off, rows, cols):
+    return buf[off:off + rows * cols].reshape(rows, cols)
+
+
+@njit(cache=True, error_model="numpy")
+def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay, keep, n_weights, B,
+                  loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2):
+    """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
+
+    ``P``/``G``/``S1``/``S2``: flat parameters, gradients and optimizer states, all weight matrices first
+    (``n_weights`` elements), then all biases; ``ws``: flat workspace; ``lay``: per-layer sizes and offsets
+    (columns ``L_*``); ``U``: dropout uniforms of these batches, ``drop_stride`` per batch, layer l's at
+    ``lay[l, L_U]`` within a batch; ``keep``: keep probability of each layer's input.
+    Returns (sum of batch losses, -1, new step t), or (the non-finite loss, its batch index, t) when a
+    batch loss is NaN/inf; that batch is not back-propagated or applied.
+    """
+    L = lay.shape[0]
+    nin = X.shape[1]
+    nout = Y.shape[1]
+    xin = _mat(ws, 0, B, nin)
+    yb = _mat(ws, B * nin, B, nout)
+    gout = _mat(ws, B * (nin + nout), B, nout)
+    wb = ws[B * (nin + 2 * nout):B * (nin + 2 * nout + 1)]
+    t = t0
+    total = 0.0
+    nP = P.size
+    for b in range(b0, b1):
+        base = b * B
+        for r in range(B):
+            idx = perm[base + r]
+            for c in range(nin):
+                xin[r, c] = X[idx, c]
+            for c in range(nout):
+                yb[r, c] = Y[idx, c]
+            wb[r] = wts[idx]
+        # forward
+        for l in range(L):
+            m = lay[l, L_M]
+            k = lay[l, L_K]
+            code = lay[l, L_CODE]
+            if l == 0:
+                src = xin
+            else:
+                src = _mat(ws, lay[l - 1, L_A], B, k)
+            if keep[l] < 1:
+                ain = _mat(ws, lay[l, L_IN], B, k)
+                off = (b - b0) * drop_stride + lay[l, L_U]
+                _dropout(src, U[off:off + B * k], keep[l], ain, _mat(ws, lay[l, L_S], B, k))
+            else:
+                ain = src
+            W = _mat(P, lay[l, L_W], m, k)
+            z = _mat(ws, lay[l, L_Z], B, m)
+            np.dot(ain, W.T, z)
+            ob = lay[l, L_B]
+            for i in range(B):
+                for j in range(m):
+                    z[i, j] += P[ob + j]
+            if code != 0:
+                act_forward(code, z, _mat(ws, lay[l, L_A], B, m))
+        out = _mat(ws, lay[L - 1, L_A], B, nout)
+        lb = _loss_and_grad(loss_code, out, yb, wb, gout)
+        if not np.isfinite(lb):
+            return lb, b, t
+        total += lb
+        # backward
+        dy = gout
+        for l in range(L - 1, -1, -1):
+            m = lay[l, L_M]
+            k = lay[l, L_K]
+            code = lay[l, L_CODE]
+            z = _mat(ws, lay[l, L_Z], B, m)
+            dz = _mat(ws, lay[l, L_DZ], B, m)
+            act_backward_from_output(code, z, _mat(ws, lay[l, L_A], B, m), dy, dz)
+            if keep[l] < 1:
+                ain = _mat(ws, lay[l, L_IN], B, k)
+            elif l == 0:
+                ain = xin
+            else:
+                ain = _mat(ws, lay[l - 1, L_A], B, k)
+            np.dot(dz.T, ain, _mat(G, lay[l, L_W], m, k))
+            ob = lay[l, L_B]
+            for j in range(m):
+                G[ob + j] = 0
+            for i in range(B):
+                for j in range(m):
+                    G[ob + j] += dz[i, j]
+            if l > 0:
+                dx = _mat(ws, lay[l, L_DX], B, k)
+                np.dot(dz, _mat(P, lay[l, L_W], m, k), dx)
+                if keep[l] < 1:
+                    sc = _mat(ws, lay[l, L_S], B, k)
+                    for i in range(B):
+                        for j in range(k):
+                            dx[i, j] = dx[i, j] * sc[i, j]
+                dy = dx
+        # optimizer step: all weight matrices in one call, all biases in another
+        t += 1
+        if opt_code == ADAM:
+            alpha = lr * math.sqrt(1.0 - math.pow(beta2, float(t))) / (1.0 - math.pow(beta1, float(t)))
+            hpW[HP_ALPHA] = alpha
+            hpB[HP_ALPHA] = alpha
+        update_params(opt_code, P[:n_weights], G[:n_weights], S1[:n_weights], S2[:n_weights], hpW)
+        update_params(opt_code, P[n_weights:nP], G[n_weights:nP], S1[n_weights:nP], S2[n_weights:nP], hpB)
+    return total, -1, t
+
+
+def can_fuse(net: Any, loss: str = "C", optimizer: Any = None) -> bool:
+    """Whether the fused path can train ``net``: a plain stack of Dense layers on a flat input, a loss in
+    ``C``/``R``/``S``, float32/float64, and (if given) an optimizer whose slots are exactly the layers'
+    Weights/Biases with one dtype.
+
+    >>> can_fuse(object(), "C")
+    False
+    """
+    from tmvacompat.engine.dense import Dense
+
+    layers = getattr(net, "layers", None)
+    if not layers or not getattr(net, "is_stack", False) or loss not in LOSS_CODES:
+        return False
+    if len(getattr(net, "input_shape", ())) != 1:
+        return False
+    if any(type(layer) is not Dense for layer in layers):
+        return False
+    if any(set(layer.params) != {"Weights", "Biases"} for layer in layers):
+        return False
+    if np.dtype(net.dtype) not in (np.float32, np.float64):
+        return False
+    if optimizer is not None:
+        names = [(s.layer, s.name) for s in optimizer.slots]
+        want = [(i, n) for i in range(len(layers)) for n in ("Weights", "Biases")]
+        if sorted(names) != sorted(want) or len(optimizer.dtypes) != 1:
+            return False
+    return True
+
+
+def _layout(layers: list[Any]) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int, int]:
+    """Offsets of every Weights and Biases block in the flat parameter array: weights first, then biases."""
+    w_off, b_off = [], []
+    pos = 0
+    for la in layers:
+        w_off.append((pos, la.params["Weights"].size))
+        pos += la.params["Weights"].size
+    n_weights = pos
+    for la in layers:
+        b_off.append((pos, la.params["Biases"].size))
+        pos += la.params["Biases"].size
+    return w_off, b_off, n_weights, pos
+
+
+class FusedDenseTrainer:
+    """Flat buffers and offsets for :func:`fused_batches`: one network, optimizer, batch size and dropout.
+
+    Args:
+        net: a network for which :func:`can_fuse` is true.
+        optimizer: the :class:`Optimizer` of the phase (its state is copied in and out, its ``t`` advanced).
+        loss: ``C``, ``R`` or ``S``.
+        batch_size: events per batch.
+        keep: keep probability of each layer's input (1 - DropConfig entry; 1 = no dropout).
+
+    >>> from tmvacompat.engine.network import Network
+    >>> from tmvacompat.specs import DenseSpec
+    >>> net = Network.build([DenseSpec(3, "TANH"), DenseSpec(1, "LINEAR")], (2,), dtype=np.float64)
+    >>> ft = FusedDenseTrainer(net, Optimizer(net, "SGD", 0.1), "R", batch_size=4)
+    >>> X = np.ones((8, 2)); Y = np.zeros((8, 1)); w = np.ones(8)
+    >>> loss_sum, bad, _ = ft.run(X, Y, w, np.arange(8), 0, 2)
+    >>> bad
+    -1
+    """
+
+    def __init__(self, net: Any, optimizer: Optimizer, loss: str, batch_size: int,
+                 keep: list[float] | None = None) -> None:
+        if not can_fuse(net, loss, optimizer):
+            raise ValueError("network/optimizer/loss not supported by the fused dense path")
+        self.net = net
+        self.opt = optimizer
+        self.loss_code = LOSS_CODES[loss]
+        self.B = B = int(batch_size)
+        dt = self.dtype = np.dtype(net.dtype)
+        layers = self.layers = list(net.layers)
+        L = len(layers)
+        self.keep = np.ones(L, dtype=dt)
+        for i, k in enumerate((keep or [])[:L]):
+            self.keep[i] = k
+        self.w_off, self.b_off, self.n_weights, n_par = _layout(layers)
+        self.P = np.empty(n_par, dt)
+        self.G = np.zeros(n_par, dt)
+        self.S1 = np.empty(n_par, dt)
+        self.S2 = np.empty(n_par, dt)
+        slot = {(s.layer, s.name): s for s in optimizer.slots}
+        self._slots = [(slot[(i, "Weights")], self.w_off[i]) for i in range(L)]
+        self._slots += [(slot[(i, "Biases")], self.b_off[i]) for i in range(L)]
+        nin, nout = layers[0].fan_in, layers[-1].width
+        lay = np.zeros((L, L_COLS), dtype=np.int64)
+        pos = B * (nin + 2 * nout + 1)  # xin, yb, gout, wb
+        u_pos = 0
+        for i, la in enumerate(layers):
+            m, k = la.width, la.fan_in
+            lay[i, L_M], lay[i, L_K], lay[i, L_CODE] = m, k, la.activation
+            lay[i, L_W], lay[i, L_B] = self.w_off[i][0], self.b_off[i][0]
+            lay[i, L_Z] = pos
+            pos += B * m
+            if la.activation == 0:
+                lay[i, L_A] = lay[i, L_Z]
+            else:
+                lay[i, L_A] = pos
+                pos += B * m
+            lay[i, L_DZ] = pos
+            pos += B * m
+            if i > 0:
+                lay[i, L_DX] = pos
+                pos += B * k
+            if self.keep[i] < 1:
+                lay[i, L_IN] = pos
+                pos += B * k
+                lay[i, L_S] = pos
+                pos += B * k
+                lay[i, L_U] = u_pos
+                u_pos += B * k
+        self.drop_stride = u_pos
+        self.lay = lay
+        self.ws = np.zeros(pos, dt)
+        self.hpW = optimizer.hyper_array(dt, True)
+        self.hpB = optimizer.hyper_array(dt, False)
+        self._no_u = np.zeros(1, dt)
+        h = optimizer.hyper
+        self._beta1 = float(h.get("beta1", 0.0))
+        self._beta2 = float(h.get("beta2", 0.0))
+
+    # views into the workspace, for tests and debugging
+    def buffer(self, layer: int, what: str) -> np.ndarray:
+        """A (B, n) view of a layer's workspace: ``"z"``, ``"a"`` (activation), ``"in"`` (dropped input),
+        ``"scale"`` (dropout scale), ``"dz"``, ``"dx"``."""
+        col = {"z": L_Z, "a": L_A, "in": L_IN, "scale": L_S, "dz": L_DZ, "dx": L_DX}[what]
+        n = self.lay[layer, L_K] if what in ("in", "scale", "dx") else self.lay[layer, L_M]
+        off = int(self.lay[layer, col])
+        return self.ws[off:off + self.B * n].reshape(self.B, n)
+
+    def _copy_in(self) -> None:
+        for s, (off, n) in self._slots:
+            self.P[off:off + n] = s.param.reshape(-1)
+            self.S1[off:off + n] = s.state1.reshape(-1)
+            self.S2[off:off + n] = s.state2.reshape(-1)
+
+    def _copy_out(self) -> None:
+        for s, (off, n) in self._slots:
+            s.param.reshape(-1)[...] = self.P[off:off + n]
+            s.grad.reshape(-1)[...] = self.G[off:off + n]
+            s.state1.reshape(-1)[...] = self.S1[off:off + n]
+            s.state2.reshape(-1)[...] = self.S2[off:off + n]
+
+    def group_size(self, n_batches: int) -> int:
+        """Batches per kernel call: all without dropout, else bounded by :data:`MAX_GROUP_UNIFORMS`."""
+        if self.drop_stride == 0:
+            return max(1, n_batches)
+        return max(1, min(n_batches, MAX_GROUP_UNIFORMS // self.drop_stride))
+
+    def run(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray, perm: np.ndarray, b0: int, b1: int,
+            rng: np.random.Generator | None = None) -> tuple[float, int, float]:
+        """Train batches ``b0 .. b1-1`` of ``perm``.
+
+        ``X``/``Y``/``w`` must be C-contiguous in the network dtype (``Y`` 2-D, ``w`` 1-D), ``perm`` int64.
+        ``rng`` supplies dropout uniforms (required if any keep < 1). Advances the optimizer's ``t``.
+
+        Returns (sum of the batch losses, -1, 0.0), or (sum before the bad batch, its index, its loss) when a
+        batch loss is not finite (training stops there).
+        """
+        perm = np.ascontiguousarray(perm, dtype=np.int64)
+        total = 0.0
+        g = self.group_size(b1 - b0)
+        start = b0
+        self._copy_in()
+        try:
+            while start < b1:
+                stop = min(b1, start + g)
+                if self.drop_stride:
+                    if rng is None:
+                        raise ValueError("dropout needs a random generator")
+                    U = rng.random((stop - start) * self.drop_stride, dtype=self.dtype.type)
+                else:
+                    U = self._no_u
+                s, bad, t = fused_batches(
+                    X, Y, w, perm, start, stop, U, self.drop_stride, self.P, self.G, self.S1, self.S2, self.ws,
+                    self.lay, self.keep, self.n_weights, self.B, self.loss_code, self.opt.code, self.hpW, self.hpB,
+                    self.opt.t, self.opt.learning_rate, self._beta1, self._beta2,
+                )
+                self.opt.t = int(t)
+                if bad >= 0:
+                    return total, int(bad), float(s)
+                total += s
+                start = stop
+        finally:
+            self._copy_out()
+        return total, -1, 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def fused_predict(X, P, lay, out, buf_z, buf_a, buf_b, chunk):
+    """Raw outputs of a dense stack (flat parameters ``P``, offsets ``lay``) for every row of ``X``.
+
+    ``chunk`` rows per GEMM; ``buf_z``/``buf_a``/``buf_b`` are flat scratch arrays of at least
+    ``chunk * max(width)`` elements (activations never run in place: aliasing stops vectorisation).
+    """
+    n = X.shape[0]
+    L = lay.shape[0]
+    for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        rows = e - s
+        a = X[s:e]
+        for l in range(L):
+            m = lay[l, L_M]
+            k = lay[l, L_K]
+            code = lay[l, L_CODE]
+            if l == L - 1:
+                y = out[s:e]
+            elif l % 2 == 0:
+                y = _mat(buf_a, 0, rows, m)
+            else:
+                y = _mat(buf_b, 0, rows, m)
+            z = y if code == 0 else _mat(buf_z, 0, rows, m)
+            np.dot(a, _mat(P, lay[l, L_W], m, k).T, z)
+            ob = lay[l, L_B]
+            for i in range(rows):
+                for j in range(m):
+                    z[i, j] += P[ob + j]
+            if code != 0:
+                act_forward(code, z, y)
+            a = y
+    return n
+
+
+class DensePredictor:
+    """Fast inference for a plain dense stack: one Numba call for any number of events.
+
+    Takes a copy of the weights; call :meth:`refresh` after they change.
+
+    >>> from tmvacompat.engine.network import Network
+    >>> from tmvacompat.specs import DenseSpec
+    >>> net = Network.build([DenseSpec(3, "TANH"), DenseSpec(1, "LINEAR")], (2,), dtype=np.float64)
+    >>> DensePredictor(net)(np.zeros((4, 2))).shape
+    (4, 1)
+    """
+
+    def __init__(self, net: Any, chunk: int = 2048) -> None:
+        if not can_fuse(net, "R"):
+            raise ValueError("DensePredictor needs a plain stack of Dense layers on a flat input")
+        self.net = net
+        self.dtype = np.dtype(net.dtype)
+        self.chunk = int(chunk)
+        layers = net.layers
+        self.w_off, self.b_off, _, n_par = _layout(layers)
+        self.P = np.empty(n_par, self.dtype)
+        self.lay = np.zeros((len(layers), L_COLS), dtype=np.int64)
+        for i, la in enumerate(layers):
+            self.lay[i, L_M], self.lay[i, L_K], self.lay[i, L_CODE] = la.width, la.fan_in, la.activation
+            self.lay[i, L_W], self.lay[i, L_B] = self.w_off[i][0], self.b_off[i][0]
+        self.nin = layers[0].fan_in
+        self.nout = layers[-1].width
+        wmax = max(la.width for la in layers)
+        self._z = np.empty(self.chunk * wmax, self.dtype)
+        self._a = np.empty(self.chunk * wmax, self.dtype)
+        self._b = np.empty(self.chunk * wmax, self.dtype)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Copy the network's current weights in."""
+        for la, (ow, nw), (ob, nb) in zip(self.net.layers, self.w_off, self.b_off, strict=True):
+            self.P[ow:ow + nw] = la.params["Weights"].reshape(-1)
+            self.P[ob:ob + nb] = la.params["Biases"].reshape(-1)
+
+    def __call__(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs)."""
+        if type(X) is not np.ndarray or X.dtype != self.dtype or not X.flags.c_contiguous or X.ndim != 2:
+            X = np.ascontiguousarray(X, dtype=self.dtype).reshape(-1, self.nin)
+        if out is None:
+            out = np.empty((X.shape[0], self.nout), self.dtype)
+        fused_predict(X, self.P, self.lay, out, self._z, self._a, self._b, self.chunk)
+        return out
+
+
+__all__ = ["LOSS_CODES", "can_fuse", "FusedDenseTrainer", "fused_batches", "fused_predict", "DensePredictor"]
