@@ -1,0 +1,253 @@
+"""``TMVA::Reader`` for Python: book weight files and evaluate them, event by event or in batches.
+
+The per-event API is the one C++ and PyROOT code uses: bind one-element buffers with
+:meth:`Reader.AddVariable`, fill them, call :meth:`Reader.EvaluateMVA`. The same three evaluate methods also
+take a batch (a 2-D array with one column per variable, or a mapping / awkward array / uproot TTree whose
+fields provide the variable expressions) and return arrays.
+
+As in TMVA, the variables must be booked in the file's order with the file's expressions (whitespace
+aside), and the number of spectators must match the file; a mismatch names both lists. A Reader with no
+variables booked at all adopts each file's own variables (batch use only).
+
+Evaluation keeps no shared mutable state: each call builds its own input row, and each thread evaluates
+with its own engine buffers, so one Reader may be used from several threads.
+
+Example:
+    >>> import numpy as np
+    >>> from tmvacompat.reader import Reader
+    >>> reader = Reader("!Color:Silent")
+    >>> v1, v2 = np.zeros(1, np.float32), np.zeros(1, np.float32)
+    >>> reader.AddVariable("var1", v1); reader.AddVariable("var2", v2)            # doctest: +SKIP
+    >>> reader.BookMVA("DL", "dataset/weights/TMVAClassification_DL.weights.xml")  # doctest: +SKIP
+    >>> v1[0], v2[0] = 0.3, -1.2
+    >>> reader.EvaluateMVA("DL")                                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tmvacompat.errors import InputDataError, OptionError, WeightFileError, closest
+from tmvacompat.weightfile.model import NAN_RESPONSE, Model
+from tmvacompat.weightfile.xmlread import load_weights
+
+_READER_OPTIONS = {"v": "V", "silent": "Silent", "color": "Color", "verbose": "V"}
+
+
+def _norm(expr: str) -> str:
+    return "".join(str(expr).split())
+
+
+@dataclass
+class _Booked:
+    model: Model
+    buffers: tuple  # one per variable, in file order (None when the Reader adopted the file's variables)
+    nvar: int
+
+
+class Reader:
+    """TMVA's Reader: ``AddVariable``, ``AddSpectator``, ``BookMVA``, ``EvaluateMVA``,
+    ``EvaluateRegression``, ``EvaluateMulticlass``.
+
+    >>> Reader("!Color:!Silent").options
+    {'Color': False, 'Silent': False}
+    """
+
+    def __init__(self, options: str = "", verbose: bool | None = None) -> None:
+        self.options: dict[str, bool] = {}
+        for pos, token in _split_options(options):
+            name, value = token, True
+            if token.startswith("!"):
+                name, value = token[1:], False
+            elif "=" in token:
+                name, text = token.split("=", 1)
+                value = text.strip().lower() in ("1", "t", "true", "yes")
+            key = _READER_OPTIONS.get(name.strip().lower())
+            if key is None:
+                raise OptionError(
+                    f"unknown Reader option {name!r}",
+                    token=name,
+                    position=pos,
+                    expected=closest(name, ["V", "Silent", "Color"]) or ["V", "Silent", "Color"],
+                )
+            self.options[key] = value
+        if verbose is not None:
+            self.options["V"] = bool(verbose)
+        self._variables: list[tuple[str, Any]] = []
+        self._spectators: list[tuple[str, Any]] = []
+        self._booked: dict[str, _Booked] = {}
+
+    # ------------------------------------------------------------------ booking
+    def AddVariable(self, expression: str, buffer=None) -> None:  # noqa: N802 - TMVA's API
+        """Declare the next input variable and the one-element buffer it is read from (numpy array or
+        ``array.array('f')``; may be None for batch-only use)."""
+        self._check_buffer(expression, buffer)
+        if self._booked:
+            raise OptionError("AddVariable must come before BookMVA (as in TMVA)", token=str(expression))
+        self._variables.append((str(expression), buffer))
+
+    def AddSpectator(self, expression: str, buffer=None) -> None:  # noqa: N802
+        """Declare a spectator (not used by the response; its count must match the file, as in TMVA)."""
+        self._check_buffer(expression, buffer)
+        if self._booked:
+            raise OptionError("AddSpectator must come before BookMVA (as in TMVA)", token=str(expression))
+        self._spectators.append((str(expression), buffer))
+
+    @staticmethod
+    def _check_buffer(expression, buffer) -> None:
+        if buffer is None:
+            return
+        try:
+            len(buffer)
+            float(buffer[0])
+        except (TypeError, IndexError, ValueError):
+            raise InputDataError(
+                f"buffer for {expression!r} must be a one-element array (numpy array or array.array('f'))",
+                token=str(expression),
+            ) from None
+
+    def BookMVA(self, title: str, path: str | os.PathLike | Model) -> Model:  # noqa: N802
+        """Read a weight file (or take a loaded :class:`Model`) and register it under ``title``.
+
+        Raises:
+            WeightFileError: unreadable / unsupported file, or variables / spectators that do not match the
+                ones booked with AddVariable / AddSpectator (both lists are named).
+        """
+        model = path if isinstance(path, Model) else load_weights(path)
+        where = model.path or str(title)
+        file_vars = [v.expression for v in model.variables]
+        if self._variables:
+            mine = [e for e, _ in self._variables]
+            if [_norm(e) for e in mine] != [_norm(e) for e in file_vars]:
+                raise WeightFileError(
+                    f"the Reader's variables {mine} do not match the weight file's {file_vars} "
+                    "(same expressions, same order, as TMVA requires)",
+                    where=where,
+                    token=_first_difference(mine, file_vars),
+                    expected=file_vars,
+                )
+            file_specs = [v.expression for v in model.spectators]
+            if len(self._spectators) != len(file_specs):
+                raise WeightFileError(
+                    f"the Reader declares {len(self._spectators)} spectators "
+                    f"{[e for e, _ in self._spectators]} but the weight file has {len(file_specs)} "
+                    f"{file_specs}; add them with AddSpectator (TMVA requires the same count)",
+                    where=where,
+                    token="Spectators",
+                    expected=file_specs,
+                )
+            buffers = tuple(b for _, b in self._variables)
+        else:
+            buffers = (None,) * len(file_vars)
+        self._booked[str(title)] = _Booked(model, buffers, len(file_vars))
+        return model
+
+    def _get(self, title: str) -> _Booked:
+        try:
+            return self._booked[str(title)]
+        except KeyError:
+            names = list(self._booked)
+            raise OptionError(
+                f"no method booked under {title!r}",
+                token=str(title),
+                expected=closest(str(title), names) or names,
+            ) from None
+
+    # ------------------------------------------------------------------ evaluation
+    def _event_row(self, booked: _Booked, title: str) -> np.ndarray:
+        x = np.empty((1, booked.nvar), dtype=np.float32)
+        try:
+            for j, buf in enumerate(booked.buffers):
+                x[0, j] = buf[0]
+        except TypeError:
+            raise InputDataError(
+                f"{title!r}: per-event evaluation needs buffers bound with AddVariable; pass a batch instead",
+                token=str(title),
+            ) from None
+        return x
+
+    def _batch(self, booked: _Booked, data) -> np.ndarray:
+        if isinstance(data, np.ndarray) or (
+            isinstance(data, (list, tuple)) and not isinstance(data, Mapping)
+        ):
+            arr = np.asarray(data)
+            if arr.ndim == 1 and arr.shape[0] == booked.nvar:
+                arr = arr[None, :]
+            return booked.model.input_matrix(arr)
+        return booked.model.input_matrix(data)
+
+    def _evaluate(self, title: str, data, kinds: tuple[str, ...], fn: str):
+        booked = self._get(title)
+        model = booked.model
+        if model.analysis_type not in kinds:
+            right = {
+                "Classification": "EvaluateMVA",
+                "Regression": "EvaluateRegression",
+                "Multiclass": "EvaluateMulticlass",
+            }[model.analysis_type]
+            raise OptionError(
+                f"{title!r} is a {model.analysis_type} model: use {right}, not {fn}",
+                token=fn,
+                expected=[right],
+            )
+        single = data is None
+        x = self._event_row(booked, title) if single else self._batch(booked, data)
+        return model.evaluate_matrix(x), single
+
+    def EvaluateMVA(self, title: str, data=None, aux: float = 0.0):  # noqa: N802
+        """Classifier response: a float for the bound buffers, or an (n,) array for a batch.
+
+        An event with a NaN input gives -999, as in TMVA.
+        """
+        out, single = self._evaluate(title, data, ("Classification",), "EvaluateMVA")
+        return float(out[0]) if single else out
+
+    def EvaluateRegression(self, title: str, data=None):  # noqa: N802
+        """Regression targets (inverse-transformed): an (ntargets,) array per event, or (n,) / (n, nt)."""
+        out, single = self._evaluate(title, data, ("Regression",), "EvaluateRegression")
+        if single:
+            return np.atleast_1d(out[0]).astype(np.float32)
+        return out
+
+    def EvaluateMulticlass(self, title: str, data=None):  # noqa: N802
+        """Class probabilities (softmax): an (nclasses,) array per event, or (n, nclasses) for a batch."""
+        out, single = self._evaluate(title, data, ("Multiclass",), "EvaluateMulticlass")
+        return out[0].copy() if single else out
+
+    # snake_case aliases for Python code
+    add_variable = AddVariable
+    add_spectator = AddSpectator
+    book_mva = BookMVA
+    evaluate_mva = EvaluateMVA
+    evaluate_regression = EvaluateRegression
+    evaluate_multiclass = EvaluateMulticlass
+
+    def __contains__(self, title: str) -> bool:
+        return str(title) in self._booked
+
+    def __getitem__(self, title: str) -> Model:
+        return self._get(title).model
+
+
+def _first_difference(mine: list[str], theirs: list[str]) -> str:
+    for k, expr in enumerate(mine):
+        if k >= len(theirs) or _norm(expr) != _norm(theirs[k]):
+            return expr
+    return mine[-1]
+
+
+def _split_options(options: str):
+    pos = 0
+    for piece in str(options).split(":"):
+        token = piece.strip()
+        if token:
+            yield pos + piece.find(token), token
+        pos += len(piece) + 1
+
+
+__all__ = ["Reader", "NAN_RESPONSE"]

@@ -1,0 +1,640 @@
+"""The in-memory form of a TMVA weight file (``<MethodSetup>``), shared by the whole package.
+
+A :class:`Model` holds everything a MethodDL (``DL::``) or MethodDNN (``DNN::``) weight file says: the
+general info, the options, the variables / spectators / targets, the classes, the variable transformations,
+and the network (layer specs plus parameter matrices named and shaped exactly as the XML stores them).
+It evaluates with TMVA's application semantics (spec §6) and saves back to TMVA's layout.
+
+Example:
+    >>> import numpy as np
+    >>> from tmvacompat.specs import DenseSpec
+    >>> m = Model.from_parts(
+    ...     title="DL_tiny", variables=["x", "y"],
+    ...     layers=[DenseSpec(1, "LINEAR")],
+    ...     params=[{"Weights": np.array([[1.0, -1.0]], np.float32), "Biases": np.zeros((1, 1), np.float32)}])
+    >>> m.method, m.analysis_type, m.network.output_function
+    ('DL', 'Classification', 'S')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import getpass
+import os
+import platform
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from tmvacompat.errors import InputDataError, WeightFileError
+
+ANALYSIS_TYPES = ("Classification", "Regression", "Multiclass")
+#: TMVA's value for classifications whose inputs contain NaN (Reader::EvaluateMVA).
+NAN_RESPONSE = -999.0
+
+
+@dataclass
+class VariableInfo:
+    """One ``<Variable>`` / ``<Spectator>`` / ``<Target>`` entry (TMVA's VariableInfo)."""
+
+    expression: str
+    label: str = ""
+    title: str = ""
+    unit: str = ""
+    internal: str = ""
+    type: str = "F"
+    min: float = 0.0
+    max: float = 0.0
+
+    @property
+    def formula(self) -> str:
+        """What gives the value per entry: ``vars[3]`` for an ``AddVariablesArray`` element (TMVA writes
+        ``Expression="vars"`` with ``Internal="vars[3]"``), else the expression."""
+        if self.internal.startswith(self.expression + "[") and self.internal.endswith("]"):
+            index = self.internal[len(self.expression) + 1 : -1]
+            if index.isdigit():
+                return self.internal
+        return self.expression
+
+    @classmethod
+    def of(cls, item: VariableInfo | str) -> VariableInfo:
+        """A VariableInfo from an expression string (label/title/internal derived as TMVA does)."""
+        if isinstance(item, VariableInfo):
+            return item
+        expr = str(item)
+        internal = "".join(c if c.isalnum() or c == "_" else "_" for c in expr)
+        return cls(expression=expr, label=expr, title=expr, unit="", internal=internal)
+
+
+@dataclass
+class NetworkInfo:
+    """The ``<Weights>`` block: network geometry, the saved net's settings, layer specs and parameters.
+
+    ``input_layout``/``batch_layout`` are (depth, height, width) as in the XML attributes. ``loss``,
+    ``init``, ``regularization`` and ``output_function`` are TMVA's enum characters (spec §3.2):
+    loss C/R/S, init G/U/I/Z/X/F, regularization '0'/'1'/'2', output function I/S/M. ``params[i]`` maps the
+    XML matrix names of layer i to 2-D arrays (Rows x Columns, row-major, as in the file). ``dtype`` is the
+    precision of the saved net: float32 for current MethodDL, float64 for MethodDNN (and old DL files
+    written with 15 digits).
+    """
+
+    layers: list = field(default_factory=list)
+    params: list[dict[str, np.ndarray]] = field(default_factory=list)
+    input_layout: tuple[int, int, int] = (1, 1, 0)
+    batch_layout: tuple[int, int, int] = (1, 1, 0)
+    loss: str = "C"
+    init: str = "F"
+    regularization: str = "0"
+    output_function: str = "S"
+    weight_decay: float = 0.0
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float32))
+
+    def input_shape(self) -> tuple[int, ...]:
+        """The engine's per-event input shape: (W,) dense, (T, W) recurrent, (D, H, W) images."""
+        d, h, w = self.input_layout
+        first = self.layers[0].kind if self.layers else "DENSE"
+        if first in ("RNN", "LSTM", "GRU"):
+            spec = self.layers[0]
+            return (spec.time_steps, spec.input_size)
+        if d == 1 and h == 1:
+            return (w,)
+        return (d, h, w)
+
+
+def _tdatime_now() -> str:
+    # TDatime::AsString: "Fri Oct 15 01:00:42 2021"
+    return datetime.datetime.now().strftime("%a %b %d %H:%M:%S %Y")
+
+
+def _default_general_info(
+    analysis_type: str, training_events: int, training_time: float
+) -> list[tuple[str, str]]:
+    try:
+        creator = getpass.getuser()
+    except Exception:  # no user database in some containers
+        creator = "unknown"
+    uname = platform.uname()
+    return [
+        ("TMVA Release", "4.2.1 [262657]"),
+        ("ROOT Release", "6.32/02 [401410]"),
+        ("Creator", creator),
+        ("Date", _tdatime_now()),
+        ("Host", f"{uname.system} {uname.node} {uname.release} {uname.version} {uname.machine}".strip()),
+        ("Dir", os.getcwd()),
+        ("Training events", str(int(training_events))),
+        ("TrainingTime", f"{float(training_time):.8e}"),
+        ("AnalysisType", analysis_type),
+    ]
+
+
+@dataclass
+class Model:
+    """A MethodDL / MethodDNN weight file in memory.
+
+    Attributes:
+        method: ``"DL"`` or ``"DNN"`` (the part of ``MethodSetup@Method`` before ``::``).
+        title: the method title (after ``::``).
+        analysis_type: ``"Classification"``, ``"Regression"`` or ``"Multiclass"``.
+        general_info: ordered (name, value) pairs of ``<GeneralInfo>``.
+        options: ordered (name, modified, text) triples of ``<Options>``.
+        variables / spectators / targets: :class:`VariableInfo` lists.
+        classes: class names in index order.
+        transforms: a ``tmvacompat.data.transforms.TransformChain`` (or None for no transformation).
+        network: the :class:`NetworkInfo` (layers, params, layouts, enum chars).
+    """
+
+    method: str = "DL"
+    title: str = "DL"
+    analysis_type: str = "Classification"
+    general_info: list[tuple[str, str]] = field(default_factory=list)
+    options: list[tuple[str, bool, str]] = field(default_factory=list)
+    variables: list[VariableInfo] = field(default_factory=list)
+    spectators: list[VariableInfo] = field(default_factory=list)
+    targets: list[VariableInfo] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    transforms: Any = None
+    network: NetworkInfo = field(default_factory=NetworkInfo)
+    path: str | None = None
+    # The <Transformations> / <MVAPdfs> elements as read, written back verbatim while `transforms` is
+    # still the chain read from them (exact round trip of every number TMVA wrote).
+    _source_transformations: Any = field(default=None, repr=False, compare=False)
+    _source_chain: Any = field(default=None, repr=False, compare=False)
+    _source_mvapdfs: Any = field(default=None, repr=False, compare=False)
+    _transform_error: str | None = field(default=None, repr=False, compare=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+    _version: int = field(default=0, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        # per-thread engine networks are caches: not copied, not pickled
+        state = dict(self.__dict__)
+        state.pop("_local", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ convenience views
+    @property
+    def layers(self) -> list:
+        return self.network.layers
+
+    @property
+    def params(self) -> list[dict[str, np.ndarray]]:
+        return self.network.params
+
+    @property
+    def root_version(self) -> str | None:
+        """The ROOT release that wrote the file, e.g. ``"6.24/04"`` (None if absent)."""
+        value = dict(self.general_info).get("ROOT Release")
+        return value.split()[0] if value else None
+
+    @property
+    def n_outputs(self) -> int:
+        if self.analysis_type == "Multiclass":
+            return len(self.classes)
+        if self.analysis_type == "Regression":
+            return max(1, len(self.targets))
+        return 1
+
+    def option(self, name: str, default: str | None = None) -> str | None:
+        """The text of option ``name`` (case-insensitive), or ``default``."""
+        for key, _mod, text in self.options:
+            if key.lower() == name.lower():
+                return text
+        return default
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_parts(
+        cls,
+        *,
+        title: str,
+        variables: Sequence[VariableInfo | str],
+        layers: Sequence,
+        params: Sequence[Mapping[str, np.ndarray]],
+        analysis_type: str = "Classification",
+        classes: Sequence[str] | None = None,
+        targets: Sequence[VariableInfo | str] = (),
+        spectators: Sequence[VariableInfo | str] = (),
+        transforms: Any = None,
+        options: Sequence[tuple[str, bool, str]] = (),
+        input_layout: tuple[int, int, int] | None = None,
+        batch_layout: tuple[int, int, int] | None = None,
+        loss: str | None = None,
+        init: str = "F",
+        regularization: str = "0",
+        output_function: str | None = None,
+        weight_decay: float = 0.0,
+        training_events: int = 0,
+        training_time: float = 0.0,
+        general_info: Sequence[tuple[str, str]] | None = None,
+        method: str = "DL",
+        dtype=np.float32,
+    ) -> Model:
+        """Assemble a model from what training produced (defaults follow TMVA's MethodDL).
+
+        ``layers`` are specs with resolved integer widths; ``params`` one dict per layer with the XML matrix
+        names. GeneralInfo gets TMVA-like defaults (release strings, creator, date, host, directory).
+
+        >>> from tmvacompat.specs import DenseSpec
+        >>> m = Model.from_parts(title="t", variables=["a"], layers=[DenseSpec(1, "LINEAR")],
+        ...     params=[{"Weights": np.ones((1, 1)), "Biases": np.zeros((1, 1))}], analysis_type="Regression",
+        ...     targets=["y"])
+        >>> m.classes, m.network.output_function, m.network.loss
+        (['Regression'], 'I', 'R')
+        """
+        if analysis_type not in ANALYSIS_TYPES:
+            raise WeightFileError(
+                f"unknown analysis type {analysis_type!r}", token=analysis_type, expected=list(ANALYSIS_TYPES)
+            )
+        if method not in ("DL", "DNN"):
+            raise WeightFileError(f"unsupported method type {method!r}", token=method, expected=["DL", "DNN"])
+        vars_ = [VariableInfo.of(v) for v in variables]
+        nvar = len(vars_)
+        if classes is None:
+            classes = {"Classification": ["Signal", "Background"], "Regression": ["Regression"]}.get(
+                analysis_type, []
+            )
+        if analysis_type == "Multiclass" and len(classes) < 2:
+            raise WeightFileError("a multiclass model needs its class names (classes=[...])", token="classes")
+        if loss is None:
+            loss = "R" if analysis_type == "Regression" else "C"
+        if output_function is None:
+            output_function = {"Classification": "S", "Regression": "I", "Multiclass": "M"}[analysis_type]
+        dt = np.dtype(dtype)
+        n_out = {"Classification": 1, "Regression": max(1, len(targets)), "Multiclass": len(classes)}
+        n_out = n_out[analysis_type]
+        resolved = []
+        for spec in layers:
+            if spec.kind == "DENSE" and (not isinstance(spec.width, int) or spec.width == 0):
+                # formula widths ("(N+100)*2") and DENSE|0 (= number of outputs), as MethodDL resolves them
+                spec = dataclasses.replace(spec, width=spec.resolved_width(nvar, n_out))
+            resolved.append(spec)
+        net = NetworkInfo(
+            layers=resolved,
+            params=[{k: np.array(v, dtype=dt, copy=True) for k, v in p.items()} for p in params],
+            input_layout=tuple(input_layout) if input_layout else (1, 1, nvar),  # type: ignore[arg-type]
+            batch_layout=tuple(batch_layout) if batch_layout else (1, 1, nvar),  # type: ignore[arg-type]
+            loss=loss,
+            init=init,
+            regularization=regularization,
+            output_function=output_function,
+            weight_decay=float(weight_decay),
+            dtype=dt,
+        )
+        info = (
+            list(general_info)
+            if general_info is not None
+            else _default_general_info(analysis_type, training_events, training_time)
+        )
+        model = cls(
+            method=method,
+            title=title,
+            analysis_type=analysis_type,
+            general_info=info,
+            options=[(str(n), bool(m), str(t)) for n, m, t in options],
+            variables=vars_,
+            spectators=[VariableInfo.of(v) for v in spectators],
+            targets=[VariableInfo.of(v) for v in targets],
+            classes=list(classes),
+            transforms=transforms,
+            network=net,
+        )
+        model.validate()
+        return model
+
+    def validate(self) -> None:
+        """Check layers and params agree (shapes per layer, as TMVA's reader would).
+
+        Raises:
+            WeightFileError: names the layer and the matrix.
+        """
+        from tmvacompat.weightfile.layers_xml import ELEMENT_OF_KIND, expected_shapes
+
+        net = self.network
+        if len(net.params) != len(net.layers):
+            raise WeightFileError(
+                f"{len(net.layers)} layers but {len(net.params)} parameter dicts", where="Weights"
+            )
+        shape = net.input_layout
+        labelled = {"INPUT": shape}
+        for i, (spec, p) in enumerate(zip(net.layers, net.params, strict=True)):
+            where = f"Weights/{ELEMENT_OF_KIND.get(spec.kind, spec.kind)}[{i}]"
+            want, out = expected_shapes(spec, shape, labelled, where=where)
+            if set(p) != set(want):
+                raise WeightFileError(
+                    f"parameters {sorted(p)} do not match the matrices {sorted(want)} of this layer",
+                    where=where,
+                    expected=sorted(want),
+                )
+            for name, arr in p.items():
+                if spec.kind == "BNORM":
+                    ok = arr.ndim == 2 and arr.shape[0] == 1 and arr.shape[1] in (shape[0], prod(shape))
+                elif spec.kind == "CONVT":
+                    ok = arr.ndim == 2 and arr.size == prod(want[name])
+                else:
+                    ok = arr.shape == want[name]
+                if not ok:
+                    raise WeightFileError(
+                        f"matrix {name!r} has shape {arr.shape}, expected {want[name]}",
+                        token=name,
+                        where=where,
+                    )
+            shape = out
+            if spec.name:
+                labelled[spec.name] = out
+
+    # ------------------------------------------------------------------ evaluation
+    def invalidate(self) -> None:
+        """Forget the engine networks built for evaluation (call after changing layers or params in place)."""
+        self._version += 1
+
+    def _engine(self):
+        """This thread's engine network (built once per thread: engine buffers are not shared)."""
+        net = getattr(self._local, "net", None)
+        key = (id(self.network), len(self.network.layers), self._version)
+        if net is None or getattr(self._local, "key", None) != key:
+            try:
+                from tmvacompat.engine.network import Network
+            except ImportError as err:  # pragma: no cover - depends on the engine being installed
+                raise WeightFileError(f"the network engine is not available: {err}", where=self.path) from err
+            from tmvacompat.errors import LayoutError
+
+            try:
+                net = Network.build(
+                    self.network.layers,
+                    self.network.input_shape(),
+                    n_outputs=self.n_outputs,
+                    nvar=len(self.variables),
+                    dtype=self.network.dtype,
+                )
+                net.set_params(self.network.params)
+            except LayoutError as err:
+                raise WeightFileError(
+                    f"the stored network cannot be built: {err.message}", where=self.path or self.title
+                ) from err
+            self._local.net = net
+            self._local.key = key
+        return net
+
+    def input_matrix(self, data) -> np.ndarray:
+        """The (n, nvar) float32 input matrix TMVA would build from ``data`` (see :meth:`evaluate`)."""
+        return inputs_from_data(data, self.variables, where=self.path or self.title)
+
+    def evaluate(self, data) -> np.ndarray:
+        """TMVA's response for every event of ``data``.
+
+        ``data`` is a 2-D array with one column per variable in file order, or a mapping / pandas
+        DataFrame / awkward record array / uproot TTree whose fields provide the variable expressions
+        (expressions such as ``var1+var2`` are computed). Inputs become float32 (TMVA events hold
+        ``Float_t``), go through the transformations (all-classes parameters), the network (no dropout,
+        stored batch-norm statistics) and the output function. An event with a NaN input gets -999.
+
+        Returns:
+            (n,) for classification and single-target regression, (n, ntargets) for several targets,
+            (n, nclasses) for multiclass.
+
+        >>> from tmvacompat.specs import DenseSpec
+        >>> m = Model.from_parts(title="t", variables=["a", "b"], layers=[DenseSpec(1, "LINEAR")],
+        ...     params=[{"Weights": np.array([[1.0, 1.0]]), "Biases": np.zeros((1, 1))}])
+        >>> m.evaluate(np.array([[0.0, 0.0], [np.nan, 1.0]])).tolist()
+        [0.5, -999.0]
+        """
+        return self.evaluate_matrix(self.input_matrix(data))
+
+    def evaluate_matrix(self, x: np.ndarray, check_nan: bool = True) -> np.ndarray:
+        """:meth:`evaluate` for an already-built float32 (n, nvar) input matrix (columns not checked).
+
+        ``check_nan=False`` skips the NaN scan (the caller guarantees finite inputs: the Reader's per-event
+        path checks while filling its row).
+        """
+        if self._transform_error:
+            raise WeightFileError(self._transform_error, where=self.path or self.title)
+        bad = None
+        if check_nan:
+            rows = np.isnan(x).any(axis=1)
+            if rows.any():
+                bad = rows
+                x = np.where(rows[:, None], np.float32(0), x)
+        if self.transforms is not None:
+            x = self.transforms.forward(x)
+        net = self._engine()
+        if x.dtype != net.dtype:
+            x = x.astype(net.dtype)
+        # one event: the engine's forward (its buffer is per thread, and read before the next call)
+        raw = net.forward(x).reshape(x.shape[0], -1) if x.shape[0] == 1 else net.predict(x)
+        out = apply_output_function(raw, self.network.output_function)
+        kind = self.analysis_type
+        if kind == "Multiclass":
+            res = out.astype(np.float32)
+        elif kind == "Regression":
+            nt = max(1, len(self.targets))
+            t = out[:, :nt].astype(np.float32)
+            if self.transforms is not None:
+                t = np.asarray(self.transforms.inverse_targets(t), dtype=np.float32)
+            res = t[:, 0] if nt == 1 else t
+        else:
+            # EvaluateMVA returns a Double_t: float32 nets give float32 values, MethodDNN double ones
+            res = out[:, 0].copy()
+            res[np.isnan(res)] = NAN_RESPONSE
+        if bad is not None:
+            res[bad] = NAN_RESPONSE
+        return res
+
+    # ------------------------------------------------------------------ writing
+    def save(self, path: str | os.PathLike, precision: str = "lossless") -> None:
+        """Write the model as a TMVA weight file (atomically: temporary file + rename).
+
+        ``precision="lossless"`` writes the shortest text that reads back to the exact stored values;
+        ``precision="tmva"`` formats numbers as TMVA does (``%.6e`` float32 matrices, ``%.16e`` attributes,
+        ``%.8e`` variable ranges).
+        """
+        from tmvacompat.weightfile.xmlwrite import save_model
+
+        save_model(self, path, precision=precision)
+
+    def to_xml(self, precision: str = "lossless") -> str:
+        """The weight file text :meth:`save` would write."""
+        from tmvacompat.weightfile.xmlwrite import model_to_xml
+
+        return model_to_xml(self, precision=precision)
+
+
+def apply_output_function(raw: np.ndarray, char: str) -> np.ndarray:
+    """TMVA's ``EOutputFunction``: 'I' identity, 'S' sigmoid, 'M' softmax over each row."""
+    if char == "S":
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-raw))
+    if char == "M":
+        z = raw - raw.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+    return raw
+
+
+def _is_tree(data) -> bool:
+    return hasattr(data, "arrays") and hasattr(data, "num_entries") and hasattr(data, "keys")
+
+
+def _field_getter(data):
+    """(names, get(name) -> np.ndarray | None) for mappings, DataFrames, awkward records and TTrees."""
+    try:
+        import awkward as ak
+    except ImportError:  # pragma: no cover
+        ak = None
+    if ak is not None and isinstance(data, ak.Array):
+        names = list(ak.fields(data))
+
+        def get_ak(name):
+            if name not in names:
+                return None
+            col = data[name]
+            try:
+                return ak.to_numpy(col)
+            except Exception:
+                return col
+
+        return names, get_ak
+    if hasattr(data, "columns") and hasattr(data, "__getitem__"):  # pandas
+        names = [str(c) for c in data.columns]
+        return names, (lambda name: np.asarray(data[name]) if name in names else None)
+    if isinstance(data, Mapping):
+        names = [str(k) for k in data.keys()]
+        return names, (lambda name: data[name] if name in data else None)
+    raise InputDataError(
+        f"cannot read input variables from a {type(data).__name__}",
+        expected=[
+            "2-D array (events x variables)",
+            "mapping of arrays",
+            "pandas DataFrame",
+            "awkward record array",
+            "uproot TTree",
+        ],
+    )
+
+
+def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None = None) -> np.ndarray:
+    """Build the float32 (n, nvar) input matrix for ``variables`` from array-like or field-like ``data``."""
+    nvar = len(variables)
+    if _is_tree(data):
+        needed: set[str] = set()
+        from tmvacompat.data.expressions import branches
+
+        tree_keys = set(data.keys())
+        for v in variables:
+            if v.expression in tree_keys:
+                needed.add(v.expression)
+            else:
+                needed |= set(branches(v.formula))
+        missing = sorted(b for b in needed if b not in tree_keys)
+        if missing:
+            from tmvacompat.errors import closest
+
+            raise InputDataError(
+                f"tree has no branch {missing[0]!r} needed by the variables "
+                f"{[v.expression for v in variables]}",
+                token=missing[0],
+                expected=closest(missing[0], tree_keys) or sorted(tree_keys)[:40],
+                where=where,
+            )
+        # awkward keeps jagged branches (jet_pt[0], Max$(jet_pt)) in a form the expressions understand
+        data = data.arrays(sorted(needed), library="ak")
+    if isinstance(data, (list, tuple)):
+        data = np.asarray(data)
+    if isinstance(data, np.ndarray) or (
+        not isinstance(data, Mapping)
+        and not hasattr(data, "columns")
+        and hasattr(data, "__array__")
+        and not _looks_awkward(data)
+    ):
+        arr = np.asarray(data)
+        if arr.ndim == 1 and nvar == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[1] != nvar:
+            raise InputDataError(
+                f"input array has shape {arr.shape}; expected (n_events, {nvar}) with columns "
+                f"{[v.expression for v in variables]}",
+                token=str(arr.shape),
+                where=where,
+            )
+        if arr.dtype.kind not in "fiub":
+            raise InputDataError(f"input array has dtype {arr.dtype}; expected numbers", where=where)
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    names, get = _field_getter(data)
+    cols = []
+    n = None
+    fields_cache: dict[str, Any] | None = None
+    for v in variables:
+        col = get(v.expression) if v.formula == v.expression else None
+        if col is None and v.label:
+            col = get(v.label)
+        if col is None:
+            if fields_cache is None:
+                fields_cache = {}
+            from tmvacompat.data.expressions import branches, evaluate
+
+            try:
+                needed = branches(v.formula)
+            except Exception as err:
+                raise InputDataError(
+                    f"cannot parse variable expression {v.expression!r}: {err}",
+                    token=v.expression,
+                    where=where,
+                ) from err
+            for b in needed:
+                if b not in fields_cache:
+                    value = get(b)
+                    if value is None:
+                        from tmvacompat.errors import closest
+
+                        raise InputDataError(
+                            f"no field {b!r} for variable {v.expression!r}",
+                            token=b,
+                            expected=closest(b, names) or names[:40],
+                            where=where,
+                        )
+                    fields_cache[b] = value
+            col = evaluate(v.formula, {b: fields_cache[b] for b in needed})
+        col = np.asarray(col)
+        if col.ndim != 1:
+            raise InputDataError(
+                f"variable {v.expression!r} is not one number per event (shape {col.shape})",
+                token=v.expression,
+                where=where,
+            )
+        if n is None:
+            n = col.shape[0]
+        elif col.shape[0] != n:
+            raise InputDataError(
+                f"variable {v.expression!r} has {col.shape[0]} entries, the others {n}",
+                token=v.expression,
+                where=where,
+            )
+        cols.append(col)
+    if not cols:
+        return np.zeros((0, 0), np.float32)
+    x = np.empty((n or 0, nvar), dtype=np.float32)
+    for j, c in enumerate(cols):
+        x[:, j] = c  # TTreeFormula value (double) stored as Float_t
+    return x
+
+
+def _looks_awkward(data) -> bool:
+    return type(data).__module__.startswith("awkward")
+
+
+__all__ = [
+    "Model",
+    "NetworkInfo",
+    "VariableInfo",
+    "apply_output_function",
+    "inputs_from_data",
+    "NAN_RESPONSE",
+]
