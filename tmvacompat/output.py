@@ -1,0 +1,517 @@
+"""Write the Factory's output ROOT file (like ``TMVA::Factory``'s ``TMVAOutput.root``) with uproot.
+
+The layout mirrors what a real TMVA run writes (checked against ROOT 6.24 and 6.33 files)::
+
+    <dataset>/TrainTree, <dataset>/TestTree             classID, className, variables, targets, spectators,
+                                                         weight, one branch (set) per method
+    <dataset>/CorrelationMatrix{S,B | <class>}           TH2F, Int_t(100 x weighted correlation) on the
+                                                         training events, axis labels = variable titles
+    <dataset>/Method_<Type>/<Title>/TrainingPath         TObjString
+    <dataset>/Method_<Type>/<Title>/WeightFileName       TObjString
+    <dataset>/Method_<Type>/<Title>/TrainingHistory_<Title>_<key>   TH1D per monitored quantity
+    classification: MVA_<T>_S/_B (40 bins, unit area), _S_high/_B_high (10000 bins), _effS/_effB,
+                    _effBvsS, _rejBvsS, _invBeffvsSeff (100 bins on [0, 1]), _Train_S/_Train_B,
+                    _trainingEffS/_trainingEffB, _trainingEffBvsS, _trainingRejBvsS   (all TH1D)
+    multiclass:     MVA_<T>_{Test,Train}_<class j>_prob_for_<class i> (TH1F, 40 bins on [-0.0002, 1.0002],
+                    unit area), MVA_<T>_{Test,Train}_rejBvsS_<class> and
+                    MVA_<T>_{Test,Train}_1v1rejBvsS_<i>_vs_<j> (TGraph: signal eff vs background rejection)
+
+Differences from a ROOT-written file (uproot's writer limits and scope):
+
+* A multiclass (or regression) method's per-event outputs are a *leaf-list* struct branch in TMVA
+  (``DL_CPU`` with leaves ``Signal``, ``bg0``, ...; uproot reads it as a record). uproot cannot write leaf
+  lists, so we write one float branch per class named ``<Title>.<class>`` (``DL_CPU.Signal``); read back,
+  ``tree["DL_CPU.Signal"]`` replaces ``tree["DL_CPU"]["Signal"]``.
+* Not written: the input-variable plots (``InputVariables_*`` folders, per-method ``<var>__<class>``
+  histograms and correlation scatter plots), method-specific
+  monitoring objects (e.g. MLP ``estimatorHist*``), regression deviation histograms, and the second key
+  cycle TMVA leaves for the multiclass training histograms.
+
+Example:
+    >>> import numpy as np, tempfile, os
+    >>> from tmvacompat.output import EventSample, MethodResult, write_output
+    >>> rng = np.random.default_rng(0)
+    >>> def sample(n):
+    ...     cls = np.arange(n) % 2
+    ...     return EventSample(cls, np.ones(n), {"x": rng.normal(cls, 1.0)})
+    >>> train, test = sample(200), sample(200)
+    >>> m = MethodResult("DL", "DL_CPU", "Classification", test.variables["x"], train.variables["x"])
+    >>> path = os.path.join(tempfile.mkdtemp(), "TMVA.root")
+    >>> res = write_output(path, "dataset", ["Signal", "Background"], train, test, [m])
+    >>> import uproot
+    >>> uproot.open(path)["dataset/TestTree"].keys()
+    ['classID', 'className', 'x', 'weight', 'DL_CPU']
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tmvacompat.errors import InputDataError, TMVACompatError
+from tmvacompat.evaluation import (
+    ClassificationResult,
+    Histogram,
+    MulticlassResult,
+    RegressionResult,
+    classification_metrics,
+    fill_histogram,
+    multiclass_metrics,
+    norm_hist,
+    regression_metrics,
+    tmva_internal_name,
+)
+
+__all__ = ["EventSample", "MethodResult", "write_output", "ANALYSIS_TYPES"]
+
+ANALYSIS_TYPES = ("Classification", "Regression", "Multiclass")
+
+# TMVA's axis titles for the efficiency curves (MethodBase::GetEfficiency)
+_AXIS_TITLES = {
+    "_effBvsS": ("Signal eff", "Backgr eff"),
+    "_rejBvsS": ("Signal eff", "Backgr rejection (1-eff)"),
+    "_invBeffvsSeff": ("Signal eff", "Inverse backgr. eff (1/eff)"),
+}
+# ResultsMulticlass::CreateMulticlassHistos: Float_t range 0 - 0.0002 .. 1 + 0.0002
+_MC_XMIN = float(np.float32(0.0 - 0.0002))
+_MC_XMAX = float(np.float32(1.0 + 0.0002))
+
+
+@dataclass
+class EventSample:
+    """The events of TMVA's TrainTree or TestTree.
+
+    ``variables``, ``spectators`` and ``targets`` map TMVA labels (e.g. ``"var1+var2"`` or ``"myvar1"``)
+    to per-event arrays; branch names are TMVA's internal names of the labels (``var1_P_var2``).
+    """
+
+    class_ids: np.ndarray
+    weights: np.ndarray
+    variables: Mapping[str, np.ndarray]
+    spectators: Mapping[str, np.ndarray] = field(default_factory=dict)
+    targets: Mapping[str, np.ndarray] = field(default_factory=dict)
+    titles: Mapping[str, str] = field(default_factory=dict)  # variable label -> title (axis labels)
+
+    @property
+    def n(self) -> int:
+        """Number of events."""
+        return int(np.asarray(self.class_ids).shape[0])
+
+
+@dataclass
+class MethodResult:
+    """One booked method's outputs on the training and test events.
+
+    ``test_values``/``train_values``: (n,) MVA values for Classification, (n, n_classes) class
+    probabilities for Multiclass, (n, n_targets) (or (n,)) regression outputs for Regression.
+    ``training_history`` maps a monitored quantity (TMVA's DL writes ``trainingError``, ``valError``) to its
+    per-epoch values; each becomes ``TrainingHistory_<Title>_<key>`` (TH1D on [0.5, n + 0.5]).
+    """
+
+    method_type: str
+    title: str
+    analysis: str
+    test_values: np.ndarray
+    train_values: np.ndarray
+    weight_file: str = ""
+    training_path: str = ""
+    training_history: Mapping[str, Sequence[float]] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------------------------------
+def _check_sample(sample: EventSample, which: str, n_classes: int) -> None:
+    n = sample.n
+    if np.asarray(sample.class_ids).ndim != 1:
+        raise InputDataError(f"{which}: class_ids must be 1-D", where=which, token="class_ids")
+    ids = np.asarray(sample.class_ids)
+    if n and (ids.min() < 0 or ids.max() >= n_classes):
+        raise InputDataError(
+            f"{which}: class id {int(ids.max())} has no class name ({n_classes} names given)",
+            where=which,
+            token="class_ids",
+            expected=[f"0..{n_classes - 1}"],
+        )
+    if np.asarray(sample.weights).shape != (n,):
+        raise InputDataError(
+            f"{which}: weights have shape {np.asarray(sample.weights).shape}, expected ({n},)",
+            where=which,
+            token="weights",
+        )
+    for kind in ("variables", "spectators", "targets"):
+        for label, arr in getattr(sample, kind).items():
+            if np.asarray(arr).shape != (n,):
+                raise InputDataError(
+                    f"{which}: {kind[:-1]} {label!r} has shape {np.asarray(arr).shape}, expected ({n},)",
+                    where=which,
+                    token=label,
+                )
+
+
+def _check_method(m: MethodResult, train: EventSample, test: EventSample, n_classes: int) -> None:
+    if m.analysis not in ANALYSIS_TYPES:
+        raise InputDataError(
+            f"method {m.title!r}: unknown analysis type {m.analysis!r}",
+            token=m.analysis,
+            expected=list(ANALYSIS_TYPES),
+        )
+    for which, vals, sample in (("test", m.test_values, test), ("train", m.train_values, train)):
+        v = np.asarray(vals)
+        if m.analysis == "Classification":
+            want: tuple[int, ...] = (sample.n,)
+        elif m.analysis == "Multiclass":
+            want = (sample.n, n_classes)
+        else:
+            nt = max(len(sample.targets), 1)
+            want = (sample.n, nt) if v.ndim == 2 else (sample.n,)
+        if v.shape != want:
+            raise InputDataError(
+                f"method {m.title!r}: {which} values have shape {v.shape}, expected {want}",
+                where=m.title,
+                token=f"{which}_values",
+                expected=[str(want)],
+            )
+
+
+# --------------------------------------------------------------------------------------------------
+# uproot object builders
+# --------------------------------------------------------------------------------------------------
+def _th1(h: Histogram, xtitle: str = "", ytitle: str = ""):
+    import uproot
+
+    dtype = ">f4" if h.float32 else ">f8"
+    data = np.asarray(h.values, dtype=np.float64).astype(dtype)
+    has_w2 = bool(np.any(h.sumw2))
+    return uproot.writing.identify.to_TH1x(
+        fName=h.name,
+        fTitle=h.title,
+        data=data,
+        fEntries=float(h.entries),
+        fTsumw=float(h.stats[0]),
+        fTsumw2=float(h.stats[1]),
+        fTsumwx=float(h.stats[2]),
+        fTsumwx2=float(h.stats[3]),
+        fSumw2=np.asarray(h.sumw2, np.float64) if has_w2 else np.array([], np.float64),
+        fXaxis=uproot.writing.identify.to_TAxis("xaxis", xtitle, h.nbins, h.xmin, h.xmax),
+        fYaxis=uproot.writing.identify.to_TAxis("yaxis", ytitle, 1, 0.0, 1.0),
+    )
+
+
+def _hist_set(name: str, title: str, values: Sequence[float], lo: float, hi: float) -> Histogram:
+    vals = np.asarray(values, np.float64)
+    n = vals.size
+    return Histogram(
+        name, title, n, lo, hi, np.concatenate([[0.0], vals, [0.0]]), np.zeros(n + 2), entries=float(n)
+    )
+
+
+def _labels(labels: Sequence[str]):
+    from uproot.writing import identify
+
+    objs = []
+    for i, label in enumerate(labels):
+        o = identify.to_TObjString(label)
+        o._bases[0]._members["@fUniqueID"] = i + 1  # ROOT keeps the bin number of an axis label here
+        objs.append(o)
+    return identify.to_THashList(objs)
+
+
+def _th2_correlation(name: str, title: str, corr: np.ndarray, labels: Sequence[str]):
+    import uproot
+
+    k = corr.shape[0]
+    data = np.zeros((k + 2, k + 2), np.float32)
+    data[1:-1, 1:-1] = np.trunc(100.0 * corr)  # TMVA stores Int_t(100 * rho)
+    ax = uproot.writing.identify.to_TAxis
+    return uproot.writing.identify.to_TH2x(
+        fName=name,
+        fTitle=title,
+        data=data.T.ravel().astype(">f4"),
+        fEntries=float(k * k),
+        fTsumw=0.0,
+        fTsumw2=0.0,
+        fTsumwx=0.0,
+        fTsumwx2=0.0,
+        fTsumwy=0.0,
+        fTsumwy2=0.0,
+        fTsumwxy=0.0,
+        fSumw2=np.array([], np.float64),
+        fXaxis=ax("xaxis", "", k, 0.0, float(k), fLabels=_labels(labels)),
+        fYaxis=ax("yaxis", "", k, 0.0, float(k), fLabels=_labels(labels)),
+    )
+
+
+def _weighted_corr(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    sw = w.sum()
+    mean = (w[:, None] * x).sum(axis=0) / sw
+    xc = x - mean
+    cov = (w[:, None] * xc).T @ xc / sw
+    d = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(np.outer(d, d) > 1e-20, cov / np.outer(d, d), 0.0)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+def _graph(x: np.ndarray, y: np.ndarray, title: str):
+    import uproot
+
+    graph = uproot.as_TGraph({"x": np.asarray(x, np.float64), "y": np.asarray(y, np.float64)}, title=title)
+    for base in graph._bases:  # as_TGraph appends ";;" (empty axis titles); keep TMVA's plain title
+        if "fTitle" in base._members:
+            base._members["fTitle"] = title
+    return graph
+
+
+# --------------------------------------------------------------------------------------------------
+# per-analysis objects
+# --------------------------------------------------------------------------------------------------
+def _signal_class(class_names: Sequence[str]) -> int:
+    return list(class_names).index("Signal") if "Signal" in class_names else 0
+
+
+def _classification_objects(m: MethodResult, train: EventSample, test: EventSample, sig: int):
+    res = classification_metrics(
+        m.title,
+        m.test_values,
+        np.asarray(test.class_ids) == sig,
+        m.train_values,
+        np.asarray(train.class_ids) == sig,
+        test.weights,
+        train.weights,
+    )
+    objs = {}
+    for h in res.test_hists.histograms() + res.train_hists.histograms():
+        titles = next((t for suffix, t in _AXIS_TITLES.items() if h.name.endswith(suffix)), ("", ""))
+        objs[h.name] = _th1(h, *titles)
+    return res, objs
+
+
+def _multiclass_objects(m: MethodResult, train: EventSample, test: EventSample, names: Sequence[str]):
+    res = multiclass_metrics(
+        m.title,
+        m.test_values,
+        test.class_ids,
+        m.train_values,
+        train.class_ids,
+        names,
+        test.weights,
+        train.weights,
+    )
+    objs: dict[str, object] = {}
+    for tag, vals, sample in (("Test", m.test_values, test), ("Train", m.train_values, train)):
+        v = np.asarray(vals, np.float32).astype(np.float64)
+        cls = np.asarray(sample.class_ids)
+        w = np.asarray(sample.weights, np.float32).astype(np.float64)
+        prefix = f"MVA_{m.title}_{tag}"
+        for i, ci in enumerate(names):  # true class i
+            for j, cj in enumerate(names):  # output column j
+                sel = cls == i
+                h = fill_histogram(
+                    f"{prefix}_{cj}_prob_for_{ci}", v[sel, j], w[sel], 40, _MC_XMIN, _MC_XMAX, float32=True
+                )
+                norm_hist(h)
+                objs[h.name] = _th1(h)
+        for i, ci in enumerate(names):
+            if (tag.lower(), i, -1) in res.roc_curves:
+                sens, spec = res.roc_curves[(tag.lower(), i, -1)]
+                objs[f"{prefix}_rejBvsS_{ci}"] = _graph(sens, spec, f"{prefix}_{ci}")
+        for i, ci in enumerate(names):
+            for j, cj in enumerate(names):
+                if (tag.lower(), i, j) in res.roc_curves:
+                    sens, spec = res.roc_curves[(tag.lower(), i, j)]
+                    objs[f"{prefix}_1v1rejBvsS_{ci}_vs_{cj}"] = _graph(sens, spec, f"{prefix}_{ci}_vs_{cj}")
+    return res, objs
+
+
+def _regression_result(m: MethodResult, train: EventSample, test: EventSample):
+    names = list(test.targets) or ["target"]
+    out = {}
+    for tag, vals, sample in (("test", m.test_values, test), ("train", m.train_values, train)):
+        if not sample.targets:
+            raise InputDataError(
+                f"method {m.title!r} is a regression but the {tag} sample has no targets",
+                where=m.title,
+                token="targets",
+            )
+        t = np.column_stack([np.asarray(sample.targets[k], np.float64) for k in sample.targets])
+        out[tag] = regression_metrics(np.asarray(vals).reshape(t.shape), t, sample.weights, names)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# trees
+# --------------------------------------------------------------------------------------------------
+def _tree_columns(
+    sample: EventSample, class_names: Sequence[str], methods: Sequence[MethodResult], which: str
+) -> dict[str, np.ndarray]:
+    cols: dict[str, np.ndarray] = {
+        "classID": np.asarray(sample.class_ids, np.int32),
+        # TMVA copies the class name into a char[40]
+        "className": np.array([class_names[c][:39] for c in np.asarray(sample.class_ids)], dtype=object),
+    }
+
+    def add(name: str, arr) -> None:
+        if name in cols:
+            raise InputDataError(f"two branches would both be named {name!r} in the {which} tree", token=name)
+        cols[name] = np.asarray(arr, np.float32)
+
+    for kind in ("variables", "targets", "spectators"):
+        for label, arr in getattr(sample, kind).items():
+            add(tmva_internal_name(label), arr)
+    add("weight", sample.weights)
+    target_names = [tmva_internal_name(t) for t in sample.targets] or ["target"]
+    for m in sorted(methods, key=lambda m: m.title.encode()):  # std::map<TString> order
+        vals = np.asarray(m.test_values if which == "TestTree" else m.train_values)
+        if m.analysis == "Classification":
+            add(m.title, vals)
+        elif m.analysis == "Multiclass":
+            for j, cname in enumerate(class_names):
+                add(f"{m.title}.{cname}", vals[:, j])
+        else:
+            vals2 = vals.reshape(len(vals), -1)
+            for j, tname in enumerate(target_names[: vals2.shape[1]]):
+                add(f"{m.title}.{tname}", vals2[:, j])
+    return cols
+
+
+def _write_tree(f, path: str, cols: dict[str, np.ndarray]) -> None:
+    types = {k: ("string" if v.dtype == object else v.dtype) for k, v in cols.items()}
+    title = path.rsplit("/", 1)[-1]
+    tree = f.mktree(path, types, title=title)
+    if len(cols["classID"]):
+        data = {k: (v.astype(str) if v.dtype == object else v) for k, v in cols.items()}
+        tree.extend(data)
+
+
+# --------------------------------------------------------------------------------------------------
+# entry point
+# --------------------------------------------------------------------------------------------------
+def write_output(
+    path: str | os.PathLike | None,
+    dataset_name: str,
+    class_names: Sequence[str],
+    train: EventSample,
+    test: EventSample,
+    methods: Sequence[MethodResult],
+) -> dict[str, ClassificationResult | MulticlassResult | dict[str, list[RegressionResult]]]:
+    """Evaluate ``methods`` and write TMVA's output file to ``path`` (atomically: temp file + rename).
+
+    With ``path=None`` the methods are only evaluated (no file is written).
+
+    Returns the evaluation results keyed by method title (what the Factory prints):
+    :class:`~tmvacompat.evaluation.ClassificationResult`, :class:`~tmvacompat.evaluation.MulticlassResult`,
+    or ``{"test": [...], "train": [...]}`` lists of :class:`~tmvacompat.evaluation.RegressionResult`.
+    Raises :class:`~tmvacompat.errors.InputDataError` for inconsistent inputs and
+    :class:`~tmvacompat.errors.TMVACompatError` when the file cannot be written.
+    """
+    names = list(class_names)
+    if not names:
+        raise InputDataError("at least one class name is needed", token="class_names")
+    if not dataset_name or "/" in dataset_name:
+        raise InputDataError(
+            f"invalid dataset name {dataset_name!r}",
+            token=dataset_name,
+            expected=["a non-empty name without '/'"],
+        )
+    _check_sample(train, "TrainTree", len(names))
+    _check_sample(test, "TestTree", len(names))
+    titles = [m.title for m in methods]
+    if len(set(titles)) != len(titles):
+        dup = next(t for t in titles if titles.count(t) > 1)
+        raise InputDataError(f"method title {dup!r} is booked twice", token=dup)
+    for m in methods:
+        _check_method(m, train, test, len(names))
+
+    results: dict[str, object] = {}
+    objects: dict[str, object] = {}
+    sig = _signal_class(names)
+    for m in methods:
+        base = f"{dataset_name}/Method_{m.method_type}/{m.title}"
+        objects[f"{base}/TrainingPath"] = m.training_path or os.getcwd()
+        default_wf = f"{dataset_name}/weights/TMVA_{m.title}.weights.xml"
+        objects[f"{base}/WeightFileName"] = m.weight_file or default_wf
+        for key, hist in m.training_history.items():
+            vals = np.asarray(hist, np.float64)
+            name = f"TrainingHistory_{m.title}_{key}"
+            h = _hist_set(name, name, vals, 0.5, len(vals) + 0.5)
+            h.entries = 0.0
+            objects[f"{base}/{name}"] = _th1(h)
+        try:
+            if m.analysis == "Classification":
+                res, objs = _classification_objects(m, train, test, sig)
+            elif m.analysis == "Multiclass":
+                res, objs = _multiclass_objects(m, train, test, names)
+            else:
+                res, objs = _regression_result(m, train, test), {}
+        except InputDataError as err:  # say which method's outputs were bad
+            if err.where:
+                raise
+            raise InputDataError(
+                err.message, token=err.token, expected=err.expected, where=f"method {m.title!r}"
+            ) from err
+        results[m.title] = res
+        objects.update({f"{base}/{k}": v for k, v in objs.items()})
+
+    # correlation matrices of the input variables per class (training sample)
+    if train.variables and train.n:
+        x = np.column_stack([np.asarray(v, np.float32) for v in train.variables.values()]).astype(np.float64)
+        w = np.asarray(train.weights, np.float32).astype(np.float64)
+        labels = [train.titles.get(v, v) for v in train.variables]
+        two_class = names == ["Signal", "Background"]
+        for c, cname in enumerate(names):
+            sel = np.asarray(train.class_ids) == c
+            if sel.sum() < 2:
+                continue
+            suffix = ("S" if c == 0 else "B") if two_class else cname
+            title = f"Correlation Matrix ({cname.lower() if two_class else cname})"
+            objects[f"{dataset_name}/CorrelationMatrix{suffix}"] = _th2_correlation(
+                f"CorrelationMatrix{suffix}", title, _weighted_corr(x[sel], w[sel]), labels
+            )
+
+    if path is None:
+        return results  # type: ignore[return-value]
+    trees = {
+        f"{dataset_name}/TestTree": _tree_columns(test, names, methods, "TestTree"),
+        f"{dataset_name}/TrainTree": _tree_columns(train, names, methods, "TrainTree"),
+    }
+    _write_atomic(os.fspath(path), objects, trees)
+    return results  # type: ignore[return-value]
+
+
+def _write_atomic(path: str, objects: dict[str, object], trees: dict[str, dict[str, np.ndarray]]) -> None:
+    import uproot
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise TMVACompatError(
+            f"cannot write the output file: directory {directory!r} does not exist",
+            where=path,
+            token=directory,
+        )
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmvacompat-", suffix=".root", dir=directory)
+    except OSError as err:
+        raise TMVACompatError(
+            f"cannot write the output file in {directory!r}: {err.strerror}", where=path, token=directory
+        ) from err
+    os.close(fd)
+    try:
+        with uproot.recreate(tmp) as f:
+            for key, obj in objects.items():
+                f[key] = obj
+            for key, cols in trees.items():
+                _write_tree(f, key, cols)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise TMVACompatError(
+            f"cannot write the output file: {err.strerror or err}", where=path, token=path
+        ) from err
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
