@@ -1,0 +1,263 @@
+"""TMVA's Factory: book methods on DataLoaders, train, test, evaluate, write the output file.
+
+The calls and their order are TMVA's, so a ``TMVAClassification.C`` macro translates line by line:
+
+Example:
+    >>> from tmvacompat import DataLoader, Factory, Types            # doctest: +SKIP
+    >>> factory = Factory("TMVAClassification", "TMVA.root", "!V:!Silent:AnalysisType=Classification")
+    >>> loader = DataLoader("dataset")                                # doctest: +SKIP
+    >>> loader.AddVariable("myvar1 := var1+var2", "F")                # doctest: +SKIP
+    >>> loader.AddSignalTree("tmva_class_example.root:TreeS")         # doctest: +SKIP
+    >>> loader.AddBackgroundTree("tmva_class_example.root:TreeB")     # doctest: +SKIP
+    >>> loader.PrepareTrainingAndTestTree("", "", "nTrain_Signal=1000")  # doctest: +SKIP
+    >>> factory.BookMethod(loader, Types.kDL, "DNN_CPU", "!H:V:Layout=TANH|128,LINEAR")  # doctest: +SKIP
+    >>> factory.TrainAllMethods(); factory.TestAllMethods(); factory.EvaluateAllMethods()  # doctest: +SKIP
+    >>> factory.GetROCIntegral(loader, "DNN_CPU")                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tmvacompat.data.dataset import DataSet, Sample
+from tmvacompat.data.loader import DataLoader
+from tmvacompat.errors import OptionError, TMVACompatError
+from tmvacompat.evaluation import format_classification, format_multiclass, format_regression
+from tmvacompat.methods.base import MethodBase
+from tmvacompat.methods.declarations import FACTORY_OPTIONS
+from tmvacompat.methods.dl import MethodDL
+from tmvacompat.output import EventSample, MethodResult, write_output
+
+
+class Types:
+    """TMVA's method type enumeration (``TMVA::Types::kDL``); the values are the method names."""
+
+    kDL = "DL"
+
+
+METHODS: dict[str, type[MethodBase]] = {"DL": MethodDL}
+
+
+@dataclass
+class _Booked:
+    loader: DataLoader
+    method: MethodBase
+    train_values: np.ndarray | None = None
+    test_values: np.ndarray | None = None
+    result: Any = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+class Factory:
+    """TMVA's Factory.
+
+    Args:
+        job_name: the job name (prefix of the weight files, ``<job>_<title>.weights.xml``).
+        output_file: path of the ROOT file the Factory writes (TrainTree, TestTree, histograms); None
+            writes none (the metrics are still computed and printed).
+        options: ``V``, ``Silent``, ``Color``, ``DrawProgressBar``, ``Transformations``,
+            ``AnalysisType=Classification|Regression|Multiclass|Auto``, ``ModelPersistence``, ...
+    """
+
+    def __init__(
+        self, job_name: str, output_file: str | os.PathLike | None = None, options: str = ""
+    ) -> None:
+        self.job_name = job_name
+        self.output_file = None if output_file is None else os.fspath(output_file)
+        self.options = FACTORY_OPTIONS.parse(options)
+        self.silent = bool(self.options.Silent)
+        self.analysis_type = str(self.options.AnalysisType)
+        self._booked: list[_Booked] = []
+        self.results: dict[tuple[str, str], Any] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _log(self, text: str) -> None:
+        if not self.silent:
+            print(text, file=sys.stdout, flush=True)
+
+    @staticmethod
+    def _loader_name(loader: DataLoader | str) -> str:
+        return loader if isinstance(loader, str) else loader.name
+
+    def _find(self, loader: DataLoader | str, title: str) -> _Booked:
+        name = self._loader_name(loader)
+        for b in self._booked:
+            if b.loader.name == name and b.method.title == title:
+                return b
+        booked = [f"{b.loader.name}/{b.method.title}" for b in self._booked]
+        raise OptionError(
+            f"no method {title!r} booked on dataset {name!r}",
+            token=title,
+            expected=booked or ["(none booked)"],
+        )
+
+    # ------------------------------------------------------------------ booking
+    def BookMethod(self, loader: DataLoader, method_type: str, title: str, options: str = "") -> MethodBase:
+        """Book a method (``Types.kDL`` or ``"DL"``) with a TMVA option string; returns the method."""
+        key = str(method_type).strip()
+        key = key[1:] if key.startswith("k") and key[1:].upper() in METHODS else key
+        cls = next((c for k, c in METHODS.items() if k.upper() == key.upper()), None)
+        if cls is None:
+            raise OptionError(
+                f"method type {method_type!r} is not available in tmvacompat", token=str(method_type),
+                expected=[f"Types.k{k}" for k in METHODS],
+            )  # fmt: skip
+        if any(b.loader.name == loader.name and b.method.title == title for b in self._booked):
+            raise OptionError(f"method {title!r} is already booked on dataset {loader.name!r}", token=title)
+        atype = None if self.analysis_type == "Auto" else self.analysis_type
+        method = cls(title, options, job_name=self.job_name, dataset_name=loader.name, analysis_type=atype)
+        self._booked.append(_Booked(loader, method))
+        self._log(f"Factory: Booked method: {title} ({cls.method_type}) on dataset {loader.name}")
+        return method
+
+    def GetMethod(self, loader: DataLoader | str, title: str) -> MethodBase:
+        """The booked method ``title`` on the dataset ``loader`` (a DataLoader or its name)."""
+        return self._find(loader, title).method
+
+    # ------------------------------------------------------------------ train / test / evaluate
+    def TrainAllMethods(self) -> None:
+        """Train every booked method and write its weight file (``ModelPersistence``)."""
+        if not self._booked:
+            raise TMVACompatError(
+                "no method booked: call BookMethod before TrainAllMethods", token="BookMethod"
+            )
+        for b in self._booked:
+            ds = b.loader.GetDataSet()
+            m = b.method
+            self._log(
+                f"Factory: Train method: {m.title} for {m.decide_analysis_type(ds)} "
+                f"({len(ds.train)} training, {len(ds.test)} test events)"
+            )
+            if not self.silent and bool(self.options.DrawProgressBar):
+                m.callback = _progress(m.title)
+            t0 = time.perf_counter()
+            m.train(ds, weight_file=None if bool(self.options.ModelPersistence) else "")
+            if m.callback is not None:
+                self._log("")
+            records = getattr(m.history, "records", [])
+            b.history = {
+                "trainingError": [r.train_loss for r in records],
+                "valError": [r.val_loss if r.val_loss is not None else np.nan for r in records],
+            }
+            where = f", weights in {m.weight_file}" if bool(self.options.ModelPersistence) else ""
+            self._log(f"Factory: {m.title} trained in {time.perf_counter() - t0:.2f} s{where}")
+
+    def TestAllMethods(self) -> None:
+        """Evaluate every trained method on its training and test samples (the TrainTree/TestTree values)."""
+        for b in self._booked:
+            ds = b.loader.GetDataSet()
+            b.train_values = b.method.evaluate(ds.train.X)
+            b.test_values = b.method.evaluate(ds.test.X)
+
+    def EvaluateAllMethods(self) -> dict[str, Any]:
+        """Compute TMVA's figures of merit, print them, and write the output file; returns the results."""
+        if any(b.test_values is None for b in self._booked):
+            self.TestAllMethods()
+        out: dict[str, Any] = {}
+        loaders: dict[str, DataLoader] = {}
+        for b in self._booked:
+            loaders.setdefault(b.loader.name, b.loader)
+        for name, loader in loaders.items():
+            ds = loader.GetDataSet()
+            booked = [b for b in self._booked if b.loader.name == name]
+            results = write_output(
+                self.output_file if len(loaders) == 1 else _per_dataset(self.output_file, name),
+                name,
+                list(ds.class_names) if booked[0].method.analysis_type != "Regression" else ["Regression"],
+                _event_sample(ds, ds.train),
+                _event_sample(ds, ds.test),
+                [
+                    MethodResult(
+                        b.method.method_type,
+                        b.method.title,
+                        str(b.method.analysis_type),
+                        b.test_values,
+                        b.train_values,
+                        weight_file=b.method.weight_file,
+                        training_path=os.getcwd(),
+                        training_history=b.history,
+                    )
+                    for b in booked
+                ],
+            )
+            for b in booked:
+                b.result = results[b.method.title]
+                self.results[(name, b.method.title)] = b.result
+                out[b.method.title] = b.result
+            self._log(_format(name, booked))
+        if self.output_file:
+            self._log(f"Factory: output written to {self.output_file}")
+        return out
+
+    def GetROCIntegral(self, loader: DataLoader | str, title: str, iClass: int = 0) -> float:
+        """ROC integral of a classifier on the test sample (multiclass: class ``iClass`` vs the rest)."""
+        b = self._find(loader, title)
+        if b.result is None:
+            self.EvaluateAllMethods()
+        r = b.result
+        if hasattr(r, "roc_integral"):
+            return float(r.roc_integral)
+        if hasattr(r, "roc_test"):
+            return float(r.roc_test[iClass])
+        raise TMVACompatError(f"method {title!r} is a regression: it has no ROC integral", token=title)
+
+
+def _per_dataset(path: str | None, name: str) -> str | None:
+    if path is None:
+        return None
+    root, ext = os.path.splitext(path)
+    return f"{root}_{name}{ext}"
+
+
+def _event_sample(ds: DataSet, s: Sample) -> EventSample:
+    return EventSample(
+        s.class_ids,
+        s.weights,
+        {v.label: s.X[:, i] for i, v in enumerate(ds.variables)},
+        {v.label: s.spectators[:, i] for i, v in enumerate(ds.spectators)},
+        {v.label: s.targets[:, i] for i, v in enumerate(ds.targets)},
+    )
+
+
+def _format(name: str, booked: list[_Booked]) -> str:
+    kinds = {b.method.analysis_type for b in booked}
+    parts = []
+    if "Classification" in kinds:
+        parts.append(
+            format_classification(
+                name, [b.result for b in booked if b.method.analysis_type == "Classification"]
+            )
+        )
+    if "Multiclass" in kinds:
+        parts.append(
+            format_multiclass(name, [b.result for b in booked if b.method.analysis_type == "Multiclass"])
+        )
+    reg = [b for b in booked if b.method.analysis_type == "Regression"]
+    if reg:
+        parts.append(
+            format_regression(
+                name,
+                [b.result["test"][0] for b in reg],
+                [b.result["train"][0] for b in reg],
+                [b.method.title for b in reg],
+            )
+        )
+    return "\n".join(parts)
+
+
+def _progress(title: str):
+    start = time.perf_counter()
+
+    def callback(epoch: int, train_loss: float, val_loss: float | None, elapsed: float) -> None:
+        val = "" if val_loss is None else f"  validation {val_loss:.5f}"
+        now = time.perf_counter() - start
+        sys.stdout.write(f"\r{title}: epoch {epoch:5d}  training {train_loss:.5f}{val}  [{now:6.1f} s]")
+        sys.stdout.flush()
+
+    return callback

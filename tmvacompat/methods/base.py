@@ -1,0 +1,204 @@
+"""MethodBase: what every booked method shares (TMVA's ``MethodBase``).
+
+A method owns its declared options (validated once, at booking), the variable transformation fitted on
+the training sample (``VarTransform``), the trained model (a :class:`~tmvacompat.weightfile.Model`, the same
+object a weight file is read into) and the evaluation faces TMVA users know: ``GetMvaValue``,
+``GetRegressionValues``, ``GetMultiClassValues``. Because evaluation always goes through the ``Model``,
+what the Factory writes into its TestTree is, by construction, what the weight file gives when read back.
+
+Subclasses implement :meth:`MethodBase._train_model` (turn a prepared, transformed training sample into a
+``Model``).
+
+Example:
+    >>> from tmvacompat.methods.dl import MethodDL      # doctest: +SKIP
+    >>> m = MethodDL("DNN", "!H:!V:Layout=TANH|16,LINEAR:TrainingStrategy=MaxEpochs=5")  # doctest: +SKIP
+    >>> m.train(dataset); m.GetMvaValues(X)             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tmvacompat.data.dataset import DataSet
+from tmvacompat.data.transforms import TransformChain
+from tmvacompat.errors import OptionError, TMVACompatError
+from tmvacompat.options import OptionSet, OptionValues
+from tmvacompat.weightfile import Model, load_weights
+
+ANALYSIS_TYPES = ("Classification", "Regression", "Multiclass")
+
+
+class MethodBase:
+    """Base of the booked methods.
+
+    Args:
+        title: the method title (``DNN_CPU``); names the weight file and the output branches.
+        options: TMVA option string (``"!H:V:VarTransform=N:..."``).
+        job_name: the Factory's job name (weight file ``<job>_<title>.weights.xml``).
+        dataset_name: the DataLoader's name (weights go to ``<dataset_name>/weights/``).
+        analysis_type: ``Classification``, ``Regression`` or ``Multiclass``; None decides at training.
+    """
+
+    method_type: ClassVar[str] = "Base"
+    option_set: ClassVar[OptionSet]
+
+    def __init__(
+        self,
+        title: str,
+        options: str = "",
+        *,
+        job_name: str = "TMVAClassification",
+        dataset_name: str = "dataset",
+        analysis_type: str | None = None,
+    ) -> None:
+        if not title or any(c in title for c in "/\\:"):
+            raise OptionError(
+                f"invalid method title {title!r}",
+                token=title,
+                expected=["a non-empty name without '/', '\\' or ':'"],
+            )
+        self.title = title
+        self.job_name = job_name
+        self.dataset_name = dataset_name
+        self.analysis_type = analysis_type
+        self.options: OptionValues = self.option_set.parse(options)
+        self.model: Model | None = None
+        self.training_time = 0.0
+        self.history: Any = None
+        self.callback: Callable[..., Any] | None = None
+        self.verbose = bool(self.options.get("V", False))
+
+    # ------------------------------------------------------------------ training
+    @property
+    def weight_file(self) -> str:
+        """``<dataset>/weights/<job>_<title>.weights.xml`` (TMVA's default location)."""
+        return os.path.join(self.dataset_name, "weights", f"{self.job_name}_{self.title}.weights.xml")
+
+    def decide_analysis_type(self, dataset: DataSet) -> str:
+        """The analysis type as booked, else from the data (targets: Regression, >2 classes: Multiclass)."""
+        if self.analysis_type is None or self.analysis_type == "Auto":
+            return dataset.analysis_type
+        if self.analysis_type not in ANALYSIS_TYPES:
+            raise OptionError(
+                f"unknown analysis type {self.analysis_type!r}",
+                token=str(self.analysis_type),
+                expected=[*ANALYSIS_TYPES, "Auto"],
+            )
+        return self.analysis_type
+
+    def train(self, dataset: DataSet, weight_file: str | None = None) -> Model:
+        """Fit VarTransform, train, assemble the Model and write the weight file (atomically).
+
+        Args:
+            dataset: the prepared data (``DataLoader.GetDataSet()`` or ``DataSet.from_arrays``).
+            weight_file: where to write; default :attr:`weight_file`; ``""`` writes nothing.
+        """
+        atype = self.decide_analysis_type(dataset)
+        if atype == "Classification" and dataset.n_classes != 2:
+            raise OptionError(
+                f"method {self.title!r}: Classification needs exactly 2 classes, the dataset has "
+                f"{dataset.n_classes} ({', '.join(dataset.class_names)})",
+                token="AnalysisType",
+                expected=["Multiclass"],
+            )
+        if atype == "Regression" and dataset.n_targets == 0:
+            raise OptionError(
+                f"method {self.title!r}: Regression needs targets (DataLoader.AddTarget)",
+                token="AnalysisType",
+            )
+        self.analysis_type = atype
+        train = dataset.train
+        X, class_ids, w = train.X, train.class_ids, train.weights
+        if self.options.get("IgnoreNegWeightsInTraining", False):
+            keep = w >= 0
+            train = train.take(np.flatnonzero(keep))
+            X, class_ids, w = train.X, train.class_ids, train.weights
+        t0 = time.perf_counter()
+        chain = TransformChain.fit(
+            X,
+            class_ids,
+            targets=train.targets if atype == "Regression" else None,
+            weights=w,
+            n_classes=dataset.n_classes,
+            items=str(self.options.get("VarTransform", "None")),
+            variables=[(v.label, v.expression) for v in dataset.variables],
+            target_names=[(t.label, t.expression) for t in dataset.targets]
+            if atype == "Regression"
+            else None,
+            class_names=list(dataset.class_names),
+        )
+        self.model = self._train_model(dataset, train, chain, atype)
+        self.training_time = time.perf_counter() - t0
+        self.model.general_info = [
+            (k, f"{self.training_time:.8e}" if k == "TrainingTime" else v) for k, v in self.model.general_info
+        ]
+        path = self.weight_file if weight_file is None else weight_file
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.model.save(path)
+        return self.model
+
+    def _train_model(self, dataset: DataSet, train: Any, chain: TransformChain, atype: str) -> Model:
+        raise NotImplementedError  # each method trains its own kind of model
+
+    # ------------------------------------------------------------------ application
+    def read_weights(self, path: str) -> Model:
+        """Load a weight file into this method (TMVA's ``ReadWeightsFromXML``)."""
+        self.model = load_weights(path)
+        self.analysis_type = self.model.analysis_type
+        return self.model
+
+    def _need_model(self) -> Model:
+        if self.model is None:
+            raise TMVACompatError(
+                f"method {self.title!r} has no trained weights: call train() (Factory.TrainAllMethods) or "
+                f"read_weights(path) first",
+                token=self.title,
+            )
+        return self.model
+
+    def _values(self, data: Any, want: str) -> np.ndarray:
+        model = self._need_model()
+        if model.analysis_type != want:
+            raise TMVACompatError(
+                f"method {self.title!r} was trained for {model.analysis_type}, not {want}",
+                token=want,
+                expected=[model.analysis_type],
+            )
+        return model.evaluate(data)
+
+    def GetMvaValues(self, data: Any) -> np.ndarray:
+        """Classifier outputs for a batch (2-D array in variable order, or a mapping/awkward/uproot tree).
+
+        >>> method.GetMvaValues(X_test)  # doctest: +SKIP
+        """
+        return self._values(data, "Classification")
+
+    def GetMvaValue(self, event: Any) -> float:
+        """Classifier output of one event (a 1-D array of the variables in booking order)."""
+        x = np.asarray(event, dtype=np.float32).reshape(1, -1)
+        return float(self._values(x, "Classification")[0])
+
+    def GetRegressionValues(self, data: Any) -> np.ndarray:
+        """Regression outputs in target units: (n,) for one target, (n, ntargets) for several; one event
+        (1-D input) gives a list of floats as in TMVA."""
+        arr = np.asarray(data) if not hasattr(data, "keys") else None
+        single = arr is not None and arr.ndim == 1
+        out = self._values(arr.reshape(1, -1) if single else data, "Regression")
+        return np.atleast_1d(out[0]) if single else out
+
+    def GetMultiClassValues(self, data: Any) -> np.ndarray:
+        """Class probabilities (softmax): (n, nclasses); one event (1-D input) gives (nclasses,)."""
+        arr = np.asarray(data) if not hasattr(data, "keys") else None
+        single = arr is not None and arr.ndim == 1
+        out = self._values(arr.reshape(1, -1) if single else data, "Multiclass")
+        return out[0] if single else out
+
+    def evaluate(self, data: Any) -> np.ndarray:
+        """Outputs for the trained analysis type (what the Factory writes to TestTree)."""
+        return self._need_model().evaluate(data)
