@@ -234,3 +234,14 @@ def test_bad_names_raise_option_errors():
         Optimizer([], "SGD", regularization="L3")
     with pytest.raises(OptionError, match="ADAM_beta1"):
         resolve_optimizer_params("ADAM", {"ADAM_beta3": 0.5})
+
+
+def test_only_trainable_parameters_are_updated():
+    layer = make_layer()
+    layer.params["Running"] = np.ones((2, 1))
+    layer.grads["Running"] = np.ones((2, 1))
+    layer.trainable = ("Weights", "Biases")
+    opt = Optimizer([layer], "SGD", learning_rate=1.0)
+    assert [s.name for s in opt.slots] == ["Weights", "Biases"]
+    opt.step()
+    assert np.all(layer.params["Running"] == 1.0)

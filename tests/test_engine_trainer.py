@@ -158,10 +158,10 @@ def test_phases_continue_from_best_weights_and_callback_can_stop():
 OPTS = ["SGD", "ADAM", "ADAGRAD", "RMSPROP", "ADADELTA"]
 
 
-def _problem(loss, dtype, n=96, nin=5):
+def _problem(loss, dtype, n=96, nin=5, nout=2):
     rng = np.random.default_rng(11)
     X = rng.normal(size=(n, nin))
-    nout = 3 if loss == "S" else 2
+    nout = 3 if loss == "S" else nout
     if loss == "S":
         Y = np.eye(3)[rng.integers(0, 3, n)]
     elif loss == "C":
@@ -175,8 +175,10 @@ def _problem(loss, dtype, n=96, nin=5):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("opt", OPTS)
 def test_fused_equals_generic(opt, dtype):
-    for loss, reg, drop in (("C", "L1", (0.1, 0.3)), ("R", "L2", ()), ("S", "L2", (0.0, 0.2, 0.25))):
-        X, Y, w, nout = _problem(loss, dtype)
+    cases = (("C", "L1", (0.1, 0.3), 2), ("R", "L2", (), 2), ("S", "L2", (0.0, 0.2, 0.25), 3),
+             ("C", "L2", (0.0, 0.1, 0.2), 1))  # width-1 output: the fused path skips BLAS there
+    for loss, reg, drop, n_out in cases:
+        X, Y, w, nout = _problem(loss, dtype, nout=n_out)
         phase = TrainingPhase(learning_rate=0.01, momentum=0.5, optimizer=opt, batch_size=16, max_epochs=2,
                               test_repetitions=1, regularization=reg, weight_decay=1e-3, drop_config=drop)
         results = []

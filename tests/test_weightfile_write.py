@@ -164,7 +164,7 @@ def test_from_parts_defaults_and_layout(tmp_path):
         "TrainingTime",
         "AnalysisType",
     ]
-    assert m.variables[2] == VariableInfo("a*b", "a*b", "a*b", "", "a_b", "F", 0.0, 0.0)
+    assert m.variables[2] == VariableInfo("a*b", "a*b", "a*b", "", "a_T_b", "F", 0.0, 0.0)
     out = tmp_path / "parts.weights.xml"
     m.save(out)
     text = out.read_text()

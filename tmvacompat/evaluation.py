@@ -1264,18 +1264,6 @@ def tmva_internal_name(label: str) -> str:
     >>> tmva_internal_name("var1+var2"), tmva_internal_name("abs(x)*2"), tmva_internal_name("a::b")
     ('var1_P_var2', 'abs_x__T_2', 'a_b')
     """
-    s = label
-    for ch in "$!%^&()'<>?= ":
-        s = s.replace(ch, "_")
-    for old, new in (
-        ("::", "_"),
-        ("|", "_O_"),
-        ("*", "_T_"),
-        ("/", "_D_"),
-        ("+", "_P_"),
-        ("-", "_M_"),
-        ("[", "_"),
-        ("]", "_"),
-    ):
-        s = s.replace(old, new)
-    return s
+    from tmvacompat.data.dataset import internal_name
+
+    return internal_name(label)

@@ -45,7 +45,7 @@ def generate_input(path: str, n_events: int = 10000, seed: int = 42) -> str:
 
     tmp = path + ".tmp"
     with uproot.recreate(tmp) as f:
-        for name, data in (("TreeS", tree(0.3, 0.4)), ("TreeB", tree(-0.3, -0.4))):
+        for name, data in (("TreeS", tree(0.5, 0.5)), ("TreeB", tree(-0.5, -0.5))):
             f.mktree(name, {k: v.dtype for k, v in data.items()})  # a TTree, as ROOT writes (not an RNTuple)
             f[name].extend(data)
     os.replace(tmp, path)

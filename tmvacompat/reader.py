@@ -33,10 +33,9 @@ from typing import Any
 import numpy as np
 
 from tmvacompat.errors import InputDataError, OptionError, WeightFileError, closest
+from tmvacompat.methods.declarations import READER_OPTIONS
 from tmvacompat.weightfile.model import NAN_RESPONSE, Model
 from tmvacompat.weightfile.xmlread import load_weights
-
-_READER_OPTIONS = {"v": "V", "silent": "Silent", "color": "Color", "verbose": "V"}
 
 
 def _norm(expr: str) -> str:
@@ -59,23 +58,8 @@ class Reader:
     """
 
     def __init__(self, options: str = "", verbose: bool | None = None) -> None:
-        self.options: dict[str, bool] = {}
-        for pos, token in _split_options(options):
-            name, value = token, True
-            if token.startswith("!"):
-                name, value = token[1:], False
-            elif "=" in token:
-                name, text = token.split("=", 1)
-                value = text.strip().lower() in ("1", "t", "true", "yes")
-            key = _READER_OPTIONS.get(name.strip().lower())
-            if key is None:
-                raise OptionError(
-                    f"unknown Reader option {name!r}",
-                    token=name,
-                    position=pos,
-                    expected=closest(name, ["V", "Silent", "Color"]) or ["V", "Silent", "Color"],
-                )
-            self.options[key] = value
+        vals = READER_OPTIONS.parse(options)
+        self.options: dict[str, bool] = {n: bool(v) for n, v in vals.items() if vals.modified(n)}
         if verbose is not None:
             self.options["V"] = bool(verbose)
         self._variables: list[tuple[str, Any]] = []
@@ -239,15 +223,6 @@ def _first_difference(mine: list[str], theirs: list[str]) -> str:
         if k >= len(theirs) or _norm(expr) != _norm(theirs[k]):
             return expr
     return mine[-1]
-
-
-def _split_options(options: str):
-    pos = 0
-    for piece in str(options).split(":"):
-        token = piece.strip()
-        if token:
-            yield pos + piece.find(token), token
-        pos += len(piece) + 1
 
 
 __all__ = ["Reader", "NAN_RESPONSE"]

@@ -11,7 +11,9 @@ type whatever the depth of the network (no typed lists: those compile their own 
 process and made the warm start slow). :class:`FusedDenseTrainer` copies the Network's Dense parameters and
 the :class:`~tmvacompat.engine.optimizers.Optimizer`'s state in before each call and back out after it, so
 the generic layer path and this path are interchangeable at every call boundary and give the same numbers
-(the same BLAS calls, loss kernels and update kernel in the same order; bitwise equal in practice). Dropout
+(the same BLAS calls, loss kernels and update kernel in the same order: bitwise equal, except that width-1
+layers -- a classifier's output -- use small loops instead of three BLAS calls whose fixed cost dominates
+at small batches, which changes the rounding of those sums). Dropout
 draws the same uniforms from the same kind of generator, in the same order, as :meth:`Network.forward`
 (batch by batch, layer by layer), so with the same seed the masks agree too.
 
@@ -39,6 +41,7 @@ from numba import njit
 from tmvacompat.engine.activations import act_backward_from_output, act_forward
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
 from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, update_params
+from tmvacompat.errors import TrainingError
 
 #: loss kind -> fused-kernel code
 LOSS_CODES: dict[str, int] = {"C": 0, "R": 1, "S": 2}
@@ -71,6 +74,44 @@ def _dropout(src, u, keep, dst, scale):
         s = inv if u[i] < keep else zero
         cf[i] = s
         df[i] = sf[i] * s
+
+
+@njit(cache=True, error_model="numpy")
+def _matvec_rows(a, w, z):
+    """z[:, 0] = a @ w for a width-1 layer (no BLAS call: its fixed cost dominates at small batches)."""
+    k = w.size
+    k4 = k - k % 4
+    zero = w[0] - w[0]
+    for i in range(a.shape[0]):
+        s0, s1, s2, s3 = zero, zero, zero, zero  # four chains hide the FMA latency
+        for c in range(0, k4, 4):
+            s0 += a[i, c] * w[c]
+            s1 += a[i, c + 1] * w[c + 1]
+            s2 += a[i, c + 2] * w[c + 2]
+            s3 += a[i, c + 3] * w[c + 3]
+        for c in range(k4, k):
+            s0 += a[i, c] * w[c]
+        z[i, 0] = (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True, error_model="numpy")
+def _rank1_grad(dz, a, g):
+    """g = dz[:, 0] @ a (the weight gradient of a width-1 layer)."""
+    for c in range(g.size):
+        g[c] = 0
+    for i in range(a.shape[0]):
+        d = dz[i, 0]
+        for c in range(g.size):
+            g[c] += d * a[i, c]
+
+
+@njit(cache=True, error_model="numpy")
+def _outer(dz, w, dx):
+    """dx = dz[:, 0] outer w (the input gradient of a width-1 layer)."""
+    for i in range(dx.shape[0]):
+        d = dz[i, 0]
+        for c in range(w.size):
+            dx[i, c] = d * w[c]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -126,7 +167,10 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
                 ain = src
             W = _mat(P, lay[l, L_W], m, k)
             z = _mat(ws, lay[l, L_Z], B, m)
-            np.dot(ain, W.T, z)
+            if m == 1:
+                _matvec_rows(ain, P[lay[l, L_W]:lay[l, L_W] + k], z)
+            else:
+                np.dot(ain, W.T, z)
             ob = lay[l, L_B]
             for i in range(B):
                 for j in range(m):
@@ -153,7 +197,10 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
                 ain = xin
             else:
                 ain = _mat(ws, lay[l - 1, L_A], B, k)
-            np.dot(dz.T, ain, _mat(G, lay[l, L_W], m, k))
+            if m == 1:
+                _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
+            else:
+                np.dot(dz.T, ain, _mat(G, lay[l, L_W], m, k))
             ob = lay[l, L_B]
             for j in range(m):
                 G[ob + j] = 0
@@ -162,7 +209,10 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
                     G[ob + j] += dz[i, j]
             if l > 0:
                 dx = _mat(ws, lay[l, L_DX], B, k)
-                np.dot(dz, _mat(P, lay[l, L_W], m, k), dx)
+                if m == 1:
+                    _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
+                else:
+                    np.dot(dz, _mat(P, lay[l, L_W], m, k), dx)
                 if keep[l] < 1:
                     sc = _mat(ws, lay[l, L_S], B, k)
                     for i in range(B):
@@ -246,7 +296,11 @@ class FusedDenseTrainer:
     def __init__(self, net: Any, optimizer: Optimizer, loss: str, batch_size: int,
                  keep: list[float] | None = None) -> None:
         if not can_fuse(net, loss, optimizer):
-            raise ValueError("network/optimizer/loss not supported by the fused dense path")
+            raise TrainingError(
+                "network/optimizer/loss not supported by the fused dense path (it needs a plain stack of "
+                "DENSE layers, loss C/R/S and one float type)",
+                token=str(loss),
+            )
         self.net = net
         self.opt = optimizer
         self.loss_code = LOSS_CODES[loss]
@@ -350,14 +404,14 @@ class FusedDenseTrainer:
                 stop = min(b1, start + g)
                 if self.drop_stride:
                     if rng is None:
-                        raise ValueError("dropout needs a random generator")
+                        raise TrainingError("dropout needs a random generator", token="rng")
                     U = rng.random((stop - start) * self.drop_stride, dtype=self.dtype.type)
                 else:
                     U = self._no_u
                 s, bad, t = fused_batches(
-                    X, Y, w, perm, start, stop, U, self.drop_stride, self.P, self.G, self.S1, self.S2, self.ws,
-                    self.lay, self.keep, self.n_weights, self.B, self.loss_code, self.opt.code, self.hpW, self.hpB,
-                    self.opt.t, self.opt.learning_rate, self._beta1, self._beta2,
+                    X, Y, w, perm, start, stop, U, self.drop_stride, self.P, self.G, self.S1, self.S2,
+                    self.ws, self.lay, self.keep, self.n_weights, self.B, self.loss_code, self.opt.code,
+                    self.hpW, self.hpB, self.opt.t, self.opt.learning_rate, self._beta1, self._beta2,
                 )
                 self.opt.t = int(t)
                 if bad >= 0:
@@ -370,14 +424,16 @@ class FusedDenseTrainer:
 
 
 @njit(cache=True, error_model="numpy")
-def fused_predict(X, P, lay, out, buf_z, buf_a, buf_b, chunk):
+def fused_predict(X, P, lay, out, buf, chunk):
     """Raw outputs of a dense stack (flat parameters ``P``, offsets ``lay``) for every row of ``X``.
 
-    ``chunk`` rows per GEMM; ``buf_z``/``buf_a``/``buf_b`` are flat scratch arrays of at least
-    ``chunk * max(width)`` elements (activations never run in place: aliasing stops vectorisation).
+    ``chunk`` rows per GEMM; ``buf`` is flat scratch of at least ``3 * chunk * max(width)`` elements, used
+    as three regions (pre-activation and two alternating activations: activations never run in place,
+    aliasing stops the loop from vectorising). Few arguments keep the call overhead low (one-event latency).
     """
     n = X.shape[0]
     L = lay.shape[0]
+    third = buf.size // 3
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
         rows = e - s
@@ -389,10 +445,10 @@ def fused_predict(X, P, lay, out, buf_z, buf_a, buf_b, chunk):
             if l == L - 1:
                 y = out[s:e]
             elif l % 2 == 0:
-                y = _mat(buf_a, 0, rows, m)
+                y = _mat(buf, third, rows, m)
             else:
-                y = _mat(buf_b, 0, rows, m)
-            z = y if code == 0 else _mat(buf_z, 0, rows, m)
+                y = _mat(buf, 2 * third, rows, m)
+            z = y if code == 0 else _mat(buf, 0, rows, m)
             np.dot(a, _mat(P, lay[l, L_W], m, k).T, z)
             ob = lay[l, L_B]
             for i in range(rows):
@@ -418,7 +474,9 @@ class DensePredictor:
 
     def __init__(self, net: Any, chunk: int = 2048) -> None:
         if not can_fuse(net, "R"):
-            raise ValueError("DensePredictor needs a plain stack of Dense layers on a flat input")
+            raise TrainingError(
+                "DensePredictor needs a plain stack of DENSE layers on a flat input", token=repr(net)
+            )
         self.net = net
         self.dtype = np.dtype(net.dtype)
         self.chunk = int(chunk)
@@ -432,9 +490,7 @@ class DensePredictor:
         self.nin = layers[0].fan_in
         self.nout = layers[-1].width
         wmax = max(la.width for la in layers)
-        self._z = np.empty(self.chunk * wmax, self.dtype)
-        self._a = np.empty(self.chunk * wmax, self.dtype)
-        self._b = np.empty(self.chunk * wmax, self.dtype)
+        self._buf = np.empty(3 * self.chunk * wmax, self.dtype)
         self.refresh()
 
     def refresh(self) -> None:
@@ -449,7 +505,7 @@ class DensePredictor:
             X = np.ascontiguousarray(X, dtype=self.dtype).reshape(-1, self.nin)
         if out is None:
             out = np.empty((X.shape[0], self.nout), self.dtype)
-        fused_predict(X, self.P, self.lay, out, self._z, self._a, self._b, self.chunk)
+        fused_predict(X, self.P, self.lay, out, self._buf, self.chunk)
         return out
 
 

@@ -147,8 +147,9 @@ def initialize(
         for name in layer.regularized:
             p = params[name]
             p[...] = init_matrix(p.shape, method, rng, p.dtype, current=p)
-        if "Biases" in params and "Biases" not in layer.regularized:
-            params["Biases"][...] = 0
+        for name, p in params.items():  # Biases, and the recurrent layers' InputBiases, ForgetBiases, ...
+            if name.endswith("Biases") and name not in layer.regularized:
+                p[...] = 0
 
 
 __all__ = ["INIT_CODES", "init_method", "init_matrix", "initialize"]

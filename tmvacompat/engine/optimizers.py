@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from tmvacompat.errors import OptionError, closest
+from tmvacompat.errors import OptionError, TrainingError, closest
 
 SGD, ADAM, ADAGRAD, RMSPROP, ADADELTA = range(5)
 #: TMVA ``EOptimizer`` values
@@ -227,7 +227,8 @@ class Optimizer:
     """A TMVA optimizer over every parameter of a network (anything with ``.layers``) or a list of layers.
 
     Args:
-        net_or_layers: the network or its layers; each layer's ``params``/``grads``/``regularized`` are used.
+        net_or_layers: the network or its layers; each layer's ``params``/``grads``/``regularized`` are used
+            (and ``trainable``, if a layer has it, limits which parameters are updated).
         kind: ``SGD``, ``ADAM``, ``ADAGRAD``, ``RMSPROP`` or ``ADADELTA``.
         learning_rate: eta.
         momentum: used by SGD and RMSPROP only (as in TMVA).
@@ -267,14 +268,16 @@ class Optimizer:
         self.t = 0
         self.slots: list[Slot] = []
         for li, layer in enumerate(_layers_of(net_or_layers)):
+            trainable = getattr(layer, "trainable", None)
             for name, p in layer.params.items():
-                if name not in layer.grads:
-                    continue  # non-trainable (running statistics)
+                if name not in layer.grads or (trainable is not None and name not in trainable):
+                    continue  # not trained (e.g. batch-norm running statistics)
                 g = layer.grads[name]
                 if not (p.flags.c_contiguous and g.flags.c_contiguous) or p.shape != g.shape:
-                    raise TypeError(
+                    raise TrainingError(
                         f"layer {li} parameter {name!r}: param and grad must be C-contiguous "
-                        "and of the same shape"
+                        "and of the same shape",
+                        token=name,
                     )
                 self.slots.append(
                     Slot(li, name, p, g, np.zeros_like(p), np.zeros_like(p), name in layer.regularized)

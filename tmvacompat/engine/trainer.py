@@ -22,7 +22,8 @@ epoch); other networks use the layers' forward/backward. Both give the same numb
 
 Deviations from TMVA (documented, deliberate): random numbers come from numpy's PCG64, not TRandom3 (same
 seed, same data, same thread count -> bitwise identical weights, but not TMVA's); the validation error
-counts the regularisation term once (MethodDL in ROOT >= 6.22 counts it twice, 6.18/6.20 once); if no
+counts the regularisation term once (as ROOT 6.18/6.20 do; the newer MethodDL the spec follows passes
+"include regularisation" to the per-batch loss and then adds the term again, counting it twice); if no
 validation improves in phase 1 the initial weights are kept (TMVA's saved net would be left unset); an
 ``seed=None`` run is not reproducible (TMVA's RandomSeed=0) -- map TMVA's 0 to None in the method layer.
 

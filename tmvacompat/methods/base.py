@@ -143,6 +143,18 @@ class MethodBase:
             self.model.save(path)
         return self.model
 
+    def xml_options(self) -> list[tuple[str, bool, str]]:
+        """(name, modified, text) for the weight file's ``<Options>``, as TMVA writes them (``V`` turns the
+        unmodified ``VerbosityLevel`` into ``Verbose``)."""
+        o = self.options
+        out = []
+        for name, _ in o.items():
+            text = o.as_text(name)
+            if name == "VerbosityLevel" and bool(o.get("V", False)) and not o.modified(name):
+                text = "Verbose"
+            out.append((name, o.modified(name), text))
+        return out
+
     def _train_model(self, dataset: DataSet, train: Any, chain: TransformChain, atype: str) -> Model:
         raise NotImplementedError  # each method trains its own kind of model
 

@@ -281,7 +281,15 @@ PREPARE_PATTERNS: list[Option] = [
     Option("TrainTestSplit_*", float, 0.0, help="Training fraction of class <name> (0: deactivated)"),
 ]
 
+#: TMVA::Reader constructor options.
+READER: list[Option] = [
+    Option("V", bool, False, help="Verbose flag"),
+    Option("Color", bool, True, help="Coloured screen output"),
+    Option("Silent", bool, False, help="Inhibit all output"),
+]
+
 BASE_OPTIONS = OptionSet("MethodBase", BASE)
+READER_OPTIONS = OptionSet("Reader", READER)
 DL_OPTIONS = OptionSet("DL", BASE + DL)
 AE_OPTIONS = OptionSet("AE", BASE + AE)
 DNN_OPTIONS = OptionSet("DNN", BASE + DNN)
@@ -296,6 +304,8 @@ __all__ = [
     "FACTORY",
     "PREPARE",
     "PREPARE_PATTERNS",
+    "READER",
+    "READER_OPTIONS",
     "BASE_OPTIONS",
     "DL_OPTIONS",
     "AE_OPTIONS",

@@ -224,7 +224,7 @@ class MethodDL(MethodBase):
             params=net.get_params(),
             analysis_type=atype,
             transforms=chain,
-            options=[(name, o.modified(name), o.as_text(name)) for name, _ in o.items()],
+            options=self.xml_options(),
             input_layout=input_layout,
             batch_layout=self._batch_layout(input_layout, first.batch_size),
             loss=loss,

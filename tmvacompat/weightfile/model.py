@@ -66,8 +66,10 @@ class VariableInfo:
         """A VariableInfo from an expression string (label/title/internal derived as TMVA does)."""
         if isinstance(item, VariableInfo):
             return item
+        from tmvacompat.data.dataset import internal_name
+
         expr = str(item)
-        internal = "".join(c if c.isalnum() or c == "_" else "_" for c in expr)
+        internal = internal_name(expr)
         return cls(expression=expr, label=expr, title=expr, unit="", internal=internal)
 
 

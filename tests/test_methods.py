@@ -1,0 +1,135 @@
+"""MethodDL and the Factory on data the tests make themselves (runs on a fresh clone, no TMVA vectors).
+
+Truths: the generating functions (known decision boundaries, the noise level of a regression), the weight
+file read back through an independent path (load_weights), and TMVA's documented option semantics.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import uproot
+
+from tmvacompat import DataLoader, DataSet, Factory, MethodDL, OptionError, TMVACompatWarning, Types, load_weights
+from tmvacompat.errors import LayoutError
+from tmvacompat.methods.dl import validation_count
+
+FAST = "TrainingStrategy=LearningRate=1e-2,BatchSize=32,MaxEpochs=40,ConvergenceSteps=8,TestRepetitions=1"
+
+
+def _blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = np.array([[2.0, 0.0], [-1.0, 1.7], [-1.0, -1.7]])
+    return (centres[y] + rng.normal(0, 0.6, (n, 2))).astype(np.float32), y
+
+
+def test_classification_from_a_root_file_round_trips_through_the_weight_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(5)
+    with uproot.recreate("input.root") as f:
+        for name, shift in (("TreeS", 0.8), ("TreeB", -0.8)):
+            x = rng.normal(shift, 1.0, (1500, 2)).astype(np.float32)
+            f.mktree(name, {"a": np.float32, "b": np.float32})
+            f[name].extend({"a": x[:, 0], "b": x[:, 1]})
+    loader = DataLoader("ds")
+    loader.AddVariable("sum := a+b", "F")
+    loader.AddVariable("b", "F")
+    loader.AddSignalTree("input.root:TreeS")
+    loader.AddBackgroundTree("input.root:TreeB")
+    loader.PrepareTrainingAndTestTree("", "nTrain_Signal=1000:nTrain_Background=1000:SplitMode=Random:!V")
+    factory = Factory("job", "out.root", "Silent:AnalysisType=Classification")
+    method = factory.BookMethod(
+        loader, Types.kDL, "DL", f"!H:!V:VarTransform=N:RandomSeed=7:Layout=TANH|16,LINEAR:{FAST}"
+    )
+    factory.TrainAllMethods()
+    factory.TestAllMethods()
+    factory.EvaluateAllMethods()
+    # Bayes-optimal AUC for two unit Gaussians 1.6*sqrt(2) apart is Phi(1.6) = 0.945
+    assert factory.GetROCIntegral(loader, "DL") > 0.92
+    assert method.weight_file == "ds/weights/job_DL.weights.xml"
+    model = load_weights(method.weight_file)
+    ds = loader.GetDataSet()
+    with uproot.open("out.root") as f:
+        tree_values = f["ds/TestTree"]["DL"].array(library="np")
+    np.testing.assert_array_equal(model.evaluate(ds.test.X).astype(np.float32), tree_values)
+    # the model also evaluates straight from the tree, computing the expression a+b
+    with uproot.open("input.root") as f:
+        from_tree = model.evaluate(f["TreeS"])
+    assert from_tree.shape == (1500,)
+    assert np.all((from_tree > 0) & (from_tree < 1))
+    # per-event GetMvaValue agrees with the batch
+    assert method.GetMvaValue(ds.test.X[3]) == pytest.approx(float(method.GetMvaValues(ds.test.X[:5])[3]), abs=1e-6)
+
+
+def test_multiclass_from_arrays_softmax_outputs():
+    X, y = _blobs(1500, 1)
+    ds = DataSet.from_arrays(X[:1000], y[:1000], X[1000:], y[1000:], class_names=["a", "b", "c"])
+    m = MethodDL("MC", f"!H:!V:ErrorStrategy=MUTUALEXCLUSIVE:RandomSeed=3:Layout=TANH|16,LINEAR:{FAST}")
+    m.train(ds, weight_file="")
+    p = m.GetMultiClassValues(X[1000:])
+    assert p.shape == (500, 3)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    assert np.mean(p.argmax(1) == y[1000:]) > 0.95  # the blobs overlap by ~1%
+    assert m.GetMultiClassValues(X[1000]).shape == (3,)
+    assert m.model.network.loss == "S" and m.model.network.output_function == "M"
+
+
+def test_regression_reaches_the_noise_level_and_inverts_the_target_transform():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0, 3, (3000, 2)).astype(np.float32)
+    t = (np.sin(X[:, 0]) * X[:, 1] * 10 + 50 + rng.normal(0, 0.5, 3000)).astype(np.float32)
+    ds = DataSet.from_arrays(X[:2000], t[:2000], X[2000:], t[2000:], targets=["f"])
+    m = MethodDL(
+        "R",
+        "!H:!V:ErrorStrategy=SUMOFSQUARES:VarTransform=N:RandomSeed=4:Layout=TANH|32,TANH|32,LINEAR:"
+        "TrainingStrategy=LearningRate=3e-3,BatchSize=32,MaxEpochs=150,ConvergenceSteps=15,TestRepetitions=1",
+        analysis_type="Regression",
+    )
+    m.train(ds, weight_file="")
+    pred = m.GetRegressionValues(X[2000:])
+    rms = float(np.sqrt(np.mean((pred - t[2000:]) ** 2)))
+    assert rms < 1.0, rms  # noise 0.5 on targets spanning ~30 units, in target units (inverse transform)
+
+
+def test_option_semantics_and_refusals():
+    assert validation_count("20%", 1000) == 200
+    assert validation_count("0.25", 1000) == 250
+    assert validation_count("100", 1000) == 100
+    X, y = _blobs(600, 2)
+    two = (y == 0).astype(int)
+    ds = DataSet.from_arrays(X[:400], two[:400], X[400:], two[400:])
+    with pytest.raises(OptionError, match="MUTUALEXCLUSIVE"):
+        MethodDL("A", f"ErrorStrategy=MUTUALEXCLUSIVE:Layout=TANH|4,LINEAR:{FAST}").train(ds, weight_file="")
+    with pytest.raises(LayoutError, match="InputLayout"):
+        MethodDL("B", f"InputLayout=1|3|3:Layout=TANH|4,LINEAR:{FAST}").train(ds, weight_file="")
+    with pytest.raises(LayoutError, match="outputs"):
+        MethodDL("C", f"Layout=TANH|4,DENSE|3|LINEAR:{FAST}").train(ds, weight_file="")
+    with pytest.raises(LayoutError, match="MethodAE"):
+        MethodDL("D", "Layout=Encoder={DENSE|4|TANH}Decoder={DENSE|2|LINEAR}")
+    with pytest.warns(TMVACompatWarning, match="CPU"):
+        MethodDL("E", "Architecture=GPU")
+    with pytest.raises(OptionError, match="Classification needs exactly 2 classes"):
+        X3, y3 = _blobs(300, 3)
+        MethodDL("F", FAST, analysis_type="Classification").train(
+            DataSet.from_arrays(X3, y3, class_names=["a", "b", "c"]), weight_file=""
+        )
+
+
+def test_same_seed_same_weights_and_verbose_option_in_xml(tmp_path):
+    X, y = _blobs(600, 4)
+    two = (y == 0).astype(int)
+    ds = DataSet.from_arrays(X[:400], two[:400], X[400:], two[400:])
+    opts = f"!H:V:RandomSeed=11:Layout=TANH|8,LINEAR:{FAST}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = MethodDL("S1", opts).train(ds, weight_file=str(tmp_path / "a.weights.xml"))
+        b = MethodDL("S1", opts).train(ds, weight_file="")
+    for pa, pb in zip(a.params, b.params, strict=True):
+        for k in pa:
+            np.testing.assert_array_equal(pa[k], pb[k])
+    text = (tmp_path / "a.weights.xml").read_text()
+    assert '<Option name="VerbosityLevel" modified="No">Verbose</Option>' in text
+    assert '<Option name="V" modified="Yes">True</Option>' in text
