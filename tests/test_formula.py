@@ -14,7 +14,9 @@ def test_size_formula_matches_closed_form(text, nvar, expected):
     assert eval_size_formula(text, nvar) == expected
 
 
-@pytest.mark.parametrize(("text", "bad", "pos"), [("N+x", "x", 2), ("(N+1", None, 4), ("N//2", "/", 2), ("", "", 0)])
+@pytest.mark.parametrize(
+    ("text", "bad", "pos"), [("N+x", "x", 2), ("(N+1", None, 4), ("N//2", "/", 2), ("", "", 0)]
+)
 def test_size_formula_errors_name_token_and_position(text, bad, pos):
     with pytest.raises(LayoutError) as err:
         eval_size_formula(text, 3)

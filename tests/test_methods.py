@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 import uproot
 
-from tmvacompat import DataLoader, DataSet, Factory, MethodDL, OptionError, TMVACompatWarning, Types, load_weights
+from tmvacompat import (
+    DataLoader,
+    DataSet,
+    Factory,
+    MethodDL,
+    OptionError,
+    TMVACompatWarning,
+    Types,
+    load_weights,
+)
 from tmvacompat.errors import LayoutError
 from tmvacompat.methods.dl import validation_count
 
@@ -61,7 +70,9 @@ def test_classification_from_a_root_file_round_trips_through_the_weight_file(tmp
     assert from_tree.shape == (1500,)
     assert np.all((from_tree > 0) & (from_tree < 1))
     # per-event GetMvaValue agrees with the batch
-    assert method.GetMvaValue(ds.test.X[3]) == pytest.approx(float(method.GetMvaValues(ds.test.X[:5])[3]), abs=1e-6)
+    assert method.GetMvaValue(ds.test.X[3]) == pytest.approx(
+        float(method.GetMvaValues(ds.test.X[:5])[3]), abs=1e-6
+    )
 
 
 def test_multiclass_from_arrays_softmax_outputs():

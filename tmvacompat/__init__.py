@@ -6,7 +6,7 @@ use, so ``import tmvacompat`` stays quick.
 
 Example:
     >>> import tmvacompat as t
-    >>> [s.kind for s in t.parse_layout("CONV|10|3|3|1|1|1|1|RELU,MAXPOOL|2|2|1|1,RESHAPE|FLAT,DENSE|64|TANH")]
+    >>> [s.kind for s in t.parse_layout("CONV|10|3|3|1|1|1|1|RELU,MAXPOOL|2|2|1|1,RESHAPE|FLAT,DENSE|64")]
     ['CONV', 'MAXPOOL', 'RESHAPE', 'DENSE']
 """
 

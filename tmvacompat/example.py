@@ -5,7 +5,8 @@
    (trees ``TreeS`` and ``TreeB``, like ROOT's ``tmva_class_example.root``).
 2. Books the TMVAClassification tutorial's DL method (``myvar1 := var1+var2``, ``myvar2 := var1-var2``,
    ``var3``, ``var4``; ``Layout=TANH|128,TANH|128,TANH|128,LINEAR``, the tutorial's TrainingStrategy).
-3. Trains, tests and evaluates; writes ``TMVA.root`` and ``dataset/weights/TMVAClassification_DNN_CPU.weights.xml``.
+3. Trains, tests and evaluates; writes ``TMVA.root`` and the weight file
+   ``dataset/weights/TMVAClassification_DNN_CPU.weights.xml``.
 4. Reads the weight file back with :func:`tmvacompat.load_weights`, checks it reproduces the TestTree
    values, and prints the ROC integral.
 
@@ -94,7 +95,9 @@ def run_example(workdir: str = "tmvacompat_example", n_train: int = 2000, quiet:
         ds = loader.GetDataSet()
         again = load_weights(method.weight_file).evaluate(ds.test.X)
         same = bool(np.array_equal(again, factory._find(loader, "DNN_CPU").test_values))
-        print(f"weight file        : {os.path.join(workdir, method.weight_file)} (reproduces TestTree: {same})")
+        print(
+            f"weight file        : {os.path.join(workdir, method.weight_file)} (reproduces TestTree: {same})"
+        )
         print(f"output file        : {os.path.join(workdir, 'TMVA.root')}")
         print(f"total time         : {time.perf_counter() - t0:.1f} s")
         print(f"ROC integral (test): {roc:.4f}")

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Union
+from typing import ClassVar
 
 #: TMVA activation keywords and their ``ActivationFunction`` codes in weight files (DNN/Functions.h).
 ACTIVATION_CODES: dict[str, int] = {
@@ -202,20 +202,20 @@ class ConcatSpec:
     kind: ClassVar[str] = "CONCAT"
 
 
-LayerSpec = Union[
-    DenseSpec,
-    ConvSpec,
-    ConvTransposeSpec,
-    MaxPoolSpec,
-    ReshapeSpec,
-    BatchNormSpec,
-    RNNSpec,
-    LSTMSpec,
-    GRUSpec,
-    Padding2DSpec,
-    AddSpec,
-    ConcatSpec,
-]
+LayerSpec = (
+    DenseSpec
+    | ConvSpec
+    | ConvTransposeSpec
+    | MaxPoolSpec
+    | ReshapeSpec
+    | BatchNormSpec
+    | RNNSpec
+    | LSTMSpec
+    | GRUSpec
+    | Padding2DSpec
+    | AddSpec
+    | ConcatSpec
+)
 
 SPEC_CLASSES: dict[str, type] = {
     cls.kind: cls
