@@ -144,3 +144,36 @@ def test_same_seed_same_weights_and_verbose_option_in_xml(tmp_path):
     text = (tmp_path / "a.weights.xml").read_text()
     assert '<Option name="VerbosityLevel" modified="No">Verbose</Option>' in text
     assert '<Option name="V" modified="Yes">True</Option>' in text
+
+
+def test_several_methods_on_one_loader_share_the_output_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(9)
+    with uproot.recreate("in.root") as f:
+        for name, shift in (("S", 0.7), ("B", -0.7)):
+            x = rng.normal(shift, 1.0, (600, 2)).astype(np.float32)
+            f.mktree(name, {"x": np.float32, "y": np.float32})
+            f[name].extend({"x": x[:, 0], "y": x[:, 1]})
+    loader = DataLoader("two")
+    loader.AddVariable("x", "F")
+    loader.AddVariable("y", "F")
+    loader.AddSignalTree("in.root:S")
+    loader.AddBackgroundTree("in.root:B")
+    loader.PrepareTrainingAndTestTree("", "nTrain_Signal=400:nTrain_Background=400:!V")
+    factory = Factory("job", "out.root", "Silent")
+    a = factory.BookMethod(loader, "DL", "Small", f"!H:!V:RandomSeed=1:Layout=TANH|4,LINEAR:{FAST}")
+    b = factory.BookMethod(
+        loader, Types.kDL, "Wide", f"!H:!V:RandomSeed=2:VarTransform=N:Layout=RELU|32,LINEAR:{FAST}"
+    )
+    factory.TrainAllMethods()
+    factory.TestAllMethods()
+    results = factory.EvaluateAllMethods()
+    assert set(results) == {"Small", "Wide"}
+    with uproot.open("out.root") as f:
+        tree = f["two/TestTree"]
+        for m in (a, b):
+            np.testing.assert_array_equal(
+                tree[m.title].array(library="np"),
+                load_weights(m.weight_file).evaluate(tree).astype(np.float32),
+            )
+    assert factory.GetMethod("two", "Wide") is b
