@@ -346,6 +346,52 @@ class _ConvBase(Layer):
     def _geom(self):
         return self.fh, self.fw, self.sr, self.sc, self.ph, self.pw
 
+    def _init(self, image_in, depth, fh, fw, sr, sc, ph, pw, weight_shape, activation) -> None:
+        self.image_in = image_in
+        self.depth, self.fh, self.fw = int(depth), int(fh), int(fw)
+        self.sr, self.sc = int(sr), int(sc)
+        self.ph, self.pw = int(ph), int(pw)
+        self.params = {
+            "Weights": np.zeros(weight_shape, dtype=self.dtype),
+            "Biases": np.zeros((self.depth, 1), dtype=self.dtype),
+        }
+        self._setup(activation)
+
+    @classmethod
+    def from_spec(cls, spec, input_shape, *, dtype=np.float32, nvar=None, n_outputs=1):
+        """Build from a :class:`~tmvacompat.specs.ConvSpec` / :class:`~tmvacompat.specs.ConvTransposeSpec`."""
+        return cls(
+            input_shape,
+            spec.depth,
+            spec.filter_height,
+            spec.filter_width,
+            spec.stride_rows,
+            spec.stride_cols,
+            spec.padding_height,
+            spec.padding_width,
+            spec.activation,
+            dtype=dtype,
+        )
+
+    # the subclass's Numba kernels (staticmethod: a dispatcher stored on a class must not bind `self`)
+    _forward_kernel: staticmethod
+    _backward_kernel: staticmethod
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        x, ws = self._start(x)
+        self._forward_kernel(
+            x, self.params["Weights"], self.params["Biases"], ws["z"], ws["y"], self.activation, *self._geom()
+        )
+        return ws["y"]
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        ws, n = self._dz(dy)
+        self._backward_kernel(
+            self._x, self.params["Weights"], ws["dz"], self.grads["Weights"], self.grads["Biases"],
+            ws["dx"], self.need_input_grad, *self._geom(),
+        )  # fmt: skip
+        return ws["dx"].reshape((n, *self.input_shape))
+
 
 class Conv2D(_ConvBase):
     """TMVA's ``CONV``: ``Weights`` (depth, in_depth*fh*fw), ``Biases`` (depth, 1), strides, zero padding.
@@ -356,6 +402,8 @@ class Conv2D(_ConvBase):
     """
 
     kind = "CONV"
+    _forward_kernel = staticmethod(conv_forward_kernel)
+    _backward_kernel = staticmethod(conv_backward_kernel)
 
     def __init__(
         self,
@@ -376,46 +424,8 @@ class Conv2D(_ConvBase):
         OH = conv_output_size(H, filter_height, padding_height, stride_rows, what="CONV", axis="height")
         OW = conv_output_size(W, filter_width, padding_width, stride_cols, what="CONV", axis="width")
         super().__init__(input_shape, (depth, OH, OW), dtype)
-        self.image_in = (C, H, W)
-        self.depth, self.fh, self.fw = int(depth), int(filter_height), int(filter_width)
-        self.sr, self.sc = int(stride_rows), int(stride_cols)
-        self.ph, self.pw = int(padding_height), int(padding_width)
-        self.params = {
-            "Weights": np.zeros((self.depth, C * self.fh * self.fw), dtype=self.dtype),
-            "Biases": np.zeros((self.depth, 1), dtype=self.dtype),
-        }
-        self._setup(activation)
-
-    @classmethod
-    def from_spec(cls, spec, input_shape, *, dtype=np.float32, nvar=None, n_outputs=1) -> Conv2D:
-        """Build from a :class:`~tmvacompat.specs.ConvSpec`."""
-        return cls(
-            input_shape,
-            spec.depth,
-            spec.filter_height,
-            spec.filter_width,
-            spec.stride_rows,
-            spec.stride_cols,
-            spec.padding_height,
-            spec.padding_width,
-            spec.activation,
-            dtype=dtype,
-        )
-
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        x, ws = self._start(x)
-        conv_forward_kernel(
-            x, self.params["Weights"], self.params["Biases"], ws["z"], ws["y"], self.activation, *self._geom()
-        )
-        return ws["y"]
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        ws, n = self._dz(dy)
-        conv_backward_kernel(
-            self._x, self.params["Weights"], ws["dz"], self.grads["Weights"], self.grads["Biases"],
-            ws["dx"], self.need_input_grad, *self._geom(),
-        )  # fmt: skip
-        return ws["dx"].reshape((n, *self.input_shape))
+        geometry = (filter_height, filter_width, stride_rows, stride_cols, padding_height, padding_width)
+        self._init((C, H, W), depth, *geometry, (depth, C * filter_height * filter_width), activation)
 
 
 class ConvTranspose2D(_ConvBase):
@@ -426,6 +436,8 @@ class ConvTranspose2D(_ConvBase):
     """
 
     kind = "CONVT"
+    _forward_kernel = staticmethod(convt_forward_kernel)
+    _backward_kernel = staticmethod(convt_backward_kernel)
 
     def __init__(
         self,
@@ -454,46 +466,8 @@ class ConvTranspose2D(_ConvBase):
                 expected=["(in-1)*stride - 2*pad + filter >= 1"],
             )
         super().__init__(input_shape, (depth, OH, OW), dtype)
-        self.image_in = (C, H, W)
-        self.depth, self.fh, self.fw = int(depth), int(filter_height), int(filter_width)
-        self.sr, self.sc = int(stride_rows), int(stride_cols)
-        self.ph, self.pw = int(padding_height), int(padding_width)
-        self.params = {
-            "Weights": np.zeros((C, self.depth * self.fh * self.fw), dtype=self.dtype),
-            "Biases": np.zeros((self.depth, 1), dtype=self.dtype),
-        }
-        self._setup(activation)
-
-    @classmethod
-    def from_spec(cls, spec, input_shape, *, dtype=np.float32, nvar=None, n_outputs=1) -> ConvTranspose2D:
-        """Build from a :class:`~tmvacompat.specs.ConvTransposeSpec`."""
-        return cls(
-            input_shape,
-            spec.depth,
-            spec.filter_height,
-            spec.filter_width,
-            spec.stride_rows,
-            spec.stride_cols,
-            spec.padding_height,
-            spec.padding_width,
-            spec.activation,
-            dtype=dtype,
-        )
-
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        x, ws = self._start(x)
-        convt_forward_kernel(
-            x, self.params["Weights"], self.params["Biases"], ws["z"], ws["y"], self.activation, *self._geom()
-        )
-        return ws["y"]
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        ws, n = self._dz(dy)
-        convt_backward_kernel(
-            self._x, self.params["Weights"], ws["dz"], self.grads["Weights"], self.grads["Biases"],
-            ws["dx"], self.need_input_grad, *self._geom(),
-        )  # fmt: skip
-        return ws["dx"].reshape((n, *self.input_shape))
+        geometry = (filter_height, filter_width, stride_rows, stride_cols, padding_height, padding_width)
+        self._init((C, H, W), depth, *geometry, (C, depth * filter_height * filter_width), activation)
 
 
 @njit(cache=True, error_model="numpy")
