@@ -35,19 +35,24 @@ def _blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return (centres[y] + rng.normal(0, 0.6, (n, 2))).astype(np.float32), y
 
 
+def _two_class_file(path: str, n: int, shift: float, seed: int, names=("a", "b")) -> None:
+    """Signal tree "S" and background tree "B": two unit Gaussians at +/-shift, as real TTrees."""
+    rng = np.random.default_rng(seed)
+    with uproot.recreate(path) as f:
+        for tree, mean in (("S", shift), ("B", -shift)):
+            x = rng.normal(mean, 1.0, (n, 2)).astype(np.float32)
+            f.mktree(tree, {name: np.float32 for name in names})
+            f[tree].extend({names[0]: x[:, 0], names[1]: x[:, 1]})
+
+
 def test_classification_from_a_root_file_round_trips_through_the_weight_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(5)
-    with uproot.recreate("input.root") as f:
-        for name, shift in (("TreeS", 0.8), ("TreeB", -0.8)):
-            x = rng.normal(shift, 1.0, (1500, 2)).astype(np.float32)
-            f.mktree(name, {"a": np.float32, "b": np.float32})
-            f[name].extend({"a": x[:, 0], "b": x[:, 1]})
+    _two_class_file("input.root", 1500, 0.8, 5)
     loader = DataLoader("ds")
     loader.AddVariable("sum := a+b", "F")
     loader.AddVariable("b", "F")
-    loader.AddSignalTree("input.root:TreeS")
-    loader.AddBackgroundTree("input.root:TreeB")
+    loader.AddSignalTree("input.root:S")
+    loader.AddBackgroundTree("input.root:B")
     loader.PrepareTrainingAndTestTree("", "nTrain_Signal=1000:nTrain_Background=1000:SplitMode=Random:!V")
     factory = Factory("job", "out.root", "Silent:AnalysisType=Classification")
     method = factory.BookMethod(
@@ -66,7 +71,7 @@ def test_classification_from_a_root_file_round_trips_through_the_weight_file(tmp
     np.testing.assert_array_equal(model.evaluate(ds.test.X).astype(np.float32), tree_values)
     # the model also evaluates straight from the tree, computing the expression a+b
     with uproot.open("input.root") as f:
-        from_tree = model.evaluate(f["TreeS"])
+        from_tree = model.evaluate(f["S"])
     assert from_tree.shape == (1500,)
     assert np.all((from_tree > 0) & (from_tree < 1))
     # per-event GetMvaValue agrees with the batch
@@ -148,12 +153,7 @@ def test_same_seed_same_weights_and_verbose_option_in_xml(tmp_path):
 
 def test_several_methods_on_one_loader_share_the_output_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(9)
-    with uproot.recreate("in.root") as f:
-        for name, shift in (("S", 0.7), ("B", -0.7)):
-            x = rng.normal(shift, 1.0, (600, 2)).astype(np.float32)
-            f.mktree(name, {"x": np.float32, "y": np.float32})
-            f[name].extend({"x": x[:, 0], "y": x[:, 1]})
+    _two_class_file("in.root", 600, 0.7, 9, names=("x", "y"))
     loader = DataLoader("two")
     loader.AddVariable("x", "F")
     loader.AddVariable("y", "F")
