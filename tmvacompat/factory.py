@@ -138,7 +138,7 @@ class Factory:
                 m.callback = _progress(m.title)
             t0 = time.perf_counter()
             m.train(ds, weight_file=None if bool(self.options.ModelPersistence) else "")
-            if m.callback is not None:
+            if m.callback is not None and sys.stdout.isatty():
                 self._log("")
             records = getattr(m.history, "records", [])
             b.history = {
@@ -252,12 +252,18 @@ def _format(name: str, booked: list[_Booked]) -> str:
 
 
 def _progress(title: str):
+    """Per-epoch progress: one self-overwriting line on a terminal, a line every 10 epochs in a log."""
     start = time.perf_counter()
+    tty = sys.stdout.isatty()
 
     def callback(epoch: int, train_loss: float, val_loss: float | None, elapsed: float) -> None:
         val = "" if val_loss is None else f"  validation {val_loss:.5f}"
         now = time.perf_counter() - start
-        sys.stdout.write(f"\r{title}: epoch {epoch:5d}  training {train_loss:.5f}{val}  [{now:6.1f} s]")
+        line = f"{title}: epoch {epoch:5d}  training {train_loss:.5f}{val}  [{now:6.1f} s]"
+        if tty:
+            sys.stdout.write("\r" + line)
+        elif epoch == 1 or epoch % 10 == 0:
+            sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
     return callback
