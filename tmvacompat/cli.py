@@ -40,14 +40,11 @@ def _layout(text: str) -> None:
 
 
 def _evaluate(weights: str, source: str, limit: int) -> None:
-    import uproot
-
+    from tmvacompat.data.loader import open_tree
     from tmvacompat.weightfile import load_weights
 
     model = load_weights(weights)
-    path, _, tree = source.rpartition(":")
-    with uproot.open(path) as f:
-        values = model.evaluate(f[tree])
+    values = model.evaluate(open_tree(source))
     print(f"{model.method}::{model.title} ({model.analysis_type}) on {source}: {len(values)} events")
     for v in values[:limit]:
         print(v)

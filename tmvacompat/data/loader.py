@@ -173,6 +173,18 @@ def _open_tree(path: str, tree_name: str) -> Any:
     return obj
 
 
+def open_tree(spec: str) -> Any:
+    """The uproot TTree of ``"file.root:tree"``; a missing file, a missing tree or a malformed spec raises
+    :class:`InputDataError` naming the file and the trees that do exist.
+
+    >>> open_tree("missing.root:TreeS")
+    Traceback (most recent call last):
+    ...
+    tmvacompat.errors.InputDataError: input file 'missing.root' does not exist
+    """
+    return _open_tree(*_split_spec(spec))
+
+
 def _branch_map(tree: Any) -> dict[str, str]:
     """Names an expression may use -> the branch key to read (full path and leaf name)."""
     out: dict[str, str] = {}
