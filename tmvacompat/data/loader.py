@@ -66,7 +66,7 @@ def prepare_options(class_names: Sequence[str]) -> Any:
     """The declared options of ``PrepareTrainingAndTestTree`` for these classes (TMVA's
     ``DataSetFactory::InitOptions``), as a :class:`tmvacompat.options.OptionSet`.
 
-    The class-independent options come from :data:`tmvacompat.methods.declarations.PREPARE`; as in TMVA,
+    The class-independent options come from :data:`tmvacompat.data.prepare_options.PREPARE`; as in TMVA,
     ``nTrain_<class>``, ``nTest_<class>`` and ``TrainTestSplit_<class>`` are declared for the classes that
     exist, so a misspelt class name is refused with a suggestion.
 
@@ -76,7 +76,7 @@ def prepare_options(class_names: Sequence[str]) -> Any:
     from tmvacompat.options import Option, OptionSet
 
     try:
-        from tmvacompat.methods.declarations import PREPARE
+        from tmvacompat.data.prepare_options import PREPARE
 
         common = [o for o in PREPARE if not o.name.startswith(("nTrain_", "nTest_", "TrainTestSplit_"))]
     except ImportError:  # the declarations module is optional for the data layer

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from tmvacompat.data.prepare_options import PREPARE, PREPARE_OPTIONS, PREPARE_PATTERNS
 from tmvacompat.errors import OptionError
 from tmvacompat.layout import check_layout, parse_batch_layout, parse_input_layout, parse_layout
 from tmvacompat.options import Option, OptionSet, parse_training_strategy
@@ -240,47 +241,6 @@ FACTORY: list[Option] = [
     ),
 ]
 
-#: DataSetFactory::InitOptions (DataLoader::PrepareTrainingAndTestTree), in order; nTrain_/nTest_ for the
-#: usual Signal and Background classes are declared, other classes match the patterns.
-PREPARE: list[Option] = [
-    Option(
-        "SplitMode",
-        str,
-        "Random",
-        allowed=("Random", "Alternate", "Block"),
-        help="How training and test events are picked",
-    ),
-    Option(
-        "MixMode",
-        str,
-        "SameAsSplitMode",
-        allowed=("SameAsSplitMode", "Random", "Alternate", "Block"),
-        help="How events of different classes are mixed",
-    ),
-    Option("SplitSeed", int, 100, help="Seed for the random split (0: from the clock)"),
-    Option(
-        "NormMode",
-        str,
-        "EqualNumEvents",
-        allowed=("None", "NumEvents", "EqualNumEvents"),
-        help="Renormalisation of event weights in training",
-    ),
-    Option("ScaleWithPreselEff", bool, False, help="Scale requested numbers by the preselection efficiency"),
-    Option("nTrain_Signal", int, 0, help="Training events of class Signal (0: all / half)"),
-    Option("nTest_Signal", int, 0, help="Test events of class Signal (0: the rest)"),
-    Option("nTrain_Background", int, 0, help="Training events of class Background"),
-    Option("nTest_Background", int, 0, help="Test events of class Background"),
-    Option("V", bool, False, help="Verbosity"),
-    Option("VerboseLevel", str, "Info", allowed=("Debug", "Verbose", "Info"), help="Verbose level"),
-    Option("Correlations", bool, True, help="Show correlation output"),
-    Option("CalcCorrelations", bool, True, help="Compute correlations and variable statistics"),
-]
-PREPARE_PATTERNS: list[Option] = [
-    Option("nTrain_*", int, 0, help="Training events of class <name> (0: all)"),
-    Option("nTest_*", int, 0, help="Test events of class <name> (0: all)"),
-    Option("TrainTestSplit_*", float, 0.0, help="Training fraction of class <name> (0: deactivated)"),
-]
-
 #: TMVA::Reader constructor options.
 READER: list[Option] = [
     Option("V", bool, False, help="Verbose flag"),
@@ -294,7 +254,6 @@ DL_OPTIONS = OptionSet("DL", BASE + DL)
 AE_OPTIONS = OptionSet("AE", BASE + AE)
 DNN_OPTIONS = OptionSet("DNN", BASE + DNN)
 FACTORY_OPTIONS = OptionSet("Factory", FACTORY)
-PREPARE_OPTIONS = OptionSet("DataSetFactory", PREPARE, patterns=PREPARE_PATTERNS)
 
 __all__ = [
     "BASE",

@@ -1,0 +1,59 @@
+"""The options of ``DataLoader::PrepareTrainingAndTestTree`` (TMVA's ``DataSetFactory::InitOptions``).
+
+They live in the data layer because the DataLoader validates them; ``tmvacompat.methods.declarations``
+re-exports them beside the methods' and the Factory's options.
+
+Example:
+    >>> PREPARE_OPTIONS.parse("nTrain_Signal=1000:SplitMode=Block").SplitMode
+    'Block'
+"""
+
+from __future__ import annotations
+
+from tmvacompat.options import Option, OptionSet
+
+#: DataSetFactory::InitOptions (DataLoader::PrepareTrainingAndTestTree), in order; nTrain_/nTest_ for the
+#: usual Signal and Background classes are declared, other classes match the patterns.
+PREPARE: list[Option] = [
+    Option(
+        "SplitMode",
+        str,
+        "Random",
+        allowed=("Random", "Alternate", "Block"),
+        help="How training and test events are picked",
+    ),
+    Option(
+        "MixMode",
+        str,
+        "SameAsSplitMode",
+        allowed=("SameAsSplitMode", "Random", "Alternate", "Block"),
+        help="How events of different classes are mixed",
+    ),
+    Option("SplitSeed", int, 100, help="Seed for the random split (0: from the clock)"),
+    Option(
+        "NormMode",
+        str,
+        "EqualNumEvents",
+        allowed=("None", "NumEvents", "EqualNumEvents"),
+        help="Renormalisation of event weights in training",
+    ),
+    Option("ScaleWithPreselEff", bool, False, help="Scale requested numbers by the preselection efficiency"),
+    Option("nTrain_Signal", int, 0, help="Training events of class Signal (0: all / half)"),
+    Option("nTest_Signal", int, 0, help="Test events of class Signal (0: the rest)"),
+    Option("nTrain_Background", int, 0, help="Training events of class Background"),
+    Option("nTest_Background", int, 0, help="Test events of class Background"),
+    Option("V", bool, False, help="Verbosity"),
+    Option("VerboseLevel", str, "Info", allowed=("Debug", "Verbose", "Info"), help="Verbose level"),
+    Option("Correlations", bool, True, help="Show correlation output"),
+    Option("CalcCorrelations", bool, True, help="Compute correlations and variable statistics"),
+]
+PREPARE_PATTERNS: list[Option] = [
+    Option("nTrain_*", int, 0, help="Training events of class <name> (0: all)"),
+    Option("nTest_*", int, 0, help="Test events of class <name> (0: all)"),
+    Option("TrainTestSplit_*", float, 0.0, help="Training fraction of class <name> (0: deactivated)"),
+]
+
+
+PREPARE_OPTIONS = OptionSet("DataSetFactory", PREPARE, patterns=PREPARE_PATTERNS)
+
+__all__ = ["PREPARE", "PREPARE_PATTERNS", "PREPARE_OPTIONS"]
