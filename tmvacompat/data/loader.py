@@ -382,10 +382,11 @@ class DataLoader:
         self._booked()
 
     def AddSpectator(
-        self, expression: str, title: str = "", unit: str = "", min: float = 0.0, max: float = 0.0
+        self, expression: str, title: str = "", unit: str = "", min: float | str = 0.0, max: float = 0.0
     ) -> None:
         """Book a spectator (carried along, not trained on): ``AddSpectator("spec1 := var1*2", "Spectator 1",
-        "units", "F")``."""
+        "units", "F")``. TMVA's 4th and 5th arguments are a range that TMVA itself does not use for
+        spectators (its tutorial passes the type char 'F' there); they are accepted and ignored."""
         self._spectators.append(self._info(expression, title, unit, "F", "spectator"))
         self._booked()
 
