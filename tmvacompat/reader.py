@@ -183,16 +183,35 @@ class Reader:
         x = self._event_row(booked, title) if single else self._batch(booked, data)
         return model.evaluate_matrix(x), single
 
+    def _fast_event(self, title, kind: str):
+        """The one-event fast path for a plain dense model (see :meth:`Model.event_row_outputs`): its output
+        row and NaN flag, or None (then the generic path runs, with all its checks and messages)."""
+        booked = self._booked.get(title) if type(title) is str else None
+        if booked is None or booked.model.analysis_type != kind:
+            return None
+        return booked.model.event_row_outputs(booked.buffers)
+
     def EvaluateMVA(self, title: str, data=None, aux: float = 0.0):  # noqa: N802
         """Classifier response: a float for the bound buffers, or an (n,) array for a batch.
 
         An event with a NaN input gives -999, as in TMVA.
         """
+        if data is None:
+            fast = self._fast_event(title, "Classification")
+            if fast is not None:
+                v = fast[0][0, 0]
+                return NAN_RESPONSE if v != v else float(v)
         out, single = self._evaluate(title, data, ("Classification",), "EvaluateMVA")
         return float(out[0]) if single else out
 
     def EvaluateRegression(self, title: str, data=None):  # noqa: N802
         """Regression targets (inverse-transformed): an (ntargets,) array per event, or (n,) / (n, nt)."""
+        if data is None:
+            fast = self._fast_event(title, "Regression")
+            if fast is not None:
+                out, nbad = fast
+                res = self._booked[title].model.finish_outputs(out, np.ones(1, bool) if nbad else None)
+                return np.atleast_1d(res[0]).astype(np.float32)
         out, single = self._evaluate(title, data, ("Regression",), "EvaluateRegression")
         if single:
             return np.atleast_1d(out[0]).astype(np.float32)
@@ -200,6 +219,13 @@ class Reader:
 
     def EvaluateMulticlass(self, title: str, data=None):  # noqa: N802
         """Class probabilities (softmax): an (nclasses,) array per event, or (n, nclasses) for a batch."""
+        if data is None:
+            fast = self._fast_event(title, "Multiclass")
+            if fast is not None:
+                out, nbad = fast
+                if nbad:
+                    return np.full(out.shape[1], NAN_RESPONSE, np.float32)
+                return out[0].astype(np.float32, copy=True)  # the row is this thread's scratch
         out, single = self._evaluate(title, data, ("Multiclass",), "EvaluateMulticlass")
         return out[0].copy() if single else out
 

@@ -975,6 +975,18 @@ _CLASSES = {
 # ---------------------------------------------------------------------------------------------------------
 
 
+@njit(cache=True, error_model="numpy")
+def _normalize_rows(x, off, scale2, out):
+    """NormalizeTransform.apply in one pass: the same float32 operations, in the same order."""
+    one = np.float32(1)
+    n, m = x.shape
+    for i in range(n):
+        xi = x[i]
+        oi = out[i]
+        for j in range(m):
+            oi[j] = (xi[j] - off[j]) * scale2[j] - one
+
+
 def _float32(x, what: str) -> np.ndarray:
     try:
         return np.asarray(x, dtype=np.float32)
@@ -1071,6 +1083,20 @@ class TransformChain:
         ``cls=None`` uses each transformation's reference class (-1 = all classes, the Reader's choice);
         an integer forces that class index (out of range -> the all-classes entry).
         """
+        plan = self._vplan
+        if (len(plan) == 1 and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 2
+                and x.shape[1] == self.n_variables and plan[0][3] and type(plan[0][0]) is NormalizeTransform):
+            # fast path for TMVA's usual VarTransform=N: identical float32 operations, less overhead
+            t, pos = plan[0][0], plan[0][1]
+            off, scale2 = t._offset_scale(t.pick(t.ref_class if cls is None else cls), pos)
+            if x.flags.c_contiguous:  # one pass; also cheaper than three ufunc calls for a single row
+                out = np.empty_like(x)
+                _normalize_rows(x, off, scale2, out)
+                return out
+            out = np.subtract(x, off, dtype=np.float32)
+            out *= scale2
+            out -= np.float32(1)
+            return out
         return self._run(self._vplan, x, self.n_variables, "variables", cls)
 
     def forward_targets(self, t, cls: int | None = None) -> np.ndarray:

@@ -31,46 +31,12 @@ from typing import Any
 
 import numpy as np
 
+from tmvacompat.data.dataset import VariableInfo
 from tmvacompat.errors import InputDataError, WeightFileError
 
 ANALYSIS_TYPES = ("Classification", "Regression", "Multiclass")
 #: TMVA's value for classifications whose inputs contain NaN (Reader::EvaluateMVA).
 NAN_RESPONSE = -999.0
-
-
-@dataclass
-class VariableInfo:
-    """One ``<Variable>`` / ``<Spectator>`` / ``<Target>`` entry (TMVA's VariableInfo)."""
-
-    expression: str
-    label: str = ""
-    title: str = ""
-    unit: str = ""
-    internal: str = ""
-    type: str = "F"
-    min: float = 0.0
-    max: float = 0.0
-
-    @property
-    def formula(self) -> str:
-        """What gives the value per entry: ``vars[3]`` for an ``AddVariablesArray`` element (TMVA writes
-        ``Expression="vars"`` with ``Internal="vars[3]"``), else the expression."""
-        if self.internal.startswith(self.expression + "[") and self.internal.endswith("]"):
-            index = self.internal[len(self.expression) + 1 : -1]
-            if index.isdigit():
-                return self.internal
-        return self.expression
-
-    @classmethod
-    def of(cls, item: VariableInfo | str) -> VariableInfo:
-        """A VariableInfo from an expression string (label/title/internal derived as TMVA does)."""
-        if isinstance(item, VariableInfo):
-            return item
-        from tmvacompat.data.dataset import internal_name
-
-        expr = str(item)
-        internal = internal_name(expr)
-        return cls(expression=expr, label=expr, title=expr, unit="", internal=internal)
 
 
 @dataclass
@@ -170,11 +136,14 @@ class Model:
     _transform_error: str | None = field(default=None, repr=False, compare=False)
     _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
     _version: int = field(default=0, repr=False, compare=False)
+    # the one-call evaluator of plain dense stacks (read-only parameters, shared by threads) and its key
+    _fast: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
         # per-thread engine networks are caches: not copied, not pickled
         state = dict(self.__dict__)
         state.pop("_local", None)
+        state["_fast"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -410,6 +379,74 @@ class Model:
         """
         return self.evaluate_matrix(self.input_matrix(data))
 
+    def _fast_key(self) -> tuple:
+        return (id(self.network), len(self.network.layers), self._version, id(self.transforms))
+
+    def _dense_evaluator(self):
+        """(evaluator, fused) for a plain dense stack, else None.
+
+        ``fused`` is True when the evaluator also does the input transformation (none, Identity, or one
+        Normalize over all variables); otherwise the caller runs ``transforms.forward`` first. Built once per
+        parameter version and shared by all threads (:class:`~tmvacompat.engine.inference.DenseEvaluator`
+        keeps its scratch per thread).
+        """
+        key = self._fast_key()
+        fast = self._fast
+        if fast is not None and fast[0] == key:
+            return fast[1]
+        self._fast = (key, self._build_dense_evaluator())
+        return self._fast[1]
+
+    def _build_dense_evaluator(self):
+        net = self.network
+        nvar = len(self.variables)
+        if not net.layers or any(spec.kind != "DENSE" for spec in net.layers) or nvar == 0:
+            return None
+        if net.dtype not in (np.float32, np.float64) or net.output_function not in ("I", "S", "M"):
+            return None
+        try:
+            from tmvacompat.engine.activations import activation_code
+            from tmvacompat.engine.inference import DenseEvaluator
+        except ImportError:  # pragma: no cover - depends on the engine being installed
+            return None
+        layers = []
+        width = nvar
+        for spec, p in zip(net.layers, net.params, strict=True):
+            W, b = p.get("Weights"), p.get("Biases")
+            if W is None or b is None or len(p) != 2 or W.ndim != 2 or W.shape[1] != width:
+                return None
+            if b.size != W.shape[0]:
+                return None
+            layers.append((W, b, activation_code(spec.activation)))
+            width = W.shape[0]
+        if width < self.n_outputs:
+            return None
+        normalize = None
+        fused = True
+        chain = self.transforms
+        if chain is not None and not getattr(chain, "is_identity", False):
+            normalize = _single_normalize(chain, nvar)
+            fused = normalize is not None
+        ev = DenseEvaluator(layers, net.dtype, output_function=net.output_function, normalize=normalize,
+                            check_nan=fused)  # fmt: skip
+        return ev, fused
+
+    def event_row_outputs(self, buffers) -> tuple[np.ndarray, int] | None:
+        """The Reader's one-event fast path: (this thread's (1, nout) output row, NaN-input count) read from
+        one-element ``buffers`` in variable order, or None when the fast path does not apply (then use
+        :meth:`evaluate_matrix`). The row is valid until this thread's next call; outputs are after the
+        output function but before the regression inverse transformation, NaN for a NaN input.
+        """
+        if self._transform_error:
+            return None
+        fast = self._dense_evaluator()
+        if fast is None or not fast[1]:
+            return None
+        try:
+            return fast[0].evaluate_buffers(buffers)
+        except (TypeError, IndexError, ValueError):
+            return None  # unbound or odd buffers: the generic path reports them
+
     def evaluate_matrix(self, x: np.ndarray, check_nan: bool = True) -> np.ndarray:
         """:meth:`evaluate` for an already-built float32 (n, nvar) input matrix (columns not checked).
 
@@ -418,6 +455,23 @@ class Model:
         """
         if self._transform_error:
             raise WeightFileError(self._transform_error, where=self.path or self.title)
+        fast = self._dense_evaluator()
+        if fast is not None and x.ndim == 2 and x.shape[1] == fast[0].nin:
+            ev, fused = fast
+            x = np.ascontiguousarray(x, dtype=np.float32)
+            bad = None
+            if fused:
+                out, nbad = ev.evaluate(x)
+                if nbad:
+                    bad = np.isnan(x).any(axis=1)
+            else:
+                if check_nan:
+                    rows = np.isnan(x).any(axis=1)
+                    if rows.any():
+                        bad = rows
+                        x = np.where(rows[:, None], np.float32(0), x)
+                out, _ = ev.evaluate(np.ascontiguousarray(self.transforms.forward(x), dtype=np.float32))
+            return self.finish_outputs(out, bad)
         bad = None
         if check_nan:
             rows = np.isnan(x).any(axis=1)
@@ -432,6 +486,12 @@ class Model:
         # one event: the engine's forward (its buffer is per thread, and read before the next call)
         raw = net.forward(x).reshape(x.shape[0], -1) if x.shape[0] == 1 else net.predict(x)
         out = apply_output_function(raw, self.network.output_function)
+        return self.finish_outputs(out, bad)
+
+    def finish_outputs(self, out: np.ndarray, bad: np.ndarray | None = None) -> np.ndarray:
+        """Network outputs (after the output function, (n, nout)) -> what :meth:`evaluate` returns: float32
+        class probabilities, inverse-transformed regression targets, classifier values with NaN -> -999;
+        rows flagged in ``bad`` (NaN inputs) give -999."""
         kind = self.analysis_type
         if kind == "Multiclass":
             res = out.astype(np.float32)
@@ -478,6 +538,20 @@ def apply_output_function(raw: np.ndarray, char: str) -> np.ndarray:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
     return raw
+
+
+def _single_normalize(chain, nvar: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(offset, doubled scale) when ``chain`` applies exactly one Normalize to all ``nvar`` variables in
+    order (TMVA's usual ``VarTransform=N``), with the parameters ``chain.forward`` uses; else None."""
+    from tmvacompat.data.transforms import NormalizeTransform
+
+    plan = getattr(chain, "_vplan", None)
+    if plan is None or len(plan) != 1 or getattr(chain, "n_variables", -1) != nvar:
+        return None
+    t, pos, cols, full = plan[0]
+    if type(t) is not NormalizeTransform or not full:
+        return None
+    return t._offset_scale(t.pick(t.ref_class), pos)
 
 
 def _is_tree(data) -> bool:

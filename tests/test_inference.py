@@ -1,0 +1,264 @@
+"""The one-call dense inference (engine/inference.py) and the fast evaluation paths of Model and Reader.
+
+Truths: the generic layer-by-layer engine (``Network.predict`` + ``apply_output_function``, reached by
+disabling a model's fast evaluator), TransformChain.forward for the fused Normalize, and TMVA's own DL_CPU
+outputs in the real multiclass example.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tmvacompat.data.transforms import TransformChain
+from tmvacompat.engine.inference import SMALL_ROWS, DenseEvaluator, DensePredictor, dense_infer, pack_dense
+from tmvacompat.engine.network import Network
+from tmvacompat.errors import InputDataError, TrainingError
+from tmvacompat.reader import Reader
+from tmvacompat.specs import ACTIVATION_CODES, ConvSpec, DenseSpec
+from tmvacompat.weightfile import Model, load_weights
+from tmvacompat.weightfile.model import NAN_RESPONSE, apply_output_function
+
+VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+MULTI_DIR = VECTORS / "nasufsonmez_multiclass"
+MULTI = MULTI_DIR / "TMVAMulticlass_DL_CPU.weights.xml"
+DAN = VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml"
+needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"real TMVA vectors not found at {VECTORS}")
+
+NVAR = 5
+# rows: one event, the kernel's own small-row loops, BLAS blocks, and several chunks (chunk 512)
+ROW_COUNTS = (1, SMALL_ROWS - 1, SMALL_ROWS, 37, 1100)
+
+
+def make_model(kind: str, act: str, *, normalize: bool = True, dtype=np.float32, seed: int = 0) -> Model:
+    rng = np.random.default_rng(seed)
+    nout = {"Classification": 1, "Regression": 2, "Multiclass": 3}[kind]
+    widths = [9, 6, nout]
+    layers = [DenseSpec(widths[0], act), DenseSpec(widths[1], act), DenseSpec(nout, "LINEAR")]
+    params, k = [], NVAR
+    for m in widths:
+        params.append({"Weights": rng.normal(0, 0.6, (m, k)), "Biases": rng.normal(0, 0.3, (m, 1))})
+        k = m
+    x = rng.normal(1.0, 2.0, (300, NVAR)).astype(np.float32)
+    transforms = None
+    if normalize:
+        names = [f"v{i}" for i in range(NVAR)]
+        if kind == "Regression":
+            t = rng.normal(0, 3, (300, 2)).astype(np.float32)
+            transforms = TransformChain.fit(x, targets=t, items="N", variables=names,
+                                            target_names=["t0", "t1"])  # fmt: skip
+        else:
+            classes = 3 if kind == "Multiclass" else 2
+            transforms = TransformChain.fit(x, class_ids=rng.integers(0, classes, 300), n_classes=classes,
+                                            items="N", variables=names)  # fmt: skip
+    return Model.from_parts(
+        title="t", variables=[f"v{i}" for i in range(NVAR)], layers=layers, params=params,
+        analysis_type=kind, classes=["a", "b", "c"] if kind == "Multiclass" else None,
+        targets=["t0", "t1"] if kind == "Regression" else (), transforms=transforms, dtype=dtype,
+    )  # fmt: skip
+
+
+def generic_copy(model: Model) -> Model:
+    """The same model evaluated by the generic engine path only."""
+    names = ("method", "title", "analysis_type", "variables", "targets", "classes", "transforms", "network")
+    other = Model(**{f: getattr(model, f) for f in names})
+    other._build_dense_evaluator = lambda: None
+    return other
+
+
+def target_scale(model: Model) -> float:
+    t = model.transforms.transforms[0]
+    k = t.pick(-1)
+    return float(np.max(t.maxs[k] - t.mins[k]) / 2)
+
+
+def inputs(n: int, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).normal(1.0, 2.5, (n, NVAR)).astype(np.float32)
+
+
+@pytest.mark.parametrize("act", list(ACTIVATION_CODES))
+@pytest.mark.parametrize("kind", ["Classification", "Regression", "Multiclass"])
+def test_fast_path_equals_generic_engine(kind, act):
+    model = make_model(kind, act)
+    assert model._dense_evaluator() is not None and model._dense_evaluator()[1]  # Normalize fused in
+    ref_model = generic_copy(model)
+    for n in ROW_COUNTS:
+        x = inputs(n, seed=n)
+        got, want = model.evaluate_matrix(x), ref_model.evaluate_matrix(x)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        # 1e-6 on the network outputs; regression targets are scaled back by (max - min) / 2 of each target
+        scale = target_scale(model) if kind == "Regression" else 1.0
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale, err_msg=f"{kind} {act} n={n}")
+
+
+def test_float64_model_and_no_transformation():
+    model = make_model("Multiclass", "TANH", normalize=False, dtype=np.float64)
+    ref = generic_copy(model)
+    for n in (1, 3, 40):
+        x = inputs(n, seed=10 + n)
+        got, want = model.evaluate_matrix(x), ref.evaluate_matrix(x)
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_unfusable_transformation_runs_in_python_then_the_kernel():
+    model = make_model("Classification", "RELU", normalize=False)
+    x = inputs(300, seed=3)
+    model.transforms = TransformChain.fit(x, items="D,N", variables=[f"v{i}" for i in range(NVAR)])
+    ev = model._dense_evaluator()
+    assert ev is not None and not ev[1]
+    ref = generic_copy(model)
+    for n in (1, 20):
+        np.testing.assert_allclose(model.evaluate_matrix(x[:n]), ref.evaluate_matrix(x[:n]), atol=1e-6)
+
+
+def test_fused_normalize_is_bitwise_chain_forward():
+    # identity weights and zero biases: the outputs are the kernel's transformed inputs, exactly
+    x = inputs(400, seed=4) * 3
+    chain = TransformChain.fit(x, items="N", variables=[f"v{i}" for i in range(NVAR)])
+    t = chain.transforms[0]
+    norm = t._offset_scale(t.pick(-1), np.arange(NVAR))
+    ev = DenseEvaluator([(np.eye(NVAR), np.zeros(NVAR), 0)], np.float32, normalize=norm)
+    for n in (1, 3, 400):
+        out, nbad = ev.evaluate(x[:n])
+        assert nbad == 0
+        np.testing.assert_array_equal(out, chain.forward(x[:n]))
+
+
+def test_nan_inputs_give_tmva_minus_999():
+    for kind in ("Classification", "Multiclass", "Regression"):
+        model = make_model(kind, "TANH")
+        x = inputs(30, seed=5)
+        x[[0, 17], [2, 4]] = np.nan
+        got, want = model.evaluate_matrix(x), generic_copy(model).evaluate_matrix(x)
+        scale = target_scale(model) if kind == "Regression" else 1.0
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale)
+        assert np.all(got[[0, 17]] == NAN_RESPONSE)
+        assert np.all(got[1] != NAN_RESPONSE)
+
+
+def test_reader_per_event_fast_path_nan_and_threads():
+    model = make_model("Multiclass", "SIGMOID")
+    ref = generic_copy(model)
+    x = inputs(60, seed=6)
+    x[7, 1] = np.nan
+    want = ref.evaluate_matrix(x)
+
+    def run(rows, results):
+        reader = Reader("Silent")
+        bufs = [np.zeros(1, np.float32) for _ in range(NVAR)]
+        for i, b in enumerate(bufs):
+            reader.AddVariable(f"v{i}", b)
+        reader.BookMVA("m", model)  # one Model shared by every thread's Reader
+        for n in rows:
+            for j in range(NVAR):
+                bufs[j][0] = x[n, j]
+            results[n] = reader.EvaluateMulticlass("m")
+
+    results: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=run, args=(range(k, 60, 3), results)) for k in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    got = np.stack([results[n] for n in range(60)])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert np.all(got[7] == NAN_RESPONSE)
+
+
+def test_reader_regression_and_classification_per_event():
+    for kind, fn in (("Regression", "EvaluateRegression"), ("Classification", "EvaluateMVA")):
+        model = make_model(kind, "SOFTSIGN")
+        want = generic_copy(model).evaluate_matrix(inputs(5, seed=7))
+        reader = Reader()
+        bufs = [np.zeros(1, np.float64) for _ in range(NVAR)]  # double buffers are read as Float_t
+        for i, b in enumerate(bufs):
+            reader.AddVariable(f"v{i}", b)
+        reader.BookMVA("m", model)
+        for n, row in enumerate(inputs(5, seed=7)):
+            for j in range(NVAR):
+                bufs[j][0] = row[j]
+            scale = target_scale(model) if kind == "Regression" else 1.0
+            np.testing.assert_allclose(getattr(reader, fn)("m"), want[n], rtol=1e-6, atol=1e-6 * scale)
+
+
+def test_invalidate_rebuilds_the_fast_evaluator():
+    model = make_model("Classification", "TANH")
+    x = inputs(4, seed=8)
+    before = model.evaluate_matrix(x)
+    model.params[-1]["Biases"][:] += 1.0
+    model.invalidate()
+    after = model.evaluate_matrix(x)
+    np.testing.assert_allclose(after, generic_copy(model).evaluate_matrix(x), rtol=1e-6, atol=1e-6)
+    assert np.all(after > before)  # sigmoid output with a larger bias
+
+
+def test_non_dense_models_keep_the_generic_path():
+    layers = [ConvSpec(2, 2, 2, 1, 1, 0, 0, "RELU"), DenseSpec(1, "LINEAR")]
+    rng = np.random.default_rng(9)
+    model = Model.from_parts(title="c", variables=[f"v{i}" for i in range(9)], layers=layers,
+                             params=[{"Weights": rng.normal(size=(2, 4)), "Biases": rng.normal(size=(2, 1))},
+                                     {"Weights": rng.normal(size=(1, 8)), "Biases": np.zeros((1, 1))}],
+                             input_layout=(1, 3, 3), batch_layout=(1, 1, 9))  # fmt: skip
+    assert model._dense_evaluator() is None
+    assert model.evaluate_matrix(rng.normal(size=(3, 9)).astype(np.float32)).shape == (3,)
+
+
+def test_dense_predictor_equals_network_predict():
+    net = Network.build([DenseSpec(16, "TANH"), DenseSpec(12, "RELU"), DenseSpec(2, "LINEAR")], (7,),
+                        dtype=np.float32)  # fmt: skip
+    rng = np.random.default_rng(11)
+    net.set_params([{k: rng.normal(0, 0.5, v.shape) for k, v in la.params.items()} for la in net.layers])
+    pred = DensePredictor(net, chunk=64)
+    for n in (1, 5, 64, 300):
+        x = rng.normal(size=(n, 7)).astype(np.float32)
+        np.testing.assert_allclose(pred(x), net.predict(x), rtol=1e-6, atol=1e-6)
+    with pytest.raises(InputDataError, match="columns"):
+        pred(np.zeros((2, 6), np.float32))
+    conv = Network.build([ConvSpec(1, 2, 2, 1, 1, 0, 0, "RELU"), DenseSpec(1, "LINEAR")], (1, 3, 3))
+    with pytest.raises(TrainingError, match="plain stack"):
+        DensePredictor(conv)
+
+
+def test_pack_dense_checks_layer_sizes():
+    with pytest.raises(TrainingError, match="layer 1 has 4 inputs"):
+        pack_dense([(np.ones((3, 2)), np.zeros(3), 0), (np.ones((1, 4)), np.zeros(1), 0)], np.float32)
+    P, lay = pack_dense([(np.ones((2, 2)), np.zeros(2), 0)], np.float32, output_function="M")
+    out = np.empty((1, 2), np.float32)
+    dense_infer(np.array([[1.0, -1.0]], np.float32), P, lay, out, np.empty(4096, np.float32))
+    np.testing.assert_allclose(out, apply_output_function(np.zeros((1, 2), np.float32), "M"))
+
+
+@needs_vectors
+def test_real_multiclass_fast_path_matches_tmva():
+    uproot = pytest.importorskip("uproot")
+    tree = uproot.open(MULTI_DIR / "TMVAMulticlass.root")["dataset/TestTree"]
+    rec = tree["DL_CPU"].array(library="np")
+    truth = np.stack([rec[n] for n in ("Signal", "bg0", "bg1", "bg2")], axis=1)
+    x = np.stack([tree[f"var{i}"].array(library="np") for i in range(1, 5)], axis=1).astype(np.float32)
+    model = load_weights(MULTI)
+    fast = model._dense_evaluator()
+    assert fast is not None and fast[1], "the DL_CPU file (dense, VarTransform=N) must take the fused path"
+    np.testing.assert_allclose(model.evaluate_matrix(x), truth, atol=1e-5, rtol=0)
+    reader = Reader("Silent")
+    bufs = [np.zeros(1, np.float32) for _ in range(4)]
+    for i, b in enumerate(bufs):
+        reader.AddVariable(f"var{i + 1}", b)
+    reader.BookMVA("DL", model)
+    for n in range(0, len(x), max(1, len(x) // 300)):
+        for j in range(4):
+            bufs[j][0] = x[n, j]
+        np.testing.assert_allclose(reader.EvaluateMulticlass("DL"), truth[n], atol=1e-5, rtol=0)
+
+
+@needs_vectors
+def test_real_classifier_fast_equals_generic():
+    model = load_weights(DAN)
+    assert model._dense_evaluator() is not None and model._dense_evaluator()[1]
+    x = np.random.default_rng(12).normal(0, 1.5, (700, 4)).astype(np.float32)
+    got = model.evaluate_matrix(x)
+    want = generic_copy(model).evaluate_matrix(x)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

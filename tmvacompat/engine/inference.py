@@ -1,0 +1,380 @@
+"""Fast inference for plain dense stacks: input transformation, every layer and the output function in one
+Numba call.
+
+:func:`dense_infer` is the kernel. Everything it reads lives in one flat parameter array ``P`` (per layer:
+the weights as TMVA stores them (m, k), the same weights transposed (k, m), the biases; then, optionally,
+the Normalize offsets and doubled scales of the input) addressed through a small int64 table ``lay`` (row 0
+a header, one row per layer), so there is one compiled signature per float type whatever the network.
+
+* Row blocks of at least :data:`SMALL_ROWS` events go through ``np.dot`` (OpenBLAS sgemm) followed by one
+  fused pass that adds the bias and applies the activation (the same float operations as the generic
+  :class:`~tmvacompat.engine.dense.Dense` layer: identical results).
+* Smaller blocks (one event from the Reader, a handful of rows) use the kernel's own loops over the
+  transposed weights, vectorised over the output neurons: OpenBLAS has a fixed cost of about 10 us per call
+  once a product has two rows, which would dominate. The sums run in another order than BLAS's, so results
+  agree with the generic path to float32 rounding.
+* The Normalize transformation (TMVA's ``(x - min) * (2 / (max - min)) - 1`` in float32) is done row by row
+  with exactly the float32 operations of :class:`tmvacompat.data.transforms.NormalizeTransform`; rows with
+  a NaN input are evaluated as zeros and their outputs set to NaN (the caller turns them into TMVA's -999).
+* The output function (TMVA's 'I', 'S' sigmoid, 'M' softmax) is applied in place on the output rows.
+
+:class:`DensePredictor` wraps the kernel for an engine :class:`~tmvacompat.engine.network.Network` (raw
+outputs, no transformation); :class:`DenseEvaluator` is what :class:`tmvacompat.weightfile.model.Model`
+and the Reader use (transformation + output function, per-thread scratch).
+
+Example:
+    >>> import numpy as np
+    >>> from tmvacompat.engine.network import Network
+    >>> from tmvacompat.specs import DenseSpec
+    >>> net = Network.build([DenseSpec(3, "TANH"), DenseSpec(1, "LINEAR")], (2,), dtype=np.float64)
+    >>> DensePredictor(net)(np.zeros((4, 2))).shape
+    (4, 1)
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from tmvacompat.engine.activations import IDENTITY, act_forward
+from tmvacompat.errors import InputDataError, TrainingError
+
+#: row blocks smaller than this use the kernel's own matrix-vector loops instead of BLAS
+SMALL_ROWS = 8
+#: output-function codes of the header (TMVA's EOutputFunction 'I', 'S', 'M')
+OUTPUT_CODES: dict[str, int] = {"I": 0, "S": 1, "M": 2}
+
+# header row (row 0 of ``lay``)
+H_L, H_NIN, H_NOUT, H_OUTFN, H_NORM, H_CHUNK, H_WMAX, H_CHECK = range(8)
+# layer rows (rows 1..L of ``lay``)
+C_M, C_K, C_CODE, C_W, C_WT, C_B = range(6)
+N_COLS = 8
+
+
+@njit(cache=True, error_model="numpy")
+def _add_bias(z, P, ob):
+    """``z += b`` row by row (``b = P[ob:ob+m]``), the float operations of the engine's Dense layer."""
+    rows, m = z.shape
+    b = P[ob:ob + m]  # a view: indices from range() are non-negative, no wrap-around checks in the loop
+    for i in range(rows):
+        zi = z[i]
+        for j in range(m):
+            zi[j] += b[j]
+
+
+@njit(cache=True, error_model="numpy")
+def _small_product(a, P, ow_t, ob, m, k, z):
+    """``z = a W^T + b`` for a few rows with the transposed weights ``P[ow_t:]`` (k, m): the inner loop runs
+    over the m outputs (vectorises; no BLAS call and its fixed cost)."""
+    rows = a.shape[0]
+    wt = P[ow_t:ow_t + k * m].reshape(k, m)
+    b = P[ob:ob + m]
+    for i in range(rows):
+        zi = z[i]
+        ai = a[i]
+        for j in range(m):
+            zi[j] = b[j]
+        k4 = k - k % 4
+        for kk in range(0, k4, 4):
+            # four inputs per pass: the same sequential sums, one load/store of z instead of four
+            v0, v1, v2, v3 = ai[kk], ai[kk + 1], ai[kk + 2], ai[kk + 3]
+            w0, w1, w2, w3 = wt[kk], wt[kk + 1], wt[kk + 2], wt[kk + 3]
+            for j in range(m):
+                zi[j] = (((zi[j] + v0 * w0[j]) + v1 * w1[j]) + v2 * w2[j]) + v3 * w3[j]
+        for kk in range(k4, k):
+            v = ai[kk]
+            wk = wt[kk]
+            for j in range(m):
+                zi[j] += v * wk[j]
+
+
+@njit(cache=True, error_model="numpy")
+def _activate(code, z, y):
+    """``y = act(z)``; the single call site of the activation kernel (every caller of it re-optimises its
+    code when compiled, so one site keeps the compile time down)."""
+    if code != IDENTITY:
+        act_forward(code, z, y)
+    else:
+        # explicit loops: slice assignment compiles Numba's broadcasting checks (seconds of compile time)
+        rows, m = z.shape
+        for i in range(rows):
+            for j in range(m):
+                y[i, j] = z[i, j]
+
+
+@njit(cache=True, error_model="numpy")
+def _output_function(code, out):
+    one = out.dtype.type(1)
+    rows, m = out.shape
+    if code == 1:
+        for i in range(rows):
+            for j in range(m):
+                out[i, j] = one / (one + np.exp(-out[i, j]))
+    elif code == 2:
+        for i in range(rows):
+            mx = out[i, 0]
+            for j in range(1, m):
+                if out[i, j] > mx:
+                    mx = out[i, j]
+            s = out.dtype.type(0)
+            for j in range(m):
+                out[i, j] = np.exp(out[i, j] - mx)
+                s += out[i, j]
+            for j in range(m):
+                out[i, j] = out[i, j] / s
+
+
+@njit(cache=True, error_model="numpy")
+def _view(buf, off, rows, cols):
+    return buf[off:off + rows * cols].reshape(rows, cols)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def dense_infer(X, P, lay, out, buf):
+    """Outputs of a dense stack for every row of ``X`` (see the module doc for ``P`` and ``lay``).
+
+    ``buf`` is flat scratch of at least :func:`scratch_size` elements. Returns the number of rows that had
+    a NaN input (their outputs are NaN) when the header asks for the check, else 0.
+    """
+    n = X.shape[0]
+    L = lay[0, H_L]
+    nin = lay[0, H_NIN]
+    noff = lay[0, H_NORM]
+    chunk = lay[0, H_CHUNK]
+    wmax = lay[0, H_WMAX]
+    check = lay[0, H_CHECK]
+    f32one = np.float32(1)
+    region = chunk * wmax
+    xoff = 3 * region
+    nbad = 0
+    off = P[max(noff, 0):max(noff, 0) + nin]
+    scale2 = P[max(noff, 0) + nin:max(noff, 0) + 2 * nin]
+    for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        rows = e - s
+        if noff >= 0 or check != 0:
+            a = _view(buf, xoff, rows, nin)
+            for i in range(rows):
+                bad = False
+                xi = X[s + i]
+                for j in range(nin):
+                    if np.isnan(xi[j]):
+                        bad = True
+                ai = a[i]
+                if bad:
+                    nbad += 1
+                    for j in range(nin):
+                        x0 = np.float32(0)
+                        ai[j] = x0 if noff < 0 else (x0 - np.float32(off[j])) * np.float32(scale2[j]) - f32one
+                elif noff >= 0:
+                    # the float32 operations of NormalizeTransform.apply, in its order
+                    for j in range(nin):
+                        t = np.float32(xi[j]) - np.float32(off[j])
+                        t = t * np.float32(scale2[j])
+                        ai[j] = t - f32one
+                else:
+                    for j in range(nin):
+                        ai[j] = xi[j]
+        else:
+            a = X[s:e]
+        for l in range(L):
+            r = l + 1
+            m = lay[r, C_M]
+            k = lay[r, C_K]
+            code = lay[r, C_CODE]
+            if l == L - 1:
+                y = out[s:e]
+            elif l % 2 == 0:
+                y = _view(buf, region, rows, m)
+            else:
+                y = _view(buf, 2 * region, rows, m)
+            z = _view(buf, 0, rows, m)
+            if rows < SMALL_ROWS:
+                _small_product(a, P, lay[r, C_WT], lay[r, C_B], m, k, z)
+            else:
+                np.dot(a, _view(P, lay[r, C_W], m, k).T, z)
+                _add_bias(z, P, lay[r, C_B])
+            _activate(code, z, y)
+            a = y
+        _output_function(lay[0, H_OUTFN], out[s:e])
+        if check != 0 and nbad > 0:
+            for i in range(rows):
+                xi = X[s + i]
+                for j in range(nin):
+                    if np.isnan(xi[j]):
+                        for c in range(out.shape[1]):
+                            out[s + i, c] = np.nan
+                        break
+    return nbad
+
+
+def scratch_size(lay: np.ndarray) -> int:
+    """Elements of scratch :func:`dense_infer` needs for the table ``lay``."""
+    return int(lay[0, H_CHUNK] * (3 * lay[0, H_WMAX] + lay[0, H_NIN]))
+
+
+def pack_dense(layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *, output_function: str = "I",
+               normalize: tuple[np.ndarray, np.ndarray] | None = None, chunk: int = 512,
+               check_nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Build the flat parameters ``P`` and the table ``lay`` of :func:`dense_infer`.
+
+    ``layers``: (weights (m, k), biases (m,) or (m, 1), activation code) per layer. ``normalize``: the
+    float32 (offset, doubled scale) per input of a Normalize transformation. ``output_function``: 'I', 'S'
+    or 'M'.
+
+    >>> P, lay = pack_dense([(np.ones((1, 2)), np.zeros(1), 0)], np.float32, output_function="S")
+    >>> out = np.empty((1, 1), np.float32)
+    >>> _ = dense_infer(np.zeros((1, 2), np.float32), P, lay, out, np.empty(scratch_size(lay), np.float32))
+    >>> float(out[0, 0])
+    0.5
+    """
+    dt = np.dtype(dtype)
+    L = len(layers)
+    lay = np.zeros((L + 1, N_COLS), np.int64)
+    chunks: list[np.ndarray] = []
+    pos = 0
+    prev = None
+    for i, (W, b, code) in enumerate(layers):
+        W = np.asarray(W)
+        m, k = W.shape
+        if prev is not None and k != prev:
+            raise TrainingError(f"layer {i} has {k} inputs but layer {i - 1} gives {prev}", token=str(i))
+        prev = m
+        lay[i + 1, C_M], lay[i + 1, C_K], lay[i + 1, C_CODE] = m, k, int(code)
+        lay[i + 1, C_W], lay[i + 1, C_WT], lay[i + 1, C_B] = pos, pos + m * k, pos + 2 * m * k
+        chunks += [W.astype(dt).reshape(-1), W.T.astype(dt).reshape(-1), np.asarray(b, dt).reshape(-1)]
+        pos += 2 * m * k + m
+    nin = int(lay[1, C_K])
+    lay[0, H_L], lay[0, H_NIN], lay[0, H_NOUT] = L, nin, lay[L, C_M]
+    lay[0, H_OUTFN] = OUTPUT_CODES[output_function]
+    lay[0, H_NORM] = -1
+    if normalize is not None:
+        off, scale2 = (np.asarray(v, np.float32).reshape(-1) for v in normalize)
+        if off.size != nin or scale2.size != nin:
+            raise InputDataError(f"Normalize has {off.size} inputs, the network {nin}", token="Normalize")
+        lay[0, H_NORM] = pos
+        chunks += [off.astype(dt), scale2.astype(dt)]  # float32 values: exact in float64 too
+    lay[0, H_CHUNK] = max(1, int(chunk))
+    lay[0, H_WMAX] = max(int(lay[r, C_M]) for r in range(1, L + 1))
+    lay[0, H_CHECK] = int(bool(check_nan))
+    return np.concatenate(chunks), lay
+
+
+def _is_plain_dense(net: Any) -> bool:
+    from tmvacompat.engine.dense import Dense
+
+    layers = getattr(net, "layers", None)
+    return bool(
+        layers
+        and getattr(net, "is_stack", False)
+        and len(getattr(net, "input_shape", ())) == 1
+        and all(type(la) is Dense and set(la.params) == {"Weights", "Biases"} for la in layers)
+        and np.dtype(net.dtype) in (np.float32, np.float64)
+    )
+
+
+class DensePredictor:
+    """Fast inference for a plain dense stack: one Numba call for any number of events (raw outputs).
+
+    Takes a copy of the weights; call :meth:`refresh` after they change. Not for concurrent use from
+    several threads (one scratch buffer); build one per thread.
+
+    >>> from tmvacompat.engine.network import Network
+    >>> from tmvacompat.specs import DenseSpec
+    >>> net = Network.build([DenseSpec(3, "TANH"), DenseSpec(1, "LINEAR")], (2,), dtype=np.float64)
+    >>> DensePredictor(net)(np.zeros((4, 2))).shape
+    (4, 1)
+    """
+
+    def __init__(self, net: Any, chunk: int = 512) -> None:
+        if not _is_plain_dense(net):
+            raise TrainingError(
+                "DensePredictor needs a plain stack of DENSE layers on a flat input", token=repr(net)
+            )
+        self.net = net
+        self.dtype = np.dtype(net.dtype)
+        self.chunk = int(chunk)
+        self.nin = net.layers[0].fan_in
+        self.nout = net.layers[-1].width
+        self.refresh()
+        self._buf = np.empty(scratch_size(self.lay), self.dtype)
+
+    def refresh(self) -> None:
+        """Copy the network's current weights in."""
+        layers = [(la.params["Weights"], la.params["Biases"], la.activation) for la in self.net.layers]
+        self.P, self.lay = pack_dense(layers, self.dtype, chunk=self.chunk)
+
+    def __call__(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs)."""
+        if type(X) is not np.ndarray or X.dtype != self.dtype or not X.flags.c_contiguous or X.ndim != 2:
+            X = np.ascontiguousarray(X, dtype=self.dtype).reshape(-1, self.nin)
+        if X.shape[1] != self.nin:
+            raise InputDataError(f"input has {X.shape[1]} columns, the network {self.nin}", token="X")
+        if out is None:
+            out = np.empty((X.shape[0], self.nout), self.dtype)
+        dense_infer(X, self.P, self.lay, out, self._buf)
+        return out
+
+
+class DenseEvaluator:
+    """A weight file's dense network with its Normalize transformation and output function, evaluated by
+    :func:`dense_infer` (thread safe: the parameters are read-only, the scratch is per thread).
+
+    Inputs are float32 (n, nin) matrices (TMVA's ``Float_t`` events); NaN rows give NaN outputs and are
+    counted (see :meth:`evaluate`).
+
+    >>> ev = DenseEvaluator([(np.ones((1, 2)), np.zeros(1), 0)], np.float32, output_function="S")
+    >>> ev.evaluate(np.zeros((3, 2), np.float32))[0][:, 0].tolist()
+    [0.5, 0.5, 0.5]
+    """
+
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *,
+                 output_function: str = "I", normalize: tuple[np.ndarray, np.ndarray] | None = None,
+                 chunk: int = 512, check_nan: bool = True) -> None:  # fmt: skip
+        self.dtype = np.dtype(dtype)
+        self.P, self.lay = pack_dense(layers, self.dtype, output_function=output_function,
+                                      normalize=normalize, chunk=chunk, check_nan=check_nan)  # fmt: skip
+        self.nin = int(self.lay[0, H_NIN])
+        self.nout = int(self.lay[0, H_NOUT])
+        self._size = scratch_size(self.lay)
+        self._local = threading.local()
+
+    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's (scratch, one-event input row, one-event output row)."""
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = (np.empty(self._size, self.dtype), np.zeros((1, self.nin), self.dtype),
+                  np.empty((1, self.nout), self.dtype))  # fmt: skip
+            self._local.ws = ws
+        return ws
+
+    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """(outputs (n, nout) in the network dtype, number of NaN rows) for a float32 (n, nin) matrix."""
+        # float64 nets: the same float32 values; C order: one kernel signature per dtype
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        out = np.empty((x.shape[0], self.nout), self.dtype)
+        nbad = dense_infer(x, self.P, self.lay, out, self._scratch()[0])
+        return out, nbad
+
+    def evaluate_buffers(self, buffers) -> tuple[np.ndarray, int]:
+        """One event read from one-element buffers (TMVA's bound variables, converted to float32); returns
+        this thread's (1, nout) output row (valid until this thread's next call; NaN outputs for a NaN
+        input) and the number of NaN rows (0 or 1)."""
+        buf, row, out = self._scratch()
+        r = row[0]
+        if len(buffers) != self.nin:
+            raise InputDataError(f"{len(buffers)} buffers for {self.nin} variables", token="buffers")
+        if self.dtype == np.float32:
+            for j, b in enumerate(buffers):
+                r[j] = b[0]  # assignment rounds to float32
+        else:
+            for j, b in enumerate(buffers):
+                r[j] = np.float32(b[0])  # Float_t first, then the float64 net
+        return out, dense_infer(row, self.P, self.lay, out, buf)
+
+
+__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "pack_dense", "scratch_size", "SMALL_ROWS",
+           "OUTPUT_CODES"]
