@@ -81,8 +81,8 @@ class VariableInfo:
     """
 
     expression: str
-    label: str
-    title: str
+    label: str = ""
+    title: str = ""
     unit: str = ""
     internal: str = ""
     type: str = "F"
@@ -92,8 +92,27 @@ class VariableInfo:
 
     @property
     def formula(self) -> str:
-        """The expression that gives this variable's value per entry (``vars[3]`` for array elements)."""
-        return self.expression if self.array_index is None else f"{self.expression}[{self.array_index}]"
+        """The expression that gives this variable's value per entry: ``vars[3]`` for an element of
+        ``AddVariablesArray`` (TMVA's weight files write ``Expression="vars"`` with ``Internal="vars[3]"``),
+        else the expression."""
+        if self.array_index is not None:
+            return f"{self.expression}[{self.array_index}]"
+        head, inner = self.internal[: len(self.expression) + 1], self.internal[len(self.expression) + 1 : -1]
+        if head == self.expression + "[" and self.internal.endswith("]") and inner.isdigit():
+            return self.internal
+        return self.expression
+
+    @classmethod
+    def of(cls, item: VariableInfo | str) -> VariableInfo:
+        """A VariableInfo from an expression string (label and title = expression, TMVA's internal name).
+
+        >>> VariableInfo.of("var1+var2").internal
+        'var1_P_var2'
+        """
+        if isinstance(item, VariableInfo):
+            return item
+        expr = str(item)
+        return cls(expr, expr, expr, "", internal_name(expr), "F", 0.0, 0.0)
 
     def with_range(self, lo: float, hi: float) -> VariableInfo:
         return replace(self, min=float(lo), max=float(hi))

@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 
 from tmvacompat.data.dataset import DataSet
-from tmvacompat.data.dataset import VariableInfo as DataVariableInfo
 from tmvacompat.data.transforms import TransformChain
 from tmvacompat.engine.init import INIT_CODES, initialize
 from tmvacompat.engine.network import Network
@@ -45,7 +44,7 @@ from tmvacompat.methods.base import MethodBase
 from tmvacompat.methods.declarations import DL_OPTIONS
 from tmvacompat.options import TMVACompatWarning, training_phases
 from tmvacompat.specs import AutoencoderLayout, DenseSpec
-from tmvacompat.weightfile import Model, NetworkInfo, VariableInfo
+from tmvacompat.weightfile import Model, NetworkInfo
 
 # ErrorStrategy -> loss character per analysis type (spec §1.3)
 _LOSS = {
@@ -67,19 +66,6 @@ def validation_count(text: str, n_events: int) -> int:
         return int(n_events * float(t[:-1]) / 100.0)
     value = float(t)
     return int(n_events * value) if value < 1 else int(value)
-
-
-def _to_xml_info(v: DataVariableInfo) -> VariableInfo:
-    return VariableInfo(
-        expression=v.expression,
-        label=v.label,
-        title=v.title,
-        unit=v.unit,
-        internal=v.internal,
-        type=v.type,
-        min=float(v.min),
-        max=float(v.max),
-    )
 
 
 class MethodDL(MethodBase):
@@ -216,9 +202,9 @@ class MethodDL(MethodBase):
         return Model.from_parts(
             title=self.title,
             method="DL",
-            variables=[_to_xml_info(v) for v in dataset.variables],
-            spectators=[_to_xml_info(v) for v in dataset.spectators],
-            targets=[_to_xml_info(v) for v in dataset.targets] if atype == "Regression" else (),
+            variables=list(dataset.variables),
+            spectators=list(dataset.spectators),
+            targets=list(dataset.targets) if atype == "Regression" else (),
             classes=list(dataset.class_names) if atype != "Regression" else ["Regression"],
             layers=layers,
             params=net.get_params(),
