@@ -250,32 +250,18 @@ def layer_attributes(spec) -> list[tuple[str, object]]:
         ]
     elif isinstance(spec, BatchNormSpec):
         attrs = [("Momentum", float(spec.momentum)), ("Epsilon", float(spec.epsilon))]
-    elif isinstance(spec, RNNSpec):
-        attrs = [
-            ("StateSize", spec.state_size),
+    elif isinstance(spec, (RNNSpec, LSTMSpec, GRUSpec)):
+        attrs = [("StateSize", spec.state_size)]
+        if isinstance(spec, LSTMSpec):
+            attrs.append(("CellSize", spec.state_size))  # written by TMVA, never read back
+        attrs += [
             ("InputSize", spec.input_size),
             ("TimeSteps", spec.time_steps),
             ("RememberState", int(spec.remember_state)),
             ("ReturnSequence", int(spec.return_sequence)),
         ]
-    elif isinstance(spec, LSTMSpec):
-        attrs = [
-            ("StateSize", spec.state_size),
-            ("CellSize", spec.state_size),
-            ("InputSize", spec.input_size),
-            ("TimeSteps", spec.time_steps),
-            ("RememberState", int(spec.remember_state)),
-            ("ReturnSequence", int(spec.return_sequence)),
-        ]
-    elif isinstance(spec, GRUSpec):
-        attrs = [
-            ("StateSize", spec.state_size),
-            ("InputSize", spec.input_size),
-            ("TimeSteps", spec.time_steps),
-            ("RememberState", int(spec.remember_state)),
-            ("ReturnSequence", int(spec.return_sequence)),
-            ("ResetGateAfter", int(spec.reset_gate_after)),
-        ]
+        if isinstance(spec, GRUSpec):
+            attrs.append(("ResetGateAfter", int(spec.reset_gate_after)))
     elif isinstance(spec, Padding2DSpec):
         attrs = [
             ("LeftPad", spec.left),
