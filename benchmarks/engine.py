@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tmvacompat.engine.fused import DensePredictor  # noqa: E402
+from tmvacompat.engine.inference import DensePredictor  # noqa: E402
 from tmvacompat.engine.init import initialize  # noqa: E402
 from tmvacompat.engine.network import Network  # noqa: E402
 from tmvacompat.engine.trainer import train  # noqa: E402
@@ -370,7 +370,7 @@ import numpy as np
 from tmvacompat.engine.network import Network
 from tmvacompat.engine.init import initialize
 from tmvacompat.engine.trainer import train
-from tmvacompat.engine.fused import DensePredictor
+from tmvacompat.engine.inference import DensePredictor
 from tmvacompat.specs import DenseSpec, TrainingPhase
 t1 = time.perf_counter()
 net = Network.build([DenseSpec(128, "TANH")] * 3 + [DenseSpec(1, "LINEAR")], (20,))

@@ -6,10 +6,14 @@ dropout on layer inputs, loss and its gradient, backward, and the optimizer step
 :func:`tmvacompat.engine.optimizers.update_params`.
 
 Everything the kernel touches lives in a few flat arrays (parameters, gradients, the two optimizer states,
-one workspace) addressed through offset tables, so the kernel has a single compiled signature per float
+one workspace) addressed through offset tables, so the kernel has at most two compiled signatures per float
 type whatever the depth of the network (no typed lists: those compile their own helpers in every new
-process and made the warm start slow). :class:`FusedDenseTrainer` copies the Network's Dense parameters and
-the :class:`~tmvacompat.engine.optimizers.Optimizer`'s state in before each call and back out after it, so
+process and made the warm start slow): a lean one for the TMVA tutorial networks (tanh/relu/identity, Adam,
+cross entropy or MSE), which compiles in about half the time, and a full one with every activation,
+optimizer and loss, compiled only when a network needs it (cold start: compile time grows with all the
+code Numba links into a kernel, callees included). :class:`FusedDenseTrainer` copies the Network's Dense
+parameters and the :class:`~tmvacompat.engine.optimizers.Optimizer`'s state in before each call and back
+out after it, so
 the generic layer path and this path are interchangeable at every call boundary and give the same numbers
 (the same BLAS calls, loss kernels and update kernel in the same order: bitwise equal, except that width-1
 layers -- a classifier's output -- use small loops instead of three BLAS calls whose fixed cost dominates
@@ -38,13 +42,27 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from tmvacompat.engine.activations import act_backward_from_output, act_forward
+from tmvacompat.engine.activations import (
+    FTANH,
+    IDENTITY,
+    RELU,
+    TANH,
+    act_backward_from_output,
+    act_forward,
+    fast_tanh,
+)
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
-from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, update_params
+from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, adam_update, update_params
 from tmvacompat.errors import TrainingError
 
 #: loss kind -> fused-kernel code
 LOSS_CODES: dict[str, int] = {"C": 0, "R": 1, "S": 2}
+#: activations and optimizers of the lean kernel variant (others compile the full dispatch, on first use):
+#: the TMVA tutorial networks (MethodDL's default optimizer is ADAM)
+COMMON_ACTIVATIONS = frozenset((IDENTITY, RELU, TANH, FTANH))
+COMMON_OPTIMIZERS = frozenset((ADAM,))
+#: losses of the lean kernel variant (C, R)
+COMMON_LOSSES = frozenset((0, 1))
 #: uniforms drawn per dropout group at most (bounds the memory of the batch-group path)
 MAX_GROUP_UNIFORMS = 1 << 22
 
@@ -53,16 +71,40 @@ L_M, L_K, L_CODE, L_W, L_B, L_Z, L_A, L_DZ, L_DX, L_IN, L_S, L_U, L_COLS = range
 
 
 @njit(cache=True, error_model="numpy")
-def _loss_and_grad(loss_code, out, yb, wb, g):
-    """Batch loss (float64) and its gradient into ``g``: the kernels of :mod:`tmvacompat.engine.losses`."""
-    if loss_code == 0:
-        return _bce_kernel(out, yb, wb, g, True)
-    if loss_code == 1:
-        return _mse_kernel(out, yb, wb, g, True)
-    return _softmax_ce_kernel(out, yb, wb, g, True)
+def _act_forward_common(code, z, y):
+    """``y = act(z)`` for relu, tanh, fast tanh: the loops of :func:`act_forward` (identical values)."""
+    zf = z.reshape(z.size)
+    yf = y.reshape(y.size)
+    zero = zf.dtype.type(0)
+    if code == RELU:
+        for i in range(zf.size):
+            yf[i] = zero if zf[i] < zero else zf[i]
+    else:
+        for i in range(zf.size):
+            yf[i] = fast_tanh(zf[i])
 
 
 @njit(cache=True, error_model="numpy")
+def _act_backward_common(code, z, y, dy, dz):
+    """``dz = act'(z) * dy`` for identity, relu, tanh, fast tanh (``act_backward_from_output``'s loops)."""
+    zf = z.reshape(z.size)
+    yf = y.reshape(y.size)
+    df = dy.reshape(dy.size)
+    of = dz.reshape(dz.size)
+    one = zf.dtype.type(1)
+    zero = zf.dtype.type(0)
+    if code == IDENTITY:
+        for i in range(zf.size):
+            of[i] = df[i]
+    elif code == RELU:
+        for i in range(zf.size):
+            of[i] = zero if zf[i] < zero else df[i]
+    else:
+        for i in range(yf.size):
+            of[i] = (one - yf[i] * yf[i]) * df[i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
 def _dropout(src, u, keep, dst, scale):
     """Network's inverted dropout: scale = 1/keep where u < keep else 0; dst = src * scale."""
     sf = src.reshape(src.size)
@@ -76,7 +118,7 @@ def _dropout(src, u, keep, dst, scale):
         df[i] = sf[i] * s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
 def _matvec_rows(a, w, z):
     """z[:, 0] = a @ w for a width-1 layer (no BLAS call: its fixed cost dominates at small batches)."""
     k = w.size
@@ -94,7 +136,7 @@ def _matvec_rows(a, w, z):
         z[i, 0] = (s0 + s1) + (s2 + s3)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
 def _rank1_grad(dz, a, g):
     """g = dz[:, 0] @ a (the weight gradient of a width-1 layer)."""
     for c in range(g.size):
@@ -105,7 +147,7 @@ def _rank1_grad(dz, a, g):
             g[c] += d * a[i, c]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
 def _outer(dz, w, dx):
     """dx = dz[:, 0] outer w (the input gradient of a width-1 layer)."""
     for i in range(dx.shape[0]):
@@ -120,27 +162,39 @@ def _mat(buf, off, rows, cols):
 
 
 @njit(cache=True, error_model="numpy")
+def _view(buf, off, rows, cols):
+    """A (rows, cols) view of flat ``buf`` at ``off``; a real call, not inlined: inlining the slice+reshape
+    at every use made the training kernel's IR several times larger (seconds of compile time)."""
+    return buf[off:off + rows * cols].reshape(rows, cols)
+
+
+@njit(cache=True, error_model="numpy")
 def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay, keep, n_weights, B,
-                  loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2):
+                  loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2, full):
     """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
 
     ``P``/``G``/``S1``/``S2``: flat parameters, gradients and optimizer states, all weight matrices first
     (``n_weights`` elements), then all biases; ``ws``: flat workspace; ``lay``: per-layer sizes and offsets
     (columns ``L_*``); ``U``: dropout uniforms of these batches, ``drop_stride`` per batch, layer l's at
     ``lay[l, L_U]`` within a batch; ``keep``: keep probability of each layer's input.
+    ``full``: None for the lean variant (activations in :data:`COMMON_ACTIVATIONS`, optimizer in
+    :data:`COMMON_OPTIMIZERS`, loss in :data:`COMMON_LOSSES`), else any array: the variant with every
+    activation, optimizer and loss. The ``full is None`` tests are resolved when Numba compiles, so the lean
+    variant never compiles the rest.
     Returns (sum of batch losses, -1, new step t), or (the non-finite loss, its batch index, t) when a
     batch loss is NaN/inf; that batch is not back-propagated or applied.
     """
     L = lay.shape[0]
     nin = X.shape[1]
     nout = Y.shape[1]
-    xin = _mat(ws, 0, B, nin)
-    yb = _mat(ws, B * nin, B, nout)
-    gout = _mat(ws, B * (nin + nout), B, nout)
+    xin = _view(ws, B - B, B, nin)  # not a literal 0: that would compile a second _view
+    yb = _view(ws, B * nin, B, nout)
+    gout = _view(ws, B * (nin + nout), B, nout)
     wb = ws[B * (nin + 2 * nout):B * (nin + 2 * nout + 1)]
     t = t0
     total = 0.0
     nP = P.size
+    want_grad = B > 0  # a bool, not Literal[bool]: the loss kernels keep the signature the validation uses
     for b in range(b0, b1):
         base = b * B
         for r in range(B):
@@ -158,15 +212,15 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
             if l == 0:
                 src = xin
             else:
-                src = _mat(ws, lay[l - 1, L_A], B, k)
+                src = _view(ws, lay[l - 1, L_A], B, k)
             if keep[l] < 1:
-                ain = _mat(ws, lay[l, L_IN], B, k)
+                ain = _view(ws, lay[l, L_IN], B, k)
                 off = (b - b0) * drop_stride + lay[l, L_U]
-                _dropout(src, U[off:off + B * k], keep[l], ain, _mat(ws, lay[l, L_S], B, k))
+                _dropout(src, U[off:off + B * k], keep[l], ain, _view(ws, lay[l, L_S], B, k))
             else:
                 ain = src
-            W = _mat(P, lay[l, L_W], m, k)
-            z = _mat(ws, lay[l, L_Z], B, m)
+            W = _view(P, lay[l, L_W], m, k)
+            z = _view(ws, lay[l, L_Z], B, m)
             if m == 1:
                 _matvec_rows(ain, P[lay[l, L_W]:lay[l, L_W] + k], z)
             else:
@@ -176,9 +230,17 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
                 for j in range(m):
                     z[i, j] += P[ob + j]
             if code != 0:
-                act_forward(code, z, _mat(ws, lay[l, L_A], B, m))
-        out = _mat(ws, lay[L - 1, L_A], B, nout)
-        lb = _loss_and_grad(loss_code, out, yb, wb, gout)
+                if full is None:
+                    _act_forward_common(code, z, _view(ws, lay[l, L_A], B, m))
+                else:
+                    act_forward(code, z, _view(ws, lay[l, L_A], B, m))
+        out = _view(ws, lay[L - 1, L_A], B, nout)
+        if loss_code == 0:  # the loss kernels directly (a dispatch function would be one more compile)
+            lb = _bce_kernel(out, yb, wb, gout, want_grad)
+        elif loss_code == 1 or full is None:
+            lb = _mse_kernel(out, yb, wb, gout, want_grad)
+        else:
+            lb = _softmax_ce_kernel(out, yb, wb, gout, want_grad)
         if not np.isfinite(lb):
             return lb, b, t
         total += lb
@@ -188,19 +250,22 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
             m = lay[l, L_M]
             k = lay[l, L_K]
             code = lay[l, L_CODE]
-            z = _mat(ws, lay[l, L_Z], B, m)
-            dz = _mat(ws, lay[l, L_DZ], B, m)
-            act_backward_from_output(code, z, _mat(ws, lay[l, L_A], B, m), dy, dz)
+            z = _view(ws, lay[l, L_Z], B, m)
+            dz = _view(ws, lay[l, L_DZ], B, m)
+            if full is None:
+                _act_backward_common(code, z, _view(ws, lay[l, L_A], B, m), dy, dz)
+            else:
+                act_backward_from_output(code, z, _view(ws, lay[l, L_A], B, m), dy, dz)
             if keep[l] < 1:
-                ain = _mat(ws, lay[l, L_IN], B, k)
+                ain = _view(ws, lay[l, L_IN], B, k)
             elif l == 0:
                 ain = xin
             else:
-                ain = _mat(ws, lay[l - 1, L_A], B, k)
+                ain = _view(ws, lay[l - 1, L_A], B, k)
             if m == 1:
                 _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
             else:
-                np.dot(dz.T, ain, _mat(G, lay[l, L_W], m, k))
+                np.dot(dz.T, ain, _view(G, lay[l, L_W], m, k))
             ob = lay[l, L_B]
             for j in range(m):
                 G[ob + j] = 0
@@ -208,13 +273,13 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
                 for j in range(m):
                     G[ob + j] += dz[i, j]
             if l > 0:
-                dx = _mat(ws, lay[l, L_DX], B, k)
+                dx = _view(ws, lay[l, L_DX], B, k)
                 if m == 1:
                     _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
                 else:
-                    np.dot(dz, _mat(P, lay[l, L_W], m, k), dx)
+                    np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
                 if keep[l] < 1:
-                    sc = _mat(ws, lay[l, L_S], B, k)
+                    sc = _view(ws, lay[l, L_S], B, k)
                     for i in range(B):
                         for j in range(k):
                             dx[i, j] = dx[i, j] * sc[i, j]
@@ -225,8 +290,14 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
             alpha = lr * math.sqrt(1.0 - math.pow(beta2, float(t))) / (1.0 - math.pow(beta1, float(t)))
             hpW[HP_ALPHA] = alpha
             hpB[HP_ALPHA] = alpha
-        update_params(opt_code, P[:n_weights], G[:n_weights], S1[:n_weights], S2[:n_weights], hpW)
-        update_params(opt_code, P[n_weights:nP], G[n_weights:nP], S1[n_weights:nP], S2[n_weights:nP], hpB)
+        for seg in range(2):  # one call site: the update kernel is linked in (and optimised) once
+            lo = 0 if seg == 0 else n_weights
+            hi = n_weights if seg == 0 else nP
+            hp = hpW if seg == 0 else hpB
+            if opt_code == ADAM or full is None:
+                adam_update(P[lo:hi], G[lo:hi], S1[lo:hi], S2[lo:hi], hp)
+            else:
+                update_params(opt_code, P[lo:hi], G[lo:hi], S1[lo:hi], S2[lo:hi], hp)
     return total, -1, t
 
 
@@ -352,6 +423,9 @@ class FusedDenseTrainer:
         self.hpW = optimizer.hyper_array(dt, True)
         self.hpB = optimizer.hyper_array(dt, False)
         self._no_u = np.zeros(1, dt)
+        lean = (optimizer.code in COMMON_OPTIMIZERS and self.loss_code in COMMON_LOSSES
+                and all(a.activation in COMMON_ACTIVATIONS for a in layers))
+        self._full = None if lean else np.zeros(1, np.int64)
         h = optimizer.hyper
         self._beta1 = float(h.get("beta1", 0.0))
         self._beta2 = float(h.get("beta2", 0.0))
@@ -412,6 +486,7 @@ class FusedDenseTrainer:
                     X, Y, w, perm, start, stop, U, self.drop_stride, self.P, self.G, self.S1, self.S2,
                     self.ws, self.lay, self.keep, self.n_weights, self.B, self.loss_code, self.opt.code,
                     self.hpW, self.hpB, self.opt.t, self.opt.learning_rate, self._beta1, self._beta2,
+                    self._full,
                 )
                 self.opt.t = int(t)
                 if bad >= 0:
@@ -460,53 +535,10 @@ def fused_predict(X, P, lay, out, buf, chunk):
     return n
 
 
-class DensePredictor:
-    """Fast inference for a plain dense stack: one Numba call for any number of events.
-
-    Takes a copy of the weights; call :meth:`refresh` after they change.
-
-    >>> from tmvacompat.engine.network import Network
-    >>> from tmvacompat.specs import DenseSpec
-    >>> net = Network.build([DenseSpec(3, "TANH"), DenseSpec(1, "LINEAR")], (2,), dtype=np.float64)
-    >>> DensePredictor(net)(np.zeros((4, 2))).shape
-    (4, 1)
-    """
-
-    def __init__(self, net: Any, chunk: int = 2048) -> None:
-        if not can_fuse(net, "R"):
-            raise TrainingError(
-                "DensePredictor needs a plain stack of DENSE layers on a flat input", token=repr(net)
-            )
-        self.net = net
-        self.dtype = np.dtype(net.dtype)
-        self.chunk = int(chunk)
-        layers = net.layers
-        self.w_off, self.b_off, _, n_par = _layout(layers)
-        self.P = np.empty(n_par, self.dtype)
-        self.lay = np.zeros((len(layers), L_COLS), dtype=np.int64)
-        for i, la in enumerate(layers):
-            self.lay[i, L_M], self.lay[i, L_K], self.lay[i, L_CODE] = la.width, la.fan_in, la.activation
-            self.lay[i, L_W], self.lay[i, L_B] = self.w_off[i][0], self.b_off[i][0]
-        self.nin = layers[0].fan_in
-        self.nout = layers[-1].width
-        wmax = max(la.width for la in layers)
-        self._buf = np.empty(3 * self.chunk * wmax, self.dtype)
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Copy the network's current weights in."""
-        for la, (ow, nw), (ob, nb) in zip(self.net.layers, self.w_off, self.b_off, strict=True):
-            self.P[ow:ow + nw] = la.params["Weights"].reshape(-1)
-            self.P[ob:ob + nb] = la.params["Biases"].reshape(-1)
-
-    def __call__(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs)."""
-        if type(X) is not np.ndarray or X.dtype != self.dtype or not X.flags.c_contiguous or X.ndim != 2:
-            X = np.ascontiguousarray(X, dtype=self.dtype).reshape(-1, self.nin)
-        if out is None:
-            out = np.empty((X.shape[0], self.nout), self.dtype)
-        fused_predict(X, self.P, self.lay, out, self._buf, self.chunk)
-        return out
+# DensePredictor moved to tmvacompat.engine.inference (one call: transformation, layers, output function);
+# re-exported here for existing imports.
+from tmvacompat.engine.inference import DensePredictor  # noqa: E402, I001
 
 
-__all__ = ["LOSS_CODES", "can_fuse", "FusedDenseTrainer", "fused_batches", "fused_predict", "DensePredictor"]
+__all__ = ["LOSS_CODES", "COMMON_ACTIVATIONS", "COMMON_OPTIMIZERS", "COMMON_LOSSES", "can_fuse",
+           "FusedDenseTrainer", "fused_batches", "fused_predict", "DensePredictor"]

@@ -74,67 +74,104 @@ DEFAULT_OPTIMIZER_PARAMS: dict[str, dict[str, float]] = {
 HP_LR, HP_MOM, HP_R1, HP_R2, HP_EPS, HP_ALPHA, HP_C1, HP_C2, HP_ONE, HP_SIZE = range(10)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _hyper(hp):
+    one = hp[HP_ONE]
+    return (hp[HP_LR], hp[HP_MOM], hp[HP_R1], hp[HP_R2], hp[HP_EPS], hp[HP_ALPHA], hp[HP_C1], hp[HP_C2], one,
+            one - hp[HP_R1], one - hp[HP_R2])
+
+
+# One kernel per optimizer, so a process compiles only the optimizers it uses (the fused dense trainer
+# and Optimizer.step call them directly); update_params dispatches to them by code.
+@njit(cache=True, error_model="numpy")
+def sgd_update(theta, g, s1, s2, hp):
+    """SGD with momentum on 1-D contiguous arrays (see :func:`update_params`)."""
+    lr, mom, r1, r2, eps, alpha, c1, c2, one, q1, q2 = _hyper(hp)
+    for i in range(theta.size):
+        w = theta[i]
+        gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
+        v = mom * s1[i] + gi
+        s1[i] = v
+        theta[i] = w - lr * v
+
+
+@njit(cache=True, error_model="numpy")
+def adam_update(theta, g, s1, s2, hp):
+    """Adam (``hp[HP_ALPHA]`` is this step's bias-corrected rate) on 1-D contiguous arrays."""
+    lr, mom, r1, r2, eps, alpha, c1, c2, one, q1, q2 = _hyper(hp)
+    for i in range(theta.size):
+        w = theta[i]
+        gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
+        m = r1 * s1[i] + q1 * gi
+        v = r2 * s2[i] + q2 * (gi * gi)
+        s1[i] = m
+        s2[i] = v
+        theta[i] = w - alpha * ((one / (np.sqrt(v) + eps)) * m)
+
+
+@njit(cache=True, error_model="numpy")
+def adagrad_update(theta, g, s1, s2, hp):
+    """Adagrad on 1-D contiguous arrays."""
+    lr, mom, r1, r2, eps, alpha, c1, c2, one, q1, q2 = _hyper(hp)
+    for i in range(theta.size):
+        w = theta[i]
+        gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
+        v = s1[i] + gi * gi
+        s1[i] = v
+        theta[i] = w - lr * ((one / np.sqrt(v + eps)) * gi)
+
+
+@njit(cache=True, error_model="numpy")
+def rmsprop_update(theta, g, s1, s2, hp):
+    """RMSprop with momentum on 1-D contiguous arrays."""
+    lr, mom, r1, r2, eps, alpha, c1, c2, one, q1, q2 = _hyper(hp)
+    for i in range(theta.size):
+        w = theta[i]
+        gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
+        v = r1 * s1[i] + q1 * (gi * gi)
+        s1[i] = v
+        u = mom * s2[i] + lr * ((one / np.sqrt(v + eps)) * gi)
+        s2[i] = u
+        theta[i] = w - u
+
+
+@njit(cache=True, error_model="numpy")
+def adadelta_update(theta, g, s1, s2, hp):
+    """Adadelta on 1-D contiguous arrays."""
+    lr, mom, r1, r2, eps, alpha, c1, c2, one, q1, q2 = _hyper(hp)
+    for i in range(theta.size):
+        w = theta[i]
+        gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
+        v = r1 * s1[i] + q1 * (gi * gi)
+        s1[i] = v
+        d = ((one / np.sqrt(v + eps)) * gi) * np.sqrt(s2[i] + eps)
+        theta[i] = w - lr * d
+        s2[i] = r1 * s2[i] + q1 * (d * d)
+
+
+#: optimizer code -> its update kernel
+UPDATE_KERNELS = (sgd_update, adam_update, adagrad_update, rmsprop_update, adadelta_update)
+
+
 @njit(cache=True, error_model="numpy")
 def update_params(code, theta, g, s1, s2, hp):
     """One optimizer step on 1-D contiguous arrays (``theta`` updated in place, state ``s1``/``s2``).
 
     ``hp`` holds, in theta's dtype: learning rate, momentum, beta1/rho, beta2, eps, Adam's alpha for this
     step, the L1 coefficient (wd or 0), the L2 coefficient (2 wd or 0) and 1. The operation order follows
-    TMVA's matrix calls (reciprocal, then products) so float64 results agree to rounding.
+    TMVA's matrix calls (reciprocal, then products) so float64 results agree to rounding. Compiles every
+    optimizer; from Python prefer ``UPDATE_KERNELS[code]``.
     """
-    lr = hp[HP_LR]
-    mom = hp[HP_MOM]
-    r1 = hp[HP_R1]
-    r2 = hp[HP_R2]
-    eps = hp[HP_EPS]
-    alpha = hp[HP_ALPHA]
-    c1 = hp[HP_C1]
-    c2 = hp[HP_C2]
-    one = hp[HP_ONE]
-    q1 = one - r1
-    q2 = one - r2
-    n = theta.size
     if code == SGD:
-        for i in range(n):
-            w = theta[i]
-            gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
-            v = mom * s1[i] + gi
-            s1[i] = v
-            theta[i] = w - lr * v
+        sgd_update(theta, g, s1, s2, hp)
     elif code == ADAM:
-        for i in range(n):
-            w = theta[i]
-            gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
-            m = r1 * s1[i] + q1 * gi
-            v = r2 * s2[i] + q2 * (gi * gi)
-            s1[i] = m
-            s2[i] = v
-            theta[i] = w - alpha * ((one / (np.sqrt(v) + eps)) * m)
+        adam_update(theta, g, s1, s2, hp)
     elif code == ADAGRAD:
-        for i in range(n):
-            w = theta[i]
-            gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
-            v = s1[i] + gi * gi
-            s1[i] = v
-            theta[i] = w - lr * ((one / np.sqrt(v + eps)) * gi)
+        adagrad_update(theta, g, s1, s2, hp)
     elif code == RMSPROP:
-        for i in range(n):
-            w = theta[i]
-            gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
-            v = r1 * s1[i] + q1 * (gi * gi)
-            s1[i] = v
-            u = mom * s2[i] + lr * ((one / np.sqrt(v + eps)) * gi)
-            s2[i] = u
-            theta[i] = w - u
-    else:  # ADADELTA
-        for i in range(n):
-            w = theta[i]
-            gi = g[i] + c1 * (-one if w < 0 else one) + c2 * w
-            v = r1 * s1[i] + q1 * (gi * gi)
-            s1[i] = v
-            d = ((one / np.sqrt(v + eps)) * gi) * np.sqrt(s2[i] + eps)
-            theta[i] = w - lr * d
-            s2[i] = r1 * s2[i] + q1 * (d * d)
+        rmsprop_update(theta, g, s1, s2, hp)
+    else:
+        adadelta_update(theta, g, s1, s2, hp)
 
 
 def optimizer_code(name: str | int) -> int:
@@ -320,10 +357,10 @@ class Optimizer:
             alpha = self.adam_alpha(self.t)
             for hp in self._hp.values():
                 hp[HP_ALPHA] = alpha
+        kernel = UPDATE_KERNELS[self.code]  # only this optimizer's kernel gets compiled
         for s in self.slots:
             hp = self._hp[(s.param.dtype.str, s.regularized)]
-            update_params(
-                self.code,
+            kernel(
                 s.param.reshape(-1),
                 s.grad.reshape(-1),
                 s.state1.reshape(-1),
@@ -406,6 +443,12 @@ __all__ = [
     "Optimizer",
     "Slot",
     "update_params",
+    "UPDATE_KERNELS",
+    "sgd_update",
+    "adam_update",
+    "adagrad_update",
+    "rmsprop_update",
+    "adadelta_update",
     "optimizer_code",
     "regularization_code",
     "resolve_optimizer_params",

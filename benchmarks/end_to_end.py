@@ -1,0 +1,237 @@
+"""End-to-end training speed: MethodDL (and Factory + DataLoader on a ROOT file) against a PyTorch loop.
+
+What is timed is the whole ``MethodDL.train`` call: VarTransform fit and application, label/weight
+preparation, the validation split, every epoch (shuffle, batches, optimizer steps), the validation pass of
+every epoch, best-weight snapshots and the Model assembly (no weight file is written). The network is the
+TMVA tutorial's, 20 -> 3 x 128 tanh -> 1, Adam, CROSSENTROPY, a fixed number of epochs (``MaxEpochs=E``,
+``ConvergenceSteps`` large, ``TestRepetitions=1``). Events/s = training events x epochs / wall time.
+
+The PyTorch loop does the same work on the same data: Normalize transform, 80/20 split, per epoch a shuffled
+pass of Adam steps with weighted BCE-with-logits, a validation pass over the whole validation set and a copy
+of the weights when the validation loss improves. "bare" is tmvacompat's fused kernel alone
+(:class:`tmvacompat.engine.fused.FusedDenseTrainer` on prepared arrays, same batches, no validation): the
+ratio e2e/bare is what the method layer costs.
+
+Once per run the same training goes through ``Factory`` + ``DataLoader`` reading a ROOT file written with
+uproot's ``mktree`` (``Factory.TrainAllMethods`` timed).
+
+Usage::
+
+    python benchmarks/end_to_end.py            # 1 and 2 threads, batch 32 / 128 / 1024
+    python benchmarks/end_to_end.py --quick    # 1 thread, fewer events and repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from engine import Threads, fmt, machine, torch, torch_mlp  # noqa: E402
+
+from tmvacompat.data.dataset import DataSet  # noqa: E402
+from tmvacompat.engine.fused import FusedDenseTrainer  # noqa: E402
+from tmvacompat.engine.init import initialize  # noqa: E402
+from tmvacompat.engine.network import Network  # noqa: E402
+from tmvacompat.engine.optimizers import Optimizer  # noqa: E402
+from tmvacompat.methods.dl import MethodDL  # noqa: E402
+from tmvacompat.specs import DenseSpec  # noqa: E402
+
+NVAR = 20
+LR = 1e-3
+
+
+def options(B: int, epochs: int) -> str:
+    return (
+        "!H:!V:VarTransform=N:RandomSeed=1:WeightInitialization=XAVIER:ErrorStrategy=CROSSENTROPY:"
+        "ValidationSize=20%:Layout=TANH|128,TANH|128,TANH|128,LINEAR:"
+        f"TrainingStrategy=LearningRate={LR},Optimizer=ADAM,BatchSize={B},MaxEpochs={epochs},"
+        "ConvergenceSteps=100000,TestRepetitions=1"
+    )
+
+
+def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X float32 (n, 20), class id (0 signal, 1 background), weights): shifted correlated Gaussians."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    A = rng.normal(size=(NVAR, NVAR)) / np.sqrt(NVAR)
+    X = rng.normal(size=(n, NVAR)) @ A + np.where(y[:, None] == 0, 0.4, -0.4)
+    X[:, 0] += 0.5 * (X[:, 1] ** 2 - 1) * np.where(y == 0, 1, -1)
+    w = rng.uniform(0.5, 1.5, n)
+    return X.astype(np.float32), y, w.astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------ ours
+def ours_method(ds: DataSet, B: int, epochs: int):
+    def run() -> None:
+        m = MethodDL("DNN", options(B, epochs))
+        m.train(ds, weight_file="")
+        assert m.history.phases[0].path == "fused" and m.history.phases[0].epochs == epochs
+
+    return run
+
+
+def ours_bare(X: np.ndarray, y: np.ndarray, w: np.ndarray, B: int, epochs: int):
+    """The fused kernel alone on the already-normalised training part (the same batches as the method)."""
+    n_fit = X.shape[0] - X.shape[0] // 5
+    lo, hi = X.min(0), X.max(0)
+    Xn = np.ascontiguousarray(((X - lo) * (2 / (hi - lo)) - 1)[:n_fit], np.float32)
+    Y = (y[:n_fit] == 0).astype(np.float32).reshape(-1, 1)
+    wf = np.ascontiguousarray(w[:n_fit])
+    rng = np.random.default_rng(0)
+
+    def run() -> None:
+        net = Network.build([DenseSpec(128, "TANH")] * 3 + [DenseSpec(1, "LINEAR")], (NVAR,))
+        initialize(net, "XAVIER", seed=1)
+        opt = Optimizer(net, "ADAM", LR)
+        ft = FusedDenseTrainer(net, opt, "C", B)
+        for _ in range(epochs):
+            ft.run(Xn, Y, wf, rng.permutation(n_fit), 0, n_fit // B)
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------ torch
+def torch_e2e(X: np.ndarray, y: np.ndarray, w: np.ndarray, B: int, epochs: int):
+    """TMVA's loop written in PyTorch: normalise, split, epochs of Adam steps + a validation pass each."""
+
+    def run() -> None:
+        torch.manual_seed(0)
+        lo, hi = X.min(0), X.max(0)
+        Xn = torch.from_numpy(((X - lo) * (2 / (hi - lo)) - 1).astype(np.float32))
+        Y = torch.from_numpy((y == 0).astype(np.float32).reshape(-1, 1))
+        W = torch.from_numpy(w.reshape(-1, 1))
+        n_fit = X.shape[0] - X.shape[0] // 5
+        Xt, Yt, Wt = Xn[:n_fit], Y[:n_fit], W[:n_fit]
+        Xv, Yv, Wv = Xn[n_fit:], Y[n_fit:], W[n_fit:]
+        model = torch_mlp([NVAR, 128, 128, 128, 1], ["tanh", "tanh", "tanh", "linear"])
+        for mod in model:
+            if isinstance(mod, torch.nn.Linear):
+                torch.nn.init.xavier_normal_(mod.weight)
+                torch.nn.init.zeros_(mod.bias)
+        opt = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-7)
+        lossf = torch.nn.BCEWithLogitsLoss(reduction="none")
+        g = torch.Generator().manual_seed(0)
+        best, best_state = float("inf"), None
+        for _ in range(epochs):
+            perm = torch.randperm(n_fit, generator=g)
+            for k in range(n_fit // B):
+                idx = perm[k * B:(k + 1) * B]
+                opt.zero_grad(set_to_none=True)
+                lv = (lossf(model(Xt[idx]), Yt[idx]) * Wt[idx]).mean()
+                lv.backward()
+                opt.step()
+            with torch.no_grad():
+                val = float((lossf(model(Xv), Yv) * Wv).mean())
+            if val < best:
+                best = val
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(best_state)
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------ Factory
+def write_root(path: str, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
+    import uproot
+
+    with uproot.recreate(path) as f:
+        for name, sel in (("TreeS", y == 0), ("TreeB", y == 1)):
+            data = {f"var{i + 1}": X[sel, i] for i in range(NVAR)}
+            data["weight"] = w[sel]
+            f.mktree(name, {k: v.dtype for k, v in data.items()})
+            f[name].extend(data)
+
+
+def factory_run(path: str, n_sig: int, n_bkg: int, B: int, epochs: int) -> float:
+    """Seconds of ``Factory.TrainAllMethods`` (DataLoader reads the ROOT file before, untimed)."""
+    from tmvacompat.data.loader import DataLoader
+    from tmvacompat.factory import Factory, Types
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        factory = Factory("E2E", None, "!V:Silent:!DrawProgressBar:AnalysisType=Classification")
+        loader = DataLoader("dataset")
+        for i in range(NVAR):
+            loader.AddVariable(f"var{i + 1}", "F")
+        loader.AddSignalTree(f"{path}:TreeS", 1.0)
+        loader.AddBackgroundTree(f"{path}:TreeB", 1.0)
+        loader.SetWeightExpression("weight")
+        loader.PrepareTrainingAndTestTree(
+            "", "", f"nTrain_Signal={n_sig}:nTrain_Background={n_bkg}:nTest_Signal=100:nTest_Background=100:"
+            "SplitMode=Block:NormMode=None:!V"
+        )
+        factory.BookMethod(loader, Types.kDL, "DNN", options(B, epochs))
+        loader.GetDataSet()
+        t0 = time.perf_counter()
+        factory.TrainAllMethods()
+        return time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------------------ main
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 thread, fewer events and repeats")
+    ap.add_argument("--events", type=int, default=None, help="training events (80%% train, 20%% validate)")
+    args = ap.parse_args()
+    n = args.events or (20000 if args.quick else 40000)
+    repeats = 3 if args.quick else 5
+    threads = [1] if args.quick else [1, 2]
+    epochs = {32: 2, 128: 4, 1024: 6} if args.quick else {32: 3, 128: 6, 1024: 10}
+    X, y, w = make_data(n + 1000)
+    Xtr, ytr, wtr = X[:n], y[:n], w[:n]
+    ds = DataSet.from_arrays(Xtr, ytr, X[n:], y[n:], w_train=wtr, w_test=w[n:],
+                             class_names=["Signal", "Background"])
+    n_fit = n - n // 5
+    print(f"# tmvacompat end-to-end training benchmark\n\nMachine: {machine()}\n")
+    print(f"{n} training events ({n_fit} train, {n - n_fit} validate), 20 -> 3 x 128 tanh -> 1, Adam, "
+          f"CROSSENTROPY, float32; medians of {repeats} interleaved runs; events/s = {n_fit} x epochs / "
+          "wall time of the whole train call\n")
+    print("| threads | batch | epochs | ours MethodDL.train | ours bare kernel | e2e/bare | torch loop "
+          "| ours/torch |")
+    print("|---|---|---|---|---|---|---|---|")
+    for th in threads:
+        with Threads(th):
+            for B, E in epochs.items():
+                fns = {"e2e": ours_method(ds, B, E), "bare": ours_bare(Xtr, ytr, wtr, B, E)}
+                if torch is not None:
+                    fns["torch"] = torch_e2e(Xtr, ytr, wtr, B, E)
+                for fn in fns.values():
+                    fn()  # warm-up (compilation)
+                times: dict = {k: [] for k in fns}
+                for _ in range(repeats):
+                    for k, fn in fns.items():
+                        t0 = time.perf_counter()
+                        fn()
+                        times[k].append(time.perf_counter() - t0)
+                rate = {k: n_fit * E / statistics.median(v) for k, v in times.items()}
+                tr = rate.get("torch")
+                vs = "-" if tr is None else f"{rate['e2e'] / tr:.2f}x"
+                print(f"| {th} | {B} | {E} | {fmt(rate['e2e'])} | {fmt(rate['bare'])} | "
+                      f"{rate['e2e'] / rate['bare']:.2f} | {fmt(tr)} | {vs} |", flush=True)
+    with Threads(1), tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "e2e_input.root")
+        write_root(path, Xtr, ytr, wtr)
+        B, E = 128, epochs[128]
+        n_sig, n_bkg = int((ytr == 0).sum()) - 100, int((ytr == 1).sum()) - 100  # 100 + 100 test events
+        factory_run(path, n_sig, n_bkg, B, E)  # warm-up
+        secs = statistics.median(factory_run(path, n_sig, n_bkg, B, E) for _ in range(repeats))
+        n_ev = n_sig + n_bkg
+        nf = n_ev - n_ev // 5
+        print(f"\nFactory + DataLoader (ROOT file written with uproot mktree), 1 thread, batch {B}, {E} "
+              f"epochs: TrainAllMethods {secs:.2f} s = {fmt(nf * E / secs)} events/s")
+
+
+if __name__ == "__main__":
+    main()
