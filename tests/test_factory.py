@@ -116,7 +116,7 @@ def test_multiclass_matches_tmva_accuracy(tmp_path, monkeypatch):
         "!H:!V:ErrorStrategy=CROSSENTROPY:VarTransform=N:WeightInitialization=XAVIERUNIFORM:RandomSeed=2:"
         "Layout=TANH|100,TANH|50,TANH|10,LINEAR:"
         "TrainingStrategy=Optimizer=ADAM,LearningRate=1e-3,TestRepetitions=1,ConvergenceSteps=10,BatchSize=100,"
-        "MaxEpochs=20:Architecture=CPU",  # TMVA's own booking of this file (TMVAMulticlass_DL_CPU.weights.xml)
+        "MaxEpochs=20:Architecture=CPU",  # TMVA's booking in TMVAMulticlass_DL_CPU.weights.xml
     )
     factory.TrainAllMethods()
     factory.TestAllMethods()

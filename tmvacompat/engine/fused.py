@@ -43,13 +43,15 @@ import numpy as np
 from numba import njit
 
 from tmvacompat.engine.activations import (
-    FTANH,
-    IDENTITY,
-    RELU,
-    TANH,
+    COMMON_ACTIVATIONS,
     act_backward_from_output,
     act_forward,
-    fast_tanh,
+)
+from tmvacompat.engine.activations import (
+    act_backward_common as _act_backward_common,
+)
+from tmvacompat.engine.activations import (
+    act_forward_common as _act_forward_common,
 )
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
 from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, adam_update, update_params
@@ -59,7 +61,6 @@ from tmvacompat.errors import TrainingError
 LOSS_CODES: dict[str, int] = {"C": 0, "R": 1, "S": 2}
 #: activations and optimizers of the lean kernel variant (others compile the full dispatch, on first use):
 #: the TMVA tutorial networks (MethodDL's default optimizer is ADAM)
-COMMON_ACTIVATIONS = frozenset((IDENTITY, RELU, TANH, FTANH))
 COMMON_OPTIMIZERS = frozenset((ADAM,))
 #: losses of the lean kernel variant (C, R)
 COMMON_LOSSES = frozenset((0, 1))
@@ -68,40 +69,6 @@ MAX_GROUP_UNIFORMS = 1 << 22
 
 # columns of the per-layer offset table ``lay`` (int64, one row per layer)
 L_M, L_K, L_CODE, L_W, L_B, L_Z, L_A, L_DZ, L_DX, L_IN, L_S, L_U, L_COLS = range(13)
-
-
-@njit(cache=True, error_model="numpy")
-def _act_forward_common(code, z, y):
-    """``y = act(z)`` for relu, tanh, fast tanh: the loops of :func:`act_forward` (identical values)."""
-    zf = z.reshape(z.size)
-    yf = y.reshape(y.size)
-    zero = zf.dtype.type(0)
-    if code == RELU:
-        for i in range(zf.size):
-            yf[i] = zero if zf[i] < zero else zf[i]
-    else:
-        for i in range(zf.size):
-            yf[i] = fast_tanh(zf[i])
-
-
-@njit(cache=True, error_model="numpy")
-def _act_backward_common(code, z, y, dy, dz):
-    """``dz = act'(z) * dy`` for identity, relu, tanh, fast tanh (``act_backward_from_output``'s loops)."""
-    zf = z.reshape(z.size)
-    yf = y.reshape(y.size)
-    df = dy.reshape(dy.size)
-    of = dz.reshape(dz.size)
-    one = zf.dtype.type(1)
-    zero = zf.dtype.type(0)
-    if code == IDENTITY:
-        for i in range(zf.size):
-            of[i] = df[i]
-    elif code == RELU:
-        for i in range(zf.size):
-            of[i] = zero if zf[i] < zero else df[i]
-    else:
-        for i in range(yf.size):
-            of[i] = (one - yf[i] * yf[i]) * df[i]
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
