@@ -8,10 +8,9 @@ python benchmarks/inference.py --quick   # 200k events, fewer repeats
 
 Network 20 -> 3 x 128 tanh -> 1, float32, one thread (BLAS limited with threadpoolctl, onnxruntime and
 PyTorch set to one intra-op thread), inputs fed in chunks. Throughputs are medians of interleaved rounds
-(ours, before, numpy, torch, onnxruntime, ours, ...) so load drift hits all alike; latencies are medians
-over 5 loops of 2000 calls. "before" is the previous one-call kernel
-(``tmvacompat.engine.fused.fused_predict``, 2048-row GEMM chunks, when that module still has it) and the
-generic ``Network.predict``. Reader rows compare ``Reader.EvaluateMVA`` / ``EvaluateMulticlass`` on bound
+(ours, numpy, torch, onnxruntime, ours, ...) so load drift hits all alike; latencies are medians over 5
+loops of 2000 calls. The generic ``Network.predict`` is measured beside the fused kernel. Reader rows
+compare ``Reader.EvaluateMVA`` / ``EvaluateMulticlass`` on bound
 buffers with the fast path and with the generic path (the model's fast evaluator disabled).
 torch and onnxruntime are optional (their columns are skipped when missing).
 """
@@ -31,7 +30,6 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tmvacompat.engine import fused  # noqa: E402
 from tmvacompat.engine.inference import DensePredictor  # noqa: E402
 from tmvacompat.engine.init import initialize  # noqa: E402
 from tmvacompat.engine.network import Network  # noqa: E402
@@ -120,28 +118,6 @@ def numpy_predict(net, X, chunk=2048):
     return out
 
 
-class OldPredictor:
-    """The previous kernel (fused.fused_predict with 2048-row chunks), for the before/after columns."""
-
-    def __init__(self, net, chunk=2048):
-        self.chunk = chunk
-        layers = net.layers
-        w_off, b_off, _, n_par = fused._layout(layers)
-        self.P = np.empty(n_par, DT)
-        self.lay = np.zeros((len(layers), fused.L_COLS), dtype=np.int64)
-        for i, la in enumerate(layers):
-            self.lay[i, fused.L_M], self.lay[i, fused.L_K], self.lay[i, fused.L_CODE] = (
-                la.width, la.fan_in, la.activation)
-            self.lay[i, fused.L_W], self.lay[i, fused.L_B] = w_off[i][0], b_off[i][0]
-            self.P[w_off[i][0]:w_off[i][0] + w_off[i][1]] = la.params["Weights"].reshape(-1)
-            self.P[b_off[i][0]:b_off[i][0] + b_off[i][1]] = la.params["Biases"].reshape(-1)
-        self.buf = np.empty(3 * chunk * max(la.width for la in layers), DT)
-
-    def __call__(self, X, out):
-        fused.fused_predict(X, self.P, self.lay, out, self.buf, self.chunk)
-        return out
-
-
 def inference(n_events: int, repeats: int) -> dict:
     rng = np.random.default_rng(5)
     net = Network.build([DenseSpec(128, "TANH")] * 3 + [DenseSpec(1, "LINEAR")], (20,), dtype=DT)
@@ -155,10 +131,6 @@ def inference(n_events: int, repeats: int) -> dict:
     x1 = X[:1].copy()
     o1 = np.empty((1, 1), DT)
     lat = {"ours": lambda: pred(x1, o1), "numpy": lambda: numpy_predict(net, x1)}
-    if hasattr(fused, "fused_predict") and hasattr(fused, "_layout"):
-        old = OldPredictor(net)
-        fns["before (fused_predict)"] = lambda: old(X, out)
-        lat["before (fused_predict)"] = lambda: old(x1, o1)
     fns["Network.predict"] = lambda: net.predict(X, 4096)
     lat["Network.predict"] = lambda: net.predict(x1)
     if torch is not None:

@@ -123,11 +123,6 @@ def _outer(dz, w, dx):
             dx[i, c] = d * w[c]
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _mat(buf, off, rows, cols):
-    return buf[off:off + rows * cols].reshape(rows, cols)
-
-
 @njit(cache=True, error_model="numpy")
 def _view(buf, off, rows, cols):
     """A (rows, cols) view of flat ``buf`` at ``off``; a real call, not inlined: inlining the slice+reshape
@@ -465,47 +460,10 @@ class FusedDenseTrainer:
         return total, -1, 0.0
 
 
-@njit(cache=True, error_model="numpy")
-def fused_predict(X, P, lay, out, buf, chunk):
-    """Raw outputs of a dense stack (flat parameters ``P``, offsets ``lay``) for every row of ``X``.
-
-    ``chunk`` rows per GEMM; ``buf`` is flat scratch of at least ``3 * chunk * max(width)`` elements, used
-    as three regions (pre-activation and two alternating activations: activations never run in place,
-    aliasing stops the loop from vectorising). Few arguments keep the call overhead low (one-event latency).
-    """
-    n = X.shape[0]
-    L = lay.shape[0]
-    third = buf.size // 3
-    for s in range(0, n, chunk):
-        e = min(n, s + chunk)
-        rows = e - s
-        a = X[s:e]
-        for l in range(L):
-            m = lay[l, L_M]
-            k = lay[l, L_K]
-            code = lay[l, L_CODE]
-            if l == L - 1:
-                y = out[s:e]
-            elif l % 2 == 0:
-                y = _mat(buf, third, rows, m)
-            else:
-                y = _mat(buf, 2 * third, rows, m)
-            z = y if code == 0 else _mat(buf, 0, rows, m)
-            np.dot(a, _mat(P, lay[l, L_W], m, k).T, z)
-            ob = lay[l, L_B]
-            for i in range(rows):
-                for j in range(m):
-                    z[i, j] += P[ob + j]
-            if code != 0:
-                act_forward(code, z, y)
-            a = y
-    return n
-
-
 # DensePredictor moved to tmvacompat.engine.inference (one call: transformation, layers, output function);
 # re-exported here for existing imports.
 from tmvacompat.engine.inference import DensePredictor  # noqa: E402, I001
 
 
 __all__ = ["LOSS_CODES", "COMMON_ACTIVATIONS", "COMMON_OPTIMIZERS", "COMMON_LOSSES", "can_fuse",
-           "FusedDenseTrainer", "fused_batches", "fused_predict", "DensePredictor"]
+           "FusedDenseTrainer", "fused_batches", "DensePredictor"]
