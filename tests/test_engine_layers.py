@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck import numerical_gradient
 
 from tmvacompat.engine.activations import (
     _rational_tanh_f32,
@@ -43,26 +44,10 @@ def gradcheck(layer, x, rng, tol=1e-6):
     dx = np.array(layer.backward(r), copy=True).reshape(x.shape)
     grads = {k: v.copy() for k, v in layer.grads.items()}
     for name, p in layer.params.items():
-        num = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + EPS
-            a = loss()
-            p[idx] = old - EPS
-            b = loss()
-            p[idx] = old
-            num[idx] = (a - b) / (2 * EPS)
+        num = numerical_gradient(loss, p, EPS)
         err = np.abs(num - grads[name]).max() / max(np.abs(num).max(), 1e-12)
         assert err < tol, f"{layer.kind} d{name}: rel err {err}"
-    num = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + EPS
-        a = loss()
-        x[idx] = old - EPS
-        b = loss()
-        x[idx] = old
-        num[idx] = (a - b) / (2 * EPS)
+    num = numerical_gradient(loss, x, EPS)
     err = np.abs(num - dx).max() / max(np.abs(num).max(), 1e-12)
     assert err < tol, f"{layer.kind} dInput: rel err {err}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck import numerical_gradient
 
 from tmvacompat.engine import network as network_mod
 from tmvacompat.engine.network import Network
@@ -42,26 +43,10 @@ def net_gradcheck(net, x, rng, tol=1e-6):
     grads = [{k: v.copy() for k, v in layer.grads.items()} for layer in net.layers]
     for i, layer in enumerate(net.layers):
         for name, p in layer.params.items():
-            num = np.zeros_like(p)
-            for idx in np.ndindex(p.shape):
-                old = p[idx]
-                p[idx] = old + EPS
-                a = loss()
-                p[idx] = old - EPS
-                b = loss()
-                p[idx] = old
-                num[idx] = (a - b) / (2 * EPS)
+            num = numerical_gradient(loss, p, EPS)
             err = np.abs(num - grads[i][name]).max() / max(np.abs(num).max(), 1e-12)
             assert err < tol, f"layer {i} {name}: {err}"
-    num = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + EPS
-        a = loss()
-        x[idx] = old - EPS
-        b = loss()
-        x[idx] = old
-        num[idx] = (a - b) / (2 * EPS)
+    num = numerical_gradient(loss, x, EPS)
     err = np.abs(num - dx.reshape(x.shape)).max() / max(np.abs(num).max(), 1e-12)
     assert err < tol, f"input: {err}"
 
@@ -238,25 +223,9 @@ def test_dropout_gradient_with_fixed_mask():
     dx = net.backward(r).copy()
     g = net.layers[0].grads["Weights"].copy()
     w = net.layers[0].params["Weights"]
-    num = np.zeros_like(w)
-    for idx in np.ndindex(w.shape):
-        old = w[idx]
-        w[idx] = old + EPS
-        a = loss()
-        w[idx] = old - EPS
-        b = loss()
-        w[idx] = old
-        num[idx] = (a - b) / (2 * EPS)
+    num = numerical_gradient(loss, w, EPS)
     assert np.abs(num - g).max() / np.abs(num).max() < 1e-6
-    numx = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + EPS
-        a = loss()
-        x[idx] = old - EPS
-        b = loss()
-        x[idx] = old
-        numx[idx] = (a - b) / (2 * EPS)
+    numx = numerical_gradient(loss, x, EPS)
     assert np.abs(numx - dx).max() / np.abs(numx).max() < 1e-6
 
 

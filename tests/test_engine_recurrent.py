@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck import numerical_gradient
 
 from tmvacompat.engine.recurrent import (
     GRU,
@@ -70,26 +71,10 @@ def test_gradients_match_central_differences(kind, after, seq):
     dx = layer.backward(w)
     analytic = {name: g.copy() for name, g in layer.grads.items()}
     h = 1e-6
-    num_dx = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + h
-        lp = loss()
-        x[idx] = old - h
-        lm = loss()
-        x[idx] = old
-        num_dx[idx] = (lp - lm) / (2 * h)
+    num_dx = numerical_gradient(loss, x, h)
     assert _rel_err(dx, num_dx) < 1e-6
     for name, p in layer.params.items():
-        num = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + h
-            lp = loss()
-            p[idx] = old - h
-            lm = loss()
-            p[idx] = old
-            num[idx] = (lp - lm) / (2 * h)
+        num = numerical_gradient(loss, p, h)
         assert np.max(np.abs(num)) > 0, f"{name} has no effect on the output"
         assert _rel_err(analytic[name], num) < 1e-6, name
 
@@ -113,15 +98,7 @@ def test_gradients_from_a_remembered_nonzero_state(kind, after):
     analytic = {name: g.copy() for name, g in layer.grads.items()}
     h = 1e-6
     for arr, ref in [(x, dx)] + [(p, analytic[n]) for n, p in layer.params.items()]:
-        num = np.zeros_like(arr)
-        for idx in np.ndindex(arr.shape):
-            old = arr[idx]
-            arr[idx] = old + h
-            lp = loss()
-            arr[idx] = old - h
-            lm = loss()
-            arr[idx] = old
-            num[idx] = (lp - lm) / (2 * h)
+        num = numerical_gradient(loss, arr, h)
         assert _rel_err(ref, num) < 1e-6
 
 
