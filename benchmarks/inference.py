@@ -37,13 +37,15 @@ from tmvacompat.reader import Reader  # noqa: E402
 from tmvacompat.specs import DenseSpec  # noqa: E402
 from tmvacompat.weightfile import load_weights  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine import interleaved, numpy_predict, onnx_session  # noqa: E402  (the shared benchmark helpers)
+
 try:
     import torch
 except ImportError:  # pragma: no cover
     torch = None
 try:
     import onnxruntime as ort
-    from onnx import TensorProto, helper, numpy_helper
 except ImportError:  # pragma: no cover
     ort = None
 
@@ -53,19 +55,6 @@ READER_FILES = [
     VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml",
     VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml",
 ]
-
-
-def interleaved(fns: dict, repeats: int) -> dict:
-    """Median seconds per call of every function, measured in interleaved rounds."""
-    for fn in fns.values():
-        fn()
-    times: dict = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def latency(fns: dict, calls: int = 2000, loops: int = 5) -> dict:
@@ -80,42 +69,6 @@ def latency(fns: dict, calls: int = 2000, loops: int = 5) -> dict:
                 fn()
             per[k].append((time.perf_counter() - t0) / calls * 1e6)
     return {k: statistics.median(v) for k, v in per.items()}
-
-
-def onnx_session(net):
-    nodes, inits = [], []
-    cur = "x"
-    for i, layer in enumerate(net.layers):
-        inits += [numpy_helper.from_array(layer.params["Weights"], f"W{i}"),
-                  numpy_helper.from_array(layer.params["Biases"][:, 0].copy(), f"b{i}")]  # fmt: skip
-        nodes.append(helper.make_node("Gemm", [cur, f"W{i}", f"b{i}"], [f"z{i}"], transB=1))
-        cur = f"z{i}"
-        if layer.activation == 3:
-            nodes.append(helper.make_node("Tanh", [cur], [f"a{i}"]))
-            cur = f"a{i}"
-    nin, nout = net.layers[0].fan_in, net.layers[-1].width
-    graph = helper.make_graph(nodes, "mlp",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, nin])],
-                              [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [None, nout])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return sess, cur
-
-
-def numpy_predict(net, X, chunk=2048):
-    out = np.empty((X.shape[0], net.layers[-1].width), DT)
-    for s in range(0, X.shape[0], chunk):
-        a = X[s:s + chunk]
-        for layer in net.layers:
-            a = a @ layer.params["Weights"].T + layer.params["Biases"][:, 0]
-            if layer.activation == 3:
-                a = np.tanh(a)
-        out[s:s + chunk] = a
-    return out
 
 
 def inference(n_events: int, repeats: int) -> dict:
@@ -158,7 +111,7 @@ def inference(n_events: int, repeats: int) -> dict:
 
         fns["torch"], lat["torch"] = tpred, t1
     if ort is not None:
-        sess, oname = onnx_session(net)
+        sess, oname = onnx_session(net, 1)
         assert np.allclose(sess.run([oname], {"x": X[:2000]})[0], ref, atol=1e-4)
         fns["onnxruntime"] = lambda: [sess.run([oname], {"x": X[s:s + 4096]})
                                       for s in range(0, n_events, 4096)]
