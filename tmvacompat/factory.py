@@ -60,7 +60,9 @@ class Factory:
     Args:
         job_name: the job name (prefix of the weight files, ``<job>_<title>.weights.xml``).
         output_file: path of the ROOT file the Factory writes (TrainTree, TestTree, histograms); None
-            writes none (the metrics are still computed and printed).
+            writes none (the metrics are still computed and printed). With methods booked on several
+            DataLoaders, each dataset goes to its own file ``<stem>_<dataset>.root`` (TMVA puts all
+            datasets into one file).
         options: ``V``, ``Silent``, ``Color``, ``DrawProgressBar``, ``Transformations``,
             ``AnalysisType=Classification|Regression|Multiclass|Auto``, ``ModelPersistence``, ...
     """
