@@ -96,8 +96,13 @@ def test_float32_tanh_accuracy():
     assert np.abs(out - truth).max() < 1e-6
     ulps = np.abs(out - truth) / np.spacing(np.maximum(np.abs(truth), 1e-30).astype(np.float32))
     assert ulps.max() < 8
-    for v in (0.0001, -0.3, 1.7, 9.0):
-        assert abs(_rational_tanh_f32(v) - out[np.argmin(np.abs(z - np.float32(v)))]) < 1e-4
+    # the kernel's fused multiply-adds against the Python reference's (float64-emulated) ones: the same
+    # float32 bits but for a rare double rounding in the emulation
+    sample = z[::997]
+    ref = np.array([_rational_tanh_f32(v) for v in sample], dtype=np.float32)
+    got = out[::997]
+    assert np.mean(ref == got) > 0.99
+    assert (np.abs(ref - got) <= np.spacing(np.abs(ref))).all()
 
 
 def test_in_place_and_2d():

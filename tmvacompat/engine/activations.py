@@ -29,8 +29,10 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 from tmvacompat.errors import LayoutError
 from tmvacompat.specs import ACTIVATION_CODES
@@ -54,16 +56,45 @@ _B6 = np.float32(1.19825839466702e-06)
 _TINY = np.float32(0.0004)
 
 
+def _fma32(a, b, c):
+    """Python stand-in for the float32 fused multiply-add (through float64; exact up to a rare double
+    rounding)."""
+    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+
+
 def _rational_tanh_f32(x):
-    """Python reference of the float32 rational tanh (used by tests; slow)."""
+    """Python reference of the float32 rational tanh (used by tests; slow), in the kernel's order."""
     x = np.float32(x)
     if abs(x) < _TINY:
         return x
-    x = min(max(x, -_CLAMP), _CLAMP)
-    x2 = x * x
-    p = ((((((_A13 * x2 + _A11) * x2 + _A9) * x2 + _A7) * x2 + _A5) * x2 + _A3) * x2 + _A1) * x
-    q = ((_B6 * x2 + _B4) * x2 + _B2) * x2 + _B0
+    xc = min(max(x, -_CLAMP), _CLAMP)
+    x2 = np.float32(xc * xc)
+    x4 = np.float32(x2 * x2)
+    x8 = np.float32(x4 * x4)
+    f0 = _fma32(_fma32(_A7, x2, _A5), x4, _fma32(_A3, x2, _A1))
+    f1 = _fma32(_A13, x4, _fma32(_A11, x2, _A9))
+    p = np.float32(_fma32(f1, x8, f0) * xc)
+    q = _fma32(_fma32(_B6, x2, _B4), x4, _fma32(_B2, x2, _B0))
     return np.float32(p / q)
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` with one rounding (LLVM's ``llvm.fma``: the FMA instruction where the CPU has one).
+
+    Explicit, so the result does not depend on whether LLVM vectorises or contracts a loop: every kernel
+    that calls it gets the same bits.
+    """
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ty = args[0].type
+        name = "llvm.fma.f32" if ty == ir.FloatType() else "llvm.fma.f64"
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty, ty, ty]), name)
+        return builder.call(fn, args)
+
+    return a(a, b, c), codegen
 
 
 def fast_tanh(x):  # pragma: no cover - replaced by the Numba overload inside jitted code
@@ -76,11 +107,17 @@ def _fast_tanh_ol(x):
     if isinstance(x, types.Float) and x.bitwidth == 32:
 
         def impl32(x):
-            # branch-free (select) form so the loop vectorises; tiny |x| returns x exactly
+            # branch-free (select) form so the loop vectorises; tiny |x| returns x exactly. Estrin's scheme
+            # with fused multiply-adds: a short dependency chain (Horner's 7-deep chain of separate
+            # multiplies and adds kept AVX2 waiting on latency: 0.76 -> 0.56 ns per element)
             xc = min(max(x, -_CLAMP), _CLAMP)
             x2 = xc * xc
-            p = ((((((_A13 * x2 + _A11) * x2 + _A9) * x2 + _A7) * x2 + _A5) * x2 + _A3) * x2 + _A1) * xc
-            q = ((_B6 * x2 + _B4) * x2 + _B2) * x2 + _B0
+            x4 = x2 * x2
+            x8 = x4 * x4
+            f0 = fma(fma(_A7, x2, _A5), x4, fma(_A3, x2, _A1))
+            f1 = fma(_A13, x4, fma(_A11, x2, _A9))
+            p = fma(f1, x8, f0) * xc
+            q = fma(fma(_B6, x2, _B4), x4, fma(_B2, x2, _B0))
             r = p / q
             return x if abs(x) < _TINY else r
 
