@@ -420,6 +420,26 @@ class FusedDenseTrainer:
             return max(1, n_batches)
         return max(1, min(n_batches, MAX_GROUP_UNIFORMS // self.drop_stride))
 
+    def _kernel_args(self, X, Y, w, perm, b0, b1, U) -> tuple:
+        return (
+            X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.G, self.S1, self.S2, self.ws, self.lay,
+            self.keep, self.n_weights, self.B, self.loss_code, self.opt.code, self.hpW, self.hpB, self.opt.t,
+            self.opt.learning_rate, self._beta1, self._beta2, self._full,
+        )  # fmt: skip
+
+    def prepare(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> None:
+        """Compile the training kernel for these arrays' types now (a call on zero batches: no effect).
+
+        On a cold start (neither kernel cached) it first starts the helper process of
+        :mod:`tmvacompat.engine.warmup` that compiles the inference kernel meanwhile.
+        """
+        from tmvacompat.engine.warmup import start_inference_compile
+
+        args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u)
+        lean = all(a.activation in COMMON_ACTIVATIONS for a in self.layers)
+        start_inference_compile(self.dtype, lean, training_args=args, training_kernel=fused_batches)
+        fused_batches(*args)
+
     def run(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray, perm: np.ndarray, b0: int, b1: int,
             rng: np.random.Generator | None = None) -> tuple[float, int, float]:
         """Train batches ``b0 .. b1-1`` of ``perm``.
@@ -444,12 +464,7 @@ class FusedDenseTrainer:
                     U = rng.random((stop - start) * self.drop_stride, dtype=self.dtype.type)
                 else:
                     U = self._no_u
-                s, bad, t = fused_batches(
-                    X, Y, w, perm, start, stop, U, self.drop_stride, self.P, self.G, self.S1, self.S2,
-                    self.ws, self.lay, self.keep, self.n_weights, self.B, self.loss_code, self.opt.code,
-                    self.hpW, self.hpB, self.opt.t, self.opt.learning_rate, self._beta1, self._beta2,
-                    self._full,
-                )
+                s, bad, t = fused_batches(*self._kernel_args(X, Y, w, perm, start, stop, U))
                 self.opt.t = int(t)
                 if bad >= 0:
                     return total, int(bad), float(s)

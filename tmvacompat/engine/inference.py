@@ -45,6 +45,7 @@ from tmvacompat.engine.activations import (
     act_forward,
     act_forward_common,
 )
+from tmvacompat.engine.warmup import wait_inference_compile
 from tmvacompat.errors import InputDataError, TrainingError
 
 #: row blocks smaller than this use the kernel's own matrix-vector loops instead of BLAS
@@ -319,6 +320,7 @@ class DensePredictor:
         self.nout = net.layers[-1].width
         self.refresh()
         self._buf = np.empty(scratch_size(self.lay), self.dtype)
+        wait_inference_compile(self.dtype, self._full is None)
 
     def refresh(self) -> None:
         """Copy the network's current weights in."""
@@ -361,6 +363,7 @@ class DenseEvaluator:
         self.nout = int(self.lay[0, H_NOUT])
         self._size = scratch_size(self.lay)
         self._local = threading.local()
+        wait_inference_compile(self.dtype, self._full is None)
 
     def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This thread's (scratch, one-event input row, one-event output row)."""

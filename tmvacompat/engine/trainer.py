@@ -287,6 +287,8 @@ def train(
                 "fused=True but the network is not a plain dense stack with a C/R/S loss", token="fused"
             )
         runner = FusedDenseTrainer(net, opt, loss, B, keep) if use_fused else None
+        if runner is not None:
+            runner.prepare(X, Y, w)  # before the validator: overlaps the two compiles on a cold start
         nb = n_train // B
         validate = _Validator(net, Xv, Yv, wv, B, value_fn, fused=runner is not None)
 

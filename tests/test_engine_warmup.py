@@ -1,0 +1,120 @@
+"""The cold-start helper process (tmvacompat.engine.warmup): it starts only when it can help, and a
+process whose inference kernel came from the helper's cache gives the same bits as one that compiled it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tmvacompat.engine import warmup
+from tmvacompat.engine.inference import DensePredictor, dense_infer
+from tmvacompat.engine.init import initialize
+from tmvacompat.engine.network import Network
+from tmvacompat.specs import DenseSpec, TrainingPhase
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# the same training in a fresh process (empty Numba cache) and here
+SCRIPT = r"""
+import json, sys
+import numpy as np
+from tmvacompat.engine import warmup
+from tmvacompat.engine.inference import DensePredictor
+from tmvacompat.engine.init import initialize
+from tmvacompat.engine.network import Network
+from tmvacompat.engine.trainer import train
+from tmvacompat.specs import DenseSpec, TrainingPhase
+
+def run():
+    net = Network.build([DenseSpec(16, "TANH"), DenseSpec(16, "TANH"), DenseSpec(1, "LINEAR")], (5,))
+    initialize(net, "XAVIER", seed=3)
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((400, 5), dtype=np.float32)
+    Y = (X[:, :1] * X[:, 1:2] > 0).astype(np.float32)
+    train(net, X[:300], Y[:300], None, X[300:], Y[300:], None, loss="C",
+          phases=[TrainingPhase(batch_size=20, max_epochs=3, test_repetitions=1)], seed=5)
+    return DensePredictor(net)(X)
+
+if __name__ == "__main__":
+    out = run()
+    helpers = {f"{k[0]}/{k[1]}": p.returncode for k, p in warmup._helpers.items()}
+    print(json.dumps({"out": out.ravel().tolist(), "helpers": helpers}))
+"""
+
+
+def _run_fresh(tmp_path: Path, switch: str) -> dict:
+    script = tmp_path / "job.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    env[warmup.ENV_SWITCH] = switch
+    res = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_cold_process_uses_the_helper_and_gets_the_same_bits(tmp_path):
+    fresh = _run_fresh(tmp_path, "1")
+    # the helper compiled the lean float32 inference kernel and finished successfully
+    assert fresh["helpers"] == {"float32/True": 0}
+    # and the kernel it cached is what this process compiled for itself: identical outputs
+    ns: dict = {}
+    exec(compile(SCRIPT.replace('if __name__ == "__main__":', "if False:"), "job", "exec"), ns)
+    here = ns["run"]()
+    np.testing.assert_array_equal(np.asarray(fresh["out"], np.float32), here.ravel())
+    # a second cold-less process finds everything cached: no helper
+    again = _run_fresh(tmp_path, "1")
+    assert again["helpers"] == {}
+    np.testing.assert_array_equal(np.asarray(again["out"], np.float32), here.ravel())
+
+
+def test_no_helper_when_switched_off_or_cached():
+    assert warmup.start_inference_compile(np.float32, True, enabled=False) is False
+    net = Network.build([DenseSpec(4, "TANH"), DenseSpec(1, "LINEAR")], (3,))
+    DensePredictor(net)(np.zeros((2, 3), np.float32))  # compiled (or loaded) in this process
+    assert warmup.is_cached(dense_infer, warmup._probe_args(np.dtype(np.float32), True))
+    assert warmup.start_inference_compile(np.float32, True, enabled=True) is False
+    warmup.wait_inference_compile(np.float32, True)  # nothing to wait for: returns at once
+
+
+def test_is_cached_is_false_for_a_new_signature():
+    # int16 inputs: a signature nobody compiles
+    args = (np.zeros((1, 2), np.int16),) + warmup._probe_args(np.dtype(np.float32), True)[1:]
+    assert warmup.is_cached(dense_infer, args) is False
+
+
+def test_switch_off_in_environment(monkeypatch):
+    monkeypatch.setenv(warmup.ENV_SWITCH, "0")
+    assert warmup.start_inference_compile(np.float64, False) is False
+
+
+def test_prepare_changes_nothing():
+    # prepare() runs the training kernel on zero batches: no parameter, optimizer state or step changes
+    from tmvacompat.engine.fused import FusedDenseTrainer
+    from tmvacompat.engine.optimizers import optimizer_for_phase
+
+    net = Network.build([DenseSpec(8, "TANH"), DenseSpec(1, "LINEAR")], (3,))
+    initialize(net, "XAVIER", seed=1)
+    X = np.random.default_rng(0).standard_normal((60, 3), dtype=np.float32)
+    Y = (X[:, :1] > 0).astype(np.float32)
+    runner = FusedDenseTrainer(net, optimizer_for_phase(net, TrainingPhase(batch_size=10)), "C", 10)
+    before = [p.copy() for la in net.layers for p in la.params.values()]
+    runner.prepare(X, Y, np.ones(60, np.float32))
+    after = [p for la in net.layers for p in la.params.values()]
+    assert all(np.array_equal(u, v) for u, v in zip(before, after, strict=True))
+    assert runner.opt.t == 0
+    # and training afterwards is what it is without prepare()
+    twin = Network.build([DenseSpec(8, "TANH"), DenseSpec(1, "LINEAR")], (3,))
+    initialize(twin, "XAVIER", seed=1)
+    w = np.ones(60, np.float32)
+    perm = np.arange(60)
+    runner.run(X, Y, w, perm, 0, 6)
+    FusedDenseTrainer(twin, optimizer_for_phase(twin, TrainingPhase(batch_size=10)), "C", 10).run(
+        X, Y, w, perm, 0, 6)
+    for la, lb in zip(net.layers, twin.layers, strict=True):
+        for k in la.params:
+            np.testing.assert_array_equal(la.params[k], lb.params[k])
