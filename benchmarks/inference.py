@@ -50,6 +50,8 @@ except ImportError:  # pragma: no cover
     ort = None
 
 DT = np.float32
+#: rows per onnxruntime run() call
+ORT_CHUNKS = (1024, 4096, 16384)
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 READER_FILES = [
     VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml",
@@ -113,10 +115,16 @@ def inference(n_events: int, repeats: int) -> dict:
     if ort is not None:
         sess, oname = onnx_session(net, 1)
         assert np.allclose(sess.run([oname], {"x": X[:2000]})[0], ref, atol=1e-4)
-        fns["onnxruntime"] = lambda: [sess.run([oname], {"x": X[s:s + 4096]})
-                                      for s in range(0, n_events, 4096)]
+        # onnxruntime's throughput depends on the rows per run() call: 16k is the protocol; the
+        # smaller chunks keep its intermediate tensors in cache and are faster here
+        for c in ORT_CHUNKS:
+            fns[f"onnxruntime {c // 1024}k"] = lambda c=c: [sess.run([oname], {"x": X[s:s + c]})
+                                                            for s in range(0, n_events, c)]  # fmt: skip
         lat["onnxruntime"] = lambda: sess.run([oname], {"x": x1})
     rates = {k: n_events / t for k, t in interleaved(fns, repeats).items()}
+    ort_rates = {k: v for k, v in rates.items() if k.startswith("onnxruntime")}
+    if ort_rates:
+        rates["onnxruntime best"] = max(ort_rates.values())
     return {"rates": rates, "latency": latency(lat)}
 
 
@@ -162,11 +170,11 @@ def main() -> None:
     print(f"load average {load0:.2f} at the start, {load1:.2f} at the end; {os.cpu_count()} CPUs; 1 thread")
     print(f"\nInference, 20 -> 3 x 128 tanh -> 1, float32, {n_events:,} events (events/s)\n")
     names = list(res["rates"])
-    print("| " + " | ".join(names) + " | ours/onnxruntime |")
-    print("|" + "---|" * (len(names) + 1))
-    rel = (f"{res['rates']['ours'] / res['rates']['onnxruntime']:.2f}x" if "onnxruntime" in res["rates"]
-           else "-")  # fmt: skip
-    print("| " + " | ".join(f"{res['rates'][k] / 1e6:.3f}M" for k in names) + f" | {rel} |")
+    r = res["rates"]
+    print("| " + " | ".join(names) + " | ours/onnxruntime 16k | ours/onnxruntime best |")
+    print("|" + "---|" * (len(names) + 2))
+    rel = [f"{r['ours'] / r[k]:.2f}x" if k in r else "-" for k in ("onnxruntime 16k", "onnxruntime best")]
+    print("| " + " | ".join(f"{r[k] / 1e6:.3f}M" for k in names) + f" | {rel[0]} | {rel[1]} |")
     print("\nOne event per call (microseconds)\n")
     names = list(res["latency"])
     print("| " + " | ".join(names) + " |")
