@@ -23,6 +23,7 @@ from numba import njit
 
 from tmvacompat.engine.activations import IDENTITY, act_backward, act_forward, activation_code
 from tmvacompat.engine.base import Layer
+from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm
 from tmvacompat.errors import LayoutError
 
 #: how many batch sizes a layer keeps preallocated buffers for (training batch, last predict chunk, ...)
@@ -94,15 +95,25 @@ def dense_forward_kernel(x, W, b, z, y, code):
 def dense_backward_kernel(x, W, z, dy, dz, gW, gb, dx, code, need_dx):
     """dz = act'(z) dy; gW = dz^T x; gb = column sums of dz; dx = dz W (if need_dx). Overwrites grads."""
     act_backward(code, z, dy, dz)
-    np.dot(dz.T, x, gW)
     n, m = dz.shape
+    k = gW.shape[1]
+    small = n <= GEMM_MAX_BATCH and m > 1  # the fused trainer's choice too: both paths give the same bits
+    # offsets and unit strides as variables, not literals: literals would compile more signatures of gemm
+    o, u = n - n, m // m
+    if small:
+        gemm(m, k, n, dz.reshape(dz.size), o, u, m, x.reshape(x.size), o, k, gW.reshape(gW.size), o, k)
+    else:
+        np.dot(dz.T, x, gW)
     for j in range(m):
         gb[j, 0] = 0
     for i in range(n):
         for j in range(m):
             gb[j, 0] += dz[i, j]
     if need_dx:
-        np.dot(dz, W, dx)
+        if small:
+            gemm(n, k, m, dz.reshape(dz.size), o, m, u, W.reshape(W.size), o, k, dx.reshape(dx.size), o, k)
+        else:
+            np.dot(dz, W, dx)
 
 
 class Dense(Layer):

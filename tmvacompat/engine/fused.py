@@ -53,6 +53,7 @@ from tmvacompat.engine.activations import (
 from tmvacompat.engine.activations import (
     act_forward_common as _act_forward_common,
 )
+from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
 from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, adam_update, update_params
 from tmvacompat.errors import TrainingError
@@ -219,13 +220,16 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
             else:
                 act_backward_from_output(code, z, _view(ws, lay[l, L_A], B, m), dy, dz)
             if keep[l] < 1:
-                ain = _view(ws, lay[l, L_IN], B, k)
+                a_off = lay[l, L_IN]
             elif l == 0:
-                ain = xin
+                a_off = B - B  # xin
             else:
-                ain = _view(ws, lay[l - 1, L_A], B, k)
+                a_off = lay[l - 1, L_A]
+            ain = _view(ws, a_off, B, k)
             if m == 1:
                 _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
+            elif B <= GEMM_MAX_BATCH:  # small batches: no OpenBLAS fixed cost (as in the generic Dense)
+                gemm(m, k, B, ws, lay[l, L_DZ], B // B, m, ws, a_off, k, G, lay[l, L_W], k)
             else:
                 np.dot(dz.T, ain, _view(G, lay[l, L_W], m, k))
             ob = lay[l, L_B]
@@ -238,6 +242,8 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
                 dx = _view(ws, lay[l, L_DX], B, k)
                 if m == 1:
                     _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
+                elif B <= GEMM_MAX_BATCH:
+                    gemm(B, k, m, ws, lay[l, L_DZ], m, B // B, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
                 else:
                     np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
                 if keep[l] < 1:
