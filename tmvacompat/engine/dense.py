@@ -23,7 +23,7 @@ from numba import njit
 
 from tmvacompat.engine.activations import IDENTITY, act_backward, act_forward, activation_code
 from tmvacompat.engine.base import Layer
-from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm
+from tmvacompat.engine.gemm import gemm_nn, gemm_tn, use_gemm
 from tmvacompat.errors import LayoutError
 
 #: how many batch sizes a layer keeps preallocated buffers for (training batch, last predict chunk, ...)
@@ -97,11 +97,10 @@ def dense_backward_kernel(x, W, z, dy, dz, gW, gb, dx, code, need_dx):
     act_backward(code, z, dy, dz)
     n, m = dz.shape
     k = gW.shape[1]
-    small = n <= GEMM_MAX_BATCH and m > 1  # the fused trainer's choice too: both paths give the same bits
-    # offsets and unit strides as variables, not literals: literals would compile more signatures of gemm
-    o, u = n - n, m // m
+    small = m > 1 and use_gemm(W, n, k)  # the fused trainer's choice too: both paths give the same bits
+    o = n - n  # offsets as a variable, not a literal: a literal would compile another signature
     if small:
-        gemm(m, k, n, dz.reshape(dz.size), o, u, m, x.reshape(x.size), o, k, gW.reshape(gW.size), o, k)
+        gemm_tn(m, k, n, dz.reshape(dz.size), o, m, x.reshape(x.size), o, k, gW.reshape(gW.size), o, k)
     else:
         np.dot(dz.T, x, gW)
     for j in range(m):
@@ -111,7 +110,7 @@ def dense_backward_kernel(x, W, z, dy, dz, gW, gb, dx, code, need_dx):
             gb[j, 0] += dz[i, j]
     if need_dx:
         if small:
-            gemm(n, k, m, dz.reshape(dz.size), o, m, u, W.reshape(W.size), o, k, dx.reshape(dx.size), o, k)
+            gemm_nn(n, k, m, dz.reshape(dz.size), o, m, W.reshape(W.size), o, k, dx.reshape(dx.size), o, k)
         else:
             np.dot(dz, W, dx)
 

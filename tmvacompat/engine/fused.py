@@ -53,7 +53,7 @@ from tmvacompat.engine.activations import (
 from tmvacompat.engine.activations import (
     act_forward_common as _act_forward_common,
 )
-from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm
+from tmvacompat.engine.gemm import gemm_nn, gemm_tn, use_gemm
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
 from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, adam_update, update_params
 from tmvacompat.errors import TrainingError
@@ -228,8 +228,8 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
             ain = _view(ws, a_off, B, k)
             if m == 1:
                 _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
-            elif B <= GEMM_MAX_BATCH:  # small batches: no OpenBLAS fixed cost (as in the generic Dense)
-                gemm(m, k, B, ws, lay[l, L_DZ], B // B, m, ws, a_off, k, G, lay[l, L_W], k)
+            elif use_gemm(P, B, k):  # small batches: no OpenBLAS fixed cost (as in the generic Dense)
+                gemm_tn(m, k, B, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k)
             else:
                 np.dot(dz.T, ain, _view(G, lay[l, L_W], m, k))
             ob = lay[l, L_B]
@@ -242,8 +242,8 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
                 dx = _view(ws, lay[l, L_DX], B, k)
                 if m == 1:
                     _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
-                elif B <= GEMM_MAX_BATCH:
-                    gemm(B, k, m, ws, lay[l, L_DZ], m, B // B, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
+                elif use_gemm(P, B, k):
+                    gemm_nn(B, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
                 else:
                     np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
                 if keep[l] < 1:

@@ -202,6 +202,14 @@ def _block_1(K, A, pa, sak, B, pb, ldb, C, pc, W):
 
 
 @njit(cache=True, error_model="numpy")
+def use_gemm(A, batch, N):
+    """Whether a training product over ``batch`` events with ``N`` result columns should use :func:`gemm`:
+    small batches (OpenBLAS's fixed cost dominates) and at least two vectors of columns (narrower results
+    take gemm's scalar path, slower than OpenBLAS)."""
+    return batch <= GEMM_MAX_BATCH and N >= 2 * _lanes(A)
+
+
+@njit(cache=True, error_model="numpy")
 def gemm(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
     """``C = A @ B`` on flat arrays (see the module doc for the addressing); overwrites C."""
     if M <= 0 or N <= 0:
@@ -248,4 +256,19 @@ def gemm(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
             C[co + i * ldc + j] = (s0 + s1) + (s2 + s3)
 
 
-__all__ = ["GEMM_MAX_BATCH", "gemm", "VectorType"]
+@njit(cache=True, error_model="numpy")
+def gemm_nn(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
+    """``C = A @ B`` with ``A`` row-major (row stride ``lda``). The unit stride along ``k`` is a compile-time
+    constant here (a literal argument: Numba compiles :func:`gemm` for it), which the kernel needs for its
+    speed: with both strides known only at run time it is 15-50 % slower."""
+    gemm(M, N, K, A, ao, lda, 1, B, bo, ldb, C, co, ldc)
+
+
+@njit(cache=True, error_model="numpy")
+def gemm_tn(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
+    """``C = A^T @ B`` with ``A`` stored row-major as K rows of stride ``lda`` (a weight gradient
+    ``dz^T x``); the unit stride along ``i`` compiled in, as in :func:`gemm_nn`."""
+    gemm(M, N, K, A, ao, 1, lda, B, bo, ldb, C, co, ldc)
+
+
+__all__ = ["GEMM_MAX_BATCH", "gemm", "gemm_nn", "gemm_tn", "use_gemm", "VectorType"]

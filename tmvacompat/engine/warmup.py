@@ -137,13 +137,14 @@ def _main(dtype_name: str, lean: bool) -> None:
     """Helper-process entry: compile (and so cache) the inference kernel, and first the matrix-product
     kernel the training kernel calls: when that is cached before the training kernel's compilation reaches
     it, the other process loads it instead of compiling it (if not, nothing is lost)."""
-    from tmvacompat.engine.gemm import gemm
+    from tmvacompat.engine.gemm import gemm_nn, gemm_tn
     from tmvacompat.engine.inference import dense_infer
 
     dt = np.dtype(dtype_name)
     a = np.ones(64, dt)
     n = np.int64(4)  # int64 like the training kernel's sizes and offsets (not literals)
-    gemm(n, n, n, a, n - n, n, n // n, a, n - n, n, a, n, n)
+    gemm_tn(n, n, n, a, n - n, n, a, n - n, n, a, n, n)
+    gemm_nn(n, n, n, a, n - n, n, a, n - n, n, a, n, n)
     dense_infer(*_probe_args(dt, lean))
 
 
