@@ -11,7 +11,12 @@ CPU has. Measured on one AVX2 core (float32, rows x 128 x 128): 8 rows 71 GFLOP/
 
 Operands are flat arrays with offsets and strides, so one compiled signature serves every layer:
 ``C[i, j] = sum_k A[ao + i*sai + k*sak] * B[bo + k*ldb + j]``, ``C`` row-major at ``co`` with row stride
-``ldc``. ``A`` may be read transposed (``sai=1``); ``B`` rows must be contiguous. The sums run over ``k`` in
+``ldc``. ``A`` may be read transposed (``sai=1``); ``B`` rows must be contiguous. The engine calls
+:func:`gemm_nn` (``A`` row-major: an input gradient ``dz W``) and :func:`gemm_tn` (``A`` transposed: a weight
+gradient ``dz^T x``), which compile the unit stride in (the figures above; with both strides only known at
+run time the kernel is 15-50 % slower). :func:`use_gemm` is the engine's choice between this and OpenBLAS:
+batches of at most :data:`GEMM_MAX_BATCH` events with results at least two vectors wide (training products
+of a 32-event batch: +16-19 % for whole training steps). The sums run over ``k`` in
 order, one fused multiply-add per term: the result of an element does not depend on the shape of the
 product it is part of (rows and columns are computed independently), so splitting a product into blocks
 gives the same bits.
