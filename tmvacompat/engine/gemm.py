@@ -36,6 +36,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
+from tmvacompat.engine.activations import fma
+
 #: training batches up to this many events compute the gradient products (weights and inputs) with
 #: :func:`gemm`; larger ones use OpenBLAS, which matches it from about 128 rows and brings its threads
 GEMM_MAX_BATCH = 64
@@ -142,17 +144,6 @@ def _vfma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
-@intrinsic
-def _fma(typingctx, a, b, c):
-    def codegen(context, builder, sig, args):
-        ty = args[0].type
-        name = "llvm.fma.f32" if ty == ir.FloatType() else "llvm.fma.f64"
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty, ty, ty]), name)
-        return builder.call(fn, args)
-
-    return a(a, b, c), codegen
-
-
 @njit(cache=True, error_model="numpy")
 def _block_4(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W):
     """Rows i..i+3, columns j..j+2W of C (pa, pb, pc point at the block's first elements)."""
@@ -248,14 +239,14 @@ def gemm(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
             pa = ao + i * sai
             pb = bo + j
             for _ in range(0, K4, 4):
-                s0 = _fma(A[pa], B[pb], s0)
-                s1 = _fma(A[pa + sak], B[pb + ldb], s1)
-                s2 = _fma(A[pa + 2 * sak], B[pb + 2 * ldb], s2)
-                s3 = _fma(A[pa + 3 * sak], B[pb + 3 * ldb], s3)
+                s0 = fma(A[pa], B[pb], s0)
+                s1 = fma(A[pa + sak], B[pb + ldb], s1)
+                s2 = fma(A[pa + 2 * sak], B[pb + 2 * ldb], s2)
+                s3 = fma(A[pa + 3 * sak], B[pb + 3 * ldb], s3)
                 pa += 4 * sak
                 pb += 4 * ldb
             for _ in range(K4, K):
-                s0 = _fma(A[pa], B[pb], s0)
+                s0 = fma(A[pa], B[pb], s0)
                 pa += sak
                 pb += ldb
             C[co + i * ldc + j] = (s0 + s1) + (s2 + s3)
