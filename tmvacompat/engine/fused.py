@@ -53,7 +53,7 @@ from tmvacompat.engine.activations import (
 from tmvacompat.engine.activations import (
     act_forward_common as _act_forward_common,
 )
-from tmvacompat.engine.gemm import gemm_nn, gemm_tn, use_gemm
+from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm_nn, gemm_tn, use_gemm
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
 from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, adam_update, update_params
 from tmvacompat.errors import TrainingError
@@ -133,7 +133,7 @@ def _view(buf, off, rows, cols):
 
 @njit(cache=True, error_model="numpy")
 def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay, keep, n_weights, B,
-                  loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2, full):
+                  loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2, full, small):
     """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
 
     ``P``/``G``/``S1``/``S2``: flat parameters, gradients and optimizer states, all weight matrices first
@@ -228,7 +228,7 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
             ain = _view(ws, a_off, B, k)
             if m == 1:
                 _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
-            elif use_gemm(P, B, k):  # small batches: no OpenBLAS fixed cost (as in the generic Dense)
+            elif small is not None and use_gemm(P, B, k):  # no OpenBLAS fixed cost (as the generic Dense)
                 gemm_tn(m, k, B, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k)
             else:
                 np.dot(dz.T, ain, _view(G, lay[l, L_W], m, k))
@@ -242,7 +242,7 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
                 dx = _view(ws, lay[l, L_DX], B, k)
                 if m == 1:
                     _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
-                elif use_gemm(P, B, k):
+                elif small is not None and use_gemm(P, B, k):
                     gemm_nn(B, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
                 else:
                     np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
@@ -394,6 +394,9 @@ class FusedDenseTrainer:
         lean = (optimizer.code in COMMON_OPTIMIZERS and self.loss_code in COMMON_LOSSES
                 and all(a.activation in COMMON_ACTIVATIONS for a in layers))
         self._full = None if lean else np.zeros(1, np.int64)
+        # batches small enough for engine/gemm.py get their own compiled variant: larger batches never
+        # compile the SIMD product (a second or more of a cold start)
+        self._small = np.zeros(1, np.int64) if B <= GEMM_MAX_BATCH else None
         h = optimizer.hyper
         self._beta1 = float(h.get("beta1", 0.0))
         self._beta2 = float(h.get("beta2", 0.0))
@@ -430,7 +433,7 @@ class FusedDenseTrainer:
         return (
             X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.G, self.S1, self.S2, self.ws, self.lay,
             self.keep, self.n_weights, self.B, self.loss_code, self.opt.code, self.hpW, self.hpB, self.opt.t,
-            self.opt.learning_rate, self._beta1, self._beta2, self._full,
+            self.opt.learning_rate, self._beta1, self._beta2, self._full, self._small,
         )  # fmt: skip
 
     def prepare(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> None:
@@ -443,7 +446,8 @@ class FusedDenseTrainer:
 
         args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u)
         lean = all(a.activation in COMMON_ACTIVATIONS for a in self.layers)
-        start_inference_compile(self.dtype, lean, training_args=args, training_kernel=fused_batches)
+        start_inference_compile(self.dtype, lean, training_args=args, training_kernel=fused_batches,
+                                with_gemm=self._small is not None)
         fused_batches(*args)
 
     def run(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray, perm: np.ndarray, b0: int, b1: int,

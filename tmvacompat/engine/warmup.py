@@ -84,10 +84,13 @@ def _probe_args(dtype: np.dtype, lean: bool) -> tuple:
 
 
 def start_inference_compile(dtype: Any, lean: bool, *, training_args: tuple | None = None,
-                            training_kernel: Any = None, enabled: bool | None = None) -> bool:  # fmt: skip
+                            training_kernel: Any = None, enabled: bool | None = None,
+                            with_gemm: bool = False) -> bool:  # fmt: skip
     """Start a helper process compiling the inference kernel for ``dtype`` (lean or full variant) when
     that kernel is not cached and this process is about to compile the training kernel (its arguments
-    ``training_args`` for ``training_kernel`` not cached either). Returns whether a helper was started.
+    ``training_args`` for ``training_kernel`` not cached either). ``with_gemm``: the training kernel is
+    the small-batch variant, so the helper compiles :mod:`tmvacompat.engine.gemm`'s products first. Returns
+    whether a helper was started.
     """
     if not (_enabled() if enabled is None else enabled):
         return False
@@ -105,7 +108,7 @@ def start_inference_compile(dtype: Any, lean: bool, *, training_args: tuple | No
             return False  # nothing to overlap with: this process would only wait for the helper
         if not _plain_python():
             return False
-        code = f"from tmvacompat.engine.warmup import _main; _main({dt.name!r}, {lean!r})"
+        code = f"from tmvacompat.engine.warmup import _main; _main({dt.name!r}, {lean!r}, {with_gemm!r})"
         cmd = [sys.executable, "-c", code]
         # the helper imports this very package, wherever it came from
         pkg_parent = str(Path(__file__).resolve().parents[2])
@@ -133,7 +136,7 @@ def wait_inference_compile(dtype: Any, lean: bool) -> None:
         pass
 
 
-def _main(dtype_name: str, lean: bool) -> None:
+def _main(dtype_name: str, lean: bool, with_gemm: bool = False) -> None:
     """Helper-process entry: compile (and so cache) the inference kernel, and first the matrix-product
     kernel the training kernel calls: when that is cached before the training kernel's compilation reaches
     it, the other process loads it instead of compiling it (if not, nothing is lost)."""
@@ -143,8 +146,9 @@ def _main(dtype_name: str, lean: bool) -> None:
     dt = np.dtype(dtype_name)
     a = np.ones(64, dt)
     n = np.int64(4)  # int64 like the training kernel's sizes and offsets (not literals)
-    gemm_tn(n, n, n, a, n - n, n, a, n - n, n, a, n, n)
-    gemm_nn(n, n, n, a, n - n, n, a, n - n, n, a, n, n)
+    if with_gemm:
+        gemm_tn(n, n, n, a, n - n, n, a, n - n, n, a, n, n)
+        gemm_nn(n, n, n, a, n - n, n, a, n - n, n, a, n, n)
     dense_infer(*_probe_args(dt, lean))
 
 
