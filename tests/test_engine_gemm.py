@@ -9,7 +9,7 @@ import pytest
 from tmvacompat.engine.gemm import gemm
 
 SHAPES = [(32, 128, 128), (5, 20, 7), (128, 20, 32), (1, 16, 3), (7, 33, 129), (3, 1, 130), (9, 7, 5),
-          (4, 8, 0), (0, 16, 4), (64, 128, 20), (17, 17, 17)]  # fmt: skip
+          (4, 8, 0), (0, 16, 4), (64, 128, 20), (17, 17, 17), (9, 40, 600), (128, 20, 1024)]  # fmt: skip
 
 
 def _product(A, B, transposed_a=False):
@@ -56,8 +56,8 @@ def test_each_element_is_independent_of_the_block_it_is_computed_in():
     # row blocks, or computed as part of a wider one, gives the same bits (what makes the engine's small-
     # and large-batch paths and the fused and generic layers agree)
     rng = np.random.default_rng(2)
-    A = rng.standard_normal((37, 50)).astype(np.float32)
-    B = rng.standard_normal((50, 40)).astype(np.float32)
+    A = rng.standard_normal((37, 700)).astype(np.float32)  # > KC: the inner dimension runs in slices
+    B = rng.standard_normal((700, 40)).astype(np.float32)
     whole = _product(A, B)
     rows = np.vstack([_product(A[i:i + 5], B) for i in range(0, 37, 5)])
     np.testing.assert_array_equal(whole, rows)

@@ -43,6 +43,10 @@ from tmvacompat.engine.activations import fma
 GEMM_MAX_BATCH = 64
 
 
+#: slice of the inner dimension per pass (a 256 x 16 float32 panel of B is 16 KB: it stays in L1)
+KC = 256
+
+
 class VectorType(types.Type):
     """An LLVM SIMD vector of ``lanes`` values of a float type (internal to the kernels)."""
 
@@ -145,16 +149,27 @@ def _vfma(typingctx, a, b, c):
 
 
 @njit(cache=True, error_model="numpy")
-def _block_4(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W):
-    """Rows i..i+3, columns j..j+2W of C (pa, pb, pc point at the block's first elements)."""
-    c00 = _vzero(A)
-    c01 = c00
-    c10 = c00
-    c11 = c00
-    c20 = c00
-    c21 = c00
-    c30 = c00
-    c31 = c00
+def _block_4(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W, resume):
+    """Rows i..i+3, columns j..j+2W of C (pa, pb, pc point at the block's first elements). ``resume``:
+    continue the sums already in C (the next slice of the inner dimension: the same chain of FMAs)."""
+    if resume:
+        c00 = _vload(C, pc)
+        c01 = _vload(C, pc + W)
+        c10 = _vload(C, pc + ldc)
+        c11 = _vload(C, pc + ldc + W)
+        c20 = _vload(C, pc + 2 * ldc)
+        c21 = _vload(C, pc + 2 * ldc + W)
+        c30 = _vload(C, pc + 3 * ldc)
+        c31 = _vload(C, pc + 3 * ldc + W)
+    else:
+        c00 = _vzero(A)
+        c01 = c00
+        c10 = c00
+        c11 = c00
+        c20 = c00
+        c21 = c00
+        c30 = c00
+        c31 = c00
     for _ in range(K):
         b0 = _vload(B, pb)
         b1 = _vload(B, pb + W)
@@ -183,10 +198,14 @@ def _block_4(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W):
 
 
 @njit(cache=True, error_model="numpy")
-def _block_1(K, A, pa, sak, B, pb, ldb, C, pc, W):
+def _block_1(K, A, pa, sak, B, pb, ldb, C, pc, W, resume):
     """One row, columns j..j+2W."""
-    s0 = _vzero(A)
-    s1 = s0
+    if resume:
+        s0 = _vload(C, pc)
+        s1 = _vload(C, pc + W)
+    else:
+        s0 = _vzero(A)
+        s1 = s0
     for _ in range(K):
         a = _vsplat(A, pa)
         s0 = _vfma(a, _vload(B, pb), s0)
@@ -210,21 +229,34 @@ def gemm(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
     """``C = A @ B`` on flat arrays (see the module doc for the addressing); overwrites C."""
     if M <= 0 or N <= 0:
         return
+    if K <= 0:  # an empty sum
+        for i in range(M):
+            for j in range(N):
+                C[co + i * ldc + j] = 0
+        return
     W = _lanes(A)
     NR = 2 * W
     if N >= NR:
         j = 0
         while j < N:
             # the last column block overlaps the one before when NR does not divide N: its columns are
-            # computed again with the same operations (same values), so nothing is written twice wrongly
+            # computed again with the same operations (same values), so nothing is written twice wrongly;
+            # it runs over the whole inner dimension at once (resuming would add to finished columns)
             jj = min(j, N - NR)
-            i = 0
-            while i + 4 <= M:
-                _block_4(K, A, ao + i * sai, sai, sak, B, bo + jj, ldb, C, co + i * ldc + jj, ldc, W)
-                i += 4
-            while i < M:
-                _block_1(K, A, ao + i * sai, sak, B, bo + jj, ldb, C, co + i * ldc + jj, W)
-                i += 1
+            kc = KC if jj == j else K
+            for k0 in range(0, K, kc):  # slices of the inner dimension: the panel of B stays in L1
+                n_k = min(kc, K - k0)
+                resume = k0 > 0
+                pa0 = ao + k0 * sak
+                pb0 = bo + k0 * ldb + jj
+                i = 0
+                while i + 4 <= M:
+                    _block_4(n_k, A, pa0 + i * sai, sai, sak, B, pb0, ldb, C, co + i * ldc + jj, ldc, W,
+                             resume)
+                    i += 4
+                while i < M:
+                    _block_1(n_k, A, pa0 + i * sai, sak, B, pb0, ldb, C, co + i * ldc + jj, W, resume)
+                    i += 1
             j += NR
         return
     # narrow results (a classifier's single output): dot products with four chains
