@@ -64,3 +64,15 @@ def test_each_element_is_independent_of_the_block_it_is_computed_in():
     np.testing.assert_array_equal(whole, _product(A, B, transposed_a=True))
     cols = _product(A, np.ascontiguousarray(B[:, :16]))
     np.testing.assert_array_equal(whole[:, :16], cols)
+
+
+def test_a_non_finite_input_stays_in_its_row():
+    # one row of A holds an inf: only that row's results may be non-finite, in the wide and narrow paths
+    rng = np.random.default_rng(3)
+    for N in (1, 40):
+        A = rng.standard_normal((6, 9))
+        A[0, 0] = np.inf
+        B = rng.standard_normal((9, N))
+        C = _product(A, B)
+        assert np.isfinite(C[1:]).all()
+        np.testing.assert_allclose(C[1:], A[1:] @ B, atol=1e-12)

@@ -122,11 +122,12 @@ def test_activation_code_errors():
 
 # ------------------------------------------------------------------ dense
 @pytest.mark.parametrize("act", ["LINEAR", "TANH", "SIGMOID", "SOFTSIGN", "GAUSS", "SYMMRELU", "RELU"])
-def test_dense_gradients(act):
+@pytest.mark.parametrize("fan_in", [5, 20])  # 20 inputs: the gradient products run in engine/gemm.py
+def test_dense_gradients(act, fan_in):
     rng = np.random.default_rng(1)
-    layer = Dense.from_spec(DenseSpec(4, act), (5,), dtype=np.float64)
+    layer = Dense.from_spec(DenseSpec(4, act), (fan_in,), dtype=np.float64)
     _randomise(layer, rng)
-    gradcheck(layer, rng.normal(size=(3, 5)), rng)
+    gradcheck(layer, rng.normal(size=(3, fan_in)), rng)
 
 
 def test_dense_forward_formula_and_flatten():

@@ -15,9 +15,11 @@ code Numba links into a kernel, callees included). :class:`FusedDenseTrainer` co
 parameters and the :class:`~tmvacompat.engine.optimizers.Optimizer`'s state in before each call and back
 out after it, so
 the generic layer path and this path are interchangeable at every call boundary and give the same numbers
-(the same BLAS calls, loss kernels and update kernel in the same order: bitwise equal, except that width-1
-layers -- a classifier's output -- use small loops instead of three BLAS calls whose fixed cost dominates
-at small batches, which changes the rounding of those sums). Dropout
+(the same matrix products -- OpenBLAS, or :mod:`tmvacompat.engine.gemm` for the gradients of batches up to
+64 events, chosen by the same rule, :func:`~tmvacompat.engine.gemm.use_gemm` -- loss kernels and update
+kernel in the same order: bitwise equal, except that width-1 layers -- a classifier's output -- use small
+loops instead of three BLAS calls whose fixed cost dominates at small batches, which changes the rounding
+of those sums). Dropout
 draws the same uniforms from the same kind of generator, in the same order, as :meth:`Network.forward`
 (batch by batch, layer by layer), so with the same seed the masks agree too.
 
@@ -445,7 +447,7 @@ class FusedDenseTrainer:
         from tmvacompat.engine.warmup import start_inference_compile
 
         args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u)
-        lean = all(a.activation in COMMON_ACTIVATIONS for a in self.layers)
+        lean = is_lean([a.activation for a in self.layers])  # the inference kernel's variant for this net
         start_inference_compile(self.dtype, lean, training_args=args, training_kernel=fused_batches,
                                 with_gemm=self._small is not None)
         fused_batches(*args)
@@ -487,7 +489,7 @@ class FusedDenseTrainer:
 
 # DensePredictor moved to tmvacompat.engine.inference (one call: transformation, layers, output function);
 # re-exported here for existing imports.
-from tmvacompat.engine.inference import DensePredictor  # noqa: E402, I001
+from tmvacompat.engine.inference import DensePredictor, is_lean  # noqa: E402, I001
 
 
 __all__ = ["LOSS_CODES", "COMMON_ACTIVATIONS", "COMMON_OPTIMIZERS", "COMMON_LOSSES", "can_fuse",

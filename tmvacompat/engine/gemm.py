@@ -260,7 +260,7 @@ def gemm(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
             j += NR
         return
     # narrow results (a classifier's single output): dot products with four chains
-    zero = A[ao] - A[ao]
+    zero = C.dtype.type(0)  # not A[ao] - A[ao]: an inf there would turn every row's sum into NaN
     K4 = K - K % 4
     for i in range(M):
         for j in range(N):

@@ -234,11 +234,15 @@ def scratch_size(lay: np.ndarray) -> int:
     return int(lay[0, H_CHUNK] * (3 * lay[0, H_WMAX] + lay[0, H_NIN]))
 
 
+def is_lean(codes) -> bool:
+    """Whether activation codes ``codes`` need only the lean variant of :func:`dense_infer`."""
+    return all(int(c) in COMMON_ACTIVATIONS for c in codes)
+
+
 def kernel_variant(lay: np.ndarray) -> np.ndarray | None:
     """The ``full`` argument of :func:`dense_infer` for the table ``lay``: None (lean) when every layer's
     activation is common, else a marker array."""
-    codes = lay[1 : int(lay[0, H_L]) + 1, C_CODE]
-    return None if all(int(c) in COMMON_ACTIVATIONS for c in codes) else np.zeros(1, np.int64)
+    return None if is_lean(lay[1 : int(lay[0, H_L]) + 1, C_CODE]) else np.zeros(1, np.int64)
 
 
 def pack_dense(layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *, output_function: str = "I",
