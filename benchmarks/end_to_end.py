@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from engine import Threads, fmt, machine, torch, torch_mlp  # noqa: E402
+from engine import Threads, fmt, interleaved, machine, torch, torch_mlp  # noqa: E402
 
 from tmvacompat.data.dataset import DataSet  # noqa: E402
 from tmvacompat.engine.fused import FusedDenseTrainer  # noqa: E402
@@ -207,15 +207,7 @@ def main() -> None:
                 fns = {"e2e": ours_method(ds, B, E), "bare": ours_bare(Xtr, ytr, wtr, B, E)}
                 if torch is not None:
                     fns["torch"] = torch_e2e(Xtr, ytr, wtr, B, E)
-                for fn in fns.values():
-                    fn()  # warm-up (compilation)
-                times: dict = {k: [] for k in fns}
-                for _ in range(repeats):
-                    for k, fn in fns.items():
-                        t0 = time.perf_counter()
-                        fn()
-                        times[k].append(time.perf_counter() - t0)
-                rate = {k: n_fit * E / statistics.median(v) for k, v in times.items()}
+                rate = {k: n_fit * E / t for k, t in interleaved(fns, repeats).items()}
                 tr = rate.get("torch")
                 vs = "-" if tr is None else f"{rate['e2e'] / tr:.2f}x"
                 print(f"| {th} | {B} | {E} | {fmt(rate['e2e'])} | {fmt(rate['bare'])} | "

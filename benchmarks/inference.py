@@ -38,16 +38,7 @@ from tmvacompat.specs import DenseSpec  # noqa: E402
 from tmvacompat.weightfile import load_weights  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine import interleaved, numpy_predict, onnx_session  # noqa: E402  (the shared benchmark helpers)
-
-try:
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None
-try:
-    import onnxruntime as ort
-except ImportError:  # pragma: no cover
-    ort = None
+from engine import interleaved, numpy_predict, onnx_session, ort, torch  # noqa: E402  (shared helpers)
 
 DT = np.float32
 #: rows per onnxruntime run() call
