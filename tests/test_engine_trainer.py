@@ -197,7 +197,7 @@ def test_fused_dropout_masks_and_scaling_and_no_dropout_in_predict():
     net = build([DenseSpec(40, "TANH"), DenseSpec(1, "LINEAR")], 50)
     opt = Optimizer(net, "SGD", learning_rate=0.0)
     B = 2000
-    ft = FusedDenseTrainer(net, opt, "R", B, keep=[0.6, 0.8])
+    ft = FusedDenseTrainer(net, opt, "R", B, keep=[0.6, 0.8], threads=1)  # one shard: whole-batch buffers
     rng = np.random.default_rng(0)
     X = rng.normal(size=(B, 50))
     ft.run(X, np.zeros((B, 1)), np.ones(B), np.arange(B), 0, 1, np.random.default_rng(1))

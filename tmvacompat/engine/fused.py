@@ -23,6 +23,13 @@ of those sums). Dropout
 draws the same uniforms from the same kind of generator, in the same order, as :meth:`Network.forward`
 (batch by batch, layer by layer), so with the same seed the masks agree too.
 
+On several threads, batches of at least ``2 *`` :data:`SHARD_MIN_ROWS` events go to
+:func:`fused_batches_sharded` instead: each batch is split into one shard of rows per thread (at most), every
+shard runs the same per-batch step on its own thread with its own workspace and gradient buffer, the shard
+gradients are summed in a fixed order and the optimizer step runs over parameter ranges in parallel. The
+shard count depends on the batch size and the thread count (:func:`shard_count`), so results are bitwise
+reproducible for a given thread count and differ from one thread's only by the grouping of the batch sums.
+
 Use :func:`can_fuse` to ask whether a network qualifies (every layer a Dense on a flat input, a plain
 stack); the trainer in :mod:`tmvacompat.engine.trainer` picks this path by itself. :class:`DensePredictor`
 is the matching one-call inference.
@@ -42,7 +49,7 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from tmvacompat.engine.activations import (
     COMMON_ACTIVATIONS,
@@ -55,6 +62,7 @@ from tmvacompat.engine.activations import (
 from tmvacompat.engine.activations import (
     act_forward_common as _act_forward_common,
 )
+from tmvacompat.engine.blas import single_threaded_blas
 from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm_nn, gemm_tn, use_gemm
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
 from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, adam_update, update_params
@@ -134,6 +142,132 @@ def _view(buf, off, rows, cols):
 
 
 @njit(cache=True, error_model="numpy")
+def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep, loss_code, full, small,
+                gscale):
+    """Forward, loss and backward of the ``nb`` events ``perm[base:base + nb]``: the gradients into ``G``.
+
+    ``ws``/``lay``: a workspace laid out for ``R >= nb`` rows; ``r0``: the first row of these events within
+    their batch and ``ubase`` that batch's offset in ``U`` (dropout uniforms are drawn per whole batch, so a
+    shard of a batch takes its rows' share). ``gscale``: factor on the loss gradient (a shard's share of the
+    batch, ``nb / B``; 1 for a whole batch). Returns the loss of these events; when it is not finite, nothing
+    is back-propagated.
+    """
+    L = lay.shape[0]
+    nin = X.shape[1]
+    nout = Y.shape[1]
+    xin = _view(ws, R - R, nb, nin)  # not a literal 0: that would compile a second _view
+    yb = _view(ws, R * nin, nb, nout)
+    gout = _view(ws, R * (nin + nout), nb, nout)
+    wb = ws[R * (nin + 2 * nout):R * (nin + 2 * nout) + nb]
+    want_grad = nb > 0  # a bool, not Literal[bool]: the loss kernels keep the signature the validation uses
+    for r in range(nb):
+        idx = perm[base + r]
+        for c in range(nin):
+            xin[r, c] = X[idx, c]
+        for c in range(nout):
+            yb[r, c] = Y[idx, c]
+        wb[r] = wts[idx]
+    # forward
+    for l in range(L):
+        m = lay[l, L_M]
+        k = lay[l, L_K]
+        code = lay[l, L_CODE]
+        if l == 0:
+            src = xin
+        else:
+            src = _view(ws, lay[l - 1, L_A], nb, k)
+        if keep[l] < 1:
+            ain = _view(ws, lay[l, L_IN], nb, k)
+            off = ubase + lay[l, L_U] + r0 * k
+            _dropout(src, U[off:off + nb * k], keep[l], ain, _view(ws, lay[l, L_S], nb, k))
+        else:
+            ain = src
+        W = _view(P, lay[l, L_W], m, k)
+        z = _view(ws, lay[l, L_Z], nb, m)
+        if m == 1:
+            _matvec_rows(ain, P[lay[l, L_W]:lay[l, L_W] + k], z)
+        else:
+            np.dot(ain, W.T, z)
+        ob = lay[l, L_B]
+        for i in range(nb):
+            for j in range(m):
+                z[i, j] += P[ob + j]
+        if code != 0:
+            if full is None:
+                _act_forward_common(code, z, _view(ws, lay[l, L_A], nb, m))
+            else:
+                act_forward(code, z, _view(ws, lay[l, L_A], nb, m))
+    out = _view(ws, lay[L - 1, L_A], nb, nout)
+    if loss_code == 0:  # the loss kernels directly (a dispatch function would be one more compile)
+        lb = _bce_kernel(out, yb, wb, gout, want_grad)
+    elif loss_code == 1 or full is None:
+        lb = _mse_kernel(out, yb, wb, gout, want_grad)
+    else:
+        lb = _softmax_ce_kernel(out, yb, wb, gout, want_grad)
+    if not np.isfinite(lb):
+        return lb
+    if gscale != 1.0:
+        gs = gout.dtype.type(gscale)
+        for i in range(nb):
+            for j in range(nout):
+                gout[i, j] *= gs
+    # backward
+    dy = gout
+    for l in range(L - 1, -1, -1):
+        m = lay[l, L_M]
+        k = lay[l, L_K]
+        code = lay[l, L_CODE]
+        z = _view(ws, lay[l, L_Z], nb, m)
+        dz = _view(ws, lay[l, L_DZ], nb, m)
+        if full is None:
+            _act_backward_common(code, z, _view(ws, lay[l, L_A], nb, m), dy, dz)
+        else:
+            act_backward_from_output(code, z, _view(ws, lay[l, L_A], nb, m), dy, dz)
+        if keep[l] < 1:
+            a_off = lay[l, L_IN]
+        elif l == 0:
+            a_off = R - R  # xin
+        else:
+            a_off = lay[l - 1, L_A]
+        ain = _view(ws, a_off, nb, k)
+        if m == 1:
+            _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
+        elif small is not None and use_gemm(P, nb, k):  # no OpenBLAS fixed cost (as the generic Dense)
+            gemm_tn(m, k, nb, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k)
+        else:
+            np.dot(dz.T, ain, _view(G, lay[l, L_W], m, k))
+        ob = lay[l, L_B]
+        for j in range(m):
+            G[ob + j] = 0
+        for i in range(nb):
+            for j in range(m):
+                G[ob + j] += dz[i, j]
+        if l > 0:
+            dx = _view(ws, lay[l, L_DX], nb, k)
+            if m == 1:
+                _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
+            elif small is not None and use_gemm(P, nb, k):
+                gemm_nn(nb, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
+            else:
+                np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
+            if keep[l] < 1:
+                sc = _view(ws, lay[l, L_S], nb, k)
+                for i in range(nb):
+                    for j in range(k):
+                        dx[i, j] = dx[i, j] * sc[i, j]
+            dy = dx
+    return lb
+
+
+@njit(cache=True, error_model="numpy")
+def _adam_alpha(hpW, hpB, t, lr, beta1, beta2):
+    """Adam's bias-corrected rate of step ``t`` into both hyperparameter arrays."""
+    alpha = lr * math.sqrt(1.0 - math.pow(beta2, float(t))) / (1.0 - math.pow(beta1, float(t)))
+    hpW[HP_ALPHA] = alpha
+    hpB[HP_ALPHA] = alpha
+
+
+@njit(cache=True, error_model="numpy")
 def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay, keep, n_weights, B,
                   loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2, full, small):
     """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
@@ -149,117 +283,19 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
     Returns (sum of batch losses, -1, new step t), or (the non-finite loss, its batch index, t) when a
     batch loss is NaN/inf; that batch is not back-propagated or applied.
     """
-    L = lay.shape[0]
-    nin = X.shape[1]
-    nout = Y.shape[1]
-    xin = _view(ws, B - B, B, nin)  # not a literal 0: that would compile a second _view
-    yb = _view(ws, B * nin, B, nout)
-    gout = _view(ws, B * (nin + nout), B, nout)
-    wb = ws[B * (nin + 2 * nout):B * (nin + 2 * nout + 1)]
     t = t0
     total = 0.0
     nP = P.size
-    want_grad = B > 0  # a bool, not Literal[bool]: the loss kernels keep the signature the validation uses
     for b in range(b0, b1):
-        base = b * B
-        for r in range(B):
-            idx = perm[base + r]
-            for c in range(nin):
-                xin[r, c] = X[idx, c]
-            for c in range(nout):
-                yb[r, c] = Y[idx, c]
-            wb[r] = wts[idx]
-        # forward
-        for l in range(L):
-            m = lay[l, L_M]
-            k = lay[l, L_K]
-            code = lay[l, L_CODE]
-            if l == 0:
-                src = xin
-            else:
-                src = _view(ws, lay[l - 1, L_A], B, k)
-            if keep[l] < 1:
-                ain = _view(ws, lay[l, L_IN], B, k)
-                off = (b - b0) * drop_stride + lay[l, L_U]
-                _dropout(src, U[off:off + B * k], keep[l], ain, _view(ws, lay[l, L_S], B, k))
-            else:
-                ain = src
-            W = _view(P, lay[l, L_W], m, k)
-            z = _view(ws, lay[l, L_Z], B, m)
-            if m == 1:
-                _matvec_rows(ain, P[lay[l, L_W]:lay[l, L_W] + k], z)
-            else:
-                np.dot(ain, W.T, z)
-            ob = lay[l, L_B]
-            for i in range(B):
-                for j in range(m):
-                    z[i, j] += P[ob + j]
-            if code != 0:
-                if full is None:
-                    _act_forward_common(code, z, _view(ws, lay[l, L_A], B, m))
-                else:
-                    act_forward(code, z, _view(ws, lay[l, L_A], B, m))
-        out = _view(ws, lay[L - 1, L_A], B, nout)
-        if loss_code == 0:  # the loss kernels directly (a dispatch function would be one more compile)
-            lb = _bce_kernel(out, yb, wb, gout, want_grad)
-        elif loss_code == 1 or full is None:
-            lb = _mse_kernel(out, yb, wb, gout, want_grad)
-        else:
-            lb = _softmax_ce_kernel(out, yb, wb, gout, want_grad)
+        lb = _batch_step(X, Y, wts, perm, b * B, B, B, B - B, U, (b - b0) * drop_stride, P, G, ws, lay, keep,
+                         loss_code, full, small, 1.0)
         if not np.isfinite(lb):
             return lb, b, t
         total += lb
-        # backward
-        dy = gout
-        for l in range(L - 1, -1, -1):
-            m = lay[l, L_M]
-            k = lay[l, L_K]
-            code = lay[l, L_CODE]
-            z = _view(ws, lay[l, L_Z], B, m)
-            dz = _view(ws, lay[l, L_DZ], B, m)
-            if full is None:
-                _act_backward_common(code, z, _view(ws, lay[l, L_A], B, m), dy, dz)
-            else:
-                act_backward_from_output(code, z, _view(ws, lay[l, L_A], B, m), dy, dz)
-            if keep[l] < 1:
-                a_off = lay[l, L_IN]
-            elif l == 0:
-                a_off = B - B  # xin
-            else:
-                a_off = lay[l - 1, L_A]
-            ain = _view(ws, a_off, B, k)
-            if m == 1:
-                _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
-            elif small is not None and use_gemm(P, B, k):  # no OpenBLAS fixed cost (as the generic Dense)
-                gemm_tn(m, k, B, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k)
-            else:
-                np.dot(dz.T, ain, _view(G, lay[l, L_W], m, k))
-            ob = lay[l, L_B]
-            for j in range(m):
-                G[ob + j] = 0
-            for i in range(B):
-                for j in range(m):
-                    G[ob + j] += dz[i, j]
-            if l > 0:
-                dx = _view(ws, lay[l, L_DX], B, k)
-                if m == 1:
-                    _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
-                elif small is not None and use_gemm(P, B, k):
-                    gemm_nn(B, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
-                else:
-                    np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
-                if keep[l] < 1:
-                    sc = _view(ws, lay[l, L_S], B, k)
-                    for i in range(B):
-                        for j in range(k):
-                            dx[i, j] = dx[i, j] * sc[i, j]
-                dy = dx
         # optimizer step: all weight matrices in one call, all biases in another
         t += 1
         if opt_code == ADAM:
-            alpha = lr * math.sqrt(1.0 - math.pow(beta2, float(t))) / (1.0 - math.pow(beta1, float(t)))
-            hpW[HP_ALPHA] = alpha
-            hpB[HP_ALPHA] = alpha
+            _adam_alpha(hpW, hpB, t, lr, beta1, beta2)
         for seg in range(2):  # one call site: the update kernel is linked in (and optimised) once
             lo = 0 if seg == 0 else n_weights
             hi = n_weights if seg == 0 else nP
@@ -268,6 +304,56 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
                 adam_update(P[lo:hi], G[lo:hi], S1[lo:hi], S2[lo:hi], hp)
             else:
                 update_params(opt_code, P[lo:hi], G[lo:hi], S1[lo:hi], S2[lo:hi], hp)
+    return total, -1, t
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2, WS, lay, keep, n_weights, B,
+                          R, chunks, loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2, full, small, lbuf):
+    """:func:`fused_batches` with every batch split into ``S = GS.shape[0]`` near-equal shards of rows that
+    run in parallel, each on one thread with single-threaded products (data parallelism in one thread pool:
+    the caller limits BLAS to one thread). Shard ``s`` writes its gradients into ``GS[s]`` and uses
+    workspace ``WS[s]`` (laid out by ``lay`` for ``R`` rows); the gradients are then summed into ``GS[0]``
+    in shard order, and the optimizer steps over the parameter ranges ``chunks`` in parallel (element-wise,
+    so the same bits as one range). For a given ``S`` the result does not depend on the thread count; against
+    the unsharded kernel it differs only by how the batch sums are grouped. ``lbuf``: float64 scratch of
+    ``S`` losses. Returns as :func:`fused_batches`.
+    """
+    S = GS.shape[0]
+    nc = chunks.shape[0]
+    t = t0
+    total = 0.0
+    # resolve the BLAS entry point on this thread: Numba looks it up on first use, which needs the GIL
+    one = WS[0, 0:1].reshape(1, 1)
+    np.dot(one, one, WS[0, 1:2].reshape(1, 1))
+    for b in range(b0, b1):
+        for s in prange(S):
+            r0 = B * s // S
+            nb = B * (s + 1) // S - r0
+            lbuf[s] = _batch_step(X, Y, wts, perm, b * B + r0, nb, R, r0, U, (b - b0) * drop_stride, P, GS[s],
+                                  WS[s], lay, keep, loss_code, full, small, nb / B)
+        lb = 0.0
+        for s in range(S):
+            lb += lbuf[s] * ((B * (s + 1) // S - B * s // S) / B)
+        if not np.isfinite(lb):
+            return lb, b, t
+        total += lb
+        t += 1
+        if opt_code == ADAM:
+            _adam_alpha(hpW, hpB, t, lr, beta1, beta2)
+        for c in prange(nc):
+            lo = chunks[c, 0]
+            hi = chunks[c, 1]
+            g = GS[0, lo:hi]
+            for s in range(1, S):
+                gs = GS[s, lo:hi]
+                for i in range(hi - lo):
+                    g[i] += gs[i]
+            hp = hpW if lo < n_weights else hpB
+            if opt_code == ADAM or full is None:
+                adam_update(P[lo:hi], g, S1[lo:hi], S2[lo:hi], hp)
+            else:
+                update_params(opt_code, P[lo:hi], g, S1[lo:hi], S2[lo:hi], hp)
     return total, -1, t
 
 
@@ -314,6 +400,68 @@ def _layout(layers: list[Any]) -> tuple[list[tuple[int, int]], list[tuple[int, i
     return w_off, b_off, n_weights, pos
 
 
+#: fewest rows per shard of a batch: below this, one thread per batch is faster (measured in benchmarks/)
+SHARD_MIN_ROWS = 128
+#: parameters per optimizer-update range of the sharded kernel (a few ranges per thread)
+UPDATE_CHUNK = 4096
+
+
+def shard_count(batch_size: int, threads: int | None = None) -> int:
+    """Shards each batch is split into on ``threads`` threads: as many as threads while every shard keeps at
+    least :data:`SHARD_MIN_ROWS` rows, else 1 (no sharding). Results depend on this number (how the batch
+    sums are grouped), not on the thread count itself.
+
+    >>> shard_count(1024, 2), shard_count(128, 2), shard_count(1024, 1)
+    (2, 1, 1)
+    """
+    if threads is None:
+        import numba
+
+        threads = numba.get_num_threads()
+    return max(1, min(int(threads), int(batch_size) // SHARD_MIN_ROWS))
+
+
+def _plan(layers: list[Any], keep: np.ndarray, R: int, B: int) -> tuple[np.ndarray, int, int]:
+    """The per-layer offset table ``lay`` for a workspace of ``R`` rows, its size, and the dropout uniforms
+    per batch; uniform offsets (``L_U``) are per whole batch of ``B`` rows (a shard takes its rows' part)."""
+    nin, nout = layers[0].fan_in, layers[-1].width
+    lay = np.zeros((len(layers), L_COLS), dtype=np.int64)
+    pos = R * (nin + 2 * nout + 1)  # xin, yb, gout, wb
+    u_pos = 0
+    for i, la in enumerate(layers):
+        m, k = la.width, la.fan_in
+        lay[i, L_M], lay[i, L_K], lay[i, L_CODE] = m, k, la.activation
+        lay[i, L_Z] = pos
+        pos += R * m
+        if la.activation == 0:
+            lay[i, L_A] = lay[i, L_Z]
+        else:
+            lay[i, L_A] = pos
+            pos += R * m
+        lay[i, L_DZ] = pos
+        pos += R * m
+        if i > 0:
+            lay[i, L_DX] = pos
+            pos += R * k
+        if keep[i] < 1:
+            lay[i, L_IN] = pos
+            pos += R * k
+            lay[i, L_S] = pos
+            pos += R * k
+            lay[i, L_U] = u_pos
+            u_pos += B * k
+    return lay, pos, u_pos
+
+
+def _update_chunks(n_weights: int, n_par: int, shards: int) -> np.ndarray:
+    """Parameter ranges for the sharded kernel's parallel optimizer step; none crosses from the weights
+    into the biases (they have their own hyperparameters)."""
+    per = max(UPDATE_CHUNK, -(-n_weights // (4 * shards)))
+    edges = [(lo, min(lo + per, n_weights)) for lo in range(0, n_weights, per)]
+    edges += [(lo, min(lo + per, n_par)) for lo in range(n_weights, n_par, per)]
+    return np.array(edges, dtype=np.int64).reshape(-1, 2)
+
+
 class FusedDenseTrainer:
     """Flat buffers and offsets for :func:`fused_batches`: one network, optimizer, batch size and dropout.
 
@@ -323,6 +471,8 @@ class FusedDenseTrainer:
         loss: ``C``, ``R`` or ``S``.
         batch_size: events per batch.
         keep: keep probability of each layer's input (1 - DropConfig entry; 1 = no dropout).
+        threads: threads to share each batch among (default: Numba's thread count); see
+            :func:`shard_count`.
 
     >>> from tmvacompat.engine.network import Network
     >>> from tmvacompat.specs import DenseSpec
@@ -335,7 +485,7 @@ class FusedDenseTrainer:
     """
 
     def __init__(self, net: Any, optimizer: Optimizer, loss: str, batch_size: int,
-                 keep: list[float] | None = None) -> None:
+                 keep: list[float] | None = None, threads: int | None = None) -> None:
         if not can_fuse(net, loss, optimizer):
             raise TrainingError(
                 "network/optimizer/loss not supported by the fused dense path (it needs a plain stack of "
@@ -354,42 +504,26 @@ class FusedDenseTrainer:
             self.keep[i] = k
         self.w_off, self.b_off, self.n_weights, n_par = _layout(layers)
         self.P = np.empty(n_par, dt)
-        self.G = np.zeros(n_par, dt)
         self.S1 = np.empty(n_par, dt)
         self.S2 = np.empty(n_par, dt)
         slot = {(s.layer, s.name): s for s in optimizer.slots}
         self._slots = [(slot[(i, "Weights")], self.w_off[i]) for i in range(L)]
         self._slots += [(slot[(i, "Biases")], self.b_off[i]) for i in range(L)]
-        nin, nout = layers[0].fan_in, layers[-1].width
-        lay = np.zeros((L, L_COLS), dtype=np.int64)
-        pos = B * (nin + 2 * nout + 1)  # xin, yb, gout, wb
-        u_pos = 0
-        for i, la in enumerate(layers):
-            m, k = la.width, la.fan_in
-            lay[i, L_M], lay[i, L_K], lay[i, L_CODE] = m, k, la.activation
-            lay[i, L_W], lay[i, L_B] = self.w_off[i][0], self.b_off[i][0]
-            lay[i, L_Z] = pos
-            pos += B * m
-            if la.activation == 0:
-                lay[i, L_A] = lay[i, L_Z]
-            else:
-                lay[i, L_A] = pos
-                pos += B * m
-            lay[i, L_DZ] = pos
-            pos += B * m
-            if i > 0:
-                lay[i, L_DX] = pos
-                pos += B * k
-            if self.keep[i] < 1:
-                lay[i, L_IN] = pos
-                pos += B * k
-                lay[i, L_S] = pos
-                pos += B * k
-                lay[i, L_U] = u_pos
-                u_pos += B * k
-        self.drop_stride = u_pos
-        self.lay = lay
-        self.ws = np.zeros(pos, dt)
+        self.shards = S = shard_count(B, threads)
+        self.R = R = -(-B // S)  # workspace rows: a whole batch, or the largest shard
+        self.lay, size, self.drop_stride = _plan(layers, self.keep, R, B)
+        self.lay[:, L_W] = [o for o, _ in self.w_off]
+        self.lay[:, L_B] = [o for o, _ in self.b_off]
+        if S > 1:  # shard s: gradients GS[s], workspace WS[s]; the sum ends in GS[0], which is G
+            self.GS = np.zeros((S, n_par), dt)
+            self.G = self.GS[0]
+            self.WS = np.zeros((S, size), dt)
+            self.ws = self.WS[0]
+            self._chunks = _update_chunks(self.n_weights, n_par, S)
+            self._lbuf = np.zeros(S)
+        else:
+            self.G = np.zeros(n_par, dt)
+            self.ws = np.zeros(size, dt)
         self.hpW = optimizer.hyper_array(dt, True)
         self.hpB = optimizer.hyper_array(dt, False)
         self._no_u = np.zeros(1, dt)
@@ -398,19 +532,19 @@ class FusedDenseTrainer:
         self._full = None if lean else np.zeros(1, np.int64)
         # batches small enough for engine/gemm.py get their own compiled variant: larger batches never
         # compile the SIMD product (a second or more of a cold start)
-        self._small = np.zeros(1, np.int64) if B <= GEMM_MAX_BATCH else None
+        self._small = np.zeros(1, np.int64) if R <= GEMM_MAX_BATCH else None
         h = optimizer.hyper
         self._beta1 = float(h.get("beta1", 0.0))
         self._beta2 = float(h.get("beta2", 0.0))
 
     # views into the workspace, for tests and debugging
     def buffer(self, layer: int, what: str) -> np.ndarray:
-        """A (B, n) view of a layer's workspace: ``"z"``, ``"a"`` (activation), ``"in"`` (dropped input),
-        ``"scale"`` (dropout scale), ``"dz"``, ``"dx"``."""
+        """A (R, n) view of a layer's workspace (R = B, or the first shard's rows): ``"z"``, ``"a"``
+        (activation), ``"in"`` (dropped input), ``"scale"`` (dropout scale), ``"dz"``, ``"dx"``."""
         col = {"z": L_Z, "a": L_A, "in": L_IN, "scale": L_S, "dz": L_DZ, "dx": L_DX}[what]
         n = self.lay[layer, L_K] if what in ("in", "scale", "dx") else self.lay[layer, L_M]
         off = int(self.lay[layer, col])
-        return self.ws[off:off + self.B * n].reshape(self.B, n)
+        return self.ws[off:off + self.R * n].reshape(self.R, n)
 
     def _copy_in(self) -> None:
         for s, (off, n) in self._slots:
@@ -432,11 +566,24 @@ class FusedDenseTrainer:
         return max(1, min(n_batches, MAX_GROUP_UNIFORMS // self.drop_stride))
 
     def _kernel_args(self, X, Y, w, perm, b0, b1, U) -> tuple:
+        if self.shards > 1:
+            return (
+                X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.GS, self.S1, self.S2, self.WS,
+                self.lay, self.keep, self.n_weights, self.B, self.R, self._chunks, self.loss_code,
+                self.opt.code, self.hpW, self.hpB, self.opt.t, self.opt.learning_rate, self._beta1,
+                self._beta2, self._full, self._small, self._lbuf,
+            )  # fmt: skip
         return (
             X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.G, self.S1, self.S2, self.ws, self.lay,
             self.keep, self.n_weights, self.B, self.loss_code, self.opt.code, self.hpW, self.hpB, self.opt.t,
             self.opt.learning_rate, self._beta1, self._beta2, self._full, self._small,
         )  # fmt: skip
+
+    @property
+    def kernel(self) -> Any:
+        """The compiled kernel this trainer calls: :func:`fused_batches`, or :func:`fused_batches_sharded`
+        when batches are split over threads."""
+        return fused_batches_sharded if self.shards > 1 else fused_batches
 
     def prepare(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> None:
         """Compile the training kernel for these arrays' types now (a call on zero batches: no effect).
@@ -448,9 +595,9 @@ class FusedDenseTrainer:
 
         args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u)
         lean = is_lean([a.activation for a in self.layers])  # the inference kernel's variant for this net
-        start_inference_compile(self.dtype, lean, training_args=args, training_kernel=fused_batches,
+        start_inference_compile(self.dtype, lean, training_args=args, training_kernel=self.kernel,
                                 with_gemm=self._small is not None)
-        fused_batches(*args)
+        self.kernel(*args)
 
     def run(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray, perm: np.ndarray, b0: int, b1: int,
             rng: np.random.Generator | None = None) -> tuple[float, int, float]:
@@ -459,8 +606,8 @@ class FusedDenseTrainer:
         ``X``/``Y``/``w`` must be C-contiguous in the network dtype (``Y`` 2-D, ``w`` 1-D), ``perm`` int64.
         ``rng`` supplies dropout uniforms (required if any keep < 1). Advances the optimizer's ``t``.
 
-        Returns (sum of the batch losses, -1, 0.0), or (sum before the bad batch, its index, its loss) when a
-        batch loss is not finite (training stops there).
+        Returns (sum of the batch losses, -1, 0.0), or (a partial sum, the bad batch's index, its loss) when
+        a batch loss is not finite (training stops there; the batches before it are applied).
         """
         perm = np.ascontiguousarray(perm, dtype=np.int64)
         total = 0.0
@@ -476,7 +623,11 @@ class FusedDenseTrainer:
                     U = rng.random((stop - start) * self.drop_stride, dtype=self.dtype.type)
                 else:
                     U = self._no_u
-                s, bad, t = fused_batches(*self._kernel_args(X, Y, w, perm, start, stop, U))
+                if self.shards > 1:  # each shard's products on its own thread: BLAS must not thread too
+                    with single_threaded_blas():
+                        s, bad, t = fused_batches_sharded(*self._kernel_args(X, Y, w, perm, start, stop, U))
+                else:
+                    s, bad, t = fused_batches(*self._kernel_args(X, Y, w, perm, start, stop, U))
                 self.opt.t = int(t)
                 if bad >= 0:
                     return total, int(bad), float(s)
@@ -492,5 +643,6 @@ class FusedDenseTrainer:
 from tmvacompat.engine.inference import DensePredictor, is_lean  # noqa: E402, I001
 
 
-__all__ = ["LOSS_CODES", "COMMON_ACTIVATIONS", "COMMON_OPTIMIZERS", "COMMON_LOSSES", "can_fuse",
-           "FusedDenseTrainer", "fused_batches", "DensePredictor"]
+__all__ = ["LOSS_CODES", "COMMON_ACTIVATIONS", "COMMON_OPTIMIZERS", "COMMON_LOSSES", "SHARD_MIN_ROWS",
+           "can_fuse", "shard_count", "FusedDenseTrainer", "fused_batches", "fused_batches_sharded",
+           "DensePredictor"]
