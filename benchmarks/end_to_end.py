@@ -207,7 +207,7 @@ def main() -> None:
                 fns = {"e2e": ours_method(ds, B, E), "bare": ours_bare(Xtr, ytr, wtr, B, E)}
                 if torch is not None:
                     fns["torch"] = torch_e2e(Xtr, ytr, wtr, B, E)
-                rate = {k: n_fit * E / t for k, t in interleaved(fns, repeats).items()}
+                rate = {k: n_fit * E / t for k, t in interleaved(fns, repeats, th).items()}
                 tr = rate.get("torch")
                 vs = "-" if tr is None else f"{rate['e2e'] / tr:.2f}x"
                 print(f"| {th} | {B} | {E} | {fmt(rate['e2e'])} | {fmt(rate['bare'])} | "

@@ -87,11 +87,25 @@ class Threads:
         self._lim.__exit__(*exc)
 
 
-def interleaved(fns: dict, repeats: int) -> dict:
-    """Median seconds per call of every function, measured in interleaved rounds (fair under load drift)."""
+def interleaved(fns: dict, repeats: int, threads: int = 1) -> dict:
+    """Median seconds per call of every function, measured in interleaved rounds (fair under load drift).
+
+    With several threads each function runs its repeats in a block instead, after a pause: the thread pools
+    of OpenBLAS, libgomp (Numba's and PyTorch's) keep spinning for a while after each call, so alternating
+    between libraries would time each one against the previous one's spinning threads.
+    """
     for fn in fns.values():
         fn()  # warm-up (compilation, allocation)
     times: dict = {k: [] for k in fns}
+    if threads > 1:
+        for k, fn in fns.items():
+            time.sleep(0.3)
+            fn()
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+        return {k: statistics.median(v) for k, v in times.items()}
     for _ in range(repeats):
         for k, fn in fns.items():
             t0 = time.perf_counter()
@@ -444,7 +458,7 @@ def main() -> None:
             if torch:
                 fns["torch"] = torch_train(torch_mlp(widths, acts), X, Y, B, "C")
                 fns["torchf"] = torch_train(torch_mlp(widths, acts), X, Y, B, "C", True)
-            ev = {k: (n // B) * B / t for k, t in interleaved(fns, repeats).items()}
+            ev = {k: (n // B) * B / t for k, t in interleaved(fns, repeats, th).items()}
         ours, npy, tor, torf, path, net = ev["ours"], ev["numpy"], ev.get("torch"), ev.get("torchf"), \
             info["path"], info["net"]
         eff = ours * 6 * n_weights(net) / (rates[th] * 1e9) * 100

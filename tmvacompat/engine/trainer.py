@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from tmvacompat.engine.blas import single_threaded_blas
 from tmvacompat.engine.fused import LOSS_CODES, DensePredictor, FusedDenseTrainer, can_fuse
 from tmvacompat.engine.optimizers import network_regularization_term, optimizer_for_phase, regularization_code
 from tmvacompat.errors import InputDataError, TrainingError
@@ -174,6 +175,14 @@ def _prepare(net: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, what:
     return Xc, Yc, wc
 
 
+def _with_single_threaded_blas(fn: Callable[[], float]) -> Callable[[], float]:
+    def call() -> float:
+        with single_threaded_blas():
+            return fn()
+
+    return call
+
+
 class _Validator:
     """Mean validation batch loss over floor(nVal / B) batches, evaluated in larger chunks.
 
@@ -291,6 +300,10 @@ def train(
             runner.prepare(X, Y, w)  # before the validator: overlaps the two compiles on a cold start
         nb = n_train // B
         validate = _Validator(net, Xv, Yv, wv, B, value_fn, fused=runner is not None)
+        if runner is not None and runner.shards > 1:
+            # sharded epochs run BLAS on one thread; a multi-threaded BLAS call in the validation would leave
+            # BLAS's threads spinning into the next epoch, against the shards' threads
+            validate = _with_single_threaded_blas(validate)
 
         def reg_term(reg: int = reg, wd: float = wd) -> float:
             return network_regularization_term(net, reg, wd) if reg else 0.0
