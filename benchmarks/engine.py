@@ -389,9 +389,10 @@ from tmvacompat.specs import DenseSpec, TrainingPhase
 t1 = time.perf_counter()
 net = Network.build([DenseSpec(128, "TANH")] * 3 + [DenseSpec(1, "LINEAR")], (20,))
 initialize(net, "XAVIER", seed=1)
-X = np.random.default_rng(0).standard_normal((256, 20), dtype=np.float32)
+B = int(__import__("sys").argv[1])
+X = np.random.default_rng(0).standard_normal((max(256, 2 * B), 20), dtype=np.float32)
 Y = (X[:, :1] > 0).astype(np.float32)
-train(net, X, Y, None, X, Y, None, loss="C", phases=[TrainingPhase(batch_size=32, max_epochs=1,
+train(net, X, Y, None, X, Y, None, loss="C", phases=[TrainingPhase(batch_size=B, max_epochs=1,
       test_repetitions=1)], seed=1)
 DensePredictor(net)(X)
 t2 = time.perf_counter()
@@ -400,17 +401,20 @@ print(json.dumps({"import": t1 - t0, "first_train_and_predict": t2 - t1}))
 
 
 def compile_times():
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
-        res = {}
-        for label in ("cold (empty cache)", "warm (cache filled)"):
-            t0 = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", COMPILE_SCRIPT], env=env, capture_output=True,
-                                 text=True, check=True).stdout
-            total = time.perf_counter() - t0
-            d = json.loads(out.strip().splitlines()[-1])
-            d["process"] = total
-            res[label] = d
+    """First-run and cached-run times in fresh processes: batch 32 (the serial kernel), and batch 1024 on
+    every thread, which compiles the sharded kernel instead when there are two threads or more."""
+    res = {}
+    for B in (32, 1024):
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
+            for label in ("cold (empty cache)", "warm (cache filled)"):
+                t0 = time.perf_counter()
+                out = subprocess.run([sys.executable, "-c", COMPILE_SCRIPT, str(B)], env=env,
+                                     capture_output=True, text=True, check=True).stdout
+                total = time.perf_counter() - t0
+                d = json.loads(out.strip().splitlines()[-1])
+                d["process"] = total
+                res[f"batch {B}, {label}"] = d
     return res
 
 

@@ -15,27 +15,48 @@ Example:
 from __future__ import annotations
 
 import threading
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _lock = threading.Lock()
 _controller: Any = None
+_depth = 0  # blocks currently inside single_threaded_blas (from any thread)
+_limiter: Any = None
 
 
 def _get_controller() -> Any:
     global _controller
+    if _controller is None:
+        import scipy.linalg.cython_blas  # noqa: F401 - load the BLAS Numba calls before looking for it
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()  # scans the loaded libraries once (a few ms)
+    return _controller
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Limit every loaded BLAS library to one thread inside the block.
+
+    The limit is process-wide, so blocks entered from several threads share it: the first one in sets it,
+    the last one out restores the previous thread counts. (SciPy's OpenBLAS 0.3.30 was seen to ignore a
+    restore from a thread other than the one that set the limit; in the engine the setting thread is also
+    the last one out, because the other threads only run inside its block.)
+    """
+    global _depth, _limiter
     with _lock:
-        if _controller is None:
-            import scipy.linalg.cython_blas  # noqa: F401 - load the BLAS Numba calls before looking for it
-            from threadpoolctl import ThreadpoolController
-
-            _controller = ThreadpoolController()  # scans the loaded libraries once (a few ms)
-        return _controller
-
-
-def single_threaded_blas() -> AbstractContextManager[Any]:
-    """A context manager that limits every loaded BLAS library to one thread (restored on exit)."""
-    return _get_controller().limit(limits=1, user_api="blas")
+        if _depth == 0:
+            _limiter = _get_controller().limit(limits=1, user_api="blas")
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                _limiter.restore_original_limits()
+                _limiter = None
 
 
 __all__ = ["single_threaded_blas"]

@@ -17,6 +17,10 @@ a header, one row per layer), so there is one compiled signature per float type 
   with exactly the float32 operations of :class:`tmvacompat.data.transforms.NormalizeTransform`; rows with
   a NaN input are evaluated as zeros and their outputs set to NaN (the caller turns them into TMVA's -999).
 * The output function (TMVA's 'I', 'S' sigmoid, 'M' softmax) is applied in place on the output rows.
+* Inputs of at least :data:`PARALLEL_MIN_ROWS` rows are split into one block per thread of the engine
+  (Numba's thread count) with starts on chunk boundaries: the kernel releases the GIL, each block runs on
+  its own thread with its own scratch and BLAS limited to one thread, and every chunk is computed exactly
+  as in a single call (the same bits).
 
 :class:`DensePredictor` wraps the kernel for an engine :class:`~tmvacompat.engine.network.Network` (raw
 outputs, no transformation); :class:`DenseEvaluator` is what :class:`tmvacompat.weightfile.model.Model`
@@ -34,6 +38,8 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -51,6 +57,8 @@ from tmvacompat.errors import InputDataError, TrainingError
 
 #: row blocks smaller than this use the kernel's own matrix-vector loops instead of BLAS
 SMALL_ROWS = 8
+#: inputs of at least this many rows are split over the engine's threads (Numba's thread count)
+PARALLEL_MIN_ROWS = 4096
 #: output-function codes of the header (TMVA's EOutputFunction 'I', 'S', 'M')
 OUTPUT_CODES: dict[str, int] = {"I": 0, "S": 1, "M": 2}
 
@@ -305,6 +313,54 @@ def _is_plain_dense(net: Any) -> bool:
     )
 
 
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def row_blocks(n: int, chunk: int, threads: int) -> list[tuple[int, int]]:
+    """Split ``n`` rows into at most ``threads`` blocks whose starts are multiples of ``chunk``: the kernel
+    then meets the same chunks in every block as in one call, so the outputs are the same bits.
+
+    >>> row_blocks(10_000, 512, 2)
+    [(0, 5120), (5120, 10000)]
+    """
+    n_chunks = -(-n // chunk)
+    t = max(1, min(threads, n_chunks))
+    edges = [min(n, (n_chunks * i // t) * chunk) for i in range(t + 1)]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _in_blocks(n: int, chunk: int, run: Callable[[int, int], int]) -> int:
+    """``run(start, stop)`` on row blocks of ``n`` rows, the first on this thread and the others on the
+    pool's threads (the kernel releases the GIL), BLAS on one thread meanwhile; returns the sum of the
+    results (the NaN-row counts)."""
+    global _pool, _pool_size
+    threads = _threads() if n >= PARALLEL_MIN_ROWS else 1
+    blocks = row_blocks(n, chunk, threads)
+    if len(blocks) == 1:
+        return run(0, n)
+    from tmvacompat.engine.blas import single_threaded_blas
+
+    with _pool_lock:
+        if _pool is None or _pool_size < len(blocks) - 1:  # grown when Numba's thread count grew
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool_size = len(blocks) - 1
+            _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="tmvacompat-infer")
+        pool = _pool
+    with single_threaded_blas():
+        futures = [pool.submit(run, a, b) for a, b in blocks[1:]]
+        total = run(*blocks[0])
+        return total + sum(f.result() for f in futures)
+
+
 class DensePredictor:
     """Fast inference for a plain dense stack: one Numba call for any number of events (raw outputs).
 
@@ -346,7 +402,12 @@ class DensePredictor:
             raise InputDataError(f"input has {X.shape[1]} columns, the network {self.nin}", token="X")
         if out is None:
             out = np.empty((X.shape[0], self.nout), self.dtype)
-        dense_infer(X, self.P, self.lay, out, self._buf, self._full)
+
+        def run(a: int, b: int) -> int:
+            buf = self._buf if a == 0 else np.empty_like(self._buf)
+            return dense_infer(X[a:b], self.P, self.lay, out[a:b], buf, self._full)
+
+        _in_blocks(X.shape[0], self.chunk, run)
         return out
 
 
@@ -371,6 +432,7 @@ class DenseEvaluator:
         self._full = kernel_variant(self.lay)
         self.nin = int(self.lay[0, H_NIN])
         self.nout = int(self.lay[0, H_NOUT])
+        self.chunk = int(self.lay[0, H_CHUNK])
         self._size = scratch_size(self.lay)
         self._local = threading.local()
         wait_inference_compile(self.dtype, self._full is None)
@@ -389,7 +451,11 @@ class DenseEvaluator:
         # float64 nets: the same float32 values; C order: one kernel signature per dtype
         x = np.ascontiguousarray(x, dtype=self.dtype)
         out = np.empty((x.shape[0], self.nout), self.dtype)
-        nbad = dense_infer(x, self.P, self.lay, out, self._scratch()[0], self._full)
+
+        def run(a: int, b: int) -> int:
+            return dense_infer(x[a:b], self.P, self.lay, out[a:b], self._scratch()[0], self._full)
+
+        nbad = _in_blocks(x.shape[0], self.chunk, run)
         return out, nbad
 
     def evaluate_buffers(self, buffers) -> tuple[np.ndarray, int]:
@@ -409,5 +475,5 @@ class DenseEvaluator:
         return out, dense_infer(row, self.P, self.lay, out, buf, self._full)
 
 
-__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "pack_dense", "scratch_size", "SMALL_ROWS",
-           "OUTPUT_CODES"]
+__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "pack_dense", "scratch_size", "row_blocks",
+           "SMALL_ROWS", "PARALLEL_MIN_ROWS", "OUTPUT_CODES"]
