@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.linalg  # noqa: F401 - load SciPy's OpenBLAS (Numba's np.dot) before limiting threads
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -38,7 +37,7 @@ from tmvacompat.specs import DenseSpec  # noqa: E402
 from tmvacompat.weightfile import load_weights  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine import interleaved, numpy_predict, onnx_session, ort, torch  # noqa: E402  (shared helpers)
+from engine import Threads, interleaved, numpy_predict, onnx_session, ort, torch  # noqa: E402  (shared helpers)
 
 DT = np.float32
 #: rows per onnxruntime run() call
@@ -154,7 +153,7 @@ def main() -> None:
     args = ap.parse_args()
     n_events, repeats = (200_000, 5) if args.quick else (1_000_000, 7)
     load0 = os.getloadavg()[0]
-    with threadpool_limits(1):
+    with Threads(1):  # BLAS, Numba (which also splits large inputs) and PyTorch
         res = inference(n_events, repeats)
         rrows = reader_latency()
     load1 = os.getloadavg()[0]
