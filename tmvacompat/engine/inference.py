@@ -402,6 +402,9 @@ class DensePredictor:
             raise InputDataError(f"input has {X.shape[1]} columns, the network {self.nin}", token="X")
         if out is None:
             out = np.empty((X.shape[0], self.nout), self.dtype)
+        if X.shape[0] < PARALLEL_MIN_ROWS:  # the common small call: nothing between it and the kernel
+            dense_infer(X, self.P, self.lay, out, self._buf, self._full)
+            return out
 
         def run(a: int, b: int) -> int:
             buf = self._buf if a == 0 else np.empty_like(self._buf)
@@ -451,6 +454,8 @@ class DenseEvaluator:
         # float64 nets: the same float32 values; C order: one kernel signature per dtype
         x = np.ascontiguousarray(x, dtype=self.dtype)
         out = np.empty((x.shape[0], self.nout), self.dtype)
+        if x.shape[0] < PARALLEL_MIN_ROWS:
+            return out, dense_infer(x, self.P, self.lay, out, self._scratch()[0], self._full)
 
         def run(a: int, b: int) -> int:
             return dense_infer(x[a:b], self.P, self.lay, out[a:b], self._scratch()[0], self._full)
