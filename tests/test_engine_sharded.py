@@ -153,3 +153,32 @@ def test_trainer_takes_the_sharded_path_and_learns():
     for other_losses, other_w in results[1:]:  # two threads: two shards, the same training to rounding
         np.testing.assert_allclose(other_losses, losses, rtol=1e-9)
         np.testing.assert_allclose(other_w, results[0][1], rtol=1e-9, atol=1e-12)
+
+
+def test_two_sharded_trainings_from_two_threads_match_each_alone():
+    import threading
+
+    B = 2 * SHARD_MIN_ROWS
+    X, Y, w = _data(3 * B, 5, 1, "C")
+    perm = np.arange(len(X))
+    alone = _trainer(TUTORIAL, 5, 1, "C", B, threads=2)
+    for _ in range(3):
+        alone.run(X, Y, w, perm, 0, 1)
+    pair = [_trainer(TUTORIAL, 5, 1, "C", B, threads=2) for _ in range(2)]
+    errors = []
+
+    def go(ft):
+        try:
+            for _ in range(3):
+                ft.run(X, Y, w, perm, 0, 1)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(ft,)) for ft in pair]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    for ft in pair:
+        np.testing.assert_array_equal(_params(ft), _params(alone))

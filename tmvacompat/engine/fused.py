@@ -46,6 +46,7 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -400,6 +401,7 @@ def _layout(layers: list[Any]) -> tuple[list[tuple[int, int]], list[tuple[int, i
     return w_off, b_off, n_weights, pos
 
 
+_shard_launch = threading.Lock()
 #: fewest rows per shard of a batch: below this, one thread per batch is faster (measured in benchmarks/)
 SHARD_MIN_ROWS = 128
 #: parameters per optimizer-update range of the sharded kernel (a few ranges per thread)
@@ -624,7 +626,9 @@ class FusedDenseTrainer:
                 else:
                     U = self._no_u
                 if self.shards > 1:  # each shard's products on its own thread: BLAS must not thread too
-                    with single_threaded_blas():
+                    # one sharded launch at a time: Numba's workqueue layer aborts the process on
+                    # concurrent launches, and two would share the same cores anyway
+                    with _shard_launch, single_threaded_blas():
                         s, bad, t = fused_batches_sharded(*self._kernel_args(X, Y, w, perm, start, stop, U))
                 else:
                     s, bad, t = fused_batches(*self._kernel_args(X, Y, w, perm, start, stop, U))
