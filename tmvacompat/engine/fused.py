@@ -269,6 +269,16 @@ def _adam_alpha(hpW, hpB, t, lr, beta1, beta2):
 
 
 @njit(cache=True, error_model="numpy")
+def _update_range(opt_code, full, P, g, S1, S2, hp, lo, hi):
+    """The optimizer step on parameters ``lo:hi`` (``g``: their gradient); the lean variant (``full`` None)
+    compiles Adam only."""
+    if opt_code == ADAM or full is None:
+        adam_update(P[lo:hi], g, S1[lo:hi], S2[lo:hi], hp)
+    else:
+        update_params(opt_code, P[lo:hi], g, S1[lo:hi], S2[lo:hi], hp)
+
+
+@njit(cache=True, error_model="numpy")
 def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay, keep, n_weights, B,
                   loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2, full, small):
     """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
@@ -300,11 +310,7 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
         for seg in range(2):  # one call site: the update kernel is linked in (and optimised) once
             lo = 0 if seg == 0 else n_weights
             hi = n_weights if seg == 0 else nP
-            hp = hpW if seg == 0 else hpB
-            if opt_code == ADAM or full is None:
-                adam_update(P[lo:hi], G[lo:hi], S1[lo:hi], S2[lo:hi], hp)
-            else:
-                update_params(opt_code, P[lo:hi], G[lo:hi], S1[lo:hi], S2[lo:hi], hp)
+            _update_range(opt_code, full, P, G[lo:hi], S1, S2, hpW if seg == 0 else hpB, lo, hi)
     return total, -1, t
 
 
@@ -350,11 +356,7 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
                 gs = GS[s, lo:hi]
                 for i in range(hi - lo):
                     g[i] += gs[i]
-            hp = hpW if lo < n_weights else hpB
-            if opt_code == ADAM or full is None:
-                adam_update(P[lo:hi], g, S1[lo:hi], S2[lo:hi], hp)
-            else:
-                update_params(opt_code, P[lo:hi], g, S1[lo:hi], S2[lo:hi], hp)
+            _update_range(opt_code, full, P, g, S1, S2, hpW if lo < n_weights else hpB, lo, hi)
     return total, -1, t
 
 
