@@ -418,6 +418,8 @@ def shard_count(batch_size: int, threads: int | None = None) -> int:
     >>> shard_count(1024, 2), shard_count(128, 2), shard_count(1024, 1)
     (2, 1, 1)
     """
+    if int(batch_size) < 2 * SHARD_MIN_ROWS:
+        return 1  # without asking Numba, which would start its thread pool for nothing
     if threads is None:
         import numba
 
