@@ -182,3 +182,11 @@ def test_two_sharded_trainings_from_two_threads_match_each_alone():
     assert not errors
     for ft in pair:
         np.testing.assert_array_equal(_params(ft), _params(alone))
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_bad_thread_count_is_a_clear_error(bad):
+    from tmvacompat.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="threads must be a whole number >= 1"):
+        _trainer(TUTORIAL, 5, 1, "C", 256, threads=bad)

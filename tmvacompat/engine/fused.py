@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -492,6 +494,10 @@ class FusedDenseTrainer:
 
     def __init__(self, net: Any, optimizer: Optimizer, loss: str, batch_size: int,
                  keep: list[float] | None = None, threads: int | None = None) -> None:
+        whole = isinstance(threads, (int, np.integer)) and not isinstance(threads, bool)
+        if threads is not None and not (whole and threads >= 1):
+            raise TrainingError(f"threads must be a whole number >= 1 (or None for Numba's thread count), "
+                                f"got {threads!r}", token="threads")
         if not can_fuse(net, loss, optimizer):
             raise TrainingError(
                 "network/optimizer/loss not supported by the fused dense path (it needs a plain stack of "
@@ -591,6 +597,17 @@ class FusedDenseTrainer:
         when batches are split over threads."""
         return fused_batches_sharded if self.shards > 1 else fused_batches
 
+    @contextmanager
+    def _launch(self) -> Iterator[None]:
+        """Around a kernel call: nothing for one shard. For several, BLAS on one thread (each shard's
+        products run on its own thread) and one sharded launch at a time in this process (Numba's workqueue
+        layer aborts the process on concurrent launches, and two would share the same cores anyway)."""
+        if self.shards == 1:
+            yield
+            return
+        with _shard_launch, single_threaded_blas():
+            yield
+
     def prepare(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> None:
         """Compile the training kernel for these arrays' types now (a call on zero batches: no effect).
 
@@ -629,13 +646,8 @@ class FusedDenseTrainer:
                     U = rng.random((stop - start) * self.drop_stride, dtype=self.dtype.type)
                 else:
                     U = self._no_u
-                if self.shards > 1:  # each shard's products on its own thread: BLAS must not thread too
-                    # one sharded launch at a time: Numba's workqueue layer aborts the process on
-                    # concurrent launches, and two would share the same cores anyway
-                    with _shard_launch, single_threaded_blas():
-                        s, bad, t = fused_batches_sharded(*self._kernel_args(X, Y, w, perm, start, stop, U))
-                else:
-                    s, bad, t = fused_batches(*self._kernel_args(X, Y, w, perm, start, stop, U))
+                with self._launch():
+                    s, bad, t = self.kernel(*self._kernel_args(X, Y, w, perm, start, stop, U))
                 self.opt.t = int(t)
                 if bad >= 0:
                     return total, int(bad), float(s)
