@@ -51,11 +51,27 @@ def test_lean_variant_equals_generic(loss, nout, drop, reg):
 
 
 def test_variant_choice():
+    from tmvacompat.engine import activations, gemm, losses, optimizers
+    from tmvacompat.engine.fused import _product_unused
+
+    def kernels(ft):
+        return {k: p.dispatcher for k, p in ft.leaves.items()}
+
     lean = _net(LEAN, 1)
-    assert FusedDenseTrainer(lean, Optimizer(lean, "ADAM"), "C", 8)._full is None
-    assert FusedDenseTrainer(lean, Optimizer(lean, "ADAM"), "R", 8)._full is None
-    # anything else takes the variant with every activation, optimizer and loss
-    assert FusedDenseTrainer(lean, Optimizer(lean, "SGD"), "C", 8)._full is not None
-    assert FusedDenseTrainer(lean, Optimizer(lean, "ADAM"), "S", 8)._full is not None
+    k = kernels(FusedDenseTrainer(lean, Optimizer(lean, "ADAM"), "C", 8))
+    assert k["fwd"] is activations.act_forward_common and k["bwd"] is activations.act_backward_common
+    assert k["lossf"] is losses._bce_kernel and k["upd"] is optimizers.adam_update
+    assert k["gtn"] is gemm.gemm_tn and k["gnn"] is gemm.gemm_nn  # batch 8: engine/gemm.py's products
+    # each loss and optimizer passes its own kernel; the activation choice is independent of them
+    k = kernels(FusedDenseTrainer(lean, Optimizer(lean, "SGD"), "R", 8))
+    assert k["lossf"] is losses._mse_kernel and k["upd"] is optimizers.sgd_update
+    assert k["fwd"] is activations.act_forward_common
+    k = kernels(FusedDenseTrainer(lean, Optimizer(lean, "RMSPROP"), "S", 8))
+    assert k["lossf"] is losses._softmax_ce_kernel and k["upd"] is optimizers.rmsprop_update
+    # an activation outside the tutorial set takes the kernels with every activation
     sig = _net([DenseSpec(4, "SIGMOID"), DenseSpec(0, "LINEAR")], 1)
-    assert FusedDenseTrainer(sig, Optimizer(sig, "ADAM"), "C", 8)._full is not None
+    k = kernels(FusedDenseTrainer(sig, Optimizer(sig, "ADAM"), "C", 8))
+    assert k["fwd"] is activations.act_forward and k["bwd"] is activations.act_backward_from_output
+    # batches too large for engine/gemm.py never compile its products
+    k = kernels(FusedDenseTrainer(lean, Optimizer(lean, "ADAM"), "C", 256, threads=1))
+    assert k["gtn"] is _product_unused and k["gnn"] is _product_unused

@@ -1,5 +1,6 @@
-"""The cold-start helper process (tmvacompat.engine.warmup): it starts only when it can help, and a
-process whose inference kernel came from the helper's cache gives the same bits as one that compiled it."""
+"""The cold-start helper process (tmvacompat.engine.warmup): it starts only when it can help, it shares
+the compiling with this process, and a process whose kernels came partly from the helper's cache gives the
+same bits as one that compiled them all."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def run():
 if __name__ == "__main__":
     out = run()
     helpers = {f"{k[0]}/{k[1]}": p.returncode for k, p in warmup._helpers.items()}
-    print(json.dumps({"out": out.ravel().tolist(), "helpers": helpers}))
+    done = sorted(r for h in warmup._helpers.values() for r in h.reported)
+    print(json.dumps({"out": out.ravel().tolist(), "helpers": helpers, "helper_done": done}))
 """
 
 
@@ -59,8 +61,10 @@ def _run_fresh(tmp_path: Path, switch: str) -> dict:
 
 def test_cold_process_uses_the_helper_and_gets_the_same_bits(tmp_path):
     fresh = _run_fresh(tmp_path, "1")
-    # the helper compiled the lean float32 inference kernel and finished successfully
+    # a helper (keyed by the lean float32 inference kernel) ran, finished successfully and compiled some
+    # of the functions itself
     assert fresh["helpers"] == {"float32/True": 0}
+    assert fresh["helper_done"], "the helper compiled nothing"
     # and the kernel it cached is what this process compiled for itself: identical outputs
     ns: dict = {}
     exec(compile(SCRIPT.replace('if __name__ == "__main__":', "if False:"), "job", "exec"), ns)
@@ -73,11 +77,13 @@ def test_cold_process_uses_the_helper_and_gets_the_same_bits(tmp_path):
 
 
 def test_no_helper_when_switched_off_or_cached():
-    assert warmup.start_inference_compile(np.float32, True, enabled=False) is False
+    assert warmup.compile_together([], np.float32, True, enabled=False) is False
     net = Network.build([DenseSpec(4, "TANH"), DenseSpec(1, "LINEAR")], (3,))
     DensePredictor(net)(np.zeros((2, 3), np.float32))  # compiled (or loaded) in this process
     assert warmup.is_cached(dense_infer, warmup._probe_args(np.dtype(np.float32), True))
-    assert warmup.start_inference_compile(np.float32, True, enabled=True) is False
+    assert warmup.types_cached(*warmup.inference_task(np.float32, True))
+    # nothing left to compile: no helper
+    assert warmup.compile_together([], np.float32, True, enabled=True) is False
     warmup.wait_inference_compile(np.float32, True)  # nothing to wait for: returns at once
 
 
@@ -87,9 +93,27 @@ def test_is_cached_is_false_for_a_new_signature():
     assert warmup.is_cached(dense_infer, args) is False
 
 
-def test_switch_off_in_environment(monkeypatch):
+def test_switched_off_compiles_here(monkeypatch):
+    from numba import njit, types
+
+    @njit(cache=False)
+    def third(x):
+        return x / 3
+
+    def no_helper(*args):
+        raise AssertionError("a helper was started although switched off")
+
     monkeypatch.setenv(warmup.ENV_SWITCH, "0")
-    assert warmup.start_inference_compile(np.float64, False) is False
+    monkeypatch.setattr(warmup, "_start_helper", no_helper)
+    monkeypatch.setattr(warmup, "types_cached", lambda d, a: False)  # as on a cold start
+    assert warmup.compile_together([(third, (types.float64,))], np.float64, False) is False
+    assert (types.float64,) in third.overloads  # compiled in this process
+
+
+def test_claims_are_exclusive(tmp_path):
+    assert warmup._claim(str(tmp_path), 3) is True
+    assert warmup._claim(str(tmp_path), 3) is False  # the other process's
+    assert warmup._claim(str(tmp_path / "gone"), 4) is False  # the helper is through and cleaned up
 
 
 def test_prepare_changes_nothing():

@@ -2,16 +2,18 @@
 
 The kernel :func:`fused_batches` does, for every batch: gather the shuffled rows, forward through every
 dense layer (``np.dot`` into preallocated buffers, bias, activation with the vectorisable float32 tanh),
-dropout on layer inputs, loss and its gradient, backward, and the optimizer step of
-:func:`tmvacompat.engine.optimizers.update_params`.
+dropout on layer inputs, loss and its gradient, backward (all in :func:`_batch_step`), and the optimizer
+step of :mod:`tmvacompat.engine.optimizers`.
 
 Everything the kernel touches lives in a few flat arrays (parameters, gradients, the two optimizer states,
-one workspace) addressed through offset tables, so the kernel has at most two compiled signatures per float
-type whatever the depth of the network (no typed lists: those compile their own helpers in every new
-process and made the warm start slow): a lean one for the TMVA tutorial networks (tanh/relu/identity, Adam,
-cross entropy or MSE), which compiles in about half the time, and a full one with every activation,
-optimizer and loss, compiled only when a network needs it (cold start: compile time grows with all the
-code Numba links into a kernel, callees included). :class:`FusedDenseTrainer` copies the Network's Dense
+one workspace) addressed through offset tables, so the kernel compiles once per float type whatever the
+depth of the network (no typed lists: those compile their own helpers in every new process and made the
+warm start slow). The step, the activation, loss, matrix-product and optimizer kernels are passed in as
+function pointers (:mod:`tmvacompat.engine.fnptr`), not called directly: a direct call links the callee into
+the caller, where LLVM optimises it again, and the cold start was mostly that. So every function compiles
+once, only the activation set (:data:`COMMON_ACTIVATIONS`, the TMVA tutorial networks, or all), loss and
+optimizer a network uses are compiled, and a first training compiles them in two processes at once
+(:mod:`tmvacompat.engine.warmup`). :class:`FusedDenseTrainer` copies the Network's Dense
 parameters and the :class:`~tmvacompat.engine.optimizers.Optimizer`'s state in before each call and back
 out after it, so
 the generic layer path and this path are interchangeable at every call boundary and give the same numbers
@@ -45,14 +47,16 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
 
 from tmvacompat.engine.activations import (
     COMMON_ACTIVATIONS,
@@ -66,18 +70,16 @@ from tmvacompat.engine.activations import (
     act_forward_common as _act_forward_common,
 )
 from tmvacompat.engine.blas import single_threaded_blas
+from tmvacompat.engine.fnptr import FunctionPointer, pointer
 from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm_nn, gemm_tn, use_gemm
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
-from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, Optimizer, adam_update, update_params
+from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, UPDATE_KERNELS, Optimizer
 from tmvacompat.errors import TrainingError
 
 #: loss kind -> fused-kernel code
 LOSS_CODES: dict[str, int] = {"C": 0, "R": 1, "S": 2}
-#: activations and optimizers of the lean kernel variant (others compile the full dispatch, on first use):
-#: the TMVA tutorial networks (MethodDL's default optimizer is ADAM)
-COMMON_OPTIMIZERS = frozenset((ADAM,))
-#: losses of the lean kernel variant (C, R)
-COMMON_LOSSES = frozenset((0, 1))
+#: fused-kernel loss code -> its loss kernel (the ones the generic path uses: the two paths agree)
+LOSS_KERNELS = (_bce_kernel, _mse_kernel, _softmax_ce_kernel)
 #: uniforms drawn per dropout group at most (bounds the memory of the batch-group path)
 MAX_GROUP_UNIFORMS = 1 << 22
 
@@ -145,15 +147,25 @@ def _view(buf, off, rows, cols):
 
 
 @njit(cache=True, error_model="numpy")
-def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep, loss_code, full, small,
-                gscale):
+def _product_unused(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
+    """Fills the matrix-product pointer slots of a kernel whose batches are too large for
+    :mod:`~tmvacompat.engine.gemm` (its ``small`` is False, so this is never called): saves compiling
+    ``gemm_nn``/``gemm_tn`` (seconds) for nothing."""
+
+
+@njit(cache=True, error_model="numpy")
+def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep, fwd, bwd, lossf, gtn, gnn,
+                small, gscale):
     """Forward, loss and backward of the ``nb`` events ``perm[base:base + nb]``: the gradients into ``G``.
 
     ``ws``/``lay``: a workspace laid out for ``R >= nb`` rows; ``r0``: the first row of these events within
     their batch and ``ubase`` that batch's offset in ``U`` (dropout uniforms are drawn per whole batch, so a
-    shard of a batch takes its rows' share). ``gscale``: factor on the loss gradient (a shard's share of the
-    batch, ``nb / B``; 1 for a whole batch). Returns the loss of these events; when it is not finite, nothing
-    is back-propagated.
+    shard of a batch takes its rows' share). ``fwd``/``bwd``/``lossf``: function pointers to the activation
+    forward and backward kernels and the loss kernel; ``gtn``/``gnn``: to
+    :func:`~tmvacompat.engine.gemm.gemm_tn` and ``gemm_nn``, used for the gradient products where ``small``
+    and :func:`~tmvacompat.engine.gemm.use_gemm` agree. ``gscale``: factor on the loss gradient (a shard's
+    share of the batch, ``nb / B``; 1 for a whole batch). Returns the loss of these events; when it is not
+    finite, nothing is back-propagated.
     """
     L = lay.shape[0]
     nin = X.shape[1]
@@ -162,7 +174,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
     yb = _view(ws, R * nin, nb, nout)
     gout = _view(ws, R * (nin + nout), nb, nout)
     wb = ws[R * (nin + 2 * nout):R * (nin + 2 * nout) + nb]
-    want_grad = nb > 0  # a bool, not Literal[bool]: the loss kernels keep the signature the validation uses
+    want_grad = nb > 0
     for r in range(nb):
         idx = perm[base + r]
         for c in range(nin):
@@ -196,17 +208,9 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             for j in range(m):
                 z[i, j] += P[ob + j]
         if code != 0:
-            if full is None:
-                _act_forward_common(code, z, _view(ws, lay[l, L_A], nb, m))
-            else:
-                act_forward(code, z, _view(ws, lay[l, L_A], nb, m))
+            fwd(code, z, _view(ws, lay[l, L_A], nb, m))
     out = _view(ws, lay[L - 1, L_A], nb, nout)
-    if loss_code == 0:  # the loss kernels directly (a dispatch function would be one more compile)
-        lb = _bce_kernel(out, yb, wb, gout, want_grad)
-    elif loss_code == 1 or full is None:
-        lb = _mse_kernel(out, yb, wb, gout, want_grad)
-    else:
-        lb = _softmax_ce_kernel(out, yb, wb, gout, want_grad)
+    lb = lossf(out, yb, wb, gout, want_grad)
     if not np.isfinite(lb):
         return lb
     if gscale != 1.0:
@@ -222,10 +226,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         code = lay[l, L_CODE]
         z = _view(ws, lay[l, L_Z], nb, m)
         dz = _view(ws, lay[l, L_DZ], nb, m)
-        if full is None:
-            _act_backward_common(code, z, _view(ws, lay[l, L_A], nb, m), dy, dz)
-        else:
-            act_backward_from_output(code, z, _view(ws, lay[l, L_A], nb, m), dy, dz)
+        bwd(code, z, _view(ws, lay[l, L_A], nb, m), dy, dz)
         if keep[l] < 1:
             a_off = lay[l, L_IN]
         elif l == 0:
@@ -235,8 +236,8 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         ain = _view(ws, a_off, nb, k)
         if m == 1:
             _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
-        elif small is not None and use_gemm(P, nb, k):  # no OpenBLAS fixed cost (as the generic Dense)
-            gemm_tn(m, k, nb, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k)
+        elif small and use_gemm(P, nb, k):  # no OpenBLAS fixed cost (as the generic Dense)
+            gtn(m, k, nb, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k)
         else:
             np.dot(dz.T, ain, _view(G, lay[l, L_W], m, k))
         ob = lay[l, L_B]
@@ -249,8 +250,8 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             dx = _view(ws, lay[l, L_DX], nb, k)
             if m == 1:
                 _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
-            elif small is not None and use_gemm(P, nb, k):
-                gemm_nn(nb, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
+            elif small and use_gemm(P, nb, k):
+                gnn(nb, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
             else:
                 np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
             if keep[l] < 1:
@@ -271,28 +272,18 @@ def _adam_alpha(hpW, hpB, t, lr, beta1, beta2):
 
 
 @njit(cache=True, error_model="numpy")
-def _update_range(opt_code, full, P, g, S1, S2, hp, lo, hi):
-    """The optimizer step on parameters ``lo:hi`` (``g``: their gradient); the lean variant (``full`` None)
-    compiles Adam only."""
-    if opt_code == ADAM or full is None:
-        adam_update(P[lo:hi], g, S1[lo:hi], S2[lo:hi], hp)
-    else:
-        update_params(opt_code, P[lo:hi], g, S1[lo:hi], S2[lo:hi], hp)
-
-
-@njit(cache=True, error_model="numpy")
 def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay, keep, n_weights, B,
-                  loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2, full, small):
+                  opt_code, hpW, hpB, t0, lr, beta1, beta2, step, fwd, bwd, lossf, gtn, gnn, small, upd):
     """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
 
     ``P``/``G``/``S1``/``S2``: flat parameters, gradients and optimizer states, all weight matrices first
     (``n_weights`` elements), then all biases; ``ws``: flat workspace; ``lay``: per-layer sizes and offsets
     (columns ``L_*``); ``U``: dropout uniforms of these batches, ``drop_stride`` per batch, layer l's at
     ``lay[l, L_U]`` within a batch; ``keep``: keep probability of each layer's input.
-    ``full``: None for the lean variant (activations in :data:`COMMON_ACTIVATIONS`, optimizer in
-    :data:`COMMON_OPTIMIZERS`, loss in :data:`COMMON_LOSSES`), else any array: the variant with every
-    activation, optimizer and loss. The ``full is None`` tests are resolved when Numba compiles, so the lean
-    variant never compiles the rest.
+    ``step``: a function pointer to :func:`_batch_step`, which gets ``fwd`` .. ``small``; ``upd``: to the
+    optimizer's update kernel (``UPDATE_KERNELS[opt_code]``), called on the weights and on the biases with
+    their hyperparameters ``hpW``/``hpB``. Function pointers keep this kernel's compile short (see
+    :mod:`tmvacompat.engine.fnptr`), and one compiled kernel serves every activation, loss and optimizer.
     Returns (sum of batch losses, -1, new step t), or (the non-finite loss, its batch index, t) when a
     batch loss is NaN/inf; that batch is not back-propagated or applied.
     """
@@ -300,8 +291,8 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
     total = 0.0
     nP = P.size
     for b in range(b0, b1):
-        lb = _batch_step(X, Y, wts, perm, b * B, B, B, B - B, U, (b - b0) * drop_stride, P, G, ws, lay, keep,
-                         loss_code, full, small, 1.0)
+        lb = step(X, Y, wts, perm, b * B, B, B, B - B, U, (b - b0) * drop_stride, P, G, ws, lay, keep, fwd,
+                  bwd, lossf, gtn, gnn, small, 1.0)
         if not np.isfinite(lb):
             return lb, b, t
         total += lb
@@ -309,16 +300,15 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
         t += 1
         if opt_code == ADAM:
             _adam_alpha(hpW, hpB, t, lr, beta1, beta2)
-        for seg in range(2):  # one call site: the update kernel is linked in (and optimised) once
-            lo = 0 if seg == 0 else n_weights
-            hi = n_weights if seg == 0 else nP
-            _update_range(opt_code, full, P, G[lo:hi], S1, S2, hpW if seg == 0 else hpB, lo, hi)
+        upd(P[:n_weights], G[:n_weights], S1[:n_weights], S2[:n_weights], hpW)
+        upd(P[n_weights:nP], G[n_weights:nP], S1[n_weights:nP], S2[n_weights:nP], hpB)
     return total, -1, t
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2, WS, lay, keep, n_weights, B,
-                          R, chunks, loss_code, opt_code, hpW, hpB, t0, lr, beta1, beta2, full, small, lbuf):
+def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2, WS, lay, keep, n_weights,
+                          B, R, chunks, opt_code, hpW, hpB, t0, lr, beta1, beta2, step, fwd, bwd, lossf, gtn,
+                          gnn, small, upd, lbuf):
     """:func:`fused_batches` with every batch split into ``S = GS.shape[0]`` near-equal shards of rows that
     run in parallel, each on one thread with single-threaded products (data parallelism in one thread pool:
     the caller limits BLAS to one thread). Shard ``s`` writes its gradients into ``GS[s]`` and uses
@@ -332,6 +322,7 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
     nc = chunks.shape[0]
     t = t0
     total = 0.0
+    G = GS[0]
     # resolve the BLAS entry point on this thread: Numba looks it up on first use, which needs the GIL
     one = WS[0, 0:1].reshape(1, 1)
     np.dot(one, one, WS[0, 1:2].reshape(1, 1))
@@ -339,8 +330,8 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
         for s in prange(S):
             r0 = B * s // S
             nb = B * (s + 1) // S - r0
-            lbuf[s] = _batch_step(X, Y, wts, perm, b * B + r0, nb, R, r0, U, (b - b0) * drop_stride, P, GS[s],
-                                  WS[s], lay, keep, loss_code, full, small, nb / B)
+            lbuf[s] = step(X, Y, wts, perm, b * B + r0, nb, R, r0, U, (b - b0) * drop_stride, P, GS[s], WS[s],
+                           lay, keep, fwd, bwd, lossf, gtn, gnn, small, nb / B)
         lb = 0.0
         for s in range(S):
             lb += lbuf[s] * ((B * (s + 1) // S - B * s // S) / B)
@@ -353,13 +344,62 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
         for c in prange(nc):
             lo = chunks[c, 0]
             hi = chunks[c, 1]
-            g = GS[0, lo:hi]
+            g = G[lo:hi]
             for s in range(1, S):
                 gs = GS[s, lo:hi]
                 for i in range(hi - lo):
                     g[i] += gs[i]
-            _update_range(opt_code, full, P, g, S1, S2, hpW if lo < n_weights else hpB, lo, hi)
+            upd(P[lo:hi], g, S1[lo:hi], S2[lo:hi], hpW if lo < n_weights else hpB)
     return total, -1, t
+
+
+@functools.cache
+def kernel_signatures(dtype: Any) -> dict[str, Any]:
+    """Numba signatures of the functions the fused kernels take as pointers, for ``dtype``: ``fwd``,
+    ``bwd`` (activation kernels), ``loss``, ``product`` (matrix products) and ``update`` (optimizer)."""
+    f = numba.from_dtype(np.dtype(dtype))
+    a1, a2, i = types.Array(f, 1, "C"), types.Array(f, 2, "C"), types.int64
+    return {
+        "fwd": types.none(i, a2, a2),
+        "bwd": types.none(i, a2, a2, a2, a2),
+        "loss": types.float64(a2, a2, a1, a2, types.boolean),
+        "product": types.none(i, i, i, a1, i, i, a1, i, i, a1, i, i),
+        "update": types.none(a1, a1, a1, a1, a1),
+    }
+
+
+def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int,
+                  small: bool) -> dict[str, FunctionPointer]:
+    """The function pointers a fused kernel call passes on: activations (``lean``: the kernels for
+    :data:`COMMON_ACTIVATIONS` only), the loss, the matrix products (``small``: engine/gemm.py's, else a
+    placeholder never called) and the optimizer update. The same arguments give the same objects, in this
+    process, and the same compiled code in any process (the warm-up helper resolves them ahead)."""
+    sig = kernel_signatures(dtype)
+    return {
+        "fwd": pointer(_act_forward_common if lean else act_forward, sig["fwd"]),
+        "bwd": pointer(_act_backward_common if lean else act_backward_from_output, sig["bwd"]),
+        "lossf": pointer(LOSS_KERNELS[loss_code], sig["loss"]),
+        "gtn": pointer(gemm_tn if small else _product_unused, sig["product"]),
+        "gnn": pointer(gemm_nn if small else _product_unused, sig["product"]),
+        "upd": pointer(UPDATE_KERNELS[opt_code], sig["update"]),
+    }
+
+
+def step_pointer(X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> FunctionPointer:
+    """The function pointer to :func:`_batch_step` for these training arrays' Numba types."""
+    return _step_pointer(numba.typeof(X), numba.typeof(Y), numba.typeof(w))
+
+
+@functools.lru_cache(maxsize=64)
+def _step_pointer(tX: Any, tY: Any, tw: Any) -> FunctionPointer:
+    sig = kernel_signatures(np.dtype(tX.dtype.name))
+    f = tX.dtype
+    a1, i = types.Array(f, 1, "C"), types.int64
+    fT = {k: types.FunctionType(v) for k, v in sig.items()}
+    args = (tX, tY, tw, types.Array(i, 1, "C"), i, i, i, i, a1, i, a1, a1, a1, types.Array(i, 2, "C"), a1,
+            fT["fwd"], fT["bwd"], fT["loss"], fT["product"], fT["product"], types.boolean,
+            types.float64)  # fmt: skip
+    return pointer(_batch_step, types.float64(*args))
 
 
 def can_fuse(net: Any, loss: str = "C", optimizer: Any = None) -> bool:
@@ -539,12 +579,11 @@ class FusedDenseTrainer:
         self.hpW = optimizer.hyper_array(dt, True)
         self.hpB = optimizer.hyper_array(dt, False)
         self._no_u = np.zeros(1, dt)
-        lean = (optimizer.code in COMMON_OPTIMIZERS and self.loss_code in COMMON_LOSSES
-                and all(a.activation in COMMON_ACTIVATIONS for a in layers))
-        self._full = None if lean else np.zeros(1, np.int64)
-        # batches small enough for engine/gemm.py get their own compiled variant: larger batches never
-        # compile the SIMD product (a second or more of a cold start)
-        self._small = np.zeros(1, np.int64) if R <= GEMM_MAX_BATCH else None
+        #: activation kernels for COMMON_ACTIVATIONS only (compile in about half the time)
+        self.lean = all(a.activation in COMMON_ACTIVATIONS for a in layers)
+        # batches small enough for engine/gemm.py call its products; larger batches never compile them
+        self.small = R <= GEMM_MAX_BATCH
+        self.leaves = leaf_pointers(dt, self.lean, self.loss_code, optimizer.code, self.small)
         h = optimizer.hyper
         self._beta1 = float(h.get("beta1", 0.0))
         self._beta2 = float(h.get("beta2", 0.0))
@@ -577,18 +616,19 @@ class FusedDenseTrainer:
             return max(1, n_batches)
         return max(1, min(n_batches, MAX_GROUP_UNIFORMS // self.drop_stride))
 
-    def _kernel_args(self, X, Y, w, perm, b0, b1, U) -> tuple:
+    def _kernel_args(self, X, Y, w, perm, b0, b1, U, step) -> tuple:
+        p = self.leaves
+        ptrs = (step, p["fwd"], p["bwd"], p["lossf"], p["gtn"], p["gnn"], self.small, p["upd"])
         if self.shards > 1:
             return (
                 X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.GS, self.S1, self.S2, self.WS,
-                self.lay, self.keep, self.n_weights, self.B, self.R, self._chunks, self.loss_code,
-                self.opt.code, self.hpW, self.hpB, self.opt.t, self.opt.learning_rate, self._beta1,
-                self._beta2, self._full, self._small, self._lbuf,
+                self.lay, self.keep, self.n_weights, self.B, self.R, self._chunks, self.opt.code, self.hpW,
+                self.hpB, self.opt.t, self.opt.learning_rate, self._beta1, self._beta2, *ptrs, self._lbuf,
             )  # fmt: skip
         return (
             X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.G, self.S1, self.S2, self.ws, self.lay,
-            self.keep, self.n_weights, self.B, self.loss_code, self.opt.code, self.hpW, self.hpB, self.opt.t,
-            self.opt.learning_rate, self._beta1, self._beta2, self._full, self._small,
+            self.keep, self.n_weights, self.B, self.opt.code, self.hpW, self.hpB, self.opt.t,
+            self.opt.learning_rate, self._beta1, self._beta2, *ptrs,
         )  # fmt: skip
 
     @property
@@ -608,19 +648,29 @@ class FusedDenseTrainer:
         with _shard_launch, single_threaded_blas():
             yield
 
+    def compile_tasks(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[tuple[Any, tuple]]:
+        """Every Numba function a training call on these arrays runs, with its argument types, the most
+        expensive to compile first: the step, the kernel and the functions passed as pointers."""
+        step = step_pointer(X, Y, w)
+        args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u, step)
+        kernel_types = tuple(self.kernel.typeof_pyval(a) for a in args)
+        p = self.leaves
+        leaves = [p[k] for k in ("gtn", "gnn", "fwd", "bwd", "lossf", "upd")]
+        return [(step.dispatcher, step.argtypes), (self.kernel, kernel_types)] + [
+            (q.dispatcher, q.argtypes) for q in leaves]
+
     def prepare(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> None:
-        """Compile the training kernel for these arrays' types now (a call on zero batches: no effect).
+        """Compile everything the training calls on these arrays run, then call the kernel on zero batches
+        (no effect) so that the function pointers are resolved.
 
-        On a cold start (neither kernel cached) it first starts the helper process of
-        :mod:`tmvacompat.engine.warmup` that compiles the inference kernel meanwhile.
+        On a cold start this shares the compiling with a helper process, which then compiles the inference
+        kernel (:func:`tmvacompat.engine.warmup.compile_together`).
         """
-        from tmvacompat.engine.warmup import start_inference_compile
+        from tmvacompat.engine.warmup import compile_together
 
-        args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u)
-        lean = is_lean([a.activation for a in self.layers])  # the inference kernel's variant for this net
-        start_inference_compile(self.dtype, lean, training_args=args, training_kernel=self.kernel,
-                                with_gemm=self._small is not None)
-        self.kernel(*args)
+        compile_together(self.compile_tasks(X, Y, w), self.dtype, self.lean)
+        step = step_pointer(X, Y, w)
+        self.kernel(*self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u, step))
 
     def run(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray, perm: np.ndarray, b0: int, b1: int,
             rng: np.random.Generator | None = None) -> tuple[float, int, float]:
@@ -633,6 +683,7 @@ class FusedDenseTrainer:
         a batch loss is not finite (training stops there; the batches before it are applied).
         """
         perm = np.ascontiguousarray(perm, dtype=np.int64)
+        step = step_pointer(X, Y, w)
         total = 0.0
         g = self.group_size(b1 - b0)
         start = b0
@@ -647,7 +698,7 @@ class FusedDenseTrainer:
                 else:
                     U = self._no_u
                 with self._launch():
-                    s, bad, t = self.kernel(*self._kernel_args(X, Y, w, perm, start, stop, U))
+                    s, bad, t = self.kernel(*self._kernel_args(X, Y, w, perm, start, stop, U, step))
                 self.opt.t = int(t)
                 if bad >= 0:
                     return total, int(bad), float(s)
@@ -660,9 +711,10 @@ class FusedDenseTrainer:
 
 # DensePredictor moved to tmvacompat.engine.inference (one call: transformation, layers, output function);
 # re-exported here for existing imports.
-from tmvacompat.engine.inference import DensePredictor, is_lean  # noqa: E402, I001
+from tmvacompat.engine.inference import DensePredictor  # noqa: E402, I001
 
 
-__all__ = ["LOSS_CODES", "COMMON_ACTIVATIONS", "COMMON_OPTIMIZERS", "COMMON_LOSSES", "SHARD_MIN_ROWS",
+__all__ = ["LOSS_CODES", "LOSS_KERNELS", "COMMON_ACTIVATIONS", "SHARD_MIN_ROWS", "kernel_signatures",
+           "leaf_pointers", "step_pointer",
            "can_fuse", "shard_count", "FusedDenseTrainer", "fused_batches", "fused_batches_sharded",
            "DensePredictor"]

@@ -21,8 +21,8 @@ else: there is no separate decoupled weight decay) adds to the gradient of regul
 (weights, never biases): L1 ``+ wd * sign(W)`` with sign(0) = +1 as in TMVA, L2 ``+ 2 wd W``. The reported
 term is ``wd * sum(|W|)`` or ``wd * sum(W^2)`` (:func:`regularization_term`).
 
-The element-wise update is one vectorisable Numba kernel, :func:`update_params`, also called by the fused
-dense trainer so both paths give identical numbers.
+The element-wise update is one vectorisable Numba kernel per optimizer (:data:`UPDATE_KERNELS`), also
+called by the fused dense trainer so both paths give identical numbers.
 
 Example:
     >>> import numpy as np
@@ -82,10 +82,10 @@ def _hyper(hp):
 
 
 # One kernel per optimizer, so a process compiles only the optimizers it uses (the fused dense trainer
-# and Optimizer.step call them directly); update_params dispatches to them by code.
+# and Optimizer.step call them directly; UPDATE_KERNELS maps a code to its kernel).
 @njit(cache=True, error_model="numpy")
 def sgd_update(theta, g, s1, s2, hp):
-    """SGD with momentum on 1-D contiguous arrays (see :func:`update_params`)."""
+    """SGD with momentum on 1-D contiguous arrays (see :data:`UPDATE_KERNELS`)."""
     lr, mom, r1, r2, eps, alpha, c1, c2, one, q1, q2 = _hyper(hp)
     for i in range(theta.size):
         w = theta[i]
@@ -149,29 +149,12 @@ def adadelta_update(theta, g, s1, s2, hp):
         s2[i] = r1 * s2[i] + q1 * (d * d)
 
 
-#: optimizer code -> its update kernel
+#: optimizer code -> its update kernel ``kernel(theta, g, s1, s2, hp)``: one step on 1-D contiguous arrays
+#: (``theta`` updated in place, state ``s1``/``s2``). ``hp`` holds, in theta's dtype: learning rate,
+#: momentum, beta1/rho, beta2, eps, Adam's alpha for this step, the L1 coefficient (wd or 0), the L2
+#: coefficient (2 wd or 0) and 1. The operation order follows TMVA's matrix calls (reciprocal, then
+#: products) so float64 results agree to rounding.
 UPDATE_KERNELS = (sgd_update, adam_update, adagrad_update, rmsprop_update, adadelta_update)
-
-
-@njit(cache=True, error_model="numpy")
-def update_params(code, theta, g, s1, s2, hp):
-    """One optimizer step on 1-D contiguous arrays (``theta`` updated in place, state ``s1``/``s2``).
-
-    ``hp`` holds, in theta's dtype: learning rate, momentum, beta1/rho, beta2, eps, Adam's alpha for this
-    step, the L1 coefficient (wd or 0), the L2 coefficient (2 wd or 0) and 1. The operation order follows
-    TMVA's matrix calls (reciprocal, then products) so float64 results agree to rounding. Compiles every
-    optimizer; from Python prefer ``UPDATE_KERNELS[code]``.
-    """
-    if code == SGD:
-        sgd_update(theta, g, s1, s2, hp)
-    elif code == ADAM:
-        adam_update(theta, g, s1, s2, hp)
-    elif code == ADAGRAD:
-        adagrad_update(theta, g, s1, s2, hp)
-    elif code == RMSPROP:
-        rmsprop_update(theta, g, s1, s2, hp)
-    else:
-        adadelta_update(theta, g, s1, s2, hp)
 
 
 def optimizer_code(name: str | int) -> int:
@@ -327,7 +310,7 @@ class Optimizer:
                 self._hp[key] = self.hyper_array(s.param.dtype, s.regularized)
 
     def hyper_array(self, dtype: Any, regularized: bool) -> np.ndarray:
-        """The kernel's hyper-parameter array (see :func:`update_params`) for this optimizer."""
+        """The kernel's hyper-parameter array (see :data:`UPDATE_KERNELS`) for this optimizer."""
         hp = np.zeros(HP_SIZE, dtype=dtype)
         hp[HP_LR] = self.learning_rate
         hp[HP_MOM] = self.momentum
@@ -442,7 +425,6 @@ __all__ = [
     "DEFAULT_OPTIMIZER_PARAMS",
     "Optimizer",
     "Slot",
-    "update_params",
     "UPDATE_KERNELS",
     "sgd_update",
     "adam_update",

@@ -1,30 +1,35 @@
-"""Cold start: compile the inference kernel in a helper process while this process compiles the training
-kernel.
+"""Cold start: compile the kernels of a first training in two processes at once.
 
-The first training after installing (an empty Numba cache) compiles two large kernels: the fused training
-kernel (:func:`tmvacompat.engine.fused.fused_batches`, about 6 s here) and the inference kernel
-(:func:`tmvacompat.engine.inference.dense_infer`, about 4.5 s) that validation and every prediction use.
-Numba compiles under one process-wide lock, so threads cannot overlap the two; another process can. The
-trainer calls :func:`start_inference_compile` before it compiles the training kernel: when neither kernel is
-cached (in this process or on disk), a helper process compiles ``dense_infer`` into the shared on-disk
-cache. :func:`wait_inference_compile`, called before the first inference, waits for that helper; Numba then
-loads the kernel from the cache (or, if the helper failed, compiles it here as it would have anyway). The
-cached code is what this process would have compiled itself (same Numba, same CPU), so results do not
-change.
+The first training after installing (an empty Numba cache) compiles the fused training kernel, the step and
+the activation, loss, matrix-product and optimizer kernels it calls through function pointers
+(:mod:`tmvacompat.engine.fnptr`), and the inference kernel
+(:func:`tmvacompat.engine.inference.dense_infer`) that validation and every prediction use. Numba compiles
+under one process-wide lock, so threads cannot share that work; another process can, through Numba's
+on-disk cache. :func:`compile_together` starts a helper process with the list of uncached training
+functions: both processes go down the list and each compiles the functions it claims first (a claim is a
+file created exclusively), then the helper compiles the inference kernel while this process trains. This
+process waits for the helper's training functions and loads them from the cache;
+:func:`wait_inference_compile`, called before the first inference, waits for the rest. Where the helper
+fails or is slow, this process compiles what it needs itself, as it would have anyway. The cached code is
+what this process would have compiled (same Numba, same CPU), so results do not change.
 
 Set ``TMVACOMPAT_BACKGROUND_COMPILE=0`` to switch this off.
 
 Example:
     >>> import numpy as np
-    >>> start_inference_compile(np.float64, lean=True, enabled=False)  # switched off: nothing started
+    >>> compile_together([], np.float64, lean=True, enabled=False)  # switched off: no helper
     False
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -36,8 +41,48 @@ ENV_SWITCH = "TMVACOMPAT_BACKGROUND_COMPILE"
 #: seconds to wait for a helper before compiling here instead
 HELPER_TIMEOUT = 120.0
 
+#: a function to compile: (Numba dispatcher, argument types)
+Task = tuple[Any, tuple]
+
 _lock = threading.Lock()
-_helpers: dict[tuple[str, bool], subprocess.Popen] = {}
+
+
+class _Helper:
+    """A helper process and the tasks it has reported through on its stdout (``done i``, ``failed i``)."""
+
+    def __init__(self, proc: subprocess.Popen, workdir: str) -> None:
+        self.proc = proc
+        self.workdir = workdir
+        self.reported: set[str] = set()
+        self.finished = False
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True, name="tmvacompat-warmup").start()
+
+    def _read(self) -> None:
+        try:
+            for line in self.proc.stdout:  # type: ignore[union-attr]
+                with self._cond:
+                    self.reported.add(line.split()[-1])  # "done 3" or "failed 3": task 3 is through
+                    self._cond.notify_all()
+        finally:
+            self.proc.wait()
+            self.proc.stdout.close()  # type: ignore[union-attr]
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            with self._cond:
+                self.finished = True
+                self._cond.notify_all()
+
+    def wait_for(self, items: set[str], timeout: float = HELPER_TIMEOUT) -> bool:
+        """Wait until the helper reported every one of ``items`` or ended; whether it did in time."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.finished or items <= self.reported, timeout)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+
+_helpers: dict[tuple[str, bool], _Helper] = {}
 
 
 def _enabled() -> bool:
@@ -52,14 +97,12 @@ def _plain_python() -> bool:
     return Path(sys.executable).name.lower().startswith(("python", "pypy"))
 
 
-def is_cached(dispatcher: Any, args: tuple) -> bool:
-    """Whether ``dispatcher`` has code for the types of ``args`` in this process or in its on-disk cache.
-
-    Uses Numba's cache index (not a public API): when that cannot be read, answers True, so no helper is
-    started for nothing.
-    """
+def types_cached(dispatcher: Any, argtypes: tuple) -> bool:
+    """Whether ``dispatcher`` has code for ``argtypes`` (Numba types) in this process or in its on-disk
+    cache. Uses Numba's cache index (not a public API): when that cannot be read, answers True, so no
+    helper is started for nothing."""
     try:
-        sig = tuple(dispatcher.typeof_pyval(a) for a in args)
+        sig = tuple(argtypes)
         if sig in dispatcher.overloads:
             return True
         cache = getattr(dispatcher, "_cache", None)
@@ -70,6 +113,15 @@ def is_cached(dispatcher: Any, args: tuple) -> bool:
         return key in cache_file._load_index()
     except Exception:  # noqa: BLE001 - Numba internals changed: behave as if cached (no helper)
         return True
+
+
+def is_cached(dispatcher: Any, args: tuple) -> bool:
+    """:func:`types_cached` for the types of the values ``args``."""
+    try:
+        argtypes = tuple(dispatcher.typeof_pyval(a) for a in args)
+    except Exception:  # noqa: BLE001
+        return True
+    return types_cached(dispatcher, argtypes)
 
 
 def _probe_args(dtype: np.dtype, lean: bool) -> tuple:
@@ -83,73 +135,118 @@ def _probe_args(dtype: np.dtype, lean: bool) -> tuple:
             None if lean else np.zeros(1, np.int64))  # fmt: skip
 
 
-def start_inference_compile(dtype: Any, lean: bool, *, training_args: tuple | None = None,
-                            training_kernel: Any = None, enabled: bool | None = None,
-                            with_gemm: bool = False) -> bool:  # fmt: skip
-    """Start a helper process compiling the inference kernel for ``dtype`` (lean or full variant) when
-    that kernel is not cached and this process is about to compile the training kernel (its arguments
-    ``training_args`` for ``training_kernel`` not cached either). ``with_gemm``: the training kernel is
-    the small-batch variant, so the helper compiles :mod:`tmvacompat.engine.gemm`'s products first. Returns
-    whether a helper was started.
-    """
-    if not (_enabled() if enabled is None else enabled):
+def _claim(workdir: str, i: int) -> bool:
+    """Claim task ``i`` for this process (exclusive file creation: exactly one process gets it)."""
+    try:
+        os.close(os.open(os.path.join(workdir, f"claim-{i}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except OSError:  # claimed by the other process (or its directory is gone: the helper is through)
         return False
+    return True
+
+
+def _compile(task: Task) -> None:
+    dispatcher, argtypes = task
+    dispatcher.compile(tuple(argtypes))
+
+
+def _start_helper(tasks: list[Task]) -> _Helper | None:
+    workdir = tempfile.mkdtemp(prefix="tmvacompat-compile-")
+    spec = {"tasks": [(d.py_func.__module__, d.py_func.__qualname__, tuple(a)) for d, a in tasks]}
+    try:
+        with open(os.path.join(workdir, "spec.pkl"), "wb") as f:
+            pickle.dump(spec, f)
+    except Exception:  # noqa: BLE001 - a type that does not pickle: no helper
+        shutil.rmtree(workdir, ignore_errors=True)
+        return None
+    code = f"from tmvacompat.engine.warmup import _main; _main({workdir!r})"
+    # the helper imports this very package, wherever it came from
+    pkg_parent = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p)
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True, env=env,
+                                text=True)  # fmt: skip
+    except OSError:  # no processes allowed here: compile in this process as usual
+        shutil.rmtree(workdir, ignore_errors=True)
+        return None
+    return _Helper(proc, workdir)
+
+
+def inference_task(dtype: Any, lean: bool) -> Task:
+    """The inference kernel :func:`~tmvacompat.engine.inference.dense_infer` for ``dtype`` (``lean``: its
+    variant for :data:`~tmvacompat.engine.activations.COMMON_ACTIVATIONS`) as a task."""
     from tmvacompat.engine.inference import dense_infer
 
+    return dense_infer, tuple(dense_infer.typeof_pyval(a) for a in _probe_args(np.dtype(dtype), bool(lean)))
+
+
+def compile_together(tasks: list[Task], dtype: Any, lean: bool, *, enabled: bool | None = None) -> bool:
+    """Compile the functions ``tasks`` (a training's, most expensive first) and the inference kernel for
+    ``dtype``/``lean`` (see :func:`inference_task`) where they are not cached, sharing the work with a
+    helper process. Returns once each is compiled here or cached by the helper (so the next
+    ``dispatcher.compile`` of a task is a cache load), and whether a helper was started. Without one
+    (switched off, or a single function to compile), the training functions are compiled here and the
+    inference kernel is left to its first use.
+    """
     dt = np.dtype(dtype)
     key = (dt.name, bool(lean))
-    with _lock:
-        if key in _helpers:
-            return False
-        if is_cached(dense_infer, _probe_args(dt, lean)):
-            return False
-        if training_kernel is not None and training_args is not None and is_cached(training_kernel,
-                                                                                   training_args):
-            return False  # nothing to overlap with: this process would only wait for the helper
-        if not _plain_python():
-            return False
-        code = f"from tmvacompat.engine.warmup import _main; _main({dt.name!r}, {lean!r}, {with_gemm!r})"
-        cmd = [sys.executable, "-c", code]
-        # the helper imports this very package, wherever it came from
-        pkg_parent = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p)
-        try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, close_fds=True, env=env)  # fmt: skip
-        except OSError:  # no processes allowed here: compile in this process as usual
-            return False
-        _helpers[key] = proc
-        return True
+    infer = inference_task(dt, lean)
+    # the inference kernel second: a long task is best started early by whichever process is free
+    tasks = [*tasks[:1], infer, *tasks[1:]]
+    pending = list(dict.fromkeys((d, tuple(a)) for d, a in tasks if not types_cached(d, a)))
+    helper = None
+    if (_enabled() if enabled is None else enabled) and _plain_python() and len(pending) >= 2:
+        with _lock:
+            if key not in _helpers:
+                helper = _start_helper(pending)
+                if helper is not None:
+                    _helpers[key] = helper
+    if helper is None:
+        for task in pending:
+            if task != infer:
+                _compile(task)
+        return False
+    theirs = set()
+    for i, task in enumerate(pending):
+        if _claim(helper.workdir, i):
+            _compile(task)
+        else:
+            theirs.add(str(i))
+    helper.wait_for(theirs)  # then: cache loads (or, past a failure or the timeout, compiles here)
+    return True
 
 
 def wait_inference_compile(dtype: Any, lean: bool) -> None:
-    """Wait for a helper started by :func:`start_inference_compile` (no-op when there is none)."""
-    key = (np.dtype(dtype).name, bool(lean))
+    """Wait for a helper of :func:`compile_together` for ``dtype``/``lean`` to end, if there is one (it may
+    be compiling the inference kernel)."""
     with _lock:
-        proc = _helpers.get(key)
-    if proc is None or proc.returncode is not None:
-        return
+        helper = _helpers.get((np.dtype(dtype).name, bool(lean)))
+    if helper is not None:
+        helper.wait_for({"end"})  # never reported: until it ends
+
+
+def _main(workdir: str) -> None:
+    """Helper-process entry: compile (and so cache) the unclaimed tasks in order, reporting each."""
+    with open(os.path.join(workdir, "spec.pkl"), "rb") as f:
+        spec = pickle.load(f)
+    for i, (module, name, argtypes) in enumerate(spec["tasks"]):
+        if not _claim(workdir, i):
+            continue
+        try:
+            _compile((getattr(importlib.import_module(module), name), argtypes))
+            _report(f"done {i}")
+        except Exception:  # noqa: BLE001 - the main process compiles it itself
+            _report(f"failed {i}")
+
+
+def _report(line: str) -> None:
+    """Tell the main process; if it has ended, go on filling the cache for the next one."""
     try:
-        proc.wait(timeout=HELPER_TIMEOUT)
-    except subprocess.TimeoutExpired:  # compile here; the helper may still fill the cache for later runs
+        print(line, flush=True)
+    except OSError:
         pass
 
 
-def _main(dtype_name: str, lean: bool, with_gemm: bool = False) -> None:
-    """Helper-process entry: compile (and so cache) the inference kernel, and first the matrix-product
-    kernel the training kernel calls: when that is cached before the training kernel's compilation reaches
-    it, the other process loads it instead of compiling it (if not, nothing is lost)."""
-    from tmvacompat.engine.gemm import gemm_nn, gemm_tn
-    from tmvacompat.engine.inference import dense_infer
-
-    dt = np.dtype(dtype_name)
-    a = np.ones(64, dt)
-    n = np.int64(4)  # int64 like the training kernel's sizes and offsets (not literals)
-    if with_gemm:
-        gemm_tn(n, n, n, a, n - n, n, a, n - n, n, a, n, n)
-        gemm_nn(n, n, n, a, n - n, n, a, n - n, n, a, n, n)
-    dense_infer(*_probe_args(dt, lean))
-
-
-__all__ = ["ENV_SWITCH", "is_cached", "start_inference_compile", "wait_inference_compile"]
+__all__ = ["ENV_SWITCH", "compile_together", "inference_task", "is_cached", "types_cached",
+           "wait_inference_compile"]
