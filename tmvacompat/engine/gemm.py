@@ -224,7 +224,7 @@ def use_gemm(A, batch, N):
     return batch <= GEMM_MAX_BATCH and N >= 2 * _lanes(A)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # into gemm_nn/gemm_tn: compiled once, not linked
 def gemm(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
     """``C = A @ B`` on flat arrays (see the module doc for the addressing); overwrites C."""
     if M <= 0 or N <= 0:

@@ -69,7 +69,7 @@ C_M, C_K, C_CODE, C_W, C_WT, C_B = range(6)
 N_COLS = 8
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # one call site: compiled in dense_infer, not linked
 def _add_bias(z, P, ob):
     """``z += b`` row by row (``b = P[ob:ob+m]``), the float operations of the engine's Dense layer."""
     rows, m = z.shape
@@ -80,7 +80,7 @@ def _add_bias(z, P, ob):
             zi[j] += b[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # one call site: compiled in dense_infer, not linked
 def _small_product(a, P, ow_t, ob, m, k, z):
     """``z = a W^T + b`` for a few rows with the transposed weights ``P[ow_t:]`` (k, m): the inner loop runs
     over the m outputs (vectorises; no BLAS call and its fixed cost). Eight inputs per pass, chained fused
@@ -111,7 +111,7 @@ def _small_product(a, P, ow_t, ob, m, k, z):
                 zi[j] = fma(v, wk[j], zi[j])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # one call site: compiled in dense_infer, not linked
 def _activate(code, z, y, full):
     """``y = act(z)``; the single call site of the activation kernel (every caller of it re-optimises its
     code when compiled, so one site keeps the compile time down). ``full is None`` (resolved when Numba
@@ -129,7 +129,7 @@ def _activate(code, z, y, full):
                 y[i, j] = z[i, j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # one call site: compiled in dense_infer, not linked
 def _output_function(code, out):
     one = out.dtype.type(1)
     rows, m = out.shape
