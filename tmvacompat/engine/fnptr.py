@@ -32,7 +32,7 @@ from typing import Any
 
 import numba.experimental.function_type  # noqa: F401  (registers the Numba type of pointer objects)
 from numba.core import types
-from numba.core.types import WrapperAddressProtocol
+from numba.core.types import CompileResultWAP, WrapperAddressProtocol
 from numba.extending import typeof_impl
 
 _lock = threading.RLock()
@@ -80,7 +80,7 @@ class FunctionPointer(WrapperAddressProtocol):
                         f"{self.dispatcher.py_func.__qualname__} returns {cres.signature.return_type} for "
                         f"{self._sig.args}, not {self._sig.return_type} as its pointer type says")
                 self._cres = cres  # keeps the compiled code alive
-                self._address = cres.library.get_pointer_to_function(cres.fndesc.llvm_cfunc_wrapper_name)
+                self._address = CompileResultWAP(cres).__wrapper_address__()  # its C-callable wrapper
             return self._address
 
     def __wrapper_address__(self) -> int:
