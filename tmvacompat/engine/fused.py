@@ -57,6 +57,7 @@ from typing import Any
 import numba
 import numpy as np
 from numba import njit, prange, types
+from numba.np.numpy_support import as_dtype
 
 from tmvacompat.engine.activations import (
     COMMON_ACTIVATIONS,
@@ -70,7 +71,7 @@ from tmvacompat.engine.activations import (
     act_forward_common as _act_forward_common,
 )
 from tmvacompat.engine.blas import single_threaded_blas
-from tmvacompat.engine.fnptr import FunctionPointer, pointer
+from tmvacompat.engine.fnptr import FunctionPointer, native_call, pointer
 from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm_nn, gemm_tn, use_gemm
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
 from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, UPDATE_KERNELS, Optimizer
@@ -85,6 +86,46 @@ MAX_GROUP_UNIFORMS = 1 << 22
 
 # columns of the per-layer offset table ``lay`` (int64, one row per layer)
 L_M, L_K, L_CODE, L_W, L_B, L_Z, L_A, L_DZ, L_DX, L_IN, L_S, L_U, L_COLS = range(13)
+# entries of the function-address array ``fns`` the kernels and the step get (see leaf_pointers)
+F_STEP, F_FWD, F_BWD, F_LOSS, F_GTN, F_GNN, F_UPD, F_COUNT = range(8)
+
+
+@functools.cache
+def kernel_signatures(dtype: Any) -> dict[str, Any]:
+    """Numba signatures of the functions the fused kernels call by address, for ``dtype``: ``fwd``, ``bwd``
+    (activation kernels), ``loss``, ``product`` (matrix products) and ``update`` (optimizer)."""
+    f = numba.from_dtype(np.dtype(dtype))
+    a1, a2, i = types.Array(f, 1, "C"), types.Array(f, 2, "C"), types.int64
+    return {
+        "fwd": types.none(i, a2, a2),
+        "bwd": types.none(i, a2, a2, a2, a2),
+        "loss": types.float64(a2, a2, a1, a2, types.boolean),
+        "product": types.none(i, i, i, a1, i, i, a1, i, i, a1, i, i),
+        "update": types.none(a1, a1, a1, a1, a1),
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def step_signature(tX: Any, tY: Any, tw: Any) -> Any:
+    """The Numba signature of :func:`_batch_step` for training arrays of these Numba types."""
+    f = tX.dtype
+    a1, i = types.Array(f, 1, "C"), types.int64
+    return types.float64(tX, tY, tw, types.Array(i, 1, "C"), i, i, i, i, a1, i, a1, a1, a1,
+                         types.Array(i, 2, "C"), a1, types.Array(i, 1, "C"), types.boolean, types.float64)
+
+
+def _role(role: str, pos: int) -> Any:
+    """The :func:`~tmvacompat.engine.fnptr.native_call` of one callee role; its float type is that of the
+    array argument at ``pos``."""
+    return native_call(lambda a: kernel_signatures(as_dtype(a[pos].dtype))[role], f"call_{role}")
+
+
+_call_fwd = _role("fwd", 1)
+_call_bwd = _role("bwd", 1)
+_call_loss = _role("loss", 0)
+_call_product = _role("product", 3)
+_call_update = _role("update", 0)
+_call_step = native_call(lambda a: step_signature(a[0], a[1], a[2]), "call_step")
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
@@ -154,16 +195,15 @@ def _product_unused(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
 
 
 @njit(cache=True, error_model="numpy")
-def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep, fwd, bwd, lossf, gtn, gnn,
-                small, gscale):
+def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep, fns, small, gscale):
     """Forward, loss and backward of the ``nb`` events ``perm[base:base + nb]``: the gradients into ``G``.
 
     ``ws``/``lay``: a workspace laid out for ``R >= nb`` rows; ``r0``: the first row of these events within
     their batch and ``ubase`` that batch's offset in ``U`` (dropout uniforms are drawn per whole batch, so a
-    shard of a batch takes its rows' share). ``fwd``/``bwd``/``lossf``: function pointers to the activation
-    forward and backward kernels and the loss kernel; ``gtn``/``gnn``: to
-    :func:`~tmvacompat.engine.gemm.gemm_tn` and ``gemm_nn``, used for the gradient products where ``small``
-    and :func:`~tmvacompat.engine.gemm.use_gemm` agree. ``gscale``: factor on the loss gradient (a shard's
+    shard of a batch takes its rows' share). ``fns``: addresses of the activation forward and backward
+    kernels, the loss kernel and :func:`~tmvacompat.engine.gemm.gemm_tn` / ``gemm_nn`` (entries ``F_*``); the
+    latter two compute the gradient products where ``small`` and :func:`~tmvacompat.engine.gemm.use_gemm`
+    agree. ``gscale``: factor on the loss gradient (a shard's
     share of the batch, ``nb / B``; 1 for a whole batch). Returns the loss of these events; when it is not
     finite, nothing is back-propagated.
     """
@@ -208,9 +248,9 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             for j in range(m):
                 z[i, j] += P[ob + j]
         if code != 0:
-            fwd(code, z, _view(ws, lay[l, L_A], nb, m))
+            _call_fwd(fns[F_FWD], (code, z, _view(ws, lay[l, L_A], nb, m)))
     out = _view(ws, lay[L - 1, L_A], nb, nout)
-    lb = lossf(out, yb, wb, gout, want_grad)
+    lb = _call_loss(fns[F_LOSS], (out, yb, wb, gout, want_grad))
     if not np.isfinite(lb):
         return lb
     if gscale != 1.0:
@@ -226,7 +266,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         code = lay[l, L_CODE]
         z = _view(ws, lay[l, L_Z], nb, m)
         dz = _view(ws, lay[l, L_DZ], nb, m)
-        bwd(code, z, _view(ws, lay[l, L_A], nb, m), dy, dz)
+        _call_bwd(fns[F_BWD], (code, z, _view(ws, lay[l, L_A], nb, m), dy, dz))
         if keep[l] < 1:
             a_off = lay[l, L_IN]
         elif l == 0:
@@ -237,7 +277,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         if m == 1:
             _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
         elif small and use_gemm(P, nb, k):  # no OpenBLAS fixed cost (as the generic Dense)
-            gtn(m, k, nb, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k)
+            _call_product(fns[F_GTN], (m, k, nb, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k))
         else:
             np.dot(dz.T, ain, _view(G, lay[l, L_W], m, k))
         ob = lay[l, L_B]
@@ -251,7 +291,8 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             if m == 1:
                 _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
             elif small and use_gemm(P, nb, k):
-                gnn(nb, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
+                _call_product(fns[F_GNN], (nb, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX],
+                                           k))
             else:
                 np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
             if keep[l] < 1:
@@ -273,17 +314,18 @@ def _adam_alpha(hpW, hpB, t, lr, beta1, beta2):
 
 @njit(cache=True, error_model="numpy")
 def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay, keep, n_weights, B,
-                  opt_code, hpW, hpB, t0, lr, beta1, beta2, step, fwd, bwd, lossf, gtn, gnn, small, upd):
+                  opt_code, hpW, hpB, t0, lr, beta1, beta2, fns, small):
     """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
 
     ``P``/``G``/``S1``/``S2``: flat parameters, gradients and optimizer states, all weight matrices first
     (``n_weights`` elements), then all biases; ``ws``: flat workspace; ``lay``: per-layer sizes and offsets
     (columns ``L_*``); ``U``: dropout uniforms of these batches, ``drop_stride`` per batch, layer l's at
     ``lay[l, L_U]`` within a batch; ``keep``: keep probability of each layer's input.
-    ``step``: a function pointer to :func:`_batch_step`, which gets ``fwd`` .. ``small``; ``upd``: to the
-    optimizer's update kernel (``UPDATE_KERNELS[opt_code]``), called on the weights and on the biases with
-    their hyperparameters ``hpW``/``hpB``. Function pointers keep this kernel's compile short (see
-    :mod:`tmvacompat.engine.fnptr`), and one compiled kernel serves every activation, loss and optimizer.
+    ``fns``: addresses of :func:`_batch_step` (which gets ``fns`` and ``small`` on), the kernels it calls and
+    the optimizer's update kernel (``UPDATE_KERNELS[opt_code]``, called on the weights and on the biases
+    with their hyperparameters ``hpW``/``hpB``); see :func:`leaf_pointers`. Calls by address keep this
+    kernel's compile short (see :mod:`tmvacompat.engine.fnptr`), and one compiled kernel serves every
+    activation, loss and optimizer.
     Returns (sum of batch losses, -1, new step t), or (the non-finite loss, its batch index, t) when a
     batch loss is NaN/inf; that batch is not back-propagated or applied.
     """
@@ -291,8 +333,8 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
     total = 0.0
     nP = P.size
     for b in range(b0, b1):
-        lb = step(X, Y, wts, perm, b * B, B, B, B - B, U, (b - b0) * drop_stride, P, G, ws, lay, keep, fwd,
-                  bwd, lossf, gtn, gnn, small, 1.0)
+        lb = _call_step(fns[F_STEP], (X, Y, wts, perm, b * B, B, B, B - B, U, (b - b0) * drop_stride, P, G,
+                                      ws, lay, keep, fns, small, 1.0))
         if not np.isfinite(lb):
             return lb, b, t
         total += lb
@@ -300,15 +342,14 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
         t += 1
         if opt_code == ADAM:
             _adam_alpha(hpW, hpB, t, lr, beta1, beta2)
-        upd(P[:n_weights], G[:n_weights], S1[:n_weights], S2[:n_weights], hpW)
-        upd(P[n_weights:nP], G[n_weights:nP], S1[n_weights:nP], S2[n_weights:nP], hpB)
+        _call_update(fns[F_UPD], (P[:n_weights], G[:n_weights], S1[:n_weights], S2[:n_weights], hpW))
+        _call_update(fns[F_UPD], (P[n_weights:nP], G[n_weights:nP], S1[n_weights:nP], S2[n_weights:nP], hpB))
     return total, -1, t
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2, WS, lay, keep, n_weights,
-                          B, R, chunks, opt_code, hpW, hpB, t0, lr, beta1, beta2, step, fwd, bwd, lossf, gtn,
-                          gnn, small, upd, lbuf):
+                          B, R, chunks, opt_code, hpW, hpB, t0, lr, beta1, beta2, fns, small, lbuf):
     """:func:`fused_batches` with every batch split into ``S = GS.shape[0]`` near-equal shards of rows that
     run in parallel, each on one thread with single-threaded products (data parallelism in one thread pool:
     the caller limits BLAS to one thread). Shard ``s`` writes its gradients into ``GS[s]`` and uses
@@ -330,8 +371,9 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
         for s in prange(S):
             r0 = B * s // S
             nb = B * (s + 1) // S - r0
-            lbuf[s] = step(X, Y, wts, perm, b * B + r0, nb, R, r0, U, (b - b0) * drop_stride, P, GS[s], WS[s],
-                           lay, keep, fwd, bwd, lossf, gtn, gnn, small, nb / B)
+            ub = (b - b0) * drop_stride
+            lbuf[s] = _call_step(fns[F_STEP], (X, Y, wts, perm, b * B + r0, nb, R, r0, U, ub, P, GS[s], WS[s],
+                                               lay, keep, fns, small, nb / B))
         lb = 0.0
         for s in range(S):
             lb += lbuf[s] * ((B * (s + 1) // S - B * s // S) / B)
@@ -349,31 +391,16 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
                 gs = GS[s, lo:hi]
                 for i in range(hi - lo):
                     g[i] += gs[i]
-            upd(P[lo:hi], g, S1[lo:hi], S2[lo:hi], hpW if lo < n_weights else hpB)
+            _call_update(fns[F_UPD], (P[lo:hi], g, S1[lo:hi], S2[lo:hi], hpW if lo < n_weights else hpB))
     return total, -1, t
-
-
-@functools.cache
-def kernel_signatures(dtype: Any) -> dict[str, Any]:
-    """Numba signatures of the functions the fused kernels take as pointers, for ``dtype``: ``fwd``,
-    ``bwd`` (activation kernels), ``loss``, ``product`` (matrix products) and ``update`` (optimizer)."""
-    f = numba.from_dtype(np.dtype(dtype))
-    a1, a2, i = types.Array(f, 1, "C"), types.Array(f, 2, "C"), types.int64
-    return {
-        "fwd": types.none(i, a2, a2),
-        "bwd": types.none(i, a2, a2, a2, a2),
-        "loss": types.float64(a2, a2, a1, a2, types.boolean),
-        "product": types.none(i, i, i, a1, i, i, a1, i, i, a1, i, i),
-        "update": types.none(a1, a1, a1, a1, a1),
-    }
 
 
 def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int,
                   small: bool) -> dict[str, FunctionPointer]:
-    """The function pointers a fused kernel call passes on: activations (``lean``: the kernels for
+    """The functions a fused kernel call reaches by address: activations (``lean``: the kernels for
     :data:`COMMON_ACTIVATIONS` only), the loss, the matrix products (``small``: engine/gemm.py's, else a
     placeholder never called) and the optimizer update. The same arguments give the same objects, in this
-    process, and the same compiled code in any process (the warm-up helper resolves them ahead)."""
+    process, and the same compiled code in any process (the warm-up helper compiles them ahead)."""
     sig = kernel_signatures(dtype)
     return {
         "fwd": pointer(_act_forward_common if lean else act_forward, sig["fwd"]),
@@ -386,20 +413,9 @@ def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int,
 
 
 def step_pointer(X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> FunctionPointer:
-    """The function pointer to :func:`_batch_step` for these training arrays' Numba types."""
-    return _step_pointer(numba.typeof(X), numba.typeof(Y), numba.typeof(w))
-
-
-@functools.lru_cache(maxsize=64)
-def _step_pointer(tX: Any, tY: Any, tw: Any) -> FunctionPointer:
-    sig = kernel_signatures(np.dtype(tX.dtype.name))
-    f = tX.dtype
-    a1, i = types.Array(f, 1, "C"), types.int64
-    fT = {k: types.FunctionType(v) for k, v in sig.items()}
-    args = (tX, tY, tw, types.Array(i, 1, "C"), i, i, i, i, a1, i, a1, a1, a1, types.Array(i, 2, "C"), a1,
-            fT["fwd"], fT["bwd"], fT["loss"], fT["product"], fT["product"], types.boolean,
-            types.float64)  # fmt: skip
-    return pointer(_batch_step, types.float64(*args))
+    """The :class:`~tmvacompat.engine.fnptr.FunctionPointer` of :func:`_batch_step` for these training
+    arrays' Numba types."""
+    return pointer(_batch_step, step_signature(numba.typeof(X), numba.typeof(Y), numba.typeof(w)))
 
 
 def can_fuse(net: Any, loss: str = "C", optimizer: Any = None) -> bool:
@@ -584,6 +600,7 @@ class FusedDenseTrainer:
         # batches small enough for engine/gemm.py call its products; larger batches never compile them
         self.small = R <= GEMM_MAX_BATCH
         self.leaves = leaf_pointers(dt, self.lean, self.loss_code, optimizer.code, self.small)
+        self._fn_arrays: dict[tuple, np.ndarray] = {}
         h = optimizer.hyper
         self._beta1 = float(h.get("beta1", 0.0))
         self._beta2 = float(h.get("beta2", 0.0))
@@ -616,9 +633,25 @@ class FusedDenseTrainer:
             return max(1, n_batches)
         return max(1, min(n_batches, MAX_GROUP_UNIFORMS // self.drop_stride))
 
-    def _kernel_args(self, X, Y, w, perm, b0, b1, U, step) -> tuple:
-        p = self.leaves
-        ptrs = (step, p["fwd"], p["bwd"], p["lossf"], p["gtn"], p["gnn"], self.small, p["upd"])
+    def _fns(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """The function-address array ``fns`` for training arrays like these (resolving, i.e. compiling or
+        loading, what is not yet in this process). Keyed by what Numba's type of an array depends on:
+        ``numba.typeof`` itself costs tens of microseconds per kernel call."""
+        key = tuple((a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable,
+                     a.flags.aligned) for a in (X, Y, w))  # fmt: skip
+        fns = self._fn_arrays.get(key)
+        if fns is None:
+            p = self.leaves
+            fns = np.zeros(F_COUNT, np.int64)
+            targets = {F_STEP: step_pointer(X, Y, w), F_FWD: p["fwd"], F_BWD: p["bwd"], F_LOSS: p["lossf"],
+                       F_GTN: p["gtn"], F_GNN: p["gnn"], F_UPD: p["upd"]}
+            for i, f in targets.items():
+                fns[i] = f.resolve()
+            self._fn_arrays[key] = fns
+        return fns
+
+    def _kernel_args(self, X, Y, w, perm, b0, b1, U, fns) -> tuple:
+        ptrs = (fns, self.small)
         if self.shards > 1:
             return (
                 X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.GS, self.S1, self.S2, self.WS,
@@ -650,18 +683,19 @@ class FusedDenseTrainer:
 
     def compile_tasks(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[tuple[Any, tuple]]:
         """Every Numba function a training call on these arrays runs, with its argument types, the most
-        expensive to compile first: the step, the kernel and the functions passed as pointers."""
-        step = step_pointer(X, Y, w)
-        args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u, step)
+        expensive to compile first: the step, the kernel and the functions they call by address."""
+        args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u,
+                                 np.zeros(F_COUNT, np.int64))
         kernel_types = tuple(self.kernel.typeof_pyval(a) for a in args)
+        step = step_pointer(X, Y, w)
         p = self.leaves
         leaves = [p[k] for k in ("gtn", "gnn", "fwd", "bwd", "lossf", "upd")]
         return [(step.dispatcher, step.argtypes), (self.kernel, kernel_types)] + [
             (q.dispatcher, q.argtypes) for q in leaves]
 
     def prepare(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> None:
-        """Compile everything the training calls on these arrays run, then call the kernel on zero batches
-        (no effect) so that the function pointers are resolved.
+        """Compile everything the training calls on these arrays run, resolve the function addresses and
+        call the kernel on zero batches (no effect).
 
         On a cold start this shares the compiling with a helper process, which then compiles the inference
         kernel (:func:`tmvacompat.engine.warmup.compile_together`).
@@ -669,8 +703,8 @@ class FusedDenseTrainer:
         from tmvacompat.engine.warmup import compile_together
 
         compile_together(self.compile_tasks(X, Y, w), self.dtype, self.lean)
-        step = step_pointer(X, Y, w)
-        self.kernel(*self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u, step))
+        fns = self._fns(X, Y, w)  # cache loads of what the helper compiled
+        self.kernel(*self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u, fns))
 
     def run(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray, perm: np.ndarray, b0: int, b1: int,
             rng: np.random.Generator | None = None) -> tuple[float, int, float]:
@@ -683,7 +717,7 @@ class FusedDenseTrainer:
         a batch loss is not finite (training stops there; the batches before it are applied).
         """
         perm = np.ascontiguousarray(perm, dtype=np.int64)
-        step = step_pointer(X, Y, w)
+        fns = self._fns(X, Y, w)
         total = 0.0
         g = self.group_size(b1 - b0)
         start = b0
@@ -698,7 +732,7 @@ class FusedDenseTrainer:
                 else:
                     U = self._no_u
                 with self._launch():
-                    s, bad, t = self.kernel(*self._kernel_args(X, Y, w, perm, start, stop, U, step))
+                    s, bad, t = self.kernel(*self._kernel_args(X, Y, w, perm, start, stop, U, fns))
                 self.opt.t = int(t)
                 if bad >= 0:
                     return total, int(bad), float(s)
