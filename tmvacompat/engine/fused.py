@@ -192,6 +192,7 @@ def _product_unused(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
     """Fills the matrix-product pointer slots of a kernel whose batches are too large for
     :mod:`~tmvacompat.engine.gemm` (its ``small`` is False, so this is never called): saves compiling
     ``gemm_nn``/``gemm_tn`` (seconds) for nothing."""
+    return  # a statement after the docstring: Numba's debug-info line finder needs one
 
 
 @njit(cache=True, error_model="numpy")
