@@ -227,17 +227,21 @@ def wait_inference_compile(dtype: Any, lean: bool) -> None:
 
 
 def _main(workdir: str) -> None:
-    """Helper-process entry: compile (and so cache) the unclaimed tasks in order, reporting each."""
-    with open(os.path.join(workdir, "spec.pkl"), "rb") as f:
-        spec = pickle.load(f)
-    for i, (module, name, argtypes) in enumerate(spec["tasks"]):
-        if not _claim(workdir, i):
-            continue
-        try:
-            _compile((getattr(importlib.import_module(module), name), argtypes))
-            _report(f"done {i}")
-        except Exception:  # noqa: BLE001 - the main process compiles it itself
-            _report(f"failed {i}")
+    """Helper-process entry: compile (and so cache) the unclaimed tasks in order, reporting each; then
+    remove the work directory (every task is claimed by then), also when the main process has ended."""
+    try:
+        with open(os.path.join(workdir, "spec.pkl"), "rb") as f:
+            spec = pickle.load(f)
+        for i, (module, name, argtypes) in enumerate(spec["tasks"]):
+            if not _claim(workdir, i):
+                continue
+            try:
+                _compile((getattr(importlib.import_module(module), name), argtypes))
+                _report(f"done {i}")
+            except Exception:  # noqa: BLE001 - the main process compiles it itself
+                _report(f"failed {i}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _report(line: str) -> None:
