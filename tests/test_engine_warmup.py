@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +61,17 @@ def _run_fresh(tmp_path: Path, switch: str) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _work_dirs() -> set:
+    return set(Path(tempfile.gettempdir()).glob("tmvacompat-compile-*"))
+
+
 def test_cold_process_uses_the_helper_and_gets_the_same_bits(tmp_path):
+    before = _work_dirs()
     fresh = _run_fresh(tmp_path, "1")
+    deadline = time.monotonic() + 30  # the helper may still be exiting
+    while _work_dirs() - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _work_dirs() - before, "the helper left its work directory behind"
     # a helper (keyed by the lean float32 inference kernel) ran, finished successfully and compiled some
     # of the functions itself
     assert fresh["helpers"] == {"float32/True": 0}
