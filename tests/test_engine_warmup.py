@@ -153,3 +153,20 @@ def test_prepare_changes_nothing():
     for la, lb in zip(net.layers, twin.layers, strict=True):
         for k in la.params:
             np.testing.assert_array_equal(la.params[k], lb.params[k])
+
+
+def test_helper_entry_skips_claimed_tasks_reports_the_rest_and_cleans_up(tmp_path, capsys):
+    import pickle
+
+    from numba import types
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    a1 = types.Array(types.float32, 1, "C")
+    task = ("tmvacompat.engine.gemm", "use_gemm", (a1, types.int64, types.int64))
+    with open(workdir / "spec.pkl", "wb") as f:
+        pickle.dump({"tasks": [task, task, ("tmvacompat.engine.gemm", "no_such_kernel", ())]}, f)
+    assert warmup._claim(str(workdir), 0)  # the main process has task 0
+    warmup._main(str(workdir))
+    assert capsys.readouterr().out.split("\n")[:2] == ["done 1", "failed 2"]
+    assert not workdir.exists()  # removed by the helper itself: the main process may be gone
