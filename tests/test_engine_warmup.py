@@ -170,3 +170,25 @@ def test_helper_entry_skips_claimed_tasks_reports_the_rest_and_cleans_up(tmp_pat
     warmup._main(str(workdir))
     assert capsys.readouterr().out.split("\n")[:2] == ["done 1", "failed 2"]
     assert not workdir.exists()  # removed by the helper itself: the main process may be gone
+
+
+def test_no_temporary_directory_means_no_helper(monkeypatch):
+    from numba import njit, types
+
+    @njit(cache=False)
+    def half(x):
+        return x / 2
+
+    @njit(cache=False)
+    def quarter(x):
+        return x / 4
+
+    def no_tmp(*args, **kwargs):
+        raise PermissionError("read-only /tmp")
+
+    monkeypatch.setattr(warmup.tempfile, "mkdtemp", no_tmp)
+    monkeypatch.setattr(warmup, "types_cached", lambda d, a: False)  # as on a cold start
+    monkeypatch.setenv(warmup.ENV_SWITCH, "1")
+    tasks = [(half, (types.float64,)), (quarter, (types.float64,))]
+    assert warmup.compile_together(tasks, np.float16, False) is False  # float16: no helper key in use
+    assert (types.float64,) in half.overloads and (types.float64,) in quarter.overloads

@@ -150,12 +150,15 @@ def _compile(task: Task) -> None:
 
 
 def _start_helper(tasks: list[Task]) -> _Helper | None:
-    workdir = tempfile.mkdtemp(prefix="tmvacompat-compile-")
+    try:
+        workdir = tempfile.mkdtemp(prefix="tmvacompat-compile-")
+    except OSError:  # no writable temporary directory: compile in this process
+        return None
     spec = {"tasks": [(d.py_func.__module__, d.py_func.__qualname__, tuple(a)) for d, a in tasks]}
     try:
         with open(os.path.join(workdir, "spec.pkl"), "wb") as f:
             pickle.dump(spec, f)
-    except Exception:  # noqa: BLE001 - a type that does not pickle: no helper
+    except Exception:  # noqa: BLE001 - a type that does not pickle, or a full disk: no helper
         shutil.rmtree(workdir, ignore_errors=True)
         return None
     code = f"from tmvacompat.engine.warmup import _main; _main({workdir!r})"
