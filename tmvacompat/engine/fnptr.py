@@ -37,6 +37,7 @@ from typing import Any
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.core.typeconv import Conversion
+from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 
 _lock = threading.RLock()
@@ -50,7 +51,7 @@ class FunctionPointer:
     Nothing is compiled until :meth:`resolve`, so a kernel that calls the function can be compiled first.
     """
 
-    def __init__(self, dispatcher: Any, sig: types.Signature) -> None:
+    def __init__(self, dispatcher: Any, sig: Signature) -> None:
         if not all(t.is_precise() for t in (*sig.args, sig.return_type)):
             raise TypeError(f"function pointer signature must be precise, got {sig}")
         self.dispatcher = dispatcher
@@ -87,7 +88,7 @@ class FunctionPointer:
         return f"FunctionPointer({self.dispatcher.py_func.__qualname__}: {self.sig})"
 
 
-def pointer(dispatcher: Any, sig: types.Signature) -> FunctionPointer:
+def pointer(dispatcher: Any, sig: Signature) -> FunctionPointer:
     """The process-wide :class:`FunctionPointer` of ``dispatcher`` for ``sig`` (resolved at most once).
 
     >>> from numba import njit, types
@@ -105,7 +106,7 @@ def pointer(dispatcher: Any, sig: types.Signature) -> FunctionPointer:
         return p
 
 
-def native_call(template: Callable[[tuple], types.Signature], name: str) -> Any:
+def native_call(template: Callable[[tuple], Signature], name: str) -> Any:
     """An intrinsic ``call(address, (args...))`` for Numba code: calls the function compiled at ``address``
     with the signature ``template(argument types)``, after converting each argument to its declared type
     (only safe conversions, such as a C-contiguous array where any layout is declared, are accepted).
@@ -113,10 +114,12 @@ def native_call(template: Callable[[tuple], types.Signature], name: str) -> Any:
     ``template`` must give the signature the callee's :class:`FunctionPointer` was made with.
     """
 
-    def typer(typingctx: Any, address: types.Type, args: types.Type) -> Any:
+    def typer(typingctx: Any, address: Any, args: Any) -> Any:
         if not isinstance(address, types.Integer) or not isinstance(args, types.BaseTuple):
             return None
-        actual = [types.unliteral(t) for t in args]
+        tuple_type: Any = args  # a Numba tuple type (UniTuple or Tuple): both have .types
+        given = list(tuple_type.types)  # as passed (literals included), what codegen converts from
+        actual = [types.unliteral(t) for t in given]
         decl = template(tuple(actual))
         if len(actual) != len(decl.args):
             raise TypingError(f"{name}: {len(actual)} arguments, the callee takes {len(decl.args)}")
@@ -128,7 +131,7 @@ def native_call(template: Callable[[tuple], types.Signature], name: str) -> Any:
         def codegen(context: Any, builder: Any, sig: Any, llargs: Any) -> Any:
             addr, tup = llargs
             vals = [context.cast(builder, builder.extract_value(tup, i), a, d)
-                    for i, (a, d) in enumerate(zip(args, decl.args, strict=True))]  # fmt: skip
+                    for i, (a, d) in enumerate(zip(given, decl.args, strict=True))]  # fmt: skip
             fnty = context.call_conv.get_function_type(decl.return_type, decl.args)
             fptr = builder.inttoptr(addr, fnty.as_pointer())
             status, res = context.call_conv.call_function(builder, fptr, decl.return_type, decl.args, vals)

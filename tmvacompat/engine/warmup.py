@@ -107,7 +107,7 @@ def types_cached(dispatcher: Any, argtypes: tuple) -> bool:
             return True
         cache = getattr(dispatcher, "_cache", None)
         cache_file = getattr(cache, "_cache_file", None)
-        if cache_file is None:  # caching off: a helper could not hand anything over
+        if cache is None or cache_file is None:  # caching off: a helper could not hand anything over
             return True
         key = cache._index_key(sig, dispatcher.targetctx.codegen())
         return key in cache_file._load_index()
