@@ -106,9 +106,9 @@ def kernel_signatures(dtype: Any) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def step_signature(tX: Any, tY: Any, tw: Any) -> Any:
-    """The Numba signature of :func:`_batch_step` for training arrays of these Numba types."""
-    f = tX.dtype
+def step_signature(tX: Any, tY: Any, tw: Any, f: Any) -> Any:
+    """The Numba signature of :func:`_batch_step` for training arrays of these Numba types and a network
+    (parameters, workspace) of Numba float type ``f``."""
     a1, i = types.Array(f, 1, "C"), types.int64
     return types.float64(tX, tY, tw, types.Array(i, 1, "C"), i, i, i, i, a1, i, a1, a1, a1,
                          types.Array(i, 2, "C"), a1, types.Array(i, 1, "C"), types.boolean, types.float64)
@@ -125,7 +125,7 @@ _call_bwd = _role("bwd", 1)
 _call_loss = _role("loss", 0)
 _call_product = _role("product", 3)
 _call_update = _role("update", 0)
-_call_step = native_call(lambda a: step_signature(a[0], a[1], a[2]), "call_step")
+_call_step = native_call(lambda a: step_signature(a[0], a[1], a[2], a[10].dtype), "call_step")  # a[10]: P
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
@@ -185,14 +185,6 @@ def _view(buf, off, rows, cols):
     """A (rows, cols) view of flat ``buf`` at ``off``; a real call, not inlined: inlining the slice+reshape
     at every use made the training kernel's IR several times larger (seconds of compile time)."""
     return buf[off:off + rows * cols].reshape(rows, cols)
-
-
-@njit(cache=True, error_model="numpy")
-def _product_unused(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
-    """Fills the matrix-product pointer slots of a kernel whose batches are too large for
-    :mod:`~tmvacompat.engine.gemm` (its ``small`` is False, so this is never called): saves compiling
-    ``gemm_nn``/``gemm_tn`` (seconds) for nothing."""
-    return  # a statement after the docstring: Numba's debug-info line finder needs one
 
 
 @njit(cache=True, error_model="numpy")
@@ -306,11 +298,15 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
 
 
 @njit(cache=True, error_model="numpy")
-def _adam_alpha(hpW, hpB, t, lr, beta1, beta2):
-    """Adam's bias-corrected rate of step ``t`` into both hyperparameter arrays."""
-    alpha = lr * math.sqrt(1.0 - math.pow(beta2, float(t))) / (1.0 - math.pow(beta1, float(t)))
-    hpW[HP_ALPHA] = alpha
-    hpB[HP_ALPHA] = alpha
+def _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2):
+    """Step ``t + 1`` of the optimizer: for Adam, its bias-corrected rate into both hyperparameter arrays.
+    Returns the new step count."""
+    t += 1
+    if opt_code == ADAM:
+        alpha = lr * math.sqrt(1.0 - math.pow(beta2, float(t))) / (1.0 - math.pow(beta1, float(t)))
+        hpW[HP_ALPHA] = alpha
+        hpB[HP_ALPHA] = alpha
+    return t
 
 
 @njit(cache=True, error_model="numpy")
@@ -340,9 +336,7 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
             return lb, b, t
         total += lb
         # optimizer step: all weight matrices in one call, all biases in another
-        t += 1
-        if opt_code == ADAM:
-            _adam_alpha(hpW, hpB, t, lr, beta1, beta2)
+        t = _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2)
         _call_update(fns[F_UPD], (P[:n_weights], G[:n_weights], S1[:n_weights], S2[:n_weights], hpW))
         _call_update(fns[F_UPD], (P[n_weights:nP], G[n_weights:nP], S1[n_weights:nP], S2[n_weights:nP], hpB))
     return total, -1, t
@@ -381,9 +375,7 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
         if not np.isfinite(lb):
             return lb, b, t
         total += lb
-        t += 1
-        if opt_code == ADAM:
-            _adam_alpha(hpW, hpB, t, lr, beta1, beta2)
+        t = _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2)
         for c in prange(nc):
             lo = chunks[c, 0]
             hi = chunks[c, 1]
@@ -399,24 +391,28 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
 def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int,
                   small: bool) -> dict[str, FunctionPointer]:
     """The functions a fused kernel call reaches by address: activations (``lean``: the kernels for
-    :data:`COMMON_ACTIVATIONS` only), the loss, the matrix products (``small``: engine/gemm.py's, else a
-    placeholder never called) and the optimizer update. The same arguments give the same objects, in this
-    process, and the same compiled code in any process (the warm-up helper compiles them ahead)."""
+    :data:`COMMON_ACTIVATIONS` only), the loss, the optimizer update and, for ``small`` batches only,
+    engine/gemm.py's products (larger batches never call them, so they are not compiled: their slots in
+    ``fns`` stay 0). The same arguments give the same objects, in this process, and the same compiled code
+    in any process (the warm-up helper compiles them ahead)."""
     sig = kernel_signatures(dtype)
-    return {
+    leaves = {
         "fwd": pointer(_act_forward_common if lean else act_forward, sig["fwd"]),
         "bwd": pointer(_act_backward_common if lean else act_backward_from_output, sig["bwd"]),
         "lossf": pointer(LOSS_KERNELS[loss_code], sig["loss"]),
-        "gtn": pointer(gemm_tn if small else _product_unused, sig["product"]),
-        "gnn": pointer(gemm_nn if small else _product_unused, sig["product"]),
         "upd": pointer(UPDATE_KERNELS[opt_code], sig["update"]),
     }
+    if small:
+        leaves["gtn"] = pointer(gemm_tn, sig["product"])
+        leaves["gnn"] = pointer(gemm_nn, sig["product"])
+    return leaves
 
 
-def step_pointer(X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> FunctionPointer:
+def step_pointer(X: np.ndarray, Y: np.ndarray, w: np.ndarray, dtype: Any) -> FunctionPointer:
     """The :class:`~tmvacompat.engine.fnptr.FunctionPointer` of :func:`_batch_step` for these training
-    arrays' Numba types."""
-    return pointer(_batch_step, step_signature(numba.typeof(X), numba.typeof(Y), numba.typeof(w)))
+    arrays' Numba types and a network of float type ``dtype``."""
+    sig = step_signature(numba.typeof(X), numba.typeof(Y), numba.typeof(w), numba.from_dtype(np.dtype(dtype)))
+    return pointer(_batch_step, sig)
 
 
 def can_fuse(net: Any, loss: str = "C", optimizer: Any = None) -> bool:
@@ -642,12 +638,11 @@ class FusedDenseTrainer:
                      a.flags.aligned) for a in (X, Y, w))  # fmt: skip
         fns = self._fn_arrays.get(key)
         if fns is None:
-            p = self.leaves
+            slots = {"fwd": F_FWD, "bwd": F_BWD, "lossf": F_LOSS, "gtn": F_GTN, "gnn": F_GNN, "upd": F_UPD}
             fns = np.zeros(F_COUNT, np.int64)
-            targets = {F_STEP: step_pointer(X, Y, w), F_FWD: p["fwd"], F_BWD: p["bwd"], F_LOSS: p["lossf"],
-                       F_GTN: p["gtn"], F_GNN: p["gnn"], F_UPD: p["upd"]}
-            for i, f in targets.items():
-                fns[i] = f.resolve()
+            fns[F_STEP] = step_pointer(X, Y, w, self.dtype).resolve()
+            for name, f in self.leaves.items():
+                fns[slots[name]] = f.resolve()
             self._fn_arrays[key] = fns
         return fns
 
@@ -688,9 +683,9 @@ class FusedDenseTrainer:
         args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u,
                                  np.zeros(F_COUNT, np.int64))
         kernel_types = tuple(self.kernel.typeof_pyval(a) for a in args)
-        step = step_pointer(X, Y, w)
-        p = self.leaves
-        leaves = [p[k] for k in ("gtn", "gnn", "fwd", "bwd", "lossf", "upd")]
+        step = step_pointer(X, Y, w, self.dtype)
+        order = ("gtn", "gnn", "fwd", "bwd", "lossf", "upd")  # the products take seconds, the rest less
+        leaves = [self.leaves[k] for k in order if k in self.leaves]
         return [(step.dispatcher, step.argtypes), (self.kernel, kernel_types)] + [
             (q.dispatcher, q.argtypes) for q in leaves]
 

@@ -115,15 +115,6 @@ def types_cached(dispatcher: Any, argtypes: tuple) -> bool:
         return True
 
 
-def is_cached(dispatcher: Any, args: tuple) -> bool:
-    """:func:`types_cached` for the types of the values ``args``."""
-    try:
-        argtypes = tuple(dispatcher.typeof_pyval(a) for a in args)
-    except Exception:  # noqa: BLE001
-        return True
-    return types_cached(dispatcher, argtypes)
-
-
 def _probe_args(dtype: np.dtype, lean: bool) -> tuple:
     """Arguments of :func:`dense_infer` with the types every caller passes (values do not matter)."""
     from tmvacompat.engine.activations import SIGMOID, TANH
@@ -255,5 +246,5 @@ def _report(line: str) -> None:
         pass
 
 
-__all__ = ["ENV_SWITCH", "compile_together", "inference_task", "is_cached", "types_cached",
+__all__ = ["ENV_SWITCH", "compile_together", "inference_task", "types_cached",
            "wait_inference_compile"]
