@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tmvacompat.engine.gemm import gemm
+from tmvacompat.engine.gemm import gemm, gemm_nn, gemm_tn
 
 SHAPES = [(32, 128, 128), (5, 20, 7), (128, 20, 32), (1, 16, 3), (7, 33, 129), (3, 1, 130), (9, 7, 5),
           (4, 8, 0), (0, 16, 4), (64, 128, 20), (17, 17, 17), (9, 40, 600), (128, 20, 1024)]  # fmt: skip
@@ -76,3 +76,23 @@ def test_a_non_finite_input_stays_in_its_row():
         C = _product(A, B)
         assert np.isfinite(C[1:]).all()
         np.testing.assert_allclose(C[1:], A[1:] @ B, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_engines_unit_stride_kernels_equal_gemm(dtype):
+    # gemm_nn / gemm_tn (the engine's products, unit stride compiled in, wide results only) give gemm's bits
+    rng = np.random.default_rng(4)
+    for M, N, K in ((32, 128, 128), (7, 33, 300), (5, 16, 1), (3, 20, 0), (0, 20, 4)):
+        A = rng.standard_normal((M, K)).astype(dtype)
+        B = rng.standard_normal((K, N)).astype(dtype)
+        AT = np.ascontiguousarray(A.T)
+        want = _product(A, B)
+        for fn, a, lda in ((gemm_nn, A, K), (gemm_tn, AT, M)):
+            C = np.full((M, N), np.nan, dtype)
+            fn(M, N, K, a.ravel(), 0, lda, B.ravel(), 0, N, C.ravel(), 0, N)
+            np.testing.assert_array_equal(C, want)
+    # narrower results are gemm's (its dot-product path), not theirs
+    A, B, C = np.ones(8, dtype), np.ones(8, dtype), np.zeros(4, dtype)
+    for fn in (gemm_nn, gemm_tn):
+        with pytest.raises(ValueError, match="narrower than two vectors"):
+            fn(2, 2, 4, A, 0, 4, B, 0, 2, C, 0, 2)
