@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tmvacompat.engine import fused as fused_module
 from tmvacompat.engine.fused import FusedDenseTrainer
 from tmvacompat.engine.init import initialize
 from tmvacompat.engine.network import Network
@@ -75,3 +76,7 @@ def test_variant_choice():
     # batches too large for engine/gemm.py never compile its products
     k = kernels(FusedDenseTrainer(lean, Optimizer(lean, "ADAM"), "C", 256, threads=1))
     assert "gtn" not in k and "gnn" not in k
+    # the dropout kernel only for a network with dropout
+    assert "drop" not in k
+    k = kernels(FusedDenseTrainer(lean, Optimizer(lean, "ADAM"), "C", 256, threads=1, keep=[0.5, 1.0]))
+    assert k["drop"] is fused_module._dropout

@@ -91,7 +91,7 @@ def test_no_helper_when_switched_off_or_cached():
     assert warmup.compile_together([], np.float32, True, enabled=False) is False
     net = Network.build([DenseSpec(4, "TANH"), DenseSpec(1, "LINEAR")], (3,))
     DensePredictor(net)(np.zeros((2, 3), np.float32))  # compiled (or loaded) in this process
-    assert warmup.types_cached(*warmup.inference_task(np.float32, True))
+    assert warmup.types_cached(*warmup.inference_task(np.float32))
     # nothing left to compile: no helper
     assert warmup.compile_together([], np.float32, True, enabled=True) is False
     warmup.wait_inference_compile(np.float32, True)  # nothing to wait for: returns at once
@@ -99,7 +99,7 @@ def test_no_helper_when_switched_off_or_cached():
 
 def test_types_cached_is_false_for_a_new_signature():
     # int16 inputs: a signature nobody compiles
-    args = (np.zeros((1, 2), np.int16),) + warmup._probe_args(np.dtype(np.float32), True)[1:]
+    args = (np.zeros((1, 2), np.int16),) + warmup._probe_args(np.dtype(np.float32))[1:]
     assert warmup.types_cached(dense_infer, tuple(dense_infer.typeof_pyval(a) for a in args)) is False
 
 

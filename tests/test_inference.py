@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 from tmvacompat.data.transforms import TransformChain
-from tmvacompat.engine.inference import SMALL_ROWS, DenseEvaluator, DensePredictor, dense_infer, pack_dense
+from tmvacompat.engine.inference import (
+    SMALL_ROWS,
+    DenseEvaluator,
+    DensePredictor,
+    dense_infer,
+    inference_pointers,
+    pack_dense,
+    scratch_size,
+)
 from tmvacompat.engine.network import Network
 from tmvacompat.errors import InputDataError, TrainingError
 from tmvacompat.reader import Reader
@@ -228,7 +236,8 @@ def test_pack_dense_checks_layer_sizes():
         pack_dense([(np.ones((3, 2)), np.zeros(3), 0), (np.ones((1, 4)), np.zeros(1), 0)], np.float32)
     P, lay = pack_dense([(np.ones((2, 2)), np.zeros(2), 0)], np.float32, output_function="M")
     out = np.empty((1, 2), np.float32)
-    dense_infer(np.array([[1.0, -1.0]], np.float32), P, lay, out, np.empty(4096, np.float32))
+    dense_infer(np.array([[1.0, -1.0]], np.float32), P, lay, out, np.empty(4096, np.float32),
+                inference_pointers(lay, np.float32))
     np.testing.assert_allclose(out, apply_output_function(np.zeros((1, 2), np.float32), "M"))
 
 
@@ -262,3 +271,27 @@ def test_real_classifier_fast_equals_generic():
     got = model.evaluate_matrix(x)
     want = generic_copy(model).evaluate_matrix(x)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_only_the_parts_a_table_needs_are_called_by_address():
+    from tmvacompat.engine.inference import I_ACT, I_FINISH, I_INPUTS
+
+    layers = [(np.ones((3, 2)), np.zeros(3), 3), (np.ones((1, 3)), np.zeros(1), 0)]
+    # the engine's own predictor: raw outputs, no transformation, no NaN check: neither part is compiled
+    P, lay = pack_dense(layers, np.float32)
+    fns = inference_pointers(lay, np.float32)
+    assert fns[I_ACT] != 0 and fns[I_INPUTS] == 0 and fns[I_FINISH] == 0
+    out = np.empty((9, 1), np.float32)
+    x = np.random.default_rng(0).standard_normal((9, 2)).astype(np.float32)
+    dense_infer(x, P, lay, out, np.empty(scratch_size(lay), np.float32), fns)
+    np.testing.assert_allclose(out[:, 0], np.tanh(x @ np.ones((2, 3))) @ np.ones(3), rtol=1e-5)
+    # a weight file's network: Normalize, sigmoid output and the NaN check
+    P, lay = pack_dense(layers, np.float32, output_function="S", check_nan=True,
+                        normalize=(np.zeros(2, np.float32), np.ones(2, np.float32)))  # fmt: skip
+    fns = inference_pointers(lay, np.float32)
+    assert fns[I_INPUTS] != 0 and fns[I_FINISH] != 0
+    x[3, 1] = np.nan
+    nbad = dense_infer(x, P, lay, out, np.empty(scratch_size(lay), np.float32), fns)
+    assert nbad == 1 and np.isnan(out[3, 0]) and np.isfinite(np.delete(out[:, 0], 3)).all()
+    want = 1 / (1 + np.exp(-(np.tanh((x - 1) @ np.ones((2, 3))) @ np.ones(3))))
+    np.testing.assert_allclose(np.delete(out[:, 0], 3), np.delete(want, 3), rtol=1e-5)

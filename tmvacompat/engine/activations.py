@@ -28,12 +28,18 @@ Example:
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype
 
+from tmvacompat.engine.fnptr import FunctionPointer, native_call, pointer
 from tmvacompat.errors import LayoutError
 from tmvacompat.specs import ACTIVATION_CODES
 
@@ -320,8 +326,30 @@ def act_backward_common(code, z, y, dy, dz):
 
 
 
+@functools.cache
+def forward_signature(dtype: Any) -> Any:
+    """The Numba signature kernels call the activation forward kernels with by address:
+    ``(code, z, y)`` on C-ordered 2-D arrays of ``dtype`` (see :mod:`tmvacompat.engine.fnptr`)."""
+    a2 = types.Array(numba.from_dtype(np.dtype(dtype)), 2, "C")
+    return types.none(types.int64, a2, a2)
+
+
+def forward_pointer(dtype: Any, lean: bool) -> FunctionPointer:
+    """The function pointer of the forward kernel for ``dtype``: :func:`act_forward_common` (``lean``: the
+    activations of :data:`COMMON_ACTIVATIONS` only; it compiles in about half the time) or
+    :func:`act_forward`. The training step and the inference kernel share it."""
+    return pointer(act_forward_common if lean else act_forward, forward_signature(dtype))
+
+
+#: ``call_forward(address, (code, z, y))`` in Numba code: the forward kernel at ``address``
+call_forward = native_call(lambda a: forward_signature(as_dtype(a[1].dtype)), "call_forward")
+
+
 __all__ = [
     "COMMON_ACTIVATIONS",
+    "call_forward",
+    "forward_pointer",
+    "forward_signature",
     "act_forward_common",
     "act_backward_common",
     "IDENTITY",

@@ -62,13 +62,12 @@ from numba.np.numpy_support import as_dtype
 from tmvacompat.engine.activations import (
     COMMON_ACTIVATIONS,
     act_backward_from_output,
-    act_forward,
+    call_forward,
+    forward_pointer,
+    forward_signature,
 )
 from tmvacompat.engine.activations import (
     act_backward_common as _act_backward_common,
-)
-from tmvacompat.engine.activations import (
-    act_forward_common as _act_forward_common,
 )
 from tmvacompat.engine.blas import single_threaded_blas
 from tmvacompat.engine.fnptr import FunctionPointer, native_call, pointer
@@ -87,21 +86,22 @@ MAX_GROUP_UNIFORMS = 1 << 22
 # columns of the per-layer offset table ``lay`` (int64, one row per layer)
 L_M, L_K, L_CODE, L_W, L_B, L_Z, L_A, L_DZ, L_DX, L_IN, L_S, L_U, L_COLS = range(13)
 # entries of the function-address array ``fns`` the kernels and the step get (see leaf_pointers)
-F_STEP, F_FWD, F_BWD, F_LOSS, F_GTN, F_GNN, F_UPD, F_COUNT = range(8)
+F_STEP, F_FWD, F_BWD, F_LOSS, F_GTN, F_GNN, F_UPD, F_DROP, F_COUNT = range(9)
 
 
 @functools.cache
 def kernel_signatures(dtype: Any) -> dict[str, Any]:
     """Numba signatures of the functions the fused kernels call by address, for ``dtype``: ``fwd``, ``bwd``
-    (activation kernels), ``loss``, ``product`` (matrix products) and ``update`` (optimizer)."""
+    (activation kernels), ``loss``, ``product`` (matrix products), ``update`` (optimizer) and ``dropout``."""
     f = numba.from_dtype(np.dtype(dtype))
     a1, a2, i = types.Array(f, 1, "C"), types.Array(f, 2, "C"), types.int64
     return {
-        "fwd": types.none(i, a2, a2),
+        "fwd": forward_signature(dtype),
         "bwd": types.none(i, a2, a2, a2, a2),
         "loss": types.float64(a2, a2, a1, a2, types.boolean),
         "product": types.none(i, i, i, a1, i, i, a1, i, i, a1, i, i),
         "update": types.none(a1, a1, a1, a1, a1),
+        "dropout": types.none(i, a2, a1, f, a2, a2),
     }
 
 
@@ -120,20 +120,26 @@ def _role(role: str, pos: int) -> Any:
     return native_call(lambda a: kernel_signatures(as_dtype(a[pos].dtype))[role], f"call_{role}")
 
 
-_call_fwd = _role("fwd", 1)
 _call_bwd = _role("bwd", 1)
 _call_loss = _role("loss", 0)
 _call_product = _role("product", 3)
 _call_update = _role("update", 0)
+_call_dropout = _role("dropout", 1)
 _call_step = native_call(lambda a: step_signature(a[0], a[1], a[2], a[10].dtype), "call_step")  # a[10]: P
 
 
-@njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
-def _dropout(src, u, keep, dst, scale):
-    """Network's inverted dropout: scale = 1/keep where u < keep else 0; dst = src * scale."""
+@njit(cache=True, error_model="numpy")
+def _dropout(backward, src, u, keep, dst, scale):
+    """Network's inverted dropout. Forward: scale = 1/keep where u < keep else 0; dst = src * scale.
+    ``backward``: dst = src * scale (the gradient through the mask; ``u`` and ``keep`` unused).
+    Called by address, and compiled only for networks with dropout."""
     sf = src.reshape(src.size)
     df = dst.reshape(dst.size)
     cf = scale.reshape(scale.size)
+    if backward:
+        for i in range(sf.size):
+            df[i] = sf[i] * cf[i]
+        return
     inv = 1 / keep
     zero = inv - inv
     for i in range(sf.size):
@@ -227,7 +233,8 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         if keep[l] < 1:
             ain = _view(ws, lay[l, L_IN], nb, k)
             off = ubase + lay[l, L_U] + r0 * k
-            _dropout(src, U[off:off + nb * k], keep[l], ain, _view(ws, lay[l, L_S], nb, k))
+            mask = _view(ws, lay[l, L_S], nb, k)
+            _call_dropout(fns[F_DROP], (0, src, U[off:off + nb * k], keep[l], ain, mask))
         else:
             ain = src
         W = _view(P, lay[l, L_W], m, k)
@@ -241,7 +248,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             for j in range(m):
                 z[i, j] += P[ob + j]
         if code != 0:
-            _call_fwd(fns[F_FWD], (code, z, _view(ws, lay[l, L_A], nb, m)))
+            call_forward(fns[F_FWD], (code, z, _view(ws, lay[l, L_A], nb, m)))
     out = _view(ws, lay[L - 1, L_A], nb, nout)
     lb = _call_loss(fns[F_LOSS], (out, yb, wb, gout, want_grad))
     if not np.isfinite(lb):
@@ -289,10 +296,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             else:
                 np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
             if keep[l] < 1:
-                sc = _view(ws, lay[l, L_S], nb, k)
-                for i in range(nb):
-                    for j in range(k):
-                        dx[i, j] = dx[i, j] * sc[i, j]
+                _call_dropout(fns[F_DROP], (1, dx, U[:0], keep[l], dx, _view(ws, lay[l, L_S], nb, k)))
             dy = dx
     return lb
 
@@ -388,16 +392,16 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
     return total, -1, t
 
 
-def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int,
-                  small: bool) -> dict[str, FunctionPointer]:
+def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int, small: bool,
+                  dropout: bool = False) -> dict[str, FunctionPointer]:
     """The functions a fused kernel call reaches by address: activations (``lean``: the kernels for
-    :data:`COMMON_ACTIVATIONS` only), the loss, the optimizer update and, for ``small`` batches only,
-    engine/gemm.py's products (larger batches never call them, so they are not compiled: their slots in
-    ``fns`` stay 0). The same arguments give the same objects, in this process, and the same compiled code
-    in any process (the warm-up helper compiles them ahead)."""
+    :data:`COMMON_ACTIVATIONS` only), the loss, the optimizer update, for ``small`` batches only
+    engine/gemm.py's products, and with ``dropout`` the dropout kernel (kernels a network never calls are
+    not compiled: their slots in ``fns`` stay 0). The same arguments give the same objects, in this
+    process, and the same compiled code in any process (the warm-up helper compiles them ahead)."""
     sig = kernel_signatures(dtype)
     leaves = {
-        "fwd": pointer(_act_forward_common if lean else act_forward, sig["fwd"]),
+        "fwd": forward_pointer(dtype, lean),
         "bwd": pointer(_act_backward_common if lean else act_backward_from_output, sig["bwd"]),
         "lossf": pointer(LOSS_KERNELS[loss_code], sig["loss"]),
         "upd": pointer(UPDATE_KERNELS[opt_code], sig["update"]),
@@ -405,6 +409,8 @@ def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int,
     if small:
         leaves["gtn"] = pointer(gemm_tn, sig["product"])
         leaves["gnn"] = pointer(gemm_nn, sig["product"])
+    if dropout:
+        leaves["drop"] = pointer(_dropout, sig["dropout"])
     return leaves
 
 
@@ -596,7 +602,8 @@ class FusedDenseTrainer:
         self.lean = all(a.activation in COMMON_ACTIVATIONS for a in layers)
         # batches small enough for engine/gemm.py call its products; larger batches never compile them
         self.small = R <= GEMM_MAX_BATCH
-        self.leaves = leaf_pointers(dt, self.lean, self.loss_code, optimizer.code, self.small)
+        self.leaves = leaf_pointers(dt, self.lean, self.loss_code, optimizer.code, self.small,
+                                    bool((self.keep < 1).any()))
         self._fn_arrays: dict[tuple, np.ndarray] = {}
         h = optimizer.hyper
         self._beta1 = float(h.get("beta1", 0.0))
@@ -638,7 +645,8 @@ class FusedDenseTrainer:
                      a.flags.aligned) for a in (X, Y, w))  # fmt: skip
         fns = self._fn_arrays.get(key)
         if fns is None:
-            slots = {"fwd": F_FWD, "bwd": F_BWD, "lossf": F_LOSS, "gtn": F_GTN, "gnn": F_GNN, "upd": F_UPD}
+            slots = {"fwd": F_FWD, "bwd": F_BWD, "lossf": F_LOSS, "gtn": F_GTN, "gnn": F_GNN, "upd": F_UPD,
+                     "drop": F_DROP}
             fns = np.zeros(F_COUNT, np.int64)
             fns[F_STEP] = step_pointer(X, Y, w, self.dtype).resolve()
             for name, f in self.leaves.items():
@@ -684,7 +692,7 @@ class FusedDenseTrainer:
                                  np.zeros(F_COUNT, np.int64))
         kernel_types = tuple(self.kernel.typeof_pyval(a) for a in args)
         step = step_pointer(X, Y, w, self.dtype)
-        order = ("gtn", "gnn", "fwd", "bwd", "lossf", "upd")  # the products take seconds, the rest less
+        order = ("gtn", "gnn", "fwd", "bwd", "lossf", "upd", "drop")  # the products take seconds
         leaves = [self.leaves[k] for k in order if k in self.leaves]
         return [(step.dispatcher, step.argtypes), (self.kernel, kernel_types)] + [
             (q.dispatcher, q.argtypes) for q in leaves]

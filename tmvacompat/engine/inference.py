@@ -17,6 +17,11 @@ a header, one row per layer), so there is one compiled signature per float type 
   with exactly the float32 operations of :class:`tmvacompat.data.transforms.NormalizeTransform`; rows with
   a NaN input are evaluated as zeros and their outputs set to NaN (the caller turns them into TMVA's -999).
 * The output function (TMVA's 'I', 'S' sigmoid, 'M' softmax) is applied in place on the output rows.
+* The activation kernel, the input preparation (Normalize, NaN check) and the output function are called
+  by address (:mod:`tmvacompat.engine.fnptr`; :func:`inference_pointers` gives the addresses for a table):
+  one compiled kernel serves every network, and a network that needs no input preparation or output
+  function (the engine's own :class:`DensePredictor`, which training validates with) never compiles them.
+  On a cold start that halves the inference kernel's compile time.
 * Inputs of at least :data:`PARALLEL_MIN_ROWS` rows are split into one block per thread of the engine
   (Numba's thread count) with starts on chunk boundaries: the kernel releases the GIL, each block runs on
   its own thread with its own scratch and BLAS limited to one thread, and every chunk is computed exactly
@@ -37,21 +42,25 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.np.numpy_support import as_dtype
 
 from tmvacompat.engine.activations import (
     COMMON_ACTIVATIONS,
     IDENTITY,
-    act_forward,
-    act_forward_common,
+    call_forward,
     fma,
+    forward_pointer,
 )
+from tmvacompat.engine.fnptr import native_call, pointer
 from tmvacompat.engine.warmup import wait_inference_compile
 from tmvacompat.errors import InputDataError, TrainingError
 
@@ -64,6 +73,8 @@ OUTPUT_CODES: dict[str, int] = {"I": 0, "S": 1, "M": 2}
 
 # header row (row 0 of ``lay``)
 H_L, H_NIN, H_NOUT, H_OUTFN, H_NORM, H_CHUNK, H_WMAX, H_CHECK = range(8)
+# entries of dense_infer's function-address array (see inference_pointers)
+I_ACT, I_INPUTS, I_FINISH, I_COUNT = range(4)
 # layer rows (rows 1..L of ``lay``)
 C_M, C_K, C_CODE, C_W, C_WT, C_B = range(6)
 N_COLS = 8
@@ -111,28 +122,47 @@ def _small_product(a, P, ow_t, ob, m, k, z):
                 zi[j] = fma(v, wk[j], zi[j])
 
 
-@njit(cache=True, error_model="numpy", inline="always")  # one call site: compiled in dense_infer, not linked
-def _activate(code, z, y, full):
-    """``y = act(z)``; the single call site of the activation kernel (every caller of it re-optimises its
-    code when compiled, so one site keeps the compile time down). ``full is None`` (resolved when Numba
-    compiles) restricts it to :data:`COMMON_ACTIVATIONS`, which compiles in about half the time."""
-    if code != IDENTITY:
-        if full is None:
-            act_forward_common(code, z, y)
+@njit(cache=True, error_model="numpy", nogil=True)
+def _prepare_inputs(X, s, P, lay, a):
+    """Rows ``s .. s + len(a)`` of ``X`` into ``a``, with the Normalize transformation where the header has
+    one; a row with a NaN input becomes zeros (transformed). Returns the number of such rows."""
+    rows, nin = a.shape
+    noff = lay[0, H_NORM]
+    f32one = np.float32(1)
+    off = P[max(noff, 0):max(noff, 0) + nin]
+    scale2 = P[max(noff, 0) + nin:max(noff, 0) + 2 * nin]
+    nbad = 0
+    for i in range(rows):
+        bad = False
+        xi = X[s + i]
+        for j in range(nin):
+            if np.isnan(xi[j]):
+                bad = True
+        ai = a[i]
+        if bad:
+            nbad += 1
+            for j in range(nin):
+                x0 = np.float32(0)
+                ai[j] = x0 if noff < 0 else (x0 - np.float32(off[j])) * np.float32(scale2[j]) - f32one
+        elif noff >= 0:
+            # the float32 operations of NormalizeTransform.apply, in its order
+            for j in range(nin):
+                t = np.float32(xi[j]) - np.float32(off[j])
+                t = t * np.float32(scale2[j])
+                ai[j] = t - f32one
         else:
-            act_forward(code, z, y)
-    else:
-        # explicit loops: slice assignment compiles Numba's broadcasting checks (seconds of compile time)
-        rows, m = z.shape
-        for i in range(rows):
-            for j in range(m):
-                y[i, j] = z[i, j]
+            for j in range(nin):
+                ai[j] = xi[j]
+    return nbad
 
 
-@njit(cache=True, error_model="numpy", inline="always")  # one call site: compiled in dense_infer, not linked
-def _output_function(code, out):
+@njit(cache=True, error_model="numpy", nogil=True)
+def _finish_rows(X, s, lay, out, nbad):
+    """The header's output function on the output rows ``out`` (rows ``s ..`` of ``X``); then, when the
+    header asks for the NaN check and ``nbad`` rows so far had a NaN input, NaN outputs for those rows."""
     one = out.dtype.type(1)
     rows, m = out.shape
+    code = lay[0, H_OUTFN]
     if code == 1:
         for i in range(rows):
             for j in range(m):
@@ -143,12 +173,35 @@ def _output_function(code, out):
             for j in range(1, m):
                 if out[i, j] > mx:
                     mx = out[i, j]
-            s = out.dtype.type(0)
+            t = out.dtype.type(0)
             for j in range(m):
                 out[i, j] = np.exp(out[i, j] - mx)
-                s += out[i, j]
+                t += out[i, j]
             for j in range(m):
-                out[i, j] = out[i, j] / s
+                out[i, j] = out[i, j] / t
+    if lay[0, H_CHECK] != 0 and nbad > 0:
+        nin = X.shape[1]
+        for i in range(rows):
+            xi = X[s + i]
+            for j in range(nin):
+                if np.isnan(xi[j]):
+                    for c in range(m):
+                        out[i, c] = np.nan
+                    break
+
+
+@functools.cache
+def _leaf_signatures(dtype: Any) -> dict[str, Any]:
+    """Numba signatures of :func:`_prepare_inputs` and :func:`_finish_rows` as :func:`dense_infer` calls
+    them by address (``X`` declared read-only: a writable one converts to it)."""
+    f = numba.from_dtype(np.dtype(dtype))
+    a1, a2, i = types.Array(f, 1, "C"), types.Array(f, 2, "C"), types.int64
+    x2, lay2 = types.Array(f, 2, "C", readonly=True), types.Array(i, 2, "C")
+    return {"inputs": i(x2, i, a1, lay2, a2), "finish": types.none(x2, i, lay2, a2, i)}
+
+
+_call_inputs = native_call(lambda a: _leaf_signatures(as_dtype(a[2].dtype))["inputs"], "call_inputs")
+_call_finish = native_call(lambda a: _leaf_signatures(as_dtype(a[3].dtype))["finish"], "call_finish")
 
 
 @njit(cache=True, error_model="numpy")
@@ -157,53 +210,27 @@ def _view(buf, off, rows, cols):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def dense_infer(X, P, lay, out, buf, full=None):
+def dense_infer(X, P, lay, out, buf, fns):
     """Outputs of a dense stack for every row of ``X`` (see the module doc for ``P`` and ``lay``).
 
-    ``buf`` is flat scratch of at least :func:`scratch_size` elements. ``full``: None when every layer's
-    activation is in :data:`COMMON_ACTIVATIONS` (the lean variant), else any array (all activations).
-    Returns the number of rows that had a NaN input (their outputs are NaN) when the header asks for the
-    check, else 0.
+    ``buf`` is flat scratch of at least :func:`scratch_size` elements; ``fns`` the addresses
+    :func:`inference_pointers` gives for ``lay``. Returns the number of rows that had a NaN input (their
+    outputs are NaN) when the header asks for the check, else 0.
     """
     n = X.shape[0]
     L = lay[0, H_L]
     nin = lay[0, H_NIN]
-    noff = lay[0, H_NORM]
     chunk = lay[0, H_CHUNK]
-    wmax = lay[0, H_WMAX]
-    check = lay[0, H_CHECK]
-    f32one = np.float32(1)
-    region = chunk * wmax
-    xoff = 3 * region
+    region = chunk * lay[0, H_WMAX]
+    prepare = lay[0, H_NORM] >= 0 or lay[0, H_CHECK] != 0
+    finish = lay[0, H_OUTFN] != 0 or lay[0, H_CHECK] != 0
     nbad = 0
-    off = P[max(noff, 0):max(noff, 0) + nin]
-    scale2 = P[max(noff, 0) + nin:max(noff, 0) + 2 * nin]
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
         rows = e - s
-        if noff >= 0 or check != 0:
-            a = _view(buf, xoff, rows, nin)
-            for i in range(rows):
-                bad = False
-                xi = X[s + i]
-                for j in range(nin):
-                    if np.isnan(xi[j]):
-                        bad = True
-                ai = a[i]
-                if bad:
-                    nbad += 1
-                    for j in range(nin):
-                        x0 = np.float32(0)
-                        ai[j] = x0 if noff < 0 else (x0 - np.float32(off[j])) * np.float32(scale2[j]) - f32one
-                elif noff >= 0:
-                    # the float32 operations of NormalizeTransform.apply, in its order
-                    for j in range(nin):
-                        t = np.float32(xi[j]) - np.float32(off[j])
-                        t = t * np.float32(scale2[j])
-                        ai[j] = t - f32one
-                else:
-                    for j in range(nin):
-                        ai[j] = xi[j]
+        if prepare:
+            a = _view(buf, 3 * region, rows, nin)
+            nbad += _call_inputs(fns[I_INPUTS], (X, s, P, lay, a))
         else:
             a = X[s:e]
         for l in range(L):
@@ -217,23 +244,22 @@ def dense_infer(X, P, lay, out, buf, full=None):
                 y = _view(buf, region, rows, m)
             else:
                 y = _view(buf, 2 * region, rows, m)
-            z = _view(buf, 0, rows, m)
+            z = _view(buf, region - region, rows, m)  # not a literal 0: a second _view to compile
             if rows < SMALL_ROWS:
                 _small_product(a, P, lay[r, C_WT], lay[r, C_B], m, k, z)
             else:
                 np.dot(a, _view(P, lay[r, C_W], m, k).T, z)
                 _add_bias(z, P, lay[r, C_B])
-            _activate(code, z, y, full)
+            if code != IDENTITY:
+                call_forward(fns[I_ACT], (code, z, y))
+            else:
+                # explicit loops: slice assignment compiles Numba's broadcasting checks (seconds of compile)
+                for i in range(rows):
+                    for j in range(m):
+                        y[i, j] = z[i, j]
             a = y
-        _output_function(lay[0, H_OUTFN], out[s:e])
-        if check != 0 and nbad > 0:
-            for i in range(rows):
-                xi = X[s + i]
-                for j in range(nin):
-                    if np.isnan(xi[j]):
-                        for c in range(out.shape[1]):
-                            out[s + i, c] = np.nan
-                        break
+        if finish:
+            _call_finish(fns[I_FINISH], (X, s, lay, out[s:e], nbad))
     return nbad
 
 
@@ -243,14 +269,28 @@ def scratch_size(lay: np.ndarray) -> int:
 
 
 def is_lean(codes) -> bool:
-    """Whether activation codes ``codes`` need only the lean variant of :func:`dense_infer`."""
+    """Whether activation codes ``codes`` need only the lean activation kernel
+    (:func:`~tmvacompat.engine.activations.act_forward_common`)."""
     return all(int(c) in COMMON_ACTIVATIONS for c in codes)
 
 
-def kernel_variant(lay: np.ndarray) -> np.ndarray | None:
-    """The ``full`` argument of :func:`dense_infer` for the table ``lay``: None (lean) when every layer's
-    activation is common, else a marker array."""
-    return None if is_lean(lay[1 : int(lay[0, H_L]) + 1, C_CODE]) else np.zeros(1, np.int64)
+def _lay_is_lean(lay: np.ndarray) -> bool:
+    return is_lean(lay[1 : int(lay[0, H_L]) + 1, C_CODE])
+
+
+def inference_pointers(lay: np.ndarray, dtype: Any) -> np.ndarray:
+    """The address array ``fns`` of :func:`dense_infer` for the table ``lay``: the activation kernel (the
+    lean one where every activation is common), and the input and finishing kernels where the header asks
+    for them (slots left 0 are never called, and those kernels never compiled). Compiles or loads what is
+    not yet in this process."""
+    fns = np.zeros(I_COUNT, np.int64)
+    fns[I_ACT] = forward_pointer(dtype, _lay_is_lean(lay)).resolve()
+    sig = _leaf_signatures(dtype)
+    if lay[0, H_NORM] >= 0 or lay[0, H_CHECK] != 0:
+        fns[I_INPUTS] = pointer(_prepare_inputs, sig["inputs"]).resolve()
+    if lay[0, H_OUTFN] != 0 or lay[0, H_CHECK] != 0:
+        fns[I_FINISH] = pointer(_finish_rows, sig["finish"]).resolve()
+    return fns
 
 
 def pack_dense(layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *, output_function: str = "I",
@@ -264,7 +304,8 @@ def pack_dense(layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *, outpu
 
     >>> P, lay = pack_dense([(np.ones((1, 2)), np.zeros(1), 0)], np.float32, output_function="S")
     >>> out = np.empty((1, 1), np.float32)
-    >>> _ = dense_infer(np.zeros((1, 2), np.float32), P, lay, out, np.empty(scratch_size(lay), np.float32))
+    >>> buf, fns = np.empty(scratch_size(lay), np.float32), inference_pointers(lay, np.float32)
+    >>> _ = dense_infer(np.zeros((1, 2), np.float32), P, lay, out, buf, fns)
     >>> float(out[0, 0])
     0.5
     """
@@ -386,13 +427,13 @@ class DensePredictor:
         self.nout = net.layers[-1].width
         self.refresh()
         self._buf = np.empty(scratch_size(self.lay), self.dtype)
-        wait_inference_compile(self.dtype, self._full is None)
+        wait_inference_compile(self.dtype, _lay_is_lean(self.lay))
 
     def refresh(self) -> None:
         """Copy the network's current weights in."""
         layers = [(la.params["Weights"], la.params["Biases"], la.activation) for la in self.net.layers]
         self.P, self.lay = pack_dense(layers, self.dtype, chunk=self.chunk)
-        self._full = kernel_variant(self.lay)
+        self._fns = inference_pointers(self.lay, self.dtype)
 
     def __call__(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs)."""
@@ -403,12 +444,12 @@ class DensePredictor:
         if out is None:
             out = np.empty((X.shape[0], self.nout), self.dtype)
         if X.shape[0] < PARALLEL_MIN_ROWS:  # the common small call: nothing between it and the kernel
-            dense_infer(X, self.P, self.lay, out, self._buf, self._full)
+            dense_infer(X, self.P, self.lay, out, self._buf, self._fns)
             return out
 
         def run(a: int, b: int) -> int:
             buf = self._buf if a == 0 else np.empty_like(self._buf)
-            return dense_infer(X[a:b], self.P, self.lay, out[a:b], buf, self._full)
+            return dense_infer(X[a:b], self.P, self.lay, out[a:b], buf, self._fns)
 
         _in_blocks(X.shape[0], self.chunk, run)
         return out
@@ -432,13 +473,13 @@ class DenseEvaluator:
         self.dtype = np.dtype(dtype)
         self.P, self.lay = pack_dense(layers, self.dtype, output_function=output_function,
                                       normalize=normalize, chunk=chunk, check_nan=check_nan)  # fmt: skip
-        self._full = kernel_variant(self.lay)
+        self._fns = inference_pointers(self.lay, self.dtype)
         self.nin = int(self.lay[0, H_NIN])
         self.nout = int(self.lay[0, H_NOUT])
         self.chunk = int(self.lay[0, H_CHUNK])
         self._size = scratch_size(self.lay)
         self._local = threading.local()
-        wait_inference_compile(self.dtype, self._full is None)
+        wait_inference_compile(self.dtype, _lay_is_lean(self.lay))
 
     def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This thread's (scratch, one-event input row, one-event output row)."""
@@ -455,10 +496,10 @@ class DenseEvaluator:
         x = np.ascontiguousarray(x, dtype=self.dtype)
         out = np.empty((x.shape[0], self.nout), self.dtype)
         if x.shape[0] < PARALLEL_MIN_ROWS:
-            return out, dense_infer(x, self.P, self.lay, out, self._scratch()[0], self._full)
+            return out, dense_infer(x, self.P, self.lay, out, self._scratch()[0], self._fns)
 
         def run(a: int, b: int) -> int:
-            return dense_infer(x[a:b], self.P, self.lay, out[a:b], self._scratch()[0], self._full)
+            return dense_infer(x[a:b], self.P, self.lay, out[a:b], self._scratch()[0], self._fns)
 
         nbad = _in_blocks(x.shape[0], self.chunk, run)
         return out, nbad
@@ -477,7 +518,7 @@ class DenseEvaluator:
         else:
             for j, b in enumerate(buffers):
                 r[j] = np.float32(b[0])  # Float_t first, then the float64 net
-        return out, dense_infer(row, self.P, self.lay, out, buf, self._full)
+        return out, dense_infer(row, self.P, self.lay, out, buf, self._fns)
 
 
 __all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "pack_dense", "scratch_size", "row_blocks",

@@ -5,13 +5,13 @@ the activation, loss, matrix-product and optimizer kernels it calls through func
 (:mod:`tmvacompat.engine.fnptr`), and the inference kernel
 (:func:`tmvacompat.engine.inference.dense_infer`) that validation and every prediction use. Numba compiles
 under one process-wide lock, so threads cannot share that work; another process can, through Numba's
-on-disk cache. :func:`compile_together` starts a helper process with the list of uncached training
-functions: both processes go down the list and each compiles the functions it claims first (a claim is a
-file created exclusively), then the helper compiles the inference kernel while this process trains. This
-process waits for the helper's training functions and loads them from the cache;
-:func:`wait_inference_compile`, called before the first inference, waits for the rest. Where the helper
-fails or is slow, this process compiles what it needs itself, as it would have anyway. The cached code is
-what this process would have compiled (same Numba, same CPU), so results do not change.
+on-disk cache. :func:`compile_together` starts a helper process with the list of uncached functions (the
+training's, and the inference kernel second): both processes go down the list and each compiles the
+functions it claims first (a claim is a file created exclusively). This process waits for the helper's
+training functions and loads them from the cache; :func:`wait_inference_compile`, called before the first
+inference, waits for the inference kernel if the helper has it. Where the helper fails or is slow, this
+process compiles what it needs itself, as it would have anyway. The cached code is what this process would
+have compiled (same Numba, same CPU), so results do not change.
 
 Set ``TMVACOMPAT_BACKGROUND_COMPILE=0`` to switch this off.
 
@@ -55,6 +55,7 @@ class _Helper:
         self.workdir = workdir
         self.reported: set[str] = set()
         self.finished = False
+        self.inference_item: str | None = None  # the inference kernel's task number, if the helper has it
         self._cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True, name="tmvacompat-warmup").start()
 
@@ -115,15 +116,13 @@ def types_cached(dispatcher: Any, argtypes: tuple) -> bool:
         return True
 
 
-def _probe_args(dtype: np.dtype, lean: bool) -> tuple:
+def _probe_args(dtype: np.dtype) -> tuple:
     """Arguments of :func:`dense_infer` with the types every caller passes (values do not matter)."""
-    from tmvacompat.engine.activations import SIGMOID, TANH
-    from tmvacompat.engine.inference import pack_dense, scratch_size
+    from tmvacompat.engine.inference import I_COUNT, pack_dense, scratch_size
 
-    code = TANH if lean else SIGMOID
-    P, lay = pack_dense([(np.zeros((2, 2)), np.zeros(2), code)], dtype)
+    P, lay = pack_dense([(np.zeros((2, 2)), np.zeros(2), 0)], dtype)
     return (np.zeros((1, 2), dtype), P, lay, np.empty((1, 2), dtype), np.empty(scratch_size(lay), dtype),
-            None if lean else np.zeros(1, np.int64))  # fmt: skip
+            np.zeros(I_COUNT, np.int64))  # fmt: skip
 
 
 def _claim(workdir: str, i: int) -> bool:
@@ -152,7 +151,9 @@ def _start_helper(tasks: list[Task]) -> _Helper | None:
     except Exception:  # noqa: BLE001 - a type that does not pickle, or a full disk: no helper
         shutil.rmtree(workdir, ignore_errors=True)
         return None
-    code = f"from tmvacompat.engine.warmup import _main; _main({workdir!r})"
+    # os._exit: the helper's cache files are written and closed; skipping Numba's and LLVM's teardown at
+    # exit (about half a second) frees the core sooner
+    code = f"from tmvacompat.engine.warmup import _main; _main({workdir!r}); import os; os._exit(0)"
     # the helper imports this very package, wherever it came from
     pkg_parent = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
@@ -167,17 +168,18 @@ def _start_helper(tasks: list[Task]) -> _Helper | None:
     return _Helper(proc, workdir)
 
 
-def inference_task(dtype: Any, lean: bool) -> Task:
-    """The inference kernel :func:`~tmvacompat.engine.inference.dense_infer` for ``dtype`` (``lean``: its
-    variant for :data:`~tmvacompat.engine.activations.COMMON_ACTIVATIONS`) as a task."""
+def inference_task(dtype: Any) -> Task:
+    """The inference kernel :func:`~tmvacompat.engine.inference.dense_infer` for ``dtype`` as a task (one
+    compiled kernel serves every network: it calls the activation kernel by address)."""
     from tmvacompat.engine.inference import dense_infer
 
-    return dense_infer, tuple(dense_infer.typeof_pyval(a) for a in _probe_args(np.dtype(dtype), bool(lean)))
+    return dense_infer, tuple(dense_infer.typeof_pyval(a) for a in _probe_args(np.dtype(dtype)))
 
 
 def compile_together(tasks: list[Task], dtype: Any, lean: bool, *, enabled: bool | None = None) -> bool:
-    """Compile the functions ``tasks`` (a training's, most expensive first) and the inference kernel for
-    ``dtype``/``lean`` (see :func:`inference_task`) where they are not cached, sharing the work with a
+    """Compile the functions ``tasks`` (a training's, most expensive first; ``lean``: its activation set,
+    see :func:`~tmvacompat.engine.activations.forward_pointer`) and the inference kernel for ``dtype`` (see
+    :func:`inference_task`) where they are not cached, sharing the work with a
     helper process. Returns once each is compiled here or cached by the helper (so the next
     ``dispatcher.compile`` of a task is a cache load), and whether a helper was started. Without one
     (switched off, or a single function to compile), the training functions are compiled here and the
@@ -185,7 +187,7 @@ def compile_together(tasks: list[Task], dtype: Any, lean: bool, *, enabled: bool
     """
     dt = np.dtype(dtype)
     key = (dt.name, bool(lean))
-    infer = inference_task(dt, lean)
+    infer = inference_task(dt)
     # the inference kernel second: a long task is best started early by whichever process is free
     tasks = [*tasks[:1], infer, *tasks[1:]]
     pending = list(dict.fromkeys((d, tuple(a)) for d, a in tasks if not types_cached(d, a)))
@@ -205,6 +207,8 @@ def compile_together(tasks: list[Task], dtype: Any, lean: bool, *, enabled: bool
     for i, task in enumerate(pending):
         if _claim(helper.workdir, i):
             _compile(task)
+        elif task == infer:
+            helper.inference_item = str(i)
         else:
             theirs.add(str(i))
     helper.wait_for(theirs)  # then: cache loads (or, past a failure or the timeout, compiles here)
@@ -212,17 +216,31 @@ def compile_together(tasks: list[Task], dtype: Any, lean: bool, *, enabled: bool
 
 
 def wait_inference_compile(dtype: Any, lean: bool) -> None:
-    """Wait for a helper of :func:`compile_together` for ``dtype``/``lean`` to end, if there is one (it may
-    be compiling the inference kernel)."""
+    """Wait until the helper of :func:`compile_together` for ``dtype``/``lean`` has compiled the inference
+    kernel, or has ended, if it was given that kernel (then its first use here is a cache load)."""
     with _lock:
         helper = _helpers.get((np.dtype(dtype).name, bool(lean)))
-    if helper is not None:
-        helper.wait_for({"end"})  # never reported: until it ends
+    if helper is not None and helper.inference_item is not None:
+        helper.wait_for({helper.inference_item})
+
+
+def _skip_numba_extensions() -> None:
+    """Mark Numba's extension packages (the ``numba_extensions`` entry points, such as awkward's) as
+    loaded without loading them. Numba loads them all before its first compile; awkward's alone takes
+    about 0.45 s. The helper compiles only this package's kernels, which use none of them (the same code
+    either way), so it starts compiling that much sooner."""
+    try:
+        from numba.core import entrypoints
+
+        entrypoints._already_initialized = True
+    except Exception:  # noqa: BLE001 - Numba's internals changed: load them as usual
+        pass
 
 
 def _main(workdir: str) -> None:
     """Helper-process entry: compile (and so cache) the unclaimed tasks in order, reporting each; then
     remove the work directory (every task is claimed by then), also when the main process has ended."""
+    _skip_numba_extensions()
     try:
         with open(os.path.join(workdir, "spec.pkl"), "rb") as f:
             spec = pickle.load(f)
