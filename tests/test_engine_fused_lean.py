@@ -80,3 +80,7 @@ def test_variant_choice():
     assert "drop" not in k
     k = kernels(FusedDenseTrainer(lean, Optimizer(lean, "ADAM"), "C", 256, threads=1, keep=[0.5, 1.0]))
     assert k["drop"] is fused_module._dropout
+    # the sharded kernel's gradient sum and update only for a trainer that splits batches
+    assert "sumupd" not in k
+    k = kernels(FusedDenseTrainer(lean, Optimizer(lean, "ADAM"), "C", 256, threads=2))
+    assert k["sumupd"] is fused_module._sum_and_update

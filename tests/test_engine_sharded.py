@@ -190,3 +190,35 @@ def test_bad_thread_count_is_a_clear_error(bad):
 
     with pytest.raises(TrainingError, match="threads must be a whole number >= 1"):
         _trainer(TUTORIAL, 5, 1, "C", 256, threads=bad)
+
+
+def test_a_fresh_process_whose_first_blas_calls_are_in_the_shards_does_not_hang(tmp_path):
+    # Numba looks each BLAS routine up on its first call, taking the GIL; a kernel that held it while a
+    # worker thread made the process's first call would wait forever. Here the shards' products are the
+    # first BLAS calls of a fresh process (kernels from the on-disk cache when the tests ran before).
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from tmvacompat.engine.fused import FusedDenseTrainer
+from tmvacompat.engine.init import initialize
+from tmvacompat.engine.network import Network
+from tmvacompat.engine.optimizers import Optimizer
+from tmvacompat.specs import DenseSpec
+net = Network.build([DenseSpec(16, "TANH"), DenseSpec(1, "LINEAR")], (8,))
+initialize(net, "XAVIER", seed=1)
+ft = FusedDenseTrainer(net, Optimizer(net, "ADAM"), "C", 256, threads=2)
+assert ft.shards == 2
+X = np.random.default_rng(0).standard_normal((512, 8), dtype=np.float32)
+Y = (X[:, :1] > 0).astype(np.float32)
+w = np.ones(512, np.float32)
+ft.prepare(X, Y, w)
+total, bad, _ = ft.run(X, Y, w, np.arange(512, dtype=np.int64), 0, 2)
+assert bad == -1 and np.isfinite(total)
+print("ok")
+"""
+    env = {**__import__("os").environ, "NUMBA_NUM_THREADS": "2", "TMVACOMPAT_BACKGROUND_COMPILE": "0"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
+                       cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

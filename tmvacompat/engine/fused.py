@@ -86,13 +86,14 @@ MAX_GROUP_UNIFORMS = 1 << 22
 # columns of the per-layer offset table ``lay`` (int64, one row per layer)
 L_M, L_K, L_CODE, L_W, L_B, L_Z, L_A, L_DZ, L_DX, L_IN, L_S, L_U, L_COLS = range(13)
 # entries of the function-address array ``fns`` the kernels and the step get (see leaf_pointers)
-F_STEP, F_FWD, F_BWD, F_LOSS, F_GTN, F_GNN, F_UPD, F_DROP, F_COUNT = range(9)
+F_STEP, F_FWD, F_BWD, F_LOSS, F_GTN, F_GNN, F_UPD, F_DROP, F_SUM, F_COUNT = range(10)
 
 
 @functools.cache
 def kernel_signatures(dtype: Any) -> dict[str, Any]:
     """Numba signatures of the functions the fused kernels call by address, for ``dtype``: ``fwd``, ``bwd``
-    (activation kernels), ``loss``, ``product`` (matrix products), ``update`` (optimizer) and ``dropout``."""
+    (activation kernels), ``loss``, ``product`` (matrix products), ``update`` (optimizer), ``dropout``
+    and ``sum_update`` (the sharded kernel's gradient sum and update)."""
     f = numba.from_dtype(np.dtype(dtype))
     a1, a2, i = types.Array(f, 1, "C"), types.Array(f, 2, "C"), types.int64
     return {
@@ -102,6 +103,7 @@ def kernel_signatures(dtype: Any) -> dict[str, Any]:
         "product": types.none(i, i, i, a1, i, i, a1, i, i, a1, i, i),
         "update": types.none(a1, a1, a1, a1, a1),
         "dropout": types.none(i, a2, a1, f, a2, a2),
+        "sum_update": types.none(a2, a1, a1, a1, types.Array(i, 2, "C"), i, a1, a1, i),
     }
 
 
@@ -125,6 +127,7 @@ _call_loss = _role("loss", 0)
 _call_product = _role("product", 3)
 _call_update = _role("update", 0)
 _call_dropout = _role("dropout", 1)
+_call_sum_update = _role("sum_update", 1)
 _call_step = native_call(lambda a: step_signature(a[0], a[1], a[2], a[10].dtype), "call_step")  # a[10]: P
 
 
@@ -301,7 +304,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
     return lb
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # a few lines: no compile of its own
 def _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2):
     """Step ``t + 1`` of the optimizer: for Adam, its bias-corrected rate into both hyperparameter arrays.
     Returns the new step count."""
@@ -346,7 +349,8 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
     return total, -1, t
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+# nogil: a thread's first BLAS call looks the routine up with the GIL, which the kernel must not hold
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2, WS, lay, keep, n_weights,
                           B, R, chunks, opt_code, hpW, hpB, t0, lr, beta1, beta2, fns, small, lbuf):
     """:func:`fused_batches` with every batch split into ``S = GS.shape[0]`` near-equal shards of rows that
@@ -354,18 +358,13 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
     the caller limits BLAS to one thread). Shard ``s`` writes its gradients into ``GS[s]`` and uses
     workspace ``WS[s]`` (laid out by ``lay`` for ``R`` rows); the gradients are then summed into ``GS[0]``
     in shard order, and the optimizer steps over the parameter ranges ``chunks`` in parallel (element-wise,
-    so the same bits as one range). For a given ``S`` the result does not depend on the thread count; against
-    the unsharded kernel it differs only by how the batch sums are grouped. ``lbuf``: float64 scratch of
-    ``S`` losses. Returns as :func:`fused_batches`.
+    so the same bits as one range; :func:`_sum_and_update`, at ``fns[F_SUM]``). For a given ``S`` the
+    result does not depend on the thread count; against the unsharded kernel it differs only by how the
+    batch sums are grouped. ``lbuf``: float64 scratch of ``S`` losses. Returns as :func:`fused_batches`.
     """
     S = GS.shape[0]
-    nc = chunks.shape[0]
     t = t0
     total = 0.0
-    G = GS[0]
-    # resolve the BLAS entry point on this thread: Numba looks it up on first use, which needs the GIL
-    one = WS[0, 0:1].reshape(1, 1)
-    np.dot(one, one, WS[0, 1:2].reshape(1, 1))
     for b in range(b0, b1):
         for s in prange(S):
             r0 = B * s // S
@@ -380,24 +379,36 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
             return lb, b, t
         total += lb
         t = _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2)
-        for c in prange(nc):
-            lo = chunks[c, 0]
-            hi = chunks[c, 1]
-            g = G[lo:hi]
-            for s in range(1, S):
-                gs = GS[s, lo:hi]
-                for i in range(hi - lo):
-                    g[i] += gs[i]
-            _call_update(fns[F_UPD], (P[lo:hi], g, S1[lo:hi], S2[lo:hi], hpW if lo < n_weights else hpB))
+        _call_sum_update(fns[F_SUM], (GS, P, S1, S2, chunks, n_weights, hpW, hpB, fns[F_UPD]))
     return total, -1, t
 
 
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
+def _sum_and_update(GS, P, S1, S2, chunks, n_weights, hpW, hpB, upd):
+    """The sharded kernel's optimizer step: the shard gradients ``GS[1:]`` summed into ``GS[0]`` in shard
+    order, then the update kernel at address ``upd`` over the parameter ranges ``chunks`` in parallel
+    (element-wise, so the same bits as one range). Its own function, called by address: its parallel loop
+    compiles apart from the kernel's (on a cold start, in the other process)."""
+    S = GS.shape[0]
+    G = GS[0]
+    for c in prange(chunks.shape[0]):
+        lo = chunks[c, 0]
+        hi = chunks[c, 1]
+        g = G[lo:hi]
+        for s in range(1, S):
+            gs = GS[s, lo:hi]
+            for i in range(hi - lo):
+                g[i] += gs[i]
+        _call_update(upd, (P[lo:hi], g, S1[lo:hi], S2[lo:hi], hpW if lo < n_weights else hpB))
+
+
 def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int, small: bool,
-                  dropout: bool = False) -> dict[str, FunctionPointer]:
+                  dropout: bool = False, sharded: bool = False) -> dict[str, FunctionPointer]:
     """The functions a fused kernel call reaches by address: activations (``lean``: the kernels for
     :data:`COMMON_ACTIVATIONS` only), the loss, the optimizer update, for ``small`` batches only
-    engine/gemm.py's products, and with ``dropout`` the dropout kernel (kernels a network never calls are
-    not compiled: their slots in ``fns`` stay 0). The same arguments give the same objects, in this
+    engine/gemm.py's products, with ``dropout`` the dropout kernel, and for the ``sharded`` kernel its
+    gradient sum and update (kernels a training never calls are not compiled: their slots in ``fns`` stay
+    0). The same arguments give the same objects, in this
     process, and the same compiled code in any process (the warm-up helper compiles them ahead)."""
     sig = kernel_signatures(dtype)
     leaves = {
@@ -411,6 +422,8 @@ def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int, small: 
         leaves["gnn"] = pointer(gemm_nn, sig["product"])
     if dropout:
         leaves["drop"] = pointer(_dropout, sig["dropout"])
+    if sharded:
+        leaves["sumupd"] = pointer(_sum_and_update, sig["sum_update"])
     return leaves
 
 
@@ -603,7 +616,7 @@ class FusedDenseTrainer:
         # batches small enough for engine/gemm.py call its products; larger batches never compile them
         self.small = R <= GEMM_MAX_BATCH
         self.leaves = leaf_pointers(dt, self.lean, self.loss_code, optimizer.code, self.small,
-                                    bool((self.keep < 1).any()))
+                                    bool((self.keep < 1).any()), self.shards > 1)
         self._fn_arrays: dict[tuple, np.ndarray] = {}
         h = optimizer.hyper
         self._beta1 = float(h.get("beta1", 0.0))
@@ -646,7 +659,7 @@ class FusedDenseTrainer:
         fns = self._fn_arrays.get(key)
         if fns is None:
             slots = {"fwd": F_FWD, "bwd": F_BWD, "lossf": F_LOSS, "gtn": F_GTN, "gnn": F_GNN, "upd": F_UPD,
-                     "drop": F_DROP}
+                     "drop": F_DROP, "sumupd": F_SUM}
             fns = np.zeros(F_COUNT, np.int64)
             fns[F_STEP] = step_pointer(X, Y, w, self.dtype).resolve()
             for name, f in self.leaves.items():
@@ -692,7 +705,7 @@ class FusedDenseTrainer:
                                  np.zeros(F_COUNT, np.int64))
         kernel_types = tuple(self.kernel.typeof_pyval(a) for a in args)
         step = step_pointer(X, Y, w, self.dtype)
-        order = ("gtn", "gnn", "fwd", "bwd", "lossf", "upd", "drop")  # the products take seconds
+        order = ("gtn", "gnn", "sumupd", "fwd", "bwd", "lossf", "upd", "drop")  # the slow ones first
         leaves = [self.leaves[k] for k in order if k in self.leaves]
         return [(step.dispatcher, step.argtypes), (self.kernel, kernel_types)] + [
             (q.dispatcher, q.argtypes) for q in leaves]

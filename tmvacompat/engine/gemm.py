@@ -216,7 +216,7 @@ def _block_1(K, A, pa, sak, B, pb, ldb, C, pc, W, resume):
     _vstore(C, pc + W, s1)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")  # a comparison: no compile of its own
 def use_gemm(A, batch, N):
     """Whether a training product over ``batch`` events with ``N`` result columns should use :func:`gemm`:
     small batches (OpenBLAS's fixed cost dominates) and at least two vectors of columns (narrower results
