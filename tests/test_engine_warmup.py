@@ -45,9 +45,12 @@ def run():
 
 if __name__ == "__main__":
     out = run()
+    for h in warmup._helpers.values():  # it may still be compiling the inference parts for weight files
+        h.wait_for({"end"})
     helpers = {f"{k[0]}/{k[1]}": p.returncode for k, p in warmup._helpers.items()}
     done = sorted(r for h in warmup._helpers.values() for r in h.reported)
-    print(json.dumps({"out": out.ravel().tolist(), "helpers": helpers, "helper_done": done}))
+    parts = {k: v for h in warmup._helpers.values() for k, v in h.inference_items.items()}
+    print(json.dumps({"out": out.ravel().tolist(), "helpers": helpers, "helper_done": done, "parts": parts}))
 """
 
 
@@ -76,6 +79,9 @@ def test_cold_process_uses_the_helper_and_gets_the_same_bits(tmp_path):
     # of the functions itself
     assert fresh["helpers"] == {"float32/True": 0}
     assert fresh["helper_done"], "the helper compiled nothing"
+    # after the training's functions it compiled the inference parts a weight file's network needs
+    assert {"inputs", "finish"} <= set(fresh["parts"])
+    assert {fresh["parts"]["inputs"], fresh["parts"]["finish"]} <= set(fresh["helper_done"])
     # and the kernel it cached is what this process compiled for itself: identical outputs
     ns: dict = {}
     exec(compile(SCRIPT.replace('if __name__ == "__main__":', "if False:"), "job", "exec"), ns)

@@ -278,17 +278,32 @@ def _lay_is_lean(lay: np.ndarray) -> bool:
     return is_lean(lay[1 : int(lay[0, H_L]) + 1, C_CODE])
 
 
+def part_tasks(dtype: Any) -> dict[str, tuple[Any, tuple]]:
+    """The input-preparation and finishing kernels of :func:`dense_infer` for ``dtype`` as (dispatcher,
+    argument types), by name (``"inputs"``, ``"finish"``): what a weight file's network needs on top of the
+    kernel (:mod:`tmvacompat.engine.warmup` compiles them ahead on a cold start)."""
+    sig = _leaf_signatures(dtype)
+    return {"inputs": (_prepare_inputs, tuple(sig["inputs"].args)),
+            "finish": (_finish_rows, tuple(sig["finish"].args))}  # fmt: skip
+
+
 def inference_pointers(lay: np.ndarray, dtype: Any) -> np.ndarray:
     """The address array ``fns`` of :func:`dense_infer` for the table ``lay``: the activation kernel (the
     lean one where every activation is common), and the input and finishing kernels where the header asks
-    for them (slots left 0 are never called, and those kernels never compiled). Compiles or loads what is
-    not yet in this process."""
+    for them (slots left 0 are never called, and those kernels never compiled). Waits for a cold-start
+    helper that is compiling the kernel or these parts
+    (:func:`~tmvacompat.engine.warmup.wait_inference_compile`), then compiles or loads what is not yet in
+    this process."""
+    lean = _lay_is_lean(lay)
+    inputs = bool(lay[0, H_NORM] >= 0 or lay[0, H_CHECK] != 0)
+    finish = bool(lay[0, H_OUTFN] != 0 or lay[0, H_CHECK] != 0)
+    wait_inference_compile(dtype, lean, ("inputs",) * inputs + ("finish",) * finish)
     fns = np.zeros(I_COUNT, np.int64)
-    fns[I_ACT] = forward_pointer(dtype, _lay_is_lean(lay)).resolve()
+    fns[I_ACT] = forward_pointer(dtype, lean).resolve()
     sig = _leaf_signatures(dtype)
-    if lay[0, H_NORM] >= 0 or lay[0, H_CHECK] != 0:
+    if inputs:
         fns[I_INPUTS] = pointer(_prepare_inputs, sig["inputs"]).resolve()
-    if lay[0, H_OUTFN] != 0 or lay[0, H_CHECK] != 0:
+    if finish:
         fns[I_FINISH] = pointer(_finish_rows, sig["finish"]).resolve()
     return fns
 
@@ -427,7 +442,6 @@ class DensePredictor:
         self.nout = net.layers[-1].width
         self.refresh()
         self._buf = np.empty(scratch_size(self.lay), self.dtype)
-        wait_inference_compile(self.dtype, _lay_is_lean(self.lay))
 
     def refresh(self) -> None:
         """Copy the network's current weights in."""
@@ -479,7 +493,6 @@ class DenseEvaluator:
         self.chunk = int(self.lay[0, H_CHUNK])
         self._size = scratch_size(self.lay)
         self._local = threading.local()
-        wait_inference_compile(self.dtype, _lay_is_lean(self.lay))
 
     def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This thread's (scratch, one-event input row, one-event output row)."""

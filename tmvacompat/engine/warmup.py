@@ -55,7 +55,8 @@ class _Helper:
         self.workdir = workdir
         self.reported: set[str] = set()
         self.finished = False
-        self.inference_item: str | None = None  # the inference kernel's task number, if the helper has it
+        # task numbers of the inference kernel and its parts ("kernel", "inputs", "finish") the helper has
+        self.inference_items: dict[str, str] = {}
         self._cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True, name="tmvacompat-warmup").start()
 
@@ -179,24 +180,30 @@ def inference_task(dtype: Any) -> Task:
 def compile_together(tasks: list[Task], dtype: Any, lean: bool, *, enabled: bool | None = None) -> bool:
     """Compile the functions ``tasks`` (a training's, most expensive first; ``lean``: its activation set,
     see :func:`~tmvacompat.engine.activations.forward_pointer`) and the inference kernel for ``dtype`` (see
-    :func:`inference_task`) where they are not cached, sharing the work with a
-    helper process. Returns once each is compiled here or cached by the helper (so the next
-    ``dispatcher.compile`` of a task is a cache load), and whether a helper was started. Without one
-    (switched off, or a single function to compile), the training functions are compiled here and the
-    inference kernel is left to its first use.
+    :func:`inference_task`) where they are not cached, sharing the work with a helper process. Returns once
+    each training function is compiled here or cached by the helper (so the next ``dispatcher.compile`` of
+    one is a cache load), and whether a helper was started. The helper goes on with the inference kernel's
+    parts for weight files (:func:`~tmvacompat.engine.inference.part_tasks`: a Factory evaluates its test
+    tree with them after training); nothing here waits for those (:func:`wait_inference_compile` does,
+    where they are used). Without a helper (switched off, or a single function to compile), the training
+    functions are compiled here and the inference kernel and its parts are left to their first use.
     """
+    from tmvacompat.engine.inference import part_tasks
+
     dt = np.dtype(dtype)
     key = (dt.name, bool(lean))
     infer = inference_task(dt)
     # the inference kernel second: a long task is best started early by whichever process is free
     tasks = [*tasks[:1], infer, *tasks[1:]]
     pending = list(dict.fromkeys((d, tuple(a)) for d, a in tasks if not types_cached(d, a)))
+    later = {name: (d, tuple(a)) for name, (d, a) in part_tasks(dt).items() if not types_cached(d, a)}
     helper = None
     if (_enabled() if enabled is None else enabled) and _plain_python() and len(pending) >= 2:
         with _lock:
             if key not in _helpers:
-                helper = _start_helper(pending)
+                helper = _start_helper(pending + list(later.values()))
                 if helper is not None:
+                    helper.inference_items = {name: str(len(pending) + j) for j, name in enumerate(later)}
                     _helpers[key] = helper
     if helper is None:
         for task in pending:
@@ -208,20 +215,23 @@ def compile_together(tasks: list[Task], dtype: Any, lean: bool, *, enabled: bool
         if _claim(helper.workdir, i):
             _compile(task)
         elif task == infer:
-            helper.inference_item = str(i)
+            helper.inference_items["kernel"] = str(i)
         else:
             theirs.add(str(i))
     helper.wait_for(theirs)  # then: cache loads (or, past a failure or the timeout, compiles here)
     return True
 
 
-def wait_inference_compile(dtype: Any, lean: bool) -> None:
+def wait_inference_compile(dtype: Any, lean: bool, parts: tuple[str, ...] = ("kernel",)) -> None:
     """Wait until the helper of :func:`compile_together` for ``dtype``/``lean`` has compiled the inference
-    kernel, or has ended, if it was given that kernel (then its first use here is a cache load)."""
+    kernel and the ``parts`` (``"inputs"``, ``"finish"``) it was given, or has ended (then their first use
+    here is a cache load)."""
     with _lock:
         helper = _helpers.get((np.dtype(dtype).name, bool(lean)))
-    if helper is not None and helper.inference_item is not None:
-        helper.wait_for({helper.inference_item})
+    if helper is not None:
+        items = {helper.inference_items[p] for p in ("kernel", *parts) if p in helper.inference_items}
+        if items:
+            helper.wait_for(items)
 
 
 def _skip_numba_extensions() -> None:
