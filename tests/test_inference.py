@@ -295,3 +295,18 @@ def test_only_the_parts_a_table_needs_are_called_by_address():
     assert nbad == 1 and np.isnan(out[3, 0]) and np.isfinite(np.delete(out[:, 0], 3)).all()
     want = 1 / (1 + np.exp(-(np.tanh((x - 1) @ np.ones((2, 3))) @ np.ones(3))))
     np.testing.assert_allclose(np.delete(out[:, 0], 3), np.delete(want, 3), rtol=1e-5)
+
+
+def test_read_only_inputs_evaluate_like_writable_ones():
+    # arrays from uproot or np.frombuffer are often read-only; the kernel's parts called by address declare
+    # the input read-only, so both kinds reach them
+    ev = DenseEvaluator([(np.ones((3, 2)), np.zeros(3), 3), (np.ones((1, 3)), np.zeros(1), 0)], np.float32,
+                        output_function="S", normalize=(np.zeros(2, np.float32), np.ones(2, np.float32)))
+    x = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    x[2, 0] = np.nan
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    out, nbad = ev.evaluate(frozen)
+    want, nbad_want = ev.evaluate(x)
+    assert nbad == nbad_want == 1
+    np.testing.assert_array_equal(out, want)
