@@ -534,5 +534,5 @@ class DenseEvaluator:
         return out, dense_infer(row, self.P, self.lay, out, buf, self._fns)
 
 
-__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "pack_dense", "scratch_size", "row_blocks",
-           "SMALL_ROWS", "PARALLEL_MIN_ROWS", "OUTPUT_CODES"]
+__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "inference_pointers", "part_tasks",
+           "pack_dense", "scratch_size", "row_blocks", "SMALL_ROWS", "PARALLEL_MIN_ROWS", "OUTPUT_CODES"]
