@@ -290,6 +290,28 @@ def test_maxpool_forward_ties_and_gradients():
         MaxPool2D.from_spec(MaxPoolSpec(2, 2, 2, 2), (1, 5, 5))
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_maxpool_2x2_picks_the_first_maximum_of_every_window(stride):
+    # the written-out 2 x 2 path against numpy: window maxima, and the row-major first maximum's index
+    # (many ties: small integers), which backward routes the gradient to
+    from tmvacompat.engine.conv import maxpool_forward_kernel
+
+    rng = np.random.default_rng(11)
+    n, C, H, W = 3, 2, 6, 8
+    x = rng.integers(0, 3, size=(n, C, H, W)).astype(np.float32)
+    OH, OW = (H - 2) // stride + 1, (W - 2) // stride + 1
+    y = np.empty((n, C, OH, OW), np.float32)
+    arg = np.empty((n, C, OH, OW), np.int64)
+    maxpool_forward_kernel(x, y, arg, 2, 2, stride, stride)
+    for oy in range(OH):
+        for ox in range(OW):
+            r, c = oy * stride, ox * stride
+            win = x[:, :, r:r + 2, c:c + 2].reshape(n, C, 4)
+            k = win.argmax(axis=2)  # numpy: the first maximum
+            np.testing.assert_array_equal(y[:, :, oy, ox], win.max(axis=2))
+            np.testing.assert_array_equal(arg[:, :, oy, ox], (r + k // 2) * W + c + k % 2)
+
+
 def test_padding_layer():
     rng = np.random.default_rng(7)
     layer = Padding2D.from_spec(Padding2DSpec(1, 2, 0, 3), (2, 3, 4), dtype=np.float64)

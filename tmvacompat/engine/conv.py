@@ -470,9 +470,48 @@ class ConvTranspose2D(_ConvBase):
         self._init((C, H, W), depth, *geometry, (C, depth * filter_height * filter_width), activation)
 
 
+@njit(cache=True, error_model="numpy", inline="always")  # one call site
+def _maxpool_2x2(x, y, arg, sr, sc):
+    """:func:`maxpool_forward_kernel` for 2 x 2 windows (TMVA's usual ``MAXPOOL|2|2|2|2``): the same scan
+    order and comparisons written out, about 4x faster than the loops over a window of any size."""
+    n, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    for e in range(n):
+        for c in range(C):
+            xc = x[e, c]
+            yc = y[e, c]
+            ac = arg[e, c]
+            for oy in range(OH):
+                r0 = oy * sr
+                x0 = xc[r0]
+                x1 = xc[r0 + 1]
+                for ox in range(OW):
+                    c0 = ox * sc
+                    best = x0[c0]
+                    bi = r0 * W + c0
+                    v = x0[c0 + 1]
+                    if v > best:
+                        best = v
+                        bi = r0 * W + c0 + 1
+                    v = x1[c0]
+                    if v > best:
+                        best = v
+                        bi = (r0 + 1) * W + c0
+                    v = x1[c0 + 1]
+                    if v > best:
+                        best = v
+                        bi = (r0 + 1) * W + c0 + 1
+                    yc[oy, ox] = best
+                    ac[oy, ox] = bi
+
+
 @njit(cache=True, error_model="numpy")
 def maxpool_forward_kernel(x, y, arg, fh, fw, sr, sc):
-    """y = window maxima; arg = flat (row*W + col) index of the first maximum of each window."""
+    """y = window maxima; arg = flat (row*W + col) index of the first maximum of each window (row-major
+    scan, strict ``>``)."""
+    if fh == 2 and fw == 2:
+        _maxpool_2x2(x, y, arg, sr, sc)
+        return
     n, C, H, W = x.shape
     OH, OW = y.shape[2], y.shape[3]
     for e in range(n):
@@ -495,15 +534,18 @@ def maxpool_forward_kernel(x, y, arg, fh, fw, sr, sc):
 
 @njit(cache=True, error_model="numpy")
 def maxpool_backward_kernel(dy, arg, dx):
+    """dx = each output gradient added at its window's maximum (``arg``: flat index within the image)."""
     n, C, OH, OW = dy.shape
-    W = dx.shape[3]
-    dx[:] = 0
+    dxf = dx.reshape(n, C, dx.shape[2] * dx.shape[3])  # flat images: no division per element
+    dxf[:] = 0
     for e in range(n):
         for c in range(C):
+            d = dxf[e, c]
+            a = arg[e, c]
+            g = dy[e, c]
             for oy in range(OH):
                 for ox in range(OW):
-                    k = arg[e, c, oy, ox]
-                    dx[e, c, k // W, k % W] += dy[e, c, oy, ox]
+                    d[a[oy, ox]] += g[oy, ox]
 
 
 class MaxPool2D(Layer):
