@@ -325,7 +325,6 @@ def act_backward_common(code, z, y, dy, dz):
             of[i] = (one - yf[i] * yf[i]) * df[i]
 
 
-
 @functools.cache
 def forward_signature(dtype: Any) -> Any:
     """The Numba signature kernels call the activation forward kernels with by address:
@@ -341,6 +340,16 @@ def forward_pointer(dtype: Any, lean: bool) -> FunctionPointer:
     return pointer(act_forward_common if lean else act_forward, forward_signature(dtype))
 
 
+def is_lean(codes) -> bool:
+    """Whether activation codes (or names) ``codes`` are all in :data:`COMMON_ACTIVATIONS`, so the lean
+    kernels (:func:`act_forward_common`, :func:`act_backward_common`) serve them.
+
+    >>> is_lean([TANH, RELU, IDENTITY]), is_lean(["TANH", "SIGMOID"])
+    (True, False)
+    """
+    return all(activation_code(c) in COMMON_ACTIVATIONS for c in codes)
+
+
 #: ``call_forward(address, (code, z, y))`` in Numba code: the forward kernel at ``address``
 call_forward = native_call(lambda a: forward_signature(as_dtype(a[1].dtype)), "call_forward")
 
@@ -350,6 +359,7 @@ __all__ = [
     "call_forward",
     "forward_pointer",
     "forward_signature",
+    "is_lean",
     "act_forward_common",
     "act_backward_common",
     "IDENTITY",

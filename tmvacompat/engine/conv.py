@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from tmvacompat.engine.activations import IDENTITY, act_backward, act_forward, activation_code
 from tmvacompat.engine.base import Layer
@@ -211,8 +212,9 @@ def _channel_sums(dz, gb):
         gb[d, 0] = s
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@register_jitable  # plain Python for scratch_elements, inlined in the kernels
 def _chunk(n, K, P):
+    """Events per im2col chunk: as many as keep the columns under :data:`COLS_CHUNK_ELEMENTS`."""
     return max(1, min(n, COLS_CHUNK_ELEMENTS // max(1, K * P)))
 
 
@@ -225,8 +227,7 @@ def scratch_elements(n: int, K: int, A: int, P: int, g: int) -> int:
     >>> scratch_elements(128, 9, 8, 196, 72)
     426568
     """
-    ch = max(1, min(n, COLS_CHUNK_ELEMENTS // max(1, K * P)))
-    return g + (K + A) * ch * P
+    return g + (K + A) * _chunk(n, K, P) * P
 
 
 @njit(cache=True, error_model="numpy")
@@ -337,8 +338,7 @@ class _ConvBase(Layer):
         z = np.empty((n, *self.output_shape), dtype=self.dtype)
         y = z if self.activation == IDENTITY else np.empty_like(z)
         W = self.params["Weights"]
-        # the kernels' GEMM sides: CONV runs over output positions, CONVT over input positions
-        grid = self.output_shape if self.kind == "CONV" else self.image_in
+        grid = self.output_shape if self._gemm_over_output else self.image_in
         size = scratch_elements(n, W.shape[1], grid[0], grid[1] * grid[2], W.size)
         return {"z": z, "y": y, "dz": np.empty_like(z), "dx": np.empty((n, *self.image_in), dtype=self.dtype),
                 "buf": np.empty(size, dtype=self.dtype)}  # fmt: skip
@@ -392,6 +392,8 @@ class _ConvBase(Layer):
     # the subclass's Numba kernels (staticmethod: a dispatcher stored on a class must not bind `self`)
     _forward_kernel: staticmethod
     _backward_kernel: staticmethod
+    #: whether the kernels' GEMMs run over output positions (CONV) or input positions (CONVT)
+    _gemm_over_output: bool
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         x, ws = self._start(x)
@@ -421,6 +423,7 @@ class Conv2D(_ConvBase):
     kind = "CONV"
     _forward_kernel = staticmethod(conv_forward_kernel)
     _backward_kernel = staticmethod(conv_backward_kernel)
+    _gemm_over_output = True
 
     def __init__(
         self,
@@ -455,6 +458,7 @@ class ConvTranspose2D(_ConvBase):
     kind = "CONVT"
     _forward_kernel = staticmethod(convt_forward_kernel)
     _backward_kernel = staticmethod(convt_backward_kernel)
+    _gemm_over_output = False
 
     def __init__(
         self,

@@ -65,6 +65,7 @@ from tmvacompat.engine.activations import (
     call_forward,
     forward_pointer,
     forward_signature,
+    is_lean,
 )
 from tmvacompat.engine.activations import (
     act_backward_common as _act_backward_common,
@@ -202,12 +203,12 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
 
     ``ws``/``lay``: a workspace laid out for ``R >= nb`` rows; ``r0``: the first row of these events within
     their batch and ``ubase`` that batch's offset in ``U`` (dropout uniforms are drawn per whole batch, so a
-    shard of a batch takes its rows' share). ``fns``: addresses of the activation forward and backward
-    kernels, the loss kernel and :func:`~tmvacompat.engine.gemm.gemm_tn` / ``gemm_nn`` (entries ``F_*``); the
-    latter two compute the gradient products where ``small`` and :func:`~tmvacompat.engine.gemm.use_gemm`
-    agree. ``gscale``: factor on the loss gradient (a shard's
-    share of the batch, ``nb / B``; 1 for a whole batch). Returns the loss of these events; when it is not
-    finite, nothing is back-propagated.
+    shard of a batch takes its rows' share). ``fns``: addresses (entries ``F_*``) of the activation forward
+    and backward kernels, the loss kernel, the dropout kernel (layers with keep < 1) and
+    :func:`~tmvacompat.engine.gemm.gemm_tn` / ``gemm_nn``, which compute the gradient products where
+    ``small`` and :func:`~tmvacompat.engine.gemm.use_gemm` agree. ``gscale``: factor on the loss gradient (a
+    shard's share of the batch, ``nb / B``; 1 for a whole batch). Returns the loss of these events; when it
+    is not finite, nothing is back-propagated.
     """
     L = lay.shape[0]
     nin = X.shape[1]
@@ -408,8 +409,8 @@ def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int, small: 
     :data:`COMMON_ACTIVATIONS` only), the loss, the optimizer update, for ``small`` batches only
     engine/gemm.py's products, with ``dropout`` the dropout kernel, and for the ``sharded`` kernel its
     gradient sum and update (kernels a training never calls are not compiled: their slots in ``fns`` stay
-    0). The same arguments give the same objects, in this
-    process, and the same compiled code in any process (the warm-up helper compiles them ahead)."""
+    0). The same arguments give the same objects in this process, and the same compiled code in any
+    process (the warm-up helper compiles them ahead)."""
     sig = kernel_signatures(dtype)
     leaves = {
         "fwd": forward_pointer(dtype, lean),
@@ -612,7 +613,7 @@ class FusedDenseTrainer:
         self.hpB = optimizer.hyper_array(dt, False)
         self._no_u = np.zeros(1, dt)
         #: activation kernels for COMMON_ACTIVATIONS only (compile in about half the time)
-        self.lean = all(a.activation in COMMON_ACTIVATIONS for a in layers)
+        self.lean = is_lean(a.activation for a in layers)
         # batches small enough for engine/gemm.py call its products; larger batches never compile them
         self.small = R <= GEMM_MAX_BATCH
         self.leaves = leaf_pointers(dt, self.lean, self.loss_code, optimizer.code, self.small,

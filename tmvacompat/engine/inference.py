@@ -54,11 +54,11 @@ from numba import njit, types
 from numba.np.numpy_support import as_dtype
 
 from tmvacompat.engine.activations import (
-    COMMON_ACTIVATIONS,
     IDENTITY,
     call_forward,
     fma,
     forward_pointer,
+    is_lean,
 )
 from tmvacompat.engine.fnptr import native_call, pointer
 from tmvacompat.engine.warmup import wait_inference_compile
@@ -268,12 +268,6 @@ def scratch_size(lay: np.ndarray) -> int:
     return int(lay[0, H_CHUNK] * (3 * lay[0, H_WMAX] + lay[0, H_NIN]))
 
 
-def is_lean(codes) -> bool:
-    """Whether activation codes ``codes`` need only the lean activation kernel
-    (:func:`~tmvacompat.engine.activations.act_forward_common`)."""
-    return all(int(c) in COMMON_ACTIVATIONS for c in codes)
-
-
 def _lay_is_lean(lay: np.ndarray) -> bool:
     return is_lean(lay[1 : int(lay[0, H_L]) + 1, C_CODE])
 
@@ -442,12 +436,12 @@ class DensePredictor:
         self.nout = net.layers[-1].width
         self.refresh()
         self._buf = np.empty(scratch_size(self.lay), self.dtype)
+        self._fns = inference_pointers(self.lay, self.dtype)  # the table's codes never change
 
     def refresh(self) -> None:
         """Copy the network's current weights in."""
         layers = [(la.params["Weights"], la.params["Biases"], la.activation) for la in self.net.layers]
         self.P, self.lay = pack_dense(layers, self.dtype, chunk=self.chunk)
-        self._fns = inference_pointers(self.lay, self.dtype)
 
     def __call__(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs)."""
