@@ -87,6 +87,13 @@ def _image_shape(input_shape: tuple[int, ...], what: str) -> tuple[int, int, int
 COLS_CHUNK_ELEMENTS = 262144
 
 
+@register_jitable(inline="always")
+def _u(i):
+    """An index known to be in range, as unsigned: Numba then skips its negative-index wrap-around
+    check, which otherwise keeps computed-index copy loops from vectorising."""
+    return np.uint64(i)
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _ox_range(kw, pw, sc, W, OW):
     """Output columns ox whose input column ox*sc + kw - pw lies inside [0, W)."""
@@ -120,18 +127,18 @@ def im2col_kernel(big, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW):
                         r0 = (e - e0) * P + oy * OW
                         if iy < 0 or iy >= H:
                             for ox in range(OW):
-                                cols[k, r0 + ox] = zero
+                                cols[k, _u(r0 + ox)] = zero
                         else:
                             for ox in range(lo):
-                                cols[k, r0 + ox] = zero
+                                cols[k, _u(r0 + ox)] = zero
                             if sc == 1:  # contiguous copy, vectorised
                                 for ox in range(lo, hi):
-                                    cols[k, r0 + ox] = big[e, c, iy, ox + off]
+                                    cols[k, _u(r0 + ox)] = big[e, c, iy, _u(ox + off)]
                             else:
                                 for ox in range(lo, hi):
-                                    cols[k, r0 + ox] = big[e, c, iy, ox * sc + off]
+                                    cols[k, _u(r0 + ox)] = big[e, c, iy, _u(ox * sc + off)]
                             for ox in range(hi, OW):
-                                cols[k, r0 + ox] = zero
+                                cols[k, _u(r0 + ox)] = zero
 
 
 @njit(cache=True, error_model="numpy")
@@ -159,10 +166,10 @@ def col2im_kernel(cols, big, e0, e1, fh, fw, sr, sc, ph, pw, OH, OW):
                         r0 = (e - e0) * P + oy * OW
                         if sc == 1:
                             for ox in range(lo, hi):
-                                big[e, c, iy, ox + off] += cols[k, r0 + ox]
+                                big[e, c, iy, _u(ox + off)] += cols[k, _u(r0 + ox)]
                         else:
                             for ox in range(lo, hi):
-                                big[e, c, iy, ox * sc + off] += cols[k, r0 + ox]
+                                big[e, c, iy, _u(ox * sc + off)] += cols[k, _u(r0 + ox)]
 
 
 @njit(cache=True, error_model="numpy")
@@ -174,7 +181,7 @@ def _to_channel_major(a, e0, e1, out):
             base = (e - e0) * h * w
             for i in range(h):
                 for j in range(w):
-                    out[d, base + i * w + j] = a[e, d, i, j]
+                    out[d, _u(base + i * w + j)] = a[e, d, i, j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -186,7 +193,7 @@ def _from_channel_major(aT, e0, e1, out):
         for d in range(D):
             for i in range(h):
                 for j in range(w):
-                    out[e, d, i, j] = aT[d, base + i * w + j]
+                    out[e, d, i, j] = aT[d, _u(base + i * w + j)]
 
 
 @njit(cache=True, error_model="numpy")
