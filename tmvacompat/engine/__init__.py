@@ -7,3 +7,7 @@ Import from the submodules: ``tmvacompat.engine.network.Network``, ``tmvacompat.
 """
 
 from __future__ import annotations
+
+from tmvacompat.engine import extensions as _extensions
+
+_extensions.install()  # Numba's extension packages (awkward's) load at the first compile that needs them

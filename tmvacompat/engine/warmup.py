@@ -234,23 +234,9 @@ def wait_inference_compile(dtype: Any, lean: bool, parts: tuple[str, ...] = ("ke
             helper.wait_for(items)
 
 
-def _skip_numba_extensions() -> None:
-    """Mark Numba's extension packages (the ``numba_extensions`` entry points, such as awkward's) as
-    loaded without loading them. Numba loads them all before its first compile; awkward's alone takes
-    about 0.45 s. The helper compiles only this package's kernels, which use none of them (the same code
-    either way), so it starts compiling that much sooner."""
-    try:
-        from numba.core import entrypoints
-
-        entrypoints._already_initialized = True
-    except Exception:  # noqa: BLE001 - Numba's internals changed: load them as usual
-        pass
-
-
 def _main(workdir: str) -> None:
     """Helper-process entry: compile (and so cache) the unclaimed tasks in order, reporting each; then
     remove the work directory (every task is claimed by then), also when the main process has ended."""
-    _skip_numba_extensions()
     try:
         with open(os.path.join(workdir, "spec.pkl"), "rb") as f:
             spec = pickle.load(f)
