@@ -11,6 +11,7 @@ import pytest
 from gradcheck import numerical_gradient
 
 from tmvacompat.engine.activations import (
+    _exp_f32,
     _rational_tanh_f32,
     act_backward,
     act_backward_from_output,
@@ -103,6 +104,35 @@ def test_float32_tanh_accuracy():
     got = out[::997]
     assert np.mean(ref == got) > 0.99
     assert (np.abs(ref - got) <= np.spacing(np.abs(ref))).all()
+
+
+def test_float32_exp_accuracy_and_edges():
+    # the vectorised float32 exp inside sigmoid and gauss: through gauss, exp(-z^2) for z = sqrt(-x)
+    x = -np.linspace(0, 87, 400001).astype(np.float32)
+    z = np.sqrt(-x.astype(np.float64)).astype(np.float32)
+    out = np.empty_like(z)
+    act_forward(6, z, out)
+    arg = -(z * z)  # the kernel's float32 argument
+    truth = np.exp(arg.astype(np.float64))
+    ulps = np.abs(out - truth) / np.spacing(truth.astype(np.float32))
+    assert ulps.max() <= 2
+    # the kernel against the Python reference of the same float32 operations
+    sample = arg[::401]
+    ref = np.array([_exp_f32(v) for v in sample], dtype=np.float32)
+    assert np.mean(ref == out[::401]) > 0.99
+    assert (np.abs(ref - out[::401]) <= np.spacing(ref)).all()
+    # sigmoid over the whole range, NaN kept, huge arguments saturate
+    s = np.array([-1e4, -100, -88.5, -30, -1, 0, 1, 30, 88.5, 100, 1e4, np.nan, np.inf, -np.inf], np.float32)
+    got = np.empty_like(s)
+    act_forward(2, s, got)
+    with np.errstate(over="ignore"):
+        want = 1 / (1 + np.exp(-s.astype(np.float64)))
+    np.testing.assert_allclose(got[:-3], want[:-3], rtol=3e-7, atol=1e-37)
+    assert np.isnan(got[-3]) and got[-2] == 1 and got[-1] < 1e-37
+    zz = np.linspace(-20, 20, 100001).astype(np.float32)
+    sig = np.empty_like(zz)
+    act_forward(2, zz, sig)
+    np.testing.assert_allclose(sig, 1 / (1 + np.exp(-zz.astype(np.float64))), rtol=3e-7, atol=1e-30)
 
 
 def test_in_place_and_2d():

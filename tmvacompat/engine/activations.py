@@ -10,8 +10,9 @@ Derivatives follow TMVA's CPU backend (``Cpu/ActivationFunctions.hxx``) and are 
 *pre-activation* ``z``: relu' = 0 for z < 0 else 1 (so 1 at z = 0), symmrelu' = -1 for z < 0 else 1.
 
 For float32 the tanh is a rational approximation accurate to float32 rounding (a few ulp) that Numba can
-vectorise; ``np.tanh`` inside a Numba loop calls libm per element, which is about 40x slower. float64
-uses the exact ``np.tanh``.
+vectorise; ``np.tanh`` inside a Numba loop calls libm per element, which is about 40x slower. The
+exponential in sigmoid and gauss is likewise a vectorisable float32 ``exp`` (:func:`fast_exp`, within 2
+ulp). float64 uses the exact ``np.tanh`` and ``np.exp``.
 
 The kernels :func:`act_forward` and :func:`act_backward` are ``@njit`` functions taking C-contiguous
 arrays of any dimension (1-D and 2-D are what the engine uses), so other Numba kernels (the fused dense
@@ -137,6 +138,80 @@ def _fast_tanh_ol(x):
     return None
 
 
+# float32 exp (Cephes' expf): x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact n ln2), a
+# degree-5 polynomial for e^r, and 2^n built in the exponent bits. Inputs clamp to [-87.3, 88]: the result
+# stays a normal float (e^-87.3 = 1.2e-38 instead of a subnormal or 0; e^88 = 1.7e38 instead of up to 3.4e38
+# or inf), which changes a sigmoid or gauss by less than 1e-37.
+_EXP_LO = np.float32(-87.3365478515625)
+_EXP_HI = np.float32(88.0)
+_LOG2E = np.float32(1.44269504088896341)
+_LN2_HI = np.float32(0.693359375)
+_LN2_LO = np.float32(-2.12194440e-4)
+_E0 = np.float32(1.9875691500e-4)
+_E1 = np.float32(1.3981999507e-3)
+_E2 = np.float32(8.3334519073e-3)
+_E3 = np.float32(4.1665795894e-2)
+_E4 = np.float32(1.6666665459e-1)
+_E5 = np.float32(5.0000001201e-1)
+
+
+@intrinsic
+def _f32_from_bits(typingctx, i):
+    """The float32 whose bit pattern is the low 32 bits of the integer ``i`` (LLVM ``trunc`` + ``bitcast``;
+    Numba widens int32 arithmetic to int64)."""
+    if not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        v = args[0]
+        if v.type.width != 32:
+            v = builder.trunc(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
+
+    return types.float32(i), codegen
+
+
+def _exp_f32(x):
+    """Python reference of the float32 exp (used by tests; slow), in the kernel's order."""
+    x = np.float32(x)
+    if x != x:
+        return x
+    xc = min(max(x, _EXP_LO), _EXP_HI)
+    n = np.floor(_fma32(xc, _LOG2E, np.float32(0.5)))
+    r = _fma32(n, -_LN2_LO, _fma32(n, -_LN2_HI, xc))
+    p = _fma32(_fma32(_fma32(_fma32(_fma32(_E0, r, _E1), r, _E2), r, _E3), r, _E4), r, _E5)
+    y = np.float32(_fma32(p, np.float32(r * r), r) + np.float32(1))
+    return np.float32(y * np.frombuffer(np.int32((int(n) + 127) << 23).tobytes(), np.float32)[0])
+
+
+def fast_exp(x):  # pragma: no cover - replaced by the Numba overload inside jitted code
+    """exp of a scalar: the vectorisable float32 version above for float32, ``np.exp`` for float64."""
+    return np.exp(x)
+
+
+@overload(fast_exp, jit_options={"error_model": "numpy"})
+def _fast_exp_ol(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+
+        def impl32(x):
+            xc = min(max(x, _EXP_LO), _EXP_HI)
+            n = np.floor(fma(xc, _LOG2E, np.float32(0.5)))
+            r = fma(n, -_LN2_LO, fma(n, -_LN2_HI, xc))
+            p = fma(fma(fma(fma(fma(_E0, r, _E1), r, _E2), r, _E3), r, _E4), r, _E5)
+            y = fma(p, r * r, r) + np.float32(1)
+            e = y * _f32_from_bits((np.int32(n) + 127) << 23)  # int32: AVX2 converts floats to int32 only
+            return e if x == x else x  # a select: NaN stays NaN, the loop still vectorises
+
+        return impl32
+    if isinstance(x, types.Float):
+
+        def impl64(x):
+            return np.exp(x)
+
+        return impl64
+    return None
+
+
 @njit(cache=True, error_model="numpy")
 def _forward_1d(code, z, out):
     n = z.size
@@ -147,7 +222,7 @@ def _forward_1d(code, z, out):
             out[i] = zero if z[i] < zero else z[i]
     elif code == SIGMOID:
         for i in range(n):
-            out[i] = one / (one + np.exp(-z[i]))
+            out[i] = one / (one + fast_exp(-z[i]))
     elif code == TANH or code == FTANH:
         for i in range(n):
             out[i] = fast_tanh(z[i])
@@ -159,7 +234,7 @@ def _forward_1d(code, z, out):
             out[i] = z[i] / (one + abs(z[i]))
     elif code == GAUSS:
         for i in range(n):
-            out[i] = np.exp(-z[i] * z[i])
+            out[i] = fast_exp(-z[i] * z[i])
     else:
         for i in range(n):
             out[i] = z[i]
@@ -176,7 +251,7 @@ def _backward_1d(code, z, dy, out):
             out[i] = zero if z[i] < zero else dy[i]
     elif code == SIGMOID:
         for i in range(n):
-            s = one / (one + np.exp(-z[i]))
+            s = one / (one + fast_exp(-z[i]))
             out[i] = s * (one - s) * dy[i]
     elif code == TANH or code == FTANH:
         for i in range(n):
@@ -191,7 +266,7 @@ def _backward_1d(code, z, dy, out):
             out[i] = dy[i] / (d * d)
     elif code == GAUSS:
         for i in range(n):
-            out[i] = -two * z[i] * np.exp(-z[i] * z[i]) * dy[i]
+            out[i] = -two * z[i] * fast_exp(-z[i] * z[i]) * dy[i]
     else:
         for i in range(n):
             out[i] = dy[i]
