@@ -104,38 +104,43 @@ def fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
+def _overload_float32(public, impl32, impl64) -> None:
+    """Give ``public`` (a Python function) Numba implementations: ``impl32`` for float32 scalars, ``impl64``
+    (the exact numpy function) for other floats."""
+
+    @overload(public, jit_options={"error_model": "numpy"})
+    def _ol(x):
+        if isinstance(x, types.Float):
+            return impl32 if x.bitwidth == 32 else impl64
+        return None
+
+
 def fast_tanh(x):  # pragma: no cover - replaced by the Numba overload inside jitted code
     """tanh of a scalar: rational approximation for float32, exact ``np.tanh`` for float64 (Numba only)."""
     return np.tanh(x)
 
 
-@overload(fast_tanh, jit_options={"error_model": "numpy"})
-def _fast_tanh_ol(x):
-    if isinstance(x, types.Float) and x.bitwidth == 32:
+def _tanh32(x):
+    # branch-free (select) form so the loop vectorises; tiny |x| returns x exactly. Estrin's scheme with
+    # fused multiply-adds: a short dependency chain (Horner's 7-deep chain of separate multiplies and adds
+    # kept AVX2 waiting on latency: 0.76 -> 0.56 ns per element)
+    xc = min(max(x, -_CLAMP), _CLAMP)
+    x2 = xc * xc
+    x4 = x2 * x2
+    x8 = x4 * x4
+    f0 = fma(fma(_A7, x2, _A5), x4, fma(_A3, x2, _A1))
+    f1 = fma(_A13, x4, fma(_A11, x2, _A9))
+    p = fma(f1, x8, f0) * xc
+    q = fma(fma(_B6, x2, _B4), x4, fma(_B2, x2, _B0))
+    r = p / q
+    return x if abs(x) < _TINY else r
 
-        def impl32(x):
-            # branch-free (select) form so the loop vectorises; tiny |x| returns x exactly. Estrin's scheme
-            # with fused multiply-adds: a short dependency chain (Horner's 7-deep chain of separate
-            # multiplies and adds kept AVX2 waiting on latency: 0.76 -> 0.56 ns per element)
-            xc = min(max(x, -_CLAMP), _CLAMP)
-            x2 = xc * xc
-            x4 = x2 * x2
-            x8 = x4 * x4
-            f0 = fma(fma(_A7, x2, _A5), x4, fma(_A3, x2, _A1))
-            f1 = fma(_A13, x4, fma(_A11, x2, _A9))
-            p = fma(f1, x8, f0) * xc
-            q = fma(fma(_B6, x2, _B4), x4, fma(_B2, x2, _B0))
-            r = p / q
-            return x if abs(x) < _TINY else r
 
-        return impl32
-    if isinstance(x, types.Float):
+def _tanh64(x):
+    return np.tanh(x)
 
-        def impl64(x):
-            return np.tanh(x)
 
-        return impl64
-    return None
+_overload_float32(fast_tanh, _tanh32, _tanh64)
 
 
 # float32 exp (Cephes' expf): x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact n ln2), a
@@ -189,27 +194,21 @@ def fast_exp(x):  # pragma: no cover - replaced by the Numba overload inside jit
     return np.exp(x)
 
 
-@overload(fast_exp, jit_options={"error_model": "numpy"})
-def _fast_exp_ol(x):
-    if isinstance(x, types.Float) and x.bitwidth == 32:
+def _exp32(x):
+    xc = min(max(x, _EXP_LO), _EXP_HI)
+    n = np.floor(fma(xc, _LOG2E, np.float32(0.5)))
+    r = fma(n, -_LN2_LO, fma(n, -_LN2_HI, xc))
+    p = fma(fma(fma(fma(fma(_E0, r, _E1), r, _E2), r, _E3), r, _E4), r, _E5)
+    y = fma(p, r * r, r) + np.float32(1)
+    e = y * _f32_from_bits((np.int32(n) + 127) << 23)  # int32: AVX2 converts floats to int32 only
+    return e if x == x else x  # a select: NaN stays NaN, the loop still vectorises
 
-        def impl32(x):
-            xc = min(max(x, _EXP_LO), _EXP_HI)
-            n = np.floor(fma(xc, _LOG2E, np.float32(0.5)))
-            r = fma(n, -_LN2_LO, fma(n, -_LN2_HI, xc))
-            p = fma(fma(fma(fma(fma(_E0, r, _E1), r, _E2), r, _E3), r, _E4), r, _E5)
-            y = fma(p, r * r, r) + np.float32(1)
-            e = y * _f32_from_bits((np.int32(n) + 127) << 23)  # int32: AVX2 converts floats to int32 only
-            return e if x == x else x  # a select: NaN stays NaN, the loop still vectorises
 
-        return impl32
-    if isinstance(x, types.Float):
+def _exp64(x):
+    return np.exp(x)
 
-        def impl64(x):
-            return np.exp(x)
 
-        return impl64
-    return None
+_overload_float32(fast_exp, _exp32, _exp64)
 
 
 @njit(cache=True, error_model="numpy")
