@@ -236,6 +236,43 @@ def test_conv_matches_reference_and_gradients(shape, spec):
     gradcheck(layer, x, rng)
 
 
+def test_conv_random_geometries_forward_and_backward_against_direct_sums():
+    # im2col/col2im index the image with unchecked (unsigned) offsets: every geometry here, padding
+    # wider than the filter's reach and strides included, must read and write exactly the right pixels
+    rng = np.random.default_rng(11)
+    checked = 0
+    while checked < 40:
+        C, D = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        fh, fw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        sr, sc = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        ph, pw = int(rng.integers(0, fh + 1)), int(rng.integers(0, fw + 1))
+        H, W = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+        if H + 2 * ph < fh or W + 2 * pw < fw or (H + 2 * ph - fh) % sr or (W + 2 * pw - fw) % sc:
+            continue  # TMVA's rule: the windows tile the padded image exactly
+        layer = Conv2D.from_spec(ConvSpec(D, fh, fw, sr, sc, ph, pw, "LINEAR"), (C, H, W), dtype=np.float64)
+        _randomise(layer, rng)
+        n = int(rng.integers(1, 4))
+        x = rng.normal(size=(n, C, H, W))
+        w4 = layer.params["Weights"].reshape(D, C, fh, fw)
+        want = conv_reference(x, w4, layer.params["Biases"], (sr, sc), (ph, pw))
+        np.testing.assert_allclose(layer.forward(x), want, rtol=1e-12, atol=1e-12)
+        # backward of L = sum(z * v): dx and dW as direct sums over the padded image
+        v = rng.normal(size=want.shape)
+        dx = layer.backward(v)
+        xp = np.zeros((n, C, H + 2 * ph, W + 2 * pw))
+        xp[:, :, ph : ph + H, pw : pw + W] = x
+        dxp = np.zeros_like(xp)
+        gw = np.zeros_like(w4)
+        for oy in range(want.shape[2]):
+            for ox in range(want.shape[3]):
+                rows, cols = slice(oy * sr, oy * sr + fh), slice(ox * sc, ox * sc + fw)
+                dxp[:, :, rows, cols] += np.einsum("nd,dchw->nchw", v[:, :, oy, ox], w4)
+                gw += np.einsum("nd,nchw->dchw", v[:, :, oy, ox], xp[:, :, rows, cols])
+        np.testing.assert_allclose(dx, dxp[:, :, ph : ph + H, pw : pw + W], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["Weights"].reshape(w4.shape), gw, rtol=1e-12, atol=1e-12)
+        checked += 1
+
+
 def test_conv_output_size_rules():
     assert conv_output_size(16, 3, 1, 1) == 16
     assert conv_output_size(7, 3, 1, 2) == 4
