@@ -273,6 +273,34 @@ def test_conv_random_geometries_forward_and_backward_against_direct_sums():
         checked += 1
 
 
+def test_conv_transpose_random_geometries_are_adjoint_to_conv():
+    # the transposed convolution scatters through col2im: <convT(x), v> = <x, conv(v)> on random geometries
+    rng = np.random.default_rng(12)
+    checked = 0
+    while checked < 25:
+        C, D = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        fh, fw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        sr, sc = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        ph, pw = int(rng.integers(0, fh)), int(rng.integers(0, fw))
+        H, W = int(rng.integers(1, 7)), int(rng.integers(1, 7))
+        OH, OW = (H - 1) * sr - 2 * ph + fh, (W - 1) * sc - 2 * pw + fw
+        if OH < 1 or OW < 1:
+            continue
+        spec = ConvTransposeSpec(D, fh, fw, sr, sc, ph, pw, "LINEAR")
+        lin = ConvTranspose2D.from_spec(spec, (C, H, W), dtype=np.float64)
+        _randomise(lin, rng)
+        lin.params["Biases"][...] = 0
+        conv = Conv2D.from_spec(ConvSpec(C, fh, fw, sr, sc, ph, pw, "LINEAR"), (D, OH, OW), dtype=np.float64)
+        conv.params["Weights"][...] = lin.params["Weights"].reshape(C, -1)
+        conv.params["Biases"][...] = 0
+        n = int(rng.integers(1, 3))
+        x = rng.normal(size=(n, C, H, W))
+        v = rng.normal(size=(n, D, OH, OW))
+        np.testing.assert_allclose(np.sum(lin.forward(x) * v), np.sum(x * conv.forward(v)), rtol=1e-11)
+        np.testing.assert_allclose(lin.backward(v), conv.forward(v), rtol=1e-11, atol=1e-12)
+        checked += 1
+
+
 def test_conv_output_size_rules():
     assert conv_output_size(16, 3, 1, 1) == 16
     assert conv_output_size(7, 3, 1, 2) == 4
