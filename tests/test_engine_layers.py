@@ -236,17 +236,25 @@ def test_conv_matches_reference_and_gradients(shape, spec):
     gradcheck(layer, x, rng)
 
 
+def _random_geometry(rng, pad_up_to_filter: bool, max_side: int) -> tuple[int, ...]:
+    """(in channels, depth, filter h/w, strides, paddings, image h/w): filters 1-4, strides 1-3, paddings
+    from 0 to the filter size (or one less), images 1 to ``max_side`` wide."""
+    C, D = (int(v) for v in rng.integers(1, 4, size=2))
+    fh, fw = (int(v) for v in rng.integers(1, 5, size=2))
+    sr, sc = (int(v) for v in rng.integers(1, 4, size=2))
+    extra = 1 if pad_up_to_filter else 0
+    ph, pw = int(rng.integers(0, fh + extra)), int(rng.integers(0, fw + extra))
+    H, W = (int(v) for v in rng.integers(1, max_side + 1, size=2))
+    return C, D, fh, fw, sr, sc, ph, pw, H, W
+
+
 def test_conv_random_geometries_forward_and_backward_against_direct_sums():
     # im2col/col2im index the image with unchecked (unsigned) offsets: every geometry here, padding
     # wider than the filter's reach and strides included, must read and write exactly the right pixels
     rng = np.random.default_rng(11)
     checked = 0
     while checked < 40:
-        C, D = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        fh, fw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
-        sr, sc = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        ph, pw = int(rng.integers(0, fh + 1)), int(rng.integers(0, fw + 1))
-        H, W = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+        C, D, fh, fw, sr, sc, ph, pw, H, W = _random_geometry(rng, pad_up_to_filter=True, max_side=9)
         if H + 2 * ph < fh or W + 2 * pw < fw or (H + 2 * ph - fh) % sr or (W + 2 * pw - fw) % sc:
             continue  # TMVA's rule: the windows tile the padded image exactly
         layer = Conv2D.from_spec(ConvSpec(D, fh, fw, sr, sc, ph, pw, "LINEAR"), (C, H, W), dtype=np.float64)
@@ -278,11 +286,7 @@ def test_conv_transpose_random_geometries_are_adjoint_to_conv():
     rng = np.random.default_rng(12)
     checked = 0
     while checked < 25:
-        C, D = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        fh, fw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
-        sr, sc = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        ph, pw = int(rng.integers(0, fh)), int(rng.integers(0, fw))
-        H, W = int(rng.integers(1, 7)), int(rng.integers(1, 7))
+        C, D, fh, fw, sr, sc, ph, pw, H, W = _random_geometry(rng, pad_up_to_filter=False, max_side=6)
         OH, OW = (H - 1) * sr - 2 * ph + fh, (W - 1) * sc - 2 * pw + fw
         if OH < 1 or OW < 1:
             continue
