@@ -11,8 +11,8 @@ Derivatives follow TMVA's CPU backend (``Cpu/ActivationFunctions.hxx``) and are 
 
 For float32 the tanh is a rational approximation accurate to float32 rounding (a few ulp) that Numba can
 vectorise; ``np.tanh`` inside a Numba loop calls libm per element, which is about 40x slower. The
-exponential in sigmoid and gauss is likewise a vectorisable float32 ``exp`` (:func:`fast_exp`, within 2
-ulp). float64 uses the exact ``np.tanh`` and ``np.exp``.
+exponential in sigmoid and gauss is likewise a vectorisable float32 ``exp`` (:func:`fast_exp`, within 1
+ulp on [-87, 88]). float64 uses the exact ``np.tanh`` and ``np.exp``.
 
 The kernels :func:`act_forward` and :func:`act_backward` are ``@njit`` functions taking C-contiguous
 arrays of any dimension (1-D and 2-D are what the engine uses), so other Numba kernels (the fused dense
