@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 
-from tmvacompat.engine.gemm import gemm, gemm_nn, gemm_tn
+from tmvacompat.engine.gemm import gemm, gemm_nn, gemm_tn, gemv_narrow
 
 SHAPES = [(32, 128, 128), (5, 20, 7), (128, 20, 32), (1, 16, 3), (7, 33, 129), (3, 1, 130), (9, 7, 5),
           (4, 8, 0), (0, 16, 4), (64, 128, 20), (17, 17, 17), (9, 40, 600), (128, 20, 1024)]  # fmt: skip
@@ -96,3 +97,25 @@ def test_the_engines_unit_stride_kernels_equal_gemm(dtype):
     for fn in (gemm_nn, gemm_tn):
         with pytest.raises(ValueError, match="narrower than two vectors"):
             fn(2, 2, 4, A, 0, 4, B, 0, 2, C, 0, 2)
+
+
+@njit(cache=True)
+def _gemv(x, xo, P, wo, bo, m, k, z, zo):
+    gemv_narrow(x, xo, P, wo, bo, m, k, z, zo)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,k", [(1, 128), (1, 3), (3, 20), (7, 37), (15, 8), (2, 1)])
+def test_gemv_narrow_matches_float64_sums(dtype, m, k):
+    # one event through a narrow layer, read and written at flat offsets inside larger arrays
+    rng = np.random.default_rng(m * 100 + k)
+    W = rng.normal(size=(m, k)).astype(dtype)
+    b = rng.normal(size=m).astype(dtype)
+    P = np.concatenate([rng.normal(size=5), W.ravel(), b]).astype(dtype)  # weights at 5, biases after
+    x = rng.normal(size=(3, k)).astype(dtype)  # the event is row 1
+    z = np.full((2, m + 4), np.nan, dtype)  # the result goes to row 1, columns 2..2+m
+    _gemv(x, k, P, 5, 5 + m * k, m, k, z, (m + 4) + 2)
+    want = W.astype(np.float64) @ x[1].astype(np.float64) + b
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(z[1, 2 : 2 + m], want, rtol=tol, atol=tol * np.sqrt(k))
+    assert np.isnan(z[0]).all() and np.isnan(z[1, :2]).all() and np.isnan(z[1, 2 + m :]).all()

@@ -148,6 +148,67 @@ def _vfma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
+@intrinsic
+def _vhsum(typingctx, v):
+    """The sum of a vector's lanes in a fixed pairwise order: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + ...)."""
+    if not isinstance(v, VectorType):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vec = args[0]
+        vals = [builder.extract_element(vec, ir.Constant(ir.IntType(32), i)) for i in range(vec.type.count)]
+        while len(vals) > 1:
+            vals = [builder.fadd(vals[i], vals[i + 1]) for i in range(0, len(vals), 2)]
+        return vals[0]
+
+    return v.dtype(v), codegen
+
+
+@intrinsic
+def _sload(typingctx, arr, idx):
+    """``arr``'s element at flat position ``idx`` of its data (any number of dimensions, C order)."""
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_element_ptr(context, builder, sig.args[0], args[0], args[1]))
+
+    return arr.dtype(arr, types.intp), codegen
+
+
+@intrinsic
+def _sstore(typingctx, arr, idx, x):
+    """Store ``x`` at flat position ``idx`` of ``arr``'s data."""
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _element_ptr(context, builder, sig.args[0], args[0], args[1]))
+        return context.get_dummy_value()
+
+    return types.none(arr, types.intp, arr.dtype), codegen
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # into each caller: no own compile
+def gemv_narrow(x, xo, P, wo, bo, m, k, z, zo):
+    """``z[zo + j] = P[bo + j] + sum_c P[wo + j*k + c] * x[xo + c]`` for ``j < m``: one event through a
+    narrow dense layer (a classifier's single output, a few classes) whose weights are stored (m, k)
+    row-major at ``wo``; ``x`` and ``z`` by flat position.
+
+    Each output is a dot product over whole vectors of inputs in a vector register, its lanes then summed
+    in a fixed order, the inputs past the last whole vector added one by one and the bias last. For one
+    output of 128 inputs: 40 ns, where a loop over the outputs with the inputs broadcast (the right shape
+    for wide layers) takes 250-310 ns.
+    """
+    L = _lanes(P)
+    kv = k - k % L
+    for j in range(m):
+        r = wo + j * k
+        acc = _vzero(P)
+        for c in range(0, kv, L):
+            acc = _vfma(_vload(P, r + c), _vload(x, xo + c), acc)
+        s = _vhsum(acc)
+        for c in range(kv, k):
+            s = fma(_sload(x, xo + c), P[r + c], s)
+        _sstore(z, zo + j, s + P[bo + j])
+
+
 @njit(cache=True, error_model="numpy")
 def _block_4(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W, resume):
     """Rows i..i+3, columns j..j+2W of C (pa, pb, pc point at the block's first elements). ``resume``:
@@ -323,4 +384,4 @@ def gemm_tn(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
     _gemm_wide(M, N, K, A, ao, 1, lda, B, bo, ldb, C, co, ldc)
 
 
-__all__ = ["GEMM_MAX_BATCH", "gemm", "gemm_nn", "gemm_tn", "use_gemm", "VectorType"]
+__all__ = ["GEMM_MAX_BATCH", "gemm", "gemm_nn", "gemm_tn", "gemv_narrow", "use_gemm", "VectorType"]

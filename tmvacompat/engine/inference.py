@@ -61,6 +61,7 @@ from tmvacompat.engine.activations import (
     is_lean,
 )
 from tmvacompat.engine.fnptr import native_call, pointer
+from tmvacompat.engine.gemm import _lanes, gemv_narrow
 from tmvacompat.engine.warmup import wait_inference_compile
 from tmvacompat.errors import InputDataError, TrainingError
 
@@ -245,7 +246,10 @@ def dense_infer(X, P, lay, out, buf, fns):
             else:
                 y = _view(buf, 2 * region, rows, m)
             z = _view(buf, region - region, rows, m)  # not a literal 0: a second _view to compile
-            if rows < SMALL_ROWS:
+            if rows < SMALL_ROWS and m < 2 * _lanes(P):  # narrow: a classifier's output, a few classes
+                for i in range(rows):
+                    gemv_narrow(a, i * k, P, lay[r, C_W], lay[r, C_B], m, k, z, i * m)
+            elif rows < SMALL_ROWS:
                 _small_product(a, P, lay[r, C_WT], lay[r, C_B], m, k, z)
             else:
                 np.dot(a, _view(P, lay[r, C_W], m, k).T, z)
