@@ -226,6 +226,13 @@ def test_dense_predictor_equals_network_predict():
         np.testing.assert_allclose(pred(x), net.predict(x), rtol=1e-6, atol=1e-6)
     with pytest.raises(InputDataError, match="columns"):
         pred(np.zeros((2, 6), np.float32))
+    # inputs that need converting: other float types and shapes that split into events of 7 are taken
+    np.testing.assert_allclose(pred(x.astype(np.float64)), net.predict(x), rtol=1e-6, atol=1e-6)
+    assert pred(np.zeros(14)).shape == (2, 2) and pred(np.zeros((3, 7, 1))).shape == (3, 2)
+    for bad, what in (([[1.0] * 6 + ["a"]], "numbers"), (np.zeros(5), "events of 7"),
+                      (np.zeros((2, 6)), "events of 7"), (np.float32(1), "events of 7")):  # fmt: skip
+        with pytest.raises(InputDataError, match=what):
+            pred(bad)
     conv = Network.build([ConvSpec(1, 2, 2, 1, 1, 0, 0, "RELU"), DenseSpec(1, "LINEAR")], (1, 3, 3))
     with pytest.raises(TrainingError, match="plain stack"):
         DensePredictor(conv)

@@ -73,6 +73,7 @@ from tmvacompat.engine.activations import (
 from tmvacompat.engine.blas import single_threaded_blas
 from tmvacompat.engine.fnptr import FunctionPointer, native_call, pointer
 from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm_nn, gemm_tn, use_gemm
+from tmvacompat.engine.inference import _add_bias
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
 from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, UPDATE_KERNELS, Optimizer
 from tmvacompat.errors import TrainingError
@@ -153,19 +154,10 @@ def _dropout(backward, src, u, keep, dst, scale):
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
-def _add_bias_rows(z, b):
-    """``z[i, :] += b`` for every row. ``b`` is a slice, so the loop indices (from ``range``) are known
-    non-negative: indexing ``P[ob + j]`` instead made Numba check each index for wrap-around, which kept
-    the loop scalar (it was ~5 % of a batch-1024 step)."""
-    for i in range(z.shape[0]):
-        zi = z[i]
-        for j in range(b.size):
-            zi[j] += b[j]
-
-
-@njit(cache=True, error_model="numpy", inline="always")  # one call site: no own compile
 def _sum_rows(dz, g):
-    """``g = dz.sum(axis=0)``, adding the rows in order (the bias gradient; a slice ``g`` as above)."""
+    """``g = dz.sum(axis=0)``, adding the rows in order (the bias gradient). ``g`` is a slice, so the loop
+    indices are known non-negative: indexing ``G[ob + j]`` instead made Numba check each index for
+    wrap-around, which kept the loop scalar."""
     for j in range(g.size):
         g[j] = 0
     for i in range(dz.shape[0]):
@@ -269,7 +261,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             _matvec_rows(ain, P[lay[l, L_W]:lay[l, L_W] + k], z)
         else:
             np.dot(ain, W.T, z)
-        _add_bias_rows(z, P[lay[l, L_B]:lay[l, L_B] + m])
+        _add_bias(z, P, lay[l, L_B])
         if code != 0:
             call_forward(fns[F_FWD], (code, z, _view(ws, lay[l, L_A], nb, m)))
     out = _view(ws, lay[L - 1, L_A], nb, nout)

@@ -6,12 +6,14 @@ the weights as TMVA stores them (m, k), the same weights transposed (k, m), the 
 the Normalize offsets and doubled scales of the input) addressed through a small int64 table ``lay`` (row 0
 a header, one row per layer), so there is one compiled signature per float type whatever the network.
 
-* Row blocks of at least :data:`SMALL_ROWS` events go through ``np.dot`` (OpenBLAS sgemm) followed by one
-  fused pass that adds the bias and applies the activation (the same float operations as the generic
+* Row blocks of at least :data:`SMALL_ROWS` events go through ``np.dot`` (OpenBLAS sgemm), then a pass that
+  adds the bias and the activation kernel (the same float operations as the generic
   :class:`~tmvacompat.engine.dense.Dense` layer: identical results).
-* Smaller blocks (one event from the Reader, a handful of rows) use the kernel's own loops over the
-  transposed weights, vectorised over the output neurons: OpenBLAS has a fixed cost of about 10 us per call
-  once a product has two rows, which would dominate. The sums run in another order than BLAS's, so results
+* Smaller blocks (one event from the Reader, a handful of rows) use the kernel's own loops: OpenBLAS has a
+  fixed cost of about 10 us per call once a product has two rows, which would dominate. Wide layers loop
+  over the transposed weights, vectorised over the output neurons; layers narrower than two vectors (a
+  classifier's output, a few classes) take one vector dot product per output
+  (:func:`~tmvacompat.engine.gemm.gemv_narrow`). The sums run in another order than BLAS's, so results
   agree with the generic path to float32 rounding.
 * The Normalize transformation (TMVA's ``(x - min) * (2 / (max - min)) - 1`` in float32) is done row by row
   with exactly the float32 operations of :class:`tmvacompat.data.transforms.NormalizeTransform`; rows with
@@ -81,11 +83,14 @@ C_M, C_K, C_CODE, C_W, C_WT, C_B = range(6)
 N_COLS = 8
 
 
-@njit(cache=True, error_model="numpy", inline="always")  # one call site: compiled in dense_infer, not linked
+@njit(cache=True, error_model="numpy", inline="always")  # into each caller (here and the fused step)
 def _add_bias(z, P, ob):
-    """``z += b`` row by row (``b = P[ob:ob+m]``), the float operations of the engine's Dense layer."""
+    """``z += b`` row by row (``b = P[ob:ob+m]``), the float operations of the engine's Dense layer; shared
+    with the fused training step (:mod:`tmvacompat.engine.fused`)."""
     rows, m = z.shape
-    b = P[ob:ob + m]  # a view: indices from range() are non-negative, no wrap-around checks in the loop
+    # a view: indices from range() are known non-negative. Indexing P[ob + j] instead makes Numba check each
+    # index for wrap-around, which keeps the loop scalar (~5 % of a batch-1024 training step)
+    b = P[ob:ob + m]
     for i in range(rows):
         zi = z[i]
         for j in range(m):
@@ -214,8 +219,9 @@ def _view(buf, off, rows, cols):
 def dense_infer(X, P, lay, out, buf, fns):
     """Outputs of a dense stack for every row of ``X`` (see the module doc for ``P`` and ``lay``).
 
-    ``buf`` is flat scratch of at least :func:`scratch_size` elements; ``fns`` the addresses
-    :func:`inference_pointers` gives for ``lay``. Returns the number of rows that had a NaN input (their
+    ``X`` and ``out`` are C-contiguous (rows are read and written by flat position), ``buf`` is flat
+    scratch of at least :func:`scratch_size` elements; ``fns`` the addresses :func:`inference_pointers`
+    gives for ``lay``. Returns the number of rows that had a NaN input (their
     outputs are NaN) when the header asks for the check, else 0.
     """
     n = X.shape[0]
@@ -447,12 +453,26 @@ class DensePredictor:
         layers = [(la.params["Weights"], la.params["Biases"], la.activation) for la in self.net.layers]
         self.P, self.lay = pack_dense(layers, self.dtype, chunk=self.chunk)
 
+    def _as_matrix(self, X: Any) -> np.ndarray:
+        """``X`` as a C-contiguous (events, inputs) matrix of the network's dtype; InputDataError if it is
+        not numbers or does not split into events of the network's input count."""
+        try:
+            A = np.ascontiguousarray(X, dtype=self.dtype)
+        except (TypeError, ValueError) as exc:
+            raise InputDataError(f"inputs must be numbers convertible to {self.dtype.name}: {exc}",
+                                 token="X") from None  # fmt: skip
+        per_event = int(np.prod(A.shape[1:])) if A.ndim > 1 else self.nin
+        if A.ndim == 0 or per_event != self.nin or A.size % self.nin:
+            raise InputDataError(f"inputs of shape {A.shape} do not split into events of {self.nin} values "
+                                 f"(the network's inputs)", token="X")  # fmt: skip
+        return A.reshape(-1, self.nin)
+
     def __call__(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs)."""
         # `is`: numpy's dtypes of the native float types are singletons (an equal dtype that is not the same
         # object takes the conversion, a no-op for it); a one-event call spends ~0.1 us less than with `!=`
         if type(X) is not np.ndarray or X.ndim != 2 or X.dtype is not self.dtype or not X.flags.c_contiguous:
-            X = np.ascontiguousarray(X, dtype=self.dtype).reshape(-1, self.nin)
+            X = self._as_matrix(X)
         n, nin = X.shape
         if nin != self.nin:
             raise InputDataError(f"input has {nin} columns, the network {self.nin}", token="X")
