@@ -41,6 +41,7 @@ from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
 from tmvacompat.engine.fnptr import FunctionPointer, native_call, pointer
+from tmvacompat.engine.views import flat
 from tmvacompat.errors import LayoutError
 from tmvacompat.specs import ACTIVATION_CODES
 
@@ -277,7 +278,7 @@ def act_forward(code, z, out):
 
     The loop over elements is specialised per code so each branch vectorises.
     """
-    _forward_1d(code, z.reshape(z.size), out.reshape(out.size))
+    _forward_1d(code, flat(z), flat(out))
 
 
 @njit(cache=True, error_model="numpy")
@@ -286,7 +287,7 @@ def act_backward(code, z, dy, out):
 
     Derivatives as TMVA's CPU backend: relu' = 0 for z < 0 else 1, symmrelu' = -1 for z < 0 else 1.
     """
-    _backward_1d(code, z.reshape(z.size), dy.reshape(dy.size), out.reshape(out.size))
+    _backward_1d(code, flat(z), flat(dy), flat(out))
 
 
 @njit(cache=True, error_model="numpy")
@@ -296,9 +297,9 @@ def act_backward_from_output(code, z, y, dy, out):
     Gives the same values as :func:`act_backward` up to rounding.
     """
     if code == TANH or code == FTANH or code == SIGMOID:
-        yf = y.reshape(y.size)
-        df = dy.reshape(dy.size)
-        of = out.reshape(out.size)
+        yf = flat(y)
+        df = flat(dy)
+        of = flat(out)
         one = yf.dtype.type(1)
         if code == SIGMOID:
             for i in range(yf.size):
@@ -307,7 +308,7 @@ def act_backward_from_output(code, z, y, dy, out):
             for i in range(yf.size):
                 of[i] = (one - yf[i] * yf[i]) * df[i]
     else:
-        _backward_1d(code, z.reshape(z.size), dy.reshape(dy.size), out.reshape(out.size))
+        _backward_1d(code, flat(z), flat(dy), flat(out))
 
 
 def activation_code(activation: str | int) -> int:
@@ -368,8 +369,8 @@ COMMON_ACTIVATIONS = frozenset((IDENTITY, RELU, TANH, FTANH))
 @njit(cache=True, error_model="numpy")
 def act_forward_common(code, z, y):
     """``y = act(z)`` for relu, tanh, fast tanh: the loops of :func:`act_forward` (identical values)."""
-    zf = z.reshape(z.size)
-    yf = y.reshape(y.size)
+    zf = flat(z)
+    yf = flat(y)
     zero = zf.dtype.type(0)
     if code == RELU:
         for i in range(zf.size):
@@ -382,10 +383,10 @@ def act_forward_common(code, z, y):
 @njit(cache=True, error_model="numpy")
 def act_backward_common(code, z, y, dy, dz):
     """``dz = act'(z) * dy`` for identity, relu, tanh, fast tanh (``act_backward_from_output``'s loops)."""
-    zf = z.reshape(z.size)
-    yf = y.reshape(y.size)
-    df = dy.reshape(dy.size)
-    of = dz.reshape(dz.size)
+    zf = flat(z)
+    yf = flat(y)
+    df = flat(dy)
+    of = flat(dz)
     one = zf.dtype.type(1)
     zero = zf.dtype.type(0)
     if code == IDENTITY:

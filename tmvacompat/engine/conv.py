@@ -35,6 +35,7 @@ from numba.extending import register_jitable
 from tmvacompat.engine.activations import IDENTITY, act_backward, act_forward, activation_code
 from tmvacompat.engine.base import Layer
 from tmvacompat.engine.dense import Workspaces, check_batch
+from tmvacompat.engine.views import view2d
 from tmvacompat.errors import LayoutError
 
 
@@ -248,8 +249,8 @@ def conv_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
     for e0 in range(0, n, ch):
         e1 = min(n, e0 + ch)
         m = (e1 - e0) * P
-        cols = buf[:K * m].reshape(K, m)
-        zT = buf[K * ch * P:K * ch * P + D * m].reshape(D, m)
+        cols = view2d(buf, 0, K, m)
+        zT = view2d(buf, K * ch * P, D, m)
         im2col_kernel(x, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW)
         np.dot(W, cols, zT)
         _from_channel_major(zT, e0, e1, z)
@@ -273,8 +274,8 @@ def conv_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw, 
     for e0 in range(0, n, ch):
         e1 = min(n, e0 + ch)
         m = (e1 - e0) * P
-        cols = buf[g:g + K * m].reshape(K, m)
-        dzT = buf[g + K * ch * P:g + K * ch * P + D * m].reshape(D, m)
+        cols = view2d(buf, g, K, m)
+        dzT = view2d(buf, g + K * ch * P, D, m)
         im2col_kernel(x, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW)
         _to_channel_major(dz, e0, e1, dzT)
         np.dot(dzT, cols.T, gtmp)
@@ -294,8 +295,8 @@ def convt_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
     for e0 in range(0, n, ch):
         e1 = min(n, e0 + ch)
         m = (e1 - e0) * P
-        cols = buf[:K * m].reshape(K, m)
-        xT = buf[K * ch * P:K * ch * P + Cin * m].reshape(Cin, m)
+        cols = view2d(buf, 0, K, m)
+        xT = view2d(buf, K * ch * P, Cin, m)
         _to_channel_major(x, e0, e1, xT)
         np.dot(W.T, xT, cols)
         col2im_kernel(cols, z, e0, e1, fh, fw, sr, sc, ph, pw, H, Wd)
@@ -318,8 +319,8 @@ def convt_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw,
     for e0 in range(0, n, ch):
         e1 = min(n, e0 + ch)
         m = (e1 - e0) * P
-        cols = buf[g:g + K * m].reshape(K, m)
-        xT = buf[g + K * ch * P:g + K * ch * P + Cin * m].reshape(Cin, m)
+        cols = view2d(buf, g, K, m)
+        xT = view2d(buf, g + K * ch * P, Cin, m)
         im2col_kernel(dz, e0, e1, cols, fh, fw, sr, sc, ph, pw, H, Wd)
         _to_channel_major(x, e0, e1, xT)
         np.dot(xT, cols.T, gtmp)

@@ -76,6 +76,7 @@ from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm_nn, gemm_tn, use_gemm
 from tmvacompat.engine.inference import _add_bias
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
 from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, UPDATE_KERNELS, Optimizer
+from tmvacompat.engine.views import flat, view2d
 from tmvacompat.errors import TrainingError
 
 #: loss kind -> fused-kernel code
@@ -138,9 +139,9 @@ def _dropout(backward, src, u, keep, dst, scale):
     """Network's inverted dropout. Forward: scale = 1/keep where u < keep else 0; dst = src * scale.
     ``backward``: dst = src * scale (the gradient through the mask; ``u`` and ``keep`` unused).
     Called by address, and compiled only for networks with dropout."""
-    sf = src.reshape(src.size)
-    df = dst.reshape(dst.size)
-    cf = scale.reshape(scale.size)
+    sf = flat(src)
+    df = flat(dst)
+    cf = flat(scale)
     if backward:
         for i in range(sf.size):
             df[i] = sf[i] * cf[i]
@@ -205,13 +206,6 @@ def _outer(dz, w, dx):
 
 
 @njit(cache=True, error_model="numpy")
-def _view(buf, off, rows, cols):
-    """A (rows, cols) view of flat ``buf`` at ``off``; a real call, not inlined: inlining the slice+reshape
-    at every use made the training kernel's IR several times larger (seconds of compile time)."""
-    return buf[off:off + rows * cols].reshape(rows, cols)
-
-
-@njit(cache=True, error_model="numpy")
 def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep, fns, small, gscale):
     """Forward, loss and backward of the ``nb`` events ``perm[base:base + nb]``: the gradients into ``G``.
 
@@ -227,9 +221,9 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
     L = lay.shape[0]
     nin = X.shape[1]
     nout = Y.shape[1]
-    xin = _view(ws, R - R, nb, nin)  # not a literal 0: that would compile a second _view
-    yb = _view(ws, R * nin, nb, nout)
-    gout = _view(ws, R * (nin + nout), nb, nout)
+    xin = view2d(ws, 0, nb, nin)
+    yb = view2d(ws, R * nin, nb, nout)
+    gout = view2d(ws, R * (nin + nout), nb, nout)
     wb = ws[R * (nin + 2 * nout):R * (nin + 2 * nout) + nb]
     want_grad = nb > 0
     for r in range(nb):
@@ -247,24 +241,24 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         if l == 0:
             src = xin
         else:
-            src = _view(ws, lay[l - 1, L_A], nb, k)
+            src = view2d(ws, lay[l - 1, L_A], nb, k)
         if keep[l] < 1:
-            ain = _view(ws, lay[l, L_IN], nb, k)
+            ain = view2d(ws, lay[l, L_IN], nb, k)
             off = ubase + lay[l, L_U] + r0 * k
-            mask = _view(ws, lay[l, L_S], nb, k)
+            mask = view2d(ws, lay[l, L_S], nb, k)
             _call_dropout(fns[F_DROP], (0, src, U[off:off + nb * k], keep[l], ain, mask))
         else:
             ain = src
-        W = _view(P, lay[l, L_W], m, k)
-        z = _view(ws, lay[l, L_Z], nb, m)
+        W = view2d(P, lay[l, L_W], m, k)
+        z = view2d(ws, lay[l, L_Z], nb, m)
         if m == 1:
             _matvec_rows(ain, P[lay[l, L_W]:lay[l, L_W] + k], z)
         else:
             np.dot(ain, W.T, z)
         _add_bias(z, P, lay[l, L_B])
         if code != 0:
-            call_forward(fns[F_FWD], (code, z, _view(ws, lay[l, L_A], nb, m)))
-    out = _view(ws, lay[L - 1, L_A], nb, nout)
+            call_forward(fns[F_FWD], (code, z, view2d(ws, lay[l, L_A], nb, m)))
+    out = view2d(ws, lay[L - 1, L_A], nb, nout)
     lb = _call_loss(fns[F_LOSS], (out, yb, wb, gout, want_grad))
     if not np.isfinite(lb):
         return lb
@@ -279,34 +273,34 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         m = lay[l, L_M]
         k = lay[l, L_K]
         code = lay[l, L_CODE]
-        z = _view(ws, lay[l, L_Z], nb, m)
-        dz = _view(ws, lay[l, L_DZ], nb, m)
-        _call_bwd(fns[F_BWD], (code, z, _view(ws, lay[l, L_A], nb, m), dy, dz))
+        z = view2d(ws, lay[l, L_Z], nb, m)
+        dz = view2d(ws, lay[l, L_DZ], nb, m)
+        _call_bwd(fns[F_BWD], (code, z, view2d(ws, lay[l, L_A], nb, m), dy, dz))
         if keep[l] < 1:
             a_off = lay[l, L_IN]
         elif l == 0:
             a_off = R - R  # xin
         else:
             a_off = lay[l - 1, L_A]
-        ain = _view(ws, a_off, nb, k)
+        ain = view2d(ws, a_off, nb, k)
         if m == 1:
             _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
         elif small and use_gemm(P, nb, k):  # no OpenBLAS fixed cost (as the generic Dense)
             _call_product(fns[F_GTN], (m, k, nb, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k))
         else:
-            np.dot(dz.T, ain, _view(G, lay[l, L_W], m, k))
+            np.dot(dz.T, ain, view2d(G, lay[l, L_W], m, k))
         _sum_rows(dz, G[lay[l, L_B]:lay[l, L_B] + m])
         if l > 0:
-            dx = _view(ws, lay[l, L_DX], nb, k)
+            dx = view2d(ws, lay[l, L_DX], nb, k)
             if m == 1:
                 _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
             elif small and use_gemm(P, nb, k):
                 _call_product(fns[F_GNN], (nb, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX],
                                            k))
             else:
-                np.dot(dz, _view(P, lay[l, L_W], m, k), dx)
+                np.dot(dz, view2d(P, lay[l, L_W], m, k), dx)
             if keep[l] < 1:
-                _call_dropout(fns[F_DROP], (1, dx, U[:0], keep[l], dx, _view(ws, lay[l, L_S], nb, k)))
+                _call_dropout(fns[F_DROP], (1, dx, U[:0], keep[l], dx, view2d(ws, lay[l, L_S], nb, k)))
             dy = dx
     return lb
 

@@ -64,6 +64,7 @@ from tmvacompat.engine.activations import (
 )
 from tmvacompat.engine.fnptr import native_call, pointer
 from tmvacompat.engine.gemm import _lanes, gemv_narrow
+from tmvacompat.engine.views import view2d
 from tmvacompat.engine.warmup import wait_inference_compile
 from tmvacompat.errors import InputDataError, TrainingError
 
@@ -103,7 +104,7 @@ def _small_product(a, P, ow_t, ob, m, k, z):
     over the m outputs (vectorises; no BLAS call and its fixed cost). Eight inputs per pass, chained fused
     multiply-adds: one load and store of ``z`` per eight weight rows (the weights stream from cache once)."""
     rows = a.shape[0]
-    wt = P[ow_t:ow_t + k * m].reshape(k, m)
+    wt = view2d(P, ow_t, k, m)
     b = P[ob:ob + m]
     for i in range(rows):
         zi = z[i]
@@ -210,11 +211,6 @@ _call_inputs = native_call(lambda a: _leaf_signatures(as_dtype(a[2].dtype))["inp
 _call_finish = native_call(lambda a: _leaf_signatures(as_dtype(a[3].dtype))["finish"], "call_finish")
 
 
-@njit(cache=True, error_model="numpy")
-def _view(buf, off, rows, cols):
-    return buf[off:off + rows * cols].reshape(rows, cols)
-
-
 @njit(cache=True, error_model="numpy", nogil=True)
 def dense_infer(X, P, lay, out, buf, fns):
     """Outputs of a dense stack for every row of ``X`` (see the module doc for ``P`` and ``lay``).
@@ -236,7 +232,7 @@ def dense_infer(X, P, lay, out, buf, fns):
         e = min(n, s + chunk)
         rows = e - s
         if prepare:
-            a = _view(buf, 3 * region, rows, nin)
+            a = view2d(buf, 3 * region, rows, nin)
             nbad += _call_inputs(fns[I_INPUTS], (X, s, P, lay, a))
         else:
             a = X[s:e]
@@ -248,17 +244,17 @@ def dense_infer(X, P, lay, out, buf, fns):
             if l == L - 1:
                 y = out[s:e]
             elif l % 2 == 0:
-                y = _view(buf, region, rows, m)
+                y = view2d(buf, region, rows, m)
             else:
-                y = _view(buf, 2 * region, rows, m)
-            z = _view(buf, region - region, rows, m)  # not a literal 0: a second _view to compile
+                y = view2d(buf, 2 * region, rows, m)
+            z = view2d(buf, 0, rows, m)
             if rows < SMALL_ROWS and m < 2 * _lanes(P):  # narrow: a classifier's output, a few classes
                 for i in range(rows):
                     gemv_narrow(a, i * k, P, lay[r, C_W], lay[r, C_B], m, k, z, i * m)
             elif rows < SMALL_ROWS:
                 _small_product(a, P, lay[r, C_WT], lay[r, C_B], m, k, z)
             else:
-                np.dot(a, _view(P, lay[r, C_W], m, k).T, z)
+                np.dot(a, view2d(P, lay[r, C_W], m, k).T, z)
                 _add_bias(z, P, lay[r, C_B])
             if code != IDENTITY:
                 call_forward(fns[I_ACT], (code, z, y))

@@ -54,6 +54,7 @@ from numba import njit
 
 from tmvacompat.engine.activations import fast_tanh
 from tmvacompat.engine.base import Layer
+from tmvacompat.engine.views import flat
 from tmvacompat.errors import LayoutError, TrainingError
 
 #: LSTM: XML name -> (role, shape kind); "in" = (state, input), "state" = (state, state), "bias" = (state, 1).
@@ -101,17 +102,17 @@ RNN_PARAM_ROLES: dict[str, tuple[str, str]] = {
 
 @njit(cache=True, error_model="numpy")
 def _tanh_inplace(a, one):
-    flat = a.reshape(a.size)
-    for k in range(flat.size):
-        flat[k] = fast_tanh(flat[k])
+    af = flat(a)
+    for k in range(af.size):
+        af[k] = fast_tanh(af[k])
 
 
 @njit(cache=True, error_model="numpy")
 def _sigmoid_inplace(a, one):
     half = one / (one + one)
-    flat = a.reshape(a.size)
-    for k in range(flat.size):
-        flat[k] = half + half * fast_tanh(half * flat[k])
+    af = flat(a)
+    for k in range(af.size):
+        af[k] = half + half * fast_tanh(half * af[k])
 
 
 @njit(cache=True, error_model="numpy")
@@ -120,7 +121,7 @@ def _lstm_cell_forward(g, cprev, c, h, tc, one):
     half = one / (one + one)
     B, S = c.shape
     n4 = 4 * S
-    gf = g.reshape(g.size)
+    gf = flat(g)
     # transcendental passes touch one array each, so they vectorise
     for b in range(B):
         row = gf[b * n4 : (b + 1) * n4]
@@ -135,8 +136,8 @@ def _lstm_cell_forward(g, cprev, c, h, tc, one):
             g[b, S + s] = f
             g[b, 3 * S + s] = half + half * g[b, 3 * S + s]
             c[b, s] = f * cprev[b, s] + i * g[b, 2 * S + s]
-    cf = c.reshape(c.size)
-    tf = tc.reshape(tc.size)
+    cf = flat(c)
+    tf = flat(tc)
     for k in range(cf.size):
         tf[k] = fast_tanh(cf[k])
     for b in range(B):
@@ -167,7 +168,7 @@ def _lstm_cell_backward(g, cprev, tc, dh, dc, da, one):
 @njit(cache=True, error_model="numpy")
 def _gru_cell_output(cand, rz, h, hn, one):
     """cand (B, S) pre-activation -> tanh in place; hn = z * h + (1 - z) * cand with z = rz[:, S:]."""
-    cf = cand.reshape(cand.size)
+    cf = flat(cand)
     for k in range(cf.size):
         cf[k] = fast_tanh(cf[k])
     S = cand.shape[1]
