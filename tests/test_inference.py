@@ -238,6 +238,32 @@ def test_dense_predictor_equals_network_predict():
         DensePredictor(conv)
 
 
+def test_dense_predictor_writes_into_a_given_out_and_refuses_one_it_cannot_fill():
+    net = Network.build([DenseSpec(5, "TANH"), DenseSpec(2, "LINEAR")], (3,), dtype=np.float32)
+    rng = np.random.default_rng(3)
+    net.set_params([{k: rng.normal(0, 0.5, v.shape) for k, v in la.params.items()} for la in net.layers])
+    pred = DensePredictor(net)
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    out = np.full((4, 2), np.nan, np.float32)
+    assert pred(x, out) is out
+    np.testing.assert_allclose(out, net.predict(x), rtol=1e-6, atol=1e-6)
+    ro = np.zeros((4, 2), np.float32)
+    ro.flags.writeable = False
+    for bad, what in ((np.zeros((4, 1), np.float32), r"shape \(4, 1\)"), (np.zeros((3, 2), np.float32), "shape"),
+                      (np.zeros(8, np.float32), r"shape \(8,\)"), (np.zeros((4, 2)), "dtype float64"),
+                      (np.zeros((2, 4), np.float32).T, "not C-contiguous"), (ro, "read-only"),
+                      ([[0.0, 0.0]] * 4, "got list"), (np.zeros((4, 2), ">f4"), "dtype >f4")):  # fmt: skip
+        with pytest.raises(InputDataError, match=what):
+            pred(x, bad)
+    # what only misses the fast check is written: an equal dtype object, a numpy subclass
+    odd = np.zeros((4, 2), np.dtype("float32").newbyteorder("="))
+    pred(x, odd)
+    np.testing.assert_array_equal(odd, out)
+    sub = np.zeros((4, 2), np.float32).view(np.recarray)
+    pred(x, sub)
+    np.testing.assert_array_equal(np.asarray(sub), out)
+
+
 def test_pack_dense_checks_layer_sizes():
     with pytest.raises(TrainingError, match="layer 1 has 4 inputs"):
         pack_dense([(np.ones((3, 2)), np.zeros(3), 0), (np.ones((1, 4)), np.zeros(1), 0)], np.float32)
@@ -317,3 +343,24 @@ def test_read_only_inputs_evaluate_like_writable_ones():
     want, nbad_want = ev.evaluate(x)
     assert nbad == nbad_want == 1
     np.testing.assert_array_equal(out, want)
+
+
+def test_dense_predictor_takes_read_only_and_unaligned_inputs_without_new_kernels():
+    from tmvacompat.engine.inference import dense_infer
+
+    net = Network.build([DenseSpec(6, "TANH"), DenseSpec(1, "LINEAR")], (3,), dtype=np.float32)
+    rng = np.random.default_rng(8)
+    net.set_params([{k: rng.normal(0, 0.5, v.shape) for k, v in la.params.items()} for la in net.layers])
+    pred = DensePredictor(net)
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+    ref = net.predict(x)
+    kernels = len(dense_infer.overloads)
+    ro = x.copy()
+    ro.flags.writeable = False
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    unaligned = np.frombuffer(raw.data, np.float32, count=x.size, offset=1).reshape(5, 3)
+    unaligned[...] = x  # a view that writes through
+    assert not unaligned.flags.aligned
+    for inp in (ro, unaligned, x[:, :]):
+        np.testing.assert_allclose(pred(inp), ref, rtol=1e-6, atol=1e-6)
+    assert len(dense_infer.overloads) == kernels  # one compiled kernel per float type serves them all

@@ -274,6 +274,23 @@ def scratch_size(lay: np.ndarray) -> int:
     return int(lay[0, H_CHUNK] * (3 * lay[0, H_WMAX] + lay[0, H_NIN]))
 
 
+def kernel_entry(P: np.ndarray, lay: np.ndarray, buf: np.ndarray, fns: np.ndarray) -> Callable[..., int]:
+    """:func:`dense_infer`'s compiled entry point for float matrices of ``P``'s dtype (compiled or loaded
+    now). Calling it skips the dispatcher's type resolution (~0.2 us of a 4 us one-event call); it does not
+    check types, so callers pass ``X`` and ``out`` as C-contiguous, aligned 2-D arrays of ``P``'s dtype
+    (``X`` may be read-only: it is only read) and these ``P``, ``lay``, ``buf``, ``fns`` (or equal types).
+    """
+    args = (np.zeros((0, int(lay[0, H_NIN])), P.dtype), P, lay, np.zeros((0, int(lay[0, H_NOUT])), P.dtype),
+            buf, fns)  # fmt: skip
+    dense_infer(*args)
+    return dense_infer.overloads[tuple(dense_infer.typeof_pyval(a) for a in args)].entry_point
+
+
+def _c_aligned(x: np.ndarray) -> np.ndarray:
+    """``x`` (C-contiguous already), copied if its data are not aligned (the kernel's type assumes so)."""
+    return x if x.flags.aligned else x.copy()
+
+
 def _lay_is_lean(lay: np.ndarray) -> bool:
     return is_lean(lay[1 : int(lay[0, H_L]) + 1, C_CODE])
 
@@ -443,6 +460,7 @@ class DensePredictor:
         self.refresh()
         self._buf = np.empty(scratch_size(self.lay), self.dtype)
         self._fns = inference_pointers(self.lay, self.dtype)  # the table's codes never change
+        self._run = kernel_entry(self.P, self.lay, self._buf, self._fns)
 
     def refresh(self) -> None:
         """Copy the network's current weights in."""
@@ -461,26 +479,47 @@ class DensePredictor:
         if A.ndim == 0 or per_event != self.nin or A.size % self.nin:
             raise InputDataError(f"inputs of shape {A.shape} do not split into events of {self.nin} values "
                                  f"(the network's inputs)", token="X")  # fmt: skip
-        return A.reshape(-1, self.nin)
+        return _c_aligned(A.reshape(-1, self.nin))
+
+    def _bad_out(self, out: Any, n: int) -> None:
+        """Raise the InputDataError for an ``out`` the kernel cannot write; return when ``out`` only missed
+        the fast check (a numpy subclass, an equal dtype that is not numpy's singleton object)."""
+        want = f"a C-contiguous writable numpy array of shape ({n}, {self.nout}) and dtype {self.dtype.name}"
+        if not isinstance(out, np.ndarray):
+            raise InputDataError(f"out must be {want}, got {type(out).__name__}", token="out")
+        problems = [f"shape {out.shape}" if out.shape != (n, self.nout) else "",
+                    f"dtype {out.dtype}" if out.dtype != self.dtype else "",
+                    "not C-contiguous" if not out.flags.c_contiguous else "",
+                    "read-only" if not out.flags.writeable else "",
+                    "not aligned" if not out.flags.aligned else ""]  # fmt: skip
+        problems = [p for p in problems if p]
+        if problems:
+            raise InputDataError(f"out must be {want}, got {', '.join(problems)}", token="out")
 
     def __call__(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs)."""
+        """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs); written into ``out`` when
+        given (a C-contiguous writable array of that shape and the network's dtype)."""
         # `is`: numpy's dtypes of the native float types are singletons (an equal dtype that is not the same
         # object takes the conversion, a no-op for it); a one-event call spends ~0.1 us less than with `!=`
-        if type(X) is not np.ndarray or X.ndim != 2 or X.dtype is not self.dtype or not X.flags.c_contiguous:
+        dt = self.dtype
+        if type(X) is not np.ndarray or X.dtype is not dt or X.ndim != 2 or not X.flags.carray:
             X = self._as_matrix(X)
         n, nin = X.shape
         if nin != self.nin:
             raise InputDataError(f"input has {nin} columns, the network {self.nin}", token="X")
         if out is None:
-            out = np.empty((n, self.nout), self.dtype)
+            out = np.empty((n, self.nout), dt)
+        # the kernel writes ``out`` by flat position: anything else would be written past or not at all
+        elif (type(out) is not np.ndarray or out.dtype is not dt or not out.flags.carray
+              or out.shape != (n, self.nout)):  # fmt: skip
+            self._bad_out(out, n)
         if n < PARALLEL_MIN_ROWS:  # the common small call: nothing between it and the kernel
-            dense_infer(X, self.P, self.lay, out, self._buf, self._fns)
+            self._run(X, self.P, self.lay, out, self._buf, self._fns)
             return out
 
         def run(a: int, b: int) -> int:
             buf = self._buf if a == 0 else np.empty_like(self._buf)
-            return dense_infer(X[a:b], self.P, self.lay, out[a:b], buf, self._fns)
+            return self._run(X[a:b], self.P, self.lay, out[a:b], buf, self._fns)
 
         _in_blocks(X.shape[0], self.chunk, run)
         return out
@@ -510,6 +549,7 @@ class DenseEvaluator:
         self.chunk = int(self.lay[0, H_CHUNK])
         self._size = scratch_size(self.lay)
         self._local = threading.local()
+        self._run = kernel_entry(self.P, self.lay, self._scratch()[0], self._fns)
 
     def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This thread's (scratch, one-event input row, one-event output row)."""
@@ -523,13 +563,13 @@ class DenseEvaluator:
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         """(outputs (n, nout) in the network dtype, number of NaN rows) for a float32 (n, nin) matrix."""
         # float64 nets: the same float32 values; C order: one kernel signature per dtype
-        x = np.ascontiguousarray(x, dtype=self.dtype)
+        x = _c_aligned(np.ascontiguousarray(x, dtype=self.dtype))
         out = np.empty((x.shape[0], self.nout), self.dtype)
         if x.shape[0] < PARALLEL_MIN_ROWS:
-            return out, dense_infer(x, self.P, self.lay, out, self._scratch()[0], self._fns)
+            return out, self._run(x, self.P, self.lay, out, self._scratch()[0], self._fns)
 
         def run(a: int, b: int) -> int:
-            return dense_infer(x[a:b], self.P, self.lay, out[a:b], self._scratch()[0], self._fns)
+            return self._run(x[a:b], self.P, self.lay, out[a:b], self._scratch()[0], self._fns)
 
         nbad = _in_blocks(x.shape[0], self.chunk, run)
         return out, nbad
@@ -548,8 +588,9 @@ class DenseEvaluator:
         else:
             for j, b in enumerate(buffers):
                 r[j] = np.float32(b[0])  # Float_t first, then the float64 net
-        return out, dense_infer(row, self.P, self.lay, out, buf, self._fns)
+        return out, self._run(row, self.P, self.lay, out, buf, self._fns)
 
 
-__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "inference_pointers", "part_tasks",
-           "pack_dense", "scratch_size", "row_blocks", "SMALL_ROWS", "PARALLEL_MIN_ROWS", "OUTPUT_CODES"]
+__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "kernel_entry", "inference_pointers",
+           "part_tasks", "pack_dense", "scratch_size", "row_blocks", "SMALL_ROWS", "PARALLEL_MIN_ROWS",
+           "OUTPUT_CODES"]
