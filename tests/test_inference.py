@@ -230,7 +230,7 @@ def test_dense_predictor_equals_network_predict():
     np.testing.assert_allclose(pred(x.astype(np.float64)), net.predict(x), rtol=1e-6, atol=1e-6)
     assert pred(np.zeros(14)).shape == (2, 2) and pred(np.zeros((3, 7, 1))).shape == (3, 2)
     for bad, what in (([[1.0] * 6 + ["a"]], "numbers"), (np.zeros(5), "events of 7"),
-                      (np.zeros((2, 6)), "events of 7"), (np.float32(1), "events of 7")):  # fmt: skip
+                      (np.zeros((2, 6)), "6 columns"), (np.float32(1), "events of 7")):  # fmt: skip
         with pytest.raises(InputDataError, match=what):
             pred(bad)
     conv = Network.build([ConvSpec(1, 2, 2, 1, 1, 0, 0, "RELU"), DenseSpec(1, "LINEAR")], (1, 3, 3))
@@ -249,8 +249,9 @@ def test_dense_predictor_writes_into_a_given_out_and_refuses_one_it_cannot_fill(
     np.testing.assert_allclose(out, net.predict(x), rtol=1e-6, atol=1e-6)
     ro = np.zeros((4, 2), np.float32)
     ro.flags.writeable = False
-    for bad, what in ((np.zeros((4, 1), np.float32), r"shape \(4, 1\)"), (np.zeros((3, 2), np.float32), "shape"),
-                      (np.zeros(8, np.float32), r"shape \(8,\)"), (np.zeros((4, 2)), "dtype float64"),
+    for bad, what in ((np.zeros((4, 1), np.float32), r"shape \(4, 1\)"),
+                      (np.zeros((3, 2), np.float32), "shape"), (np.zeros(8, np.float32), r"shape \(8,\)"),
+                      (np.zeros((4, 2)), "dtype float64"),
                       (np.zeros((2, 4), np.float32).T, "not C-contiguous"), (ro, "read-only"),
                       ([[0.0, 0.0]] * 4, "got list"), (np.zeros((4, 2), ">f4"), "dtype >f4")):  # fmt: skip
         with pytest.raises(InputDataError, match=what):
@@ -364,3 +365,35 @@ def test_dense_predictor_takes_read_only_and_unaligned_inputs_without_new_kernel
     for inp in (ro, unaligned, x[:, :]):
         np.testing.assert_allclose(pred(inp), ref, rtol=1e-6, atol=1e-6)
     assert len(dense_infer.overloads) == kernels  # one compiled kernel per float type serves them all
+
+
+def test_kernel_refuses_arrays_it_cannot_read_by_flat_position_and_the_predictor_converts_them():
+    from tmvacompat.engine.inference import BAD_ARGUMENTS
+
+    net = Network.build([DenseSpec(9, "TANH"), DenseSpec(2, "LINEAR")], (4,), dtype=np.float32)
+    rng = np.random.default_rng(21)
+    net.set_params([{k: rng.normal(0, 0.5, v.shape) for k, v in la.params.items()} for la in net.layers])
+    pred = DensePredictor(net)
+    wide = rng.normal(size=(6, 10)).astype(np.float32)
+    x = wide[:, 3:7]  # rows 40 bytes apart, not 16: numpy calls it not contiguous
+    one = wide[2:3, 3:7]  # one row: numpy calls it C-contiguous whatever its row stride
+    assert one.flags.c_contiguous and not x.flags.c_contiguous
+    out = np.empty((6, 2), np.float32)
+    for bad_x, bad_out in ((x, out), (np.zeros((6, 3), np.float32), out), (np.ascontiguousarray(x), out[:5]),
+                           (np.ascontiguousarray(x), np.empty((4, 6), np.float32)[:, 1:3])):  # fmt: skip
+        # the compiled entry point the predictor calls takes any 2-D arrays of the dtype as C-contiguous ones
+        assert pred._run(bad_x, pred.P, pred.lay, bad_out, pred._buf, pred._fns) == BAD_ARGUMENTS
+    np.testing.assert_allclose(pred(x), net.predict(np.ascontiguousarray(x)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(pred(one), net.predict(np.ascontiguousarray(one)), rtol=1e-6, atol=1e-6)
+    strided_out = np.full((6, 4), np.nan, np.float32)[:, :2]
+    with pytest.raises(InputDataError, match="not C-contiguous"):
+        pred(np.ascontiguousarray(x), strided_out)
+    assert np.isnan(strided_out).all()  # refused before anything was written
+
+
+def test_dense_evaluator_names_inputs_of_the_wrong_shape():
+    ev = DenseEvaluator([(np.ones((2, 3)), np.zeros(2), 0)], np.float32)
+    assert ev.evaluate(np.ones((2, 3), np.float32))[0].tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    for bad in (np.ones((2, 4), np.float32), np.ones(3, np.float32), np.ones((1, 3, 1), np.float32)):
+        with pytest.raises(InputDataError, match=r"takes \(events, 3\) matrices"):
+            ev.evaluate(bad)

@@ -1,4 +1,5 @@
 """The engine's direct array views against numpy's reshape of the same slice."""
+from __future__ import annotations
 
 import numpy as np
 import pytest

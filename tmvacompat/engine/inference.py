@@ -76,6 +76,8 @@ SMALL_ROWS = 8
 WIDE_L1_BYTES = 16384
 #: inputs of at least this many rows are split over the engine's threads (Numba's thread count)
 PARALLEL_MIN_ROWS = 4096
+#: what :func:`dense_infer` returns for inputs or outputs of the wrong shape or layout
+BAD_ARGUMENTS = -1
 #: output-function codes of the header (TMVA's EOutputFunction 'I', 'S', 'M')
 OUTPUT_CODES: dict[str, int] = {"I": 0, "S": 1, "M": 2}
 
@@ -215,6 +217,15 @@ _call_inputs = native_call(lambda a: _leaf_signatures(as_dtype(a[2].dtype))["inp
 _call_finish = native_call(lambda a: _leaf_signatures(as_dtype(a[3].dtype))["finish"], "call_finish")
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _fits(A, rows, cols):
+    """``A`` is (rows, cols) with contiguous, consecutive rows and aligned data (what reading it by flat
+    position needs; numpy's C-contiguous flag ignores the strides of a dimension of length 1)."""
+    it = A.itemsize
+    return (A.shape[0] == rows and A.shape[1] == cols and (cols < 2 or A.strides[1] == it)
+            and (rows < 2 or A.strides[0] == cols * it) and A.ctypes.data % it == 0)  # fmt: skip
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def dense_infer(X, P, lay, out, buf, fns):
     """Outputs of a dense stack for every row of ``X`` (see the module doc for ``P`` and ``lay``).
@@ -222,11 +233,15 @@ def dense_infer(X, P, lay, out, buf, fns):
     ``X`` and ``out`` are C-contiguous (rows are read and written by flat position), ``buf`` is flat
     scratch of at least :func:`scratch_size` elements; ``fns`` the addresses :func:`inference_pointers`
     gives for ``lay``. Returns the number of rows that had a NaN input (their
-    outputs are NaN) when the header asks for the check, else 0.
+    outputs are NaN) when the header asks for the check, else 0; :data:`BAD_ARGUMENTS` (nothing computed)
+    when ``X`` or ``out`` does not have the table's columns, the same rows, consecutive rows and aligned
+    data (the callers' fast paths leave these checks to it: they cost nothing here).
     """
     n = X.shape[0]
     L = lay[0, H_L]
     nin = lay[0, H_NIN]
+    if not (_fits(X, n, nin) and _fits(out, n, lay[0, H_NOUT])):
+        return BAD_ARGUMENTS
     chunk = lay[0, H_CHUNK]
     region = chunk * lay[0, H_WMAX]
     prepare = lay[0, H_NORM] >= 0 or lay[0, H_CHECK] != 0
@@ -475,22 +490,24 @@ class DensePredictor:
         self.P, self.lay = pack_dense(layers, self.dtype, chunk=self.chunk)
 
     def _as_matrix(self, X: Any) -> np.ndarray:
-        """``X`` as a C-contiguous (events, inputs) matrix of the network's dtype; InputDataError if it is
-        not numbers or does not split into events of the network's input count."""
+        """``X`` as a C-contiguous, aligned (events, inputs) matrix of the network's dtype; InputDataError
+        if it is not numbers or does not split into events of the network's input count."""
         try:
             A = np.ascontiguousarray(X, dtype=self.dtype)
         except (TypeError, ValueError) as exc:
             raise InputDataError(f"inputs must be numbers convertible to {self.dtype.name}: {exc}",
                                  token="X") from None  # fmt: skip
+        if A.ndim == 2 and A.shape[1] != self.nin:
+            raise InputDataError(f"input has {A.shape[1]} columns, the network {self.nin}", token="X")
         per_event = int(np.prod(A.shape[1:])) if A.ndim > 1 else self.nin
         if A.ndim == 0 or per_event != self.nin or A.size % self.nin:
             raise InputDataError(f"inputs of shape {A.shape} do not split into events of {self.nin} values "
                                  f"(the network's inputs)", token="X")  # fmt: skip
         return _c_aligned(A.reshape(-1, self.nin))
 
-    def _bad_out(self, out: Any, n: int) -> None:
-        """Raise the InputDataError for an ``out`` the kernel cannot write; return when ``out`` only missed
-        the fast check (a numpy subclass, an equal dtype that is not numpy's singleton object)."""
+    def _check_out(self, out: Any, n: int) -> None:
+        """Raise the InputDataError for an ``out`` the kernel cannot write (it writes by flat position:
+        anything else would be written past or not at all)."""
         want = f"a C-contiguous writable numpy array of shape ({n}, {self.nout}) and dtype {self.dtype.name}"
         if not isinstance(out, np.ndarray):
             raise InputDataError(f"out must be {want}, got {type(out).__name__}", token="out")
@@ -506,29 +523,42 @@ class DensePredictor:
     def __call__(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs); written into ``out`` when
         given (a C-contiguous writable array of that shape and the network's dtype)."""
-        # `is`: numpy's dtypes of the native float types are singletons (an equal dtype that is not the same
-        # object takes the conversion, a no-op for it); a one-event call spends ~0.1 us less than with `!=`
+        # The common small call checks only what the kernel's entry point cannot (the Python type, dtype
+        # and dimensions it reads the arrays with; a writable out); the kernel checks shapes and layout
+        # for free and refuses (BAD_ARGUMENTS), and then the careful path below converts or explains.
+        # `is`: numpy's dtypes of the native float types are singletons (an equal dtype that is not the
+        # same object takes the careful path, which finds nothing wrong with it)
         dt = self.dtype
-        if type(X) is not np.ndarray or X.dtype is not dt or X.ndim != 2 or not X.flags.carray:
-            X = self._as_matrix(X)
-        n, nin = X.shape
-        if nin != self.nin:
-            raise InputDataError(f"input has {nin} columns, the network {self.nin}", token="X")
+        nd = np.ndarray
+        if type(X) is nd and X.dtype is dt and X.ndim == 2 and len(X) < PARALLEL_MIN_ROWS:
+            if out is None:
+                out = np.empty((len(X), self.nout), dt)
+            elif type(out) is not nd or out.dtype is not dt or out.ndim != 2 or not out.flags.writeable:
+                return self._careful(X, out)
+            if self._run(X, self.P, self.lay, out, self._buf, self._fns) != BAD_ARGUMENTS:
+                return out
+        return self._careful(X, out)
+
+    def _careful(self, X: Any, out: np.ndarray | None) -> np.ndarray:
+        """:meth:`__call__` with every input converted and every problem named; splits large inputs over
+        the engine's threads."""
+        X = self._as_matrix(X)
+        n = X.shape[0]
         if out is None:
-            out = np.empty((n, self.nout), dt)
-        # the kernel writes ``out`` by flat position: anything else would be written past or not at all
-        elif (type(out) is not np.ndarray or out.dtype is not dt or not out.flags.carray
-              or out.shape != (n, self.nout)):  # fmt: skip
-            self._bad_out(out, n)
-        if n < PARALLEL_MIN_ROWS:  # the common small call: nothing between it and the kernel
-            self._run(X, self.P, self.lay, out, self._buf, self._fns)
+            out = np.empty((n, self.nout), self.dtype)
+        else:
+            self._check_out(out, n)
+        if n < PARALLEL_MIN_ROWS:
+            if self._run(X, self.P, self.lay, out, self._buf, self._fns) == BAD_ARGUMENTS:
+                raise InputDataError(f"the kernel refused inputs of shape {X.shape} and strides {X.strides} "
+                                     f"with outputs of strides {out.strides}", token="X")  # fmt: skip
             return out
 
         def run(a: int, b: int) -> int:
             buf = self._buf if a == 0 else np.empty_like(self._buf)
             return self._run(X[a:b], self.P, self.lay, out[a:b], buf, self._fns)
 
-        _in_blocks(X.shape[0], self.chunk, run)
+        _in_blocks(n, self.chunk, run)
         return out
 
 
@@ -571,6 +601,9 @@ class DenseEvaluator:
         """(outputs (n, nout) in the network dtype, number of NaN rows) for a float32 (n, nin) matrix."""
         # float64 nets: the same float32 values; C order: one kernel signature per dtype
         x = _c_aligned(np.ascontiguousarray(x, dtype=self.dtype))
+        if x.ndim != 2 or x.shape[1] != self.nin:  # the kernel's entry point reads two dimensions
+            raise InputDataError(f"inputs of shape {x.shape}: the network takes (events, {self.nin}) "
+                                 "matrices", token="x")  # fmt: skip
         out = np.empty((x.shape[0], self.nout), self.dtype)
         if x.shape[0] < PARALLEL_MIN_ROWS:
             return out, self._run(x, self.P, self.lay, out, self._scratch()[0], self._fns)
@@ -600,4 +633,4 @@ class DenseEvaluator:
 
 __all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "kernel_entry", "inference_pointers",
            "part_tasks", "pack_dense", "scratch_size", "row_blocks", "SMALL_ROWS", "PARALLEL_MIN_ROWS",
-           "OUTPUT_CODES"]
+           "OUTPUT_CODES", "BAD_ARGUMENTS"]
