@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from tmvacompat.engine.gemm import gemm, gemm_nn, gemm_tn, gemv_narrow, gemv_wide
-from tmvacompat.engine.inference import _small_product
+from tmvacompat.engine.gemm import gemm, gemm_nn, gemm_tn, gemv_narrow
 
 SHAPES = [(32, 128, 128), (5, 20, 7), (128, 20, 32), (1, 16, 3), (7, 33, 129), (3, 1, 130), (9, 7, 5),
           (4, 8, 0), (0, 16, 4), (64, 128, 20), (17, 17, 17), (9, 40, 600), (128, 20, 1024)]  # fmt: skip
@@ -120,35 +119,3 @@ def test_gemv_narrow_matches_float64_sums(dtype, m, k):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(z[1, 2 : 2 + m], want, rtol=tol, atol=tol * np.sqrt(k))
     assert np.isnan(z[0]).all() and np.isnan(z[1, :2]).all() and np.isnan(z[1, 2 + m :]).all()
-
-
-@njit(cache=True)
-def _gemv_wide(x, xo, P, wto, bo, m, k, z, zo):
-    gemv_wide(x, xo, P, wto, bo, m, k, z, zo)
-
-
-@njit(cache=True)
-def _in_memory(a, P, ow_t, ob, m, k, z):
-    _small_product(a, P, ow_t, ob, m, k, z)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m,k", [(128, 20), (64, 64), (96, 7), (100, 37), (8, 1), (13, 5), (3, 4), (200, 9)])
-def test_gemv_wide_matches_float64_sums_and_the_in_memory_loop(dtype, m, k):
-    # every block size (8, 4, 1 vectors and single outputs) at flat offsets inside larger arrays; the
-    # in-memory loop inference uses for larger layers adds the same terms in the same order: same bits
-    rng = np.random.default_rng(m * 1000 + k)
-    W = rng.normal(size=(m, k)).astype(dtype)
-    b = rng.normal(size=m).astype(dtype)
-    P = np.concatenate([rng.normal(size=3), W.T.ravel(), b]).astype(dtype)  # (k, m) at 3, biases after
-    x = rng.normal(size=(2, k)).astype(dtype)  # the event is row 1
-    z = np.full((2, m + 3), np.nan, dtype)  # the result goes to row 1, columns 1..1+m
-    _gemv_wide(x, k, P, 3, 3 + m * k, m, k, z, (m + 3) + 1)
-    want = W.astype(np.float64) @ x[1].astype(np.float64) + b
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(z[1, 1 : 1 + m], want, rtol=tol, atol=tol * np.sqrt(k))
-    assert np.isnan(z[0]).all() and np.isnan(z[1, :1]).all() and np.isnan(z[1, 1 + m :]).all()
-    zs = np.empty((1, m), dtype)
-    _in_memory(x[1:], P, 3, 3 + m * k, m, k, zs)
-    np.testing.assert_array_equal(z[1, 1 : 1 + m], zs[0])
-

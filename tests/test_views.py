@@ -6,7 +6,7 @@ import pytest
 from numba import njit
 from numba.core.runtime import _nrt_python, rtsys
 
-from tmvacompat.engine.views import flat, view2d
+from tmvacompat.engine.views import data_address, flat, view2d
 
 
 @njit(cache=True)
@@ -88,3 +88,14 @@ def test_non_contiguous_inputs_are_rejected_at_compile_time():
         _flat(np.zeros((4, 4))[:, ::2])
     with pytest.raises(TypingError):
         _take(np.zeros((4, 4)), 0, 2, 2)
+
+
+@njit(cache=True)
+def _address(a):
+    return data_address(a)
+
+
+def test_data_address_is_numpys():
+    buf = np.arange(10.0)
+    for a in (buf, buf[3:], buf[::2], buf.reshape(2, 5)[1:]):
+        assert _address(a) == a.ctypes.data

@@ -209,95 +209,6 @@ def gemv_narrow(x, xo, P, wo, bo, m, k, z, zo):
         _sstore(z, zo + j, s + P[bo + j])
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _wide_columns(x, xo, P, wto, bo, m, k, z, zo, j, nv):
-    """Columns ``j .. j + nv*lanes`` of :func:`gemv_wide` (``nv`` 8, 4 or 1 vectors) in registers."""
-    L = _lanes(P)
-    c0 = _vload(P, bo + j)
-    c1 = c0
-    c2 = c0
-    c3 = c0
-    c4 = c0
-    c5 = c0
-    c6 = c0
-    c7 = c0
-    if nv >= 4:
-        c1 = _vload(P, bo + j + L)
-        c2 = _vload(P, bo + j + 2 * L)
-        c3 = _vload(P, bo + j + 3 * L)
-    if nv == 8:
-        c4 = _vload(P, bo + j + 4 * L)
-        c5 = _vload(P, bo + j + 5 * L)
-        c6 = _vload(P, bo + j + 6 * L)
-        c7 = _vload(P, bo + j + 7 * L)
-    w = wto + j
-    if nv == 8:
-        for c in range(k):
-            v = _vsplat(x, xo + c)
-            c0 = _vfma(v, _vload(P, w), c0)
-            c1 = _vfma(v, _vload(P, w + L), c1)
-            c2 = _vfma(v, _vload(P, w + 2 * L), c2)
-            c3 = _vfma(v, _vload(P, w + 3 * L), c3)
-            c4 = _vfma(v, _vload(P, w + 4 * L), c4)
-            c5 = _vfma(v, _vload(P, w + 5 * L), c5)
-            c6 = _vfma(v, _vload(P, w + 6 * L), c6)
-            c7 = _vfma(v, _vload(P, w + 7 * L), c7)
-            w += m
-    elif nv == 4:
-        for c in range(k):
-            v = _vsplat(x, xo + c)
-            c0 = _vfma(v, _vload(P, w), c0)
-            c1 = _vfma(v, _vload(P, w + L), c1)
-            c2 = _vfma(v, _vload(P, w + 2 * L), c2)
-            c3 = _vfma(v, _vload(P, w + 3 * L), c3)
-            w += m
-    else:
-        for c in range(k):
-            c0 = _vfma(_vsplat(x, xo + c), _vload(P, w), c0)
-            w += m
-    q = zo + j
-    _vstore(z, q, c0)
-    if nv >= 4:
-        _vstore(z, q + L, c1)
-        _vstore(z, q + 2 * L, c2)
-        _vstore(z, q + 3 * L, c3)
-    if nv == 8:
-        _vstore(z, q + 4 * L, c4)
-        _vstore(z, q + 5 * L, c5)
-        _vstore(z, q + 6 * L, c6)
-        _vstore(z, q + 7 * L, c7)
-
-
-@njit(cache=True, error_model="numpy", inline="always")  # into each caller: no own compile
-def gemv_wide(x, xo, P, wto, bo, m, k, z, zo):
-    """``z[zo + j] = P[bo + j] + sum_c x[xo + c] * P[wto + c*m + j]`` for ``j < m``: one event through a
-    dense layer whose weights are stored transposed, (k, m) row-major at ``wto``; ``x`` and ``z`` by flat
-    position.
-
-    Blocks of 8, then 4, then 1 vectors of outputs stay in registers, starting from the biases, while the
-    inputs run by: one fused multiply-add per input, in input order. That is the order of the loop that
-    keeps the outputs in memory and adds eight inputs per pass over them (``inference._small_product``),
-    so the two give the same bits; this one does not load and store the outputs for each pass. For weights
-    that stay in L1 (128 outputs of 20 inputs: 109 ns against 260 ns); from L2 both run at its bandwidth.
-    """
-    L = _lanes(P)
-    j = 0
-    while j + 8 * L <= m:
-        _wide_columns(x, xo, P, wto, bo, m, k, z, zo, j, 8)
-        j += 8 * L
-    if j + 4 * L <= m:
-        _wide_columns(x, xo, P, wto, bo, m, k, z, zo, j, 4)
-        j += 4 * L
-    while j + L <= m:
-        _wide_columns(x, xo, P, wto, bo, m, k, z, zo, j, 1)
-        j += L
-    for jj in range(j, m):
-        s = P[bo + jj]
-        for c in range(k):
-            s = fma(_sload(x, xo + c), P[wto + c * m + jj], s)
-        _sstore(z, zo + jj, s)
-
-
 @njit(cache=True, error_model="numpy")
 def _block_4(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W, resume):
     """Rows i..i+3, columns j..j+2W of C (pa, pb, pc point at the block's first elements). ``resume``:
@@ -473,5 +384,4 @@ def gemm_tn(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
     _gemm_wide(M, N, K, A, ao, 1, lda, B, bo, ldb, C, co, ldc)
 
 
-__all__ = ["GEMM_MAX_BATCH", "gemm", "gemm_nn", "gemm_tn", "gemv_narrow", "gemv_wide", "use_gemm",
-           "VectorType"]
+__all__ = ["GEMM_MAX_BATCH", "gemm", "gemm_nn", "gemm_tn", "gemv_narrow", "use_gemm", "VectorType"]

@@ -11,9 +11,8 @@ a header, one row per layer), so there is one compiled signature per float type 
   :class:`~tmvacompat.engine.dense.Dense` layer: identical results).
 * Smaller blocks (one event from the Reader, a handful of rows) use the kernel's own loops: OpenBLAS has a
   fixed cost of about 10 us per call once a product has two rows, which would dominate. Wide layers loop
-  over the transposed weights, vectorised over the output neurons, the outputs in registers where the
-  weights fit in L1 (:func:`~tmvacompat.engine.gemm.gemv_wide`: the same sums in the same order); layers
-  narrower than two vectors (a classifier's output, a few classes) take one vector dot product per output
+  over the transposed weights, vectorised over the output neurons; layers narrower than two vectors (a
+  classifier's output, a few classes) take one vector dot product per output
   (:func:`~tmvacompat.engine.gemm.gemv_narrow`). The sums run in another order than BLAS's, so results
   agree with the generic path to float32 rounding.
 * The Normalize transformation (TMVA's ``(x - min) * (2 / (max - min)) - 1`` in float32) is done row by row
@@ -64,16 +63,13 @@ from tmvacompat.engine.activations import (
     is_lean,
 )
 from tmvacompat.engine.fnptr import native_call, pointer
-from tmvacompat.engine.gemm import _lanes, gemv_narrow, gemv_wide
-from tmvacompat.engine.views import view2d
+from tmvacompat.engine.gemm import _lanes, gemv_narrow
+from tmvacompat.engine.views import data_address, view2d
 from tmvacompat.engine.warmup import wait_inference_compile
 from tmvacompat.errors import InputDataError, TrainingError
 
 #: row blocks smaller than this use the kernel's own matrix-vector loops instead of BLAS
 SMALL_ROWS = 8
-#: a few rows through a layer with at most this many bytes of weights (they stay in L1) keep the outputs
-#: in registers (gemm.gemv_wide); larger layers stream their weights from L2 at its bandwidth either way
-WIDE_L1_BYTES = 16384
 #: inputs of at least this many rows are split over the engine's threads (Numba's thread count)
 PARALLEL_MIN_ROWS = 4096
 #: what :func:`dense_infer` returns for inputs or outputs of the wrong shape or layout
@@ -223,7 +219,7 @@ def _fits(A, rows, cols):
     position needs; numpy's C-contiguous flag ignores the strides of a dimension of length 1)."""
     it = A.itemsize
     return (A.shape[0] == rows and A.shape[1] == cols and (cols < 2 or A.strides[1] == it)
-            and (rows < 2 or A.strides[0] == cols * it) and A.ctypes.data % it == 0)  # fmt: skip
+            and (rows < 2 or A.strides[0] == cols * it) and data_address(A) % it == 0)  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -270,9 +266,6 @@ def dense_infer(X, P, lay, out, buf, fns):
             if rows < SMALL_ROWS and m < 2 * _lanes(P):  # narrow: a classifier's output, a few classes
                 for i in range(rows):
                     gemv_narrow(a, i * k, P, lay[r, C_W], lay[r, C_B], m, k, z, i * m)
-            elif rows < SMALL_ROWS and m % _lanes(P) == 0 and m * k * P.itemsize <= WIDE_L1_BYTES:
-                for i in range(rows):
-                    gemv_wide(a, i * k, P, lay[r, C_WT], lay[r, C_B], m, k, z, i * m)
             elif rows < SMALL_ROWS:
                 _small_product(a, P, lay[r, C_WT], lay[r, C_B], m, k, z)
             else:
