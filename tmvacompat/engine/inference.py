@@ -291,14 +291,18 @@ def scratch_size(lay: np.ndarray) -> int:
 
 def kernel_entry(P: np.ndarray, lay: np.ndarray, buf: np.ndarray, fns: np.ndarray) -> Callable[..., int]:
     """:func:`dense_infer`'s compiled entry point for float matrices of ``P``'s dtype (compiled or loaded
-    now). Calling it skips the dispatcher's type resolution (~0.2 us of a 4 us one-event call); it does not
-    check types, so callers pass ``X`` and ``out`` as C-contiguous, aligned 2-D arrays of ``P``'s dtype
-    (``X`` may be read-only: it is only read) and these ``P``, ``lay``, ``buf``, ``fns`` (or equal types).
+    now). Calling it skips the dispatcher's type resolution (~0.2 us of a 4 us one-event call). It reads
+    its arguments as the types of the compiled signature without checking them: callers pass ``X`` and
+    ``out`` as numpy arrays of ``P``'s dtype with two dimensions (the kernel itself refuses other shapes,
+    strides and misaligned data, see :data:`BAD_ARGUMENTS`; ``X`` may be read-only, ``out`` must be
+    writable) and these ``P``, ``lay``, ``buf``, ``fns`` (or arrays of the same types).
     """
     args = (np.zeros((0, int(lay[0, H_NIN])), P.dtype), P, lay, np.zeros((0, int(lay[0, H_NOUT])), P.dtype),
             buf, fns)  # fmt: skip
     dense_infer(*args)
-    return dense_infer.overloads[tuple(dense_infer.typeof_pyval(a) for a in args)].entry_point
+    compiled = dense_infer.overloads[tuple(dense_infer.typeof_pyval(a) for a in args)]
+    entry: Callable[..., int] = compiled.entry_point  # type: ignore[attr-defined]  # not in Numba's stubs
+    return entry
 
 
 def _c_aligned(x: np.ndarray) -> np.ndarray:
