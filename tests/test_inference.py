@@ -238,11 +238,16 @@ def test_dense_predictor_equals_network_predict():
         DensePredictor(conv)
 
 
-def test_dense_predictor_writes_into_a_given_out_and_refuses_one_it_cannot_fill():
-    net = Network.build([DenseSpec(5, "TANH"), DenseSpec(2, "LINEAR")], (3,), dtype=np.float32)
-    rng = np.random.default_rng(3)
+def _random_dense(specs, nin, seed):
+    """A float32 dense stack with random weights and its DensePredictor."""
+    net = Network.build(specs, (nin,), dtype=np.float32)
+    rng = np.random.default_rng(seed)
     net.set_params([{k: rng.normal(0, 0.5, v.shape) for k, v in la.params.items()} for la in net.layers])
-    pred = DensePredictor(net)
+    return net, DensePredictor(net), rng
+
+
+def test_dense_predictor_writes_into_a_given_out_and_refuses_one_it_cannot_fill():
+    net, pred, rng = _random_dense([DenseSpec(5, "TANH"), DenseSpec(2, "LINEAR")], 3, 3)
     x = rng.normal(size=(4, 3)).astype(np.float32)
     out = np.full((4, 2), np.nan, np.float32)
     assert pred(x, out) is out
@@ -349,10 +354,7 @@ def test_read_only_inputs_evaluate_like_writable_ones():
 def test_dense_predictor_takes_read_only_and_unaligned_inputs_without_new_kernels():
     from tmvacompat.engine.inference import dense_infer
 
-    net = Network.build([DenseSpec(6, "TANH"), DenseSpec(1, "LINEAR")], (3,), dtype=np.float32)
-    rng = np.random.default_rng(8)
-    net.set_params([{k: rng.normal(0, 0.5, v.shape) for k, v in la.params.items()} for la in net.layers])
-    pred = DensePredictor(net)
+    net, pred, rng = _random_dense([DenseSpec(6, "TANH"), DenseSpec(1, "LINEAR")], 3, 8)
     x = rng.normal(size=(5, 3)).astype(np.float32)
     ref = net.predict(x)
     kernels = len(dense_infer.overloads)
@@ -370,10 +372,7 @@ def test_dense_predictor_takes_read_only_and_unaligned_inputs_without_new_kernel
 def test_kernel_refuses_arrays_it_cannot_read_by_flat_position_and_the_predictor_converts_them():
     from tmvacompat.engine.inference import BAD_ARGUMENTS
 
-    net = Network.build([DenseSpec(9, "TANH"), DenseSpec(2, "LINEAR")], (4,), dtype=np.float32)
-    rng = np.random.default_rng(21)
-    net.set_params([{k: rng.normal(0, 0.5, v.shape) for k, v in la.params.items()} for la in net.layers])
-    pred = DensePredictor(net)
+    net, pred, rng = _random_dense([DenseSpec(9, "TANH"), DenseSpec(2, "LINEAR")], 4, 21)
     wide = rng.normal(size=(6, 10)).astype(np.float32)
     x = wide[:, 3:7]  # rows 40 bytes apart, not 16: numpy calls it not contiguous
     one = wide[2:3, 3:7]  # one row: numpy calls it C-contiguous whatever its row stride
