@@ -34,9 +34,9 @@ def test_split_predictions_are_the_same_bits(monkeypatch, dtype):
             p[...] = rng.normal(size=p.shape)
     X = rng.normal(size=(3 * PARALLEL_MIN_ROWS + 123, 7)).astype(dtype)
     pred = DensePredictor(net, chunk=256)
-    monkeypatch.setattr(inference, "_threads", lambda: 1)
+    monkeypatch.setattr(inference, "threads", lambda: 1)
     one = pred(X)
-    monkeypatch.setattr(inference, "_threads", lambda: 3)
+    monkeypatch.setattr(inference, "threads", lambda: 3)
     three = pred(X)
     np.testing.assert_array_equal(three, one)
     np.testing.assert_allclose(one, net.predict(X), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
@@ -49,9 +49,9 @@ def test_split_evaluation_counts_nan_rows_in_every_block(monkeypatch):
     x = rng.normal(size=(2 * PARALLEL_MIN_ROWS, 4)).astype(np.float32)
     bad = [3, PARALLEL_MIN_ROWS + 7, 2 * PARALLEL_MIN_ROWS - 1]
     x[bad, 1] = np.nan
-    monkeypatch.setattr(inference, "_threads", lambda: 1)
+    monkeypatch.setattr(inference, "threads", lambda: 1)
     out1, n1 = ev.evaluate(x)
-    monkeypatch.setattr(inference, "_threads", lambda: 4)
+    monkeypatch.setattr(inference, "threads", lambda: 4)
     out4, n4 = ev.evaluate(x)
     assert n1 == n4 == 3
     assert np.isnan(out4[bad, 0]).all() and np.isfinite(np.delete(out4, bad, axis=0)).all()

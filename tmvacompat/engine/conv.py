@@ -35,6 +35,7 @@ from numba.extending import register_jitable
 from tmvacompat.engine.activations import IDENTITY, act_backward, act_forward, activation_code
 from tmvacompat.engine.base import Layer
 from tmvacompat.engine.dense import Workspaces, check_batch
+from tmvacompat.engine.parallel import row_blocks, run_blocks, threads
 from tmvacompat.engine.views import view2d
 from tmvacompat.errors import LayoutError
 
@@ -86,6 +87,8 @@ def _image_shape(input_shape: tuple[int, ...], what: str) -> tuple[int, int, int
 
 #: target number of elements of the im2col buffer of one chunk
 COLS_CHUNK_ELEMENTS = 262144
+#: a batch is split over the engine's threads into blocks of at least this many events (see _ConvBase)
+BLOCK_MIN_EVENTS = 16
 
 
 @register_jitable(inline="always")
@@ -238,7 +241,7 @@ def scratch_elements(n: int, K: int, A: int, P: int, g: int) -> int:
     return g + (K + A) * _chunk(n, K, P) * P
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def conv_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
     """CONV forward: per chunk of events im2col and one GEMM ``W @ cols``; then bias and activation.
     ``buf``: flat scratch of :func:`scratch_elements` ``(n, K, D, OH*OW, 0)`` elements."""
@@ -259,7 +262,7 @@ def conv_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
         act_forward(code, z, y)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def conv_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw, buf):
     """CONV backward from dz = dLoss/dpre-activation: gW = sum dz cols^T, gb, dx = col2im(W^T dz).
     ``buf``: flat scratch of :func:`scratch_elements` ``(n, K, D, OH*OW, gW.size)`` elements."""
@@ -285,7 +288,7 @@ def conv_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw, 
             col2im_kernel(cols, dx, e0, e1, fh, fw, sr, sc, ph, pw, OH, OW)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def convt_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
     """CONVT forward: per chunk ``cols = W^T x``, col2im onto the (bigger) output grid; bias, activation.
     ``buf``: flat scratch of :func:`scratch_elements` ``(n, K, Cin, H*W, 0)`` elements."""
@@ -305,7 +308,7 @@ def convt_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
         act_forward(code, z, y)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def convt_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw, buf):
     """CONVT backward: per chunk im2col of dz, ``gW += x cols^T``, ``dx = W cols``.
     ``buf``: flat scratch of :func:`scratch_elements` ``(n, K, Cin, H*W, gW.size)`` elements."""
@@ -331,8 +334,22 @@ def convt_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw,
 
 
 # ---------------------------------------------------------------------------------------- layers
+def event_blocks(n: int) -> list[tuple[int, int]]:
+    """Blocks of a batch of ``n`` events that the CONV, CONVT and MAXPOOL kernels run on at once, one per
+    engine thread (:func:`~tmvacompat.engine.parallel.threads`) and at least :data:`BLOCK_MIN_EVENTS` events
+    each; a single block on one thread or for small batches.
+
+    >>> event_blocks(8)
+    [(0, 8)]
+    """
+    t = min(threads(), n // BLOCK_MIN_EVENTS)
+    return row_blocks(n, 1, t) if t > 1 else [(0, n)]
+
+
 class _ConvBase(Layer):
     regularized = ("Weights",)
+    #: the kernels split a batch over the engine's threads (the trainer keeps BLAS on one thread then)
+    uses_blocks = True
 
     def _setup(self, act) -> None:
         self.activation = activation_code(act)
@@ -341,6 +358,7 @@ class _ConvBase(Layer):
         self._ws = Workspaces()
         self._x: np.ndarray | None = None
         self._cur: dict[str, np.ndarray] | None = None
+        self._block_ws: dict[tuple[int, int], tuple[list, list]] = {}
 
     def _alloc(self, n: int) -> dict[str, np.ndarray]:
         z = np.empty((n, *self.output_shape), dtype=self.dtype)
@@ -403,21 +421,62 @@ class _ConvBase(Layer):
     #: whether the kernels' GEMMs run over output positions (CONV) or input positions (CONVT)
     _gemm_over_output: bool
 
+    def _blocks(self, n: int) -> list[tuple[int, int]]:
+        return event_blocks(n)
+
+    def _block_space(self, ws: dict[str, np.ndarray], blocks: list[tuple[int, int]]) -> tuple[list, list]:
+        """Scratch per block (block 0 uses the batch's) and the weight and bias gradients of blocks 1.., kept
+        per batch size and block count."""
+        key = (ws["z"].shape[0], len(blocks))
+        space = self._block_ws.get(key)
+        if space is None:
+            W, b = self.params["Weights"], self.params["Biases"]
+            grid = self.output_shape if self._gemm_over_output else self.image_in
+            most = max(e - a for a, e in blocks)
+            size = scratch_elements(most, W.shape[1], grid[0], grid[1] * grid[2], W.size)
+            space = ([ws["buf"]] + [np.empty(size, self.dtype) for _ in blocks[1:]],
+                     [(np.empty_like(W), np.empty_like(b)) for _ in blocks[1:]])  # fmt: skip
+            self._block_ws[key] = space
+        return space
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         x, ws = self._start(x)
-        self._forward_kernel(
-            x, self.params["Weights"], self.params["Biases"], ws["z"], ws["y"], self.activation,
-            *self._geom(), ws["buf"],
-        )  # fmt: skip
-        return ws["y"]
+        W, b, z, y = self.params["Weights"], self.params["Biases"], ws["z"], ws["y"]
+        act, geom = self.activation, self._geom()
+        blocks = self._blocks(x.shape[0])
+        if len(blocks) == 1:
+            self._forward_kernel(x, W, b, z, y, act, *geom, ws["buf"])
+            return y
+        bufs, _ = self._block_space(ws, blocks)
+
+        def run(a: int, e: int, k: int) -> None:  # a block's outputs are its own events'
+            self._forward_kernel(x[a:e], W, b, z[a:e], y[a:e], act, *geom, bufs[k])
+
+        run_blocks(blocks, run)
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         ws, n = self._dz(dy)
-        self._backward_kernel(
-            self._x, self.params["Weights"], ws["dz"], self.grads["Weights"], self.grads["Biases"],
-            ws["dx"], self.need_input_grad, *self._geom(), ws["buf"],
-        )  # fmt: skip
-        return ws["dx"].reshape((n, *self.input_shape))
+        x, W, dz, dx = self._x, self.params["Weights"], ws["dz"], ws["dx"]
+        assert x is not None  # _dz raised otherwise
+        need, geom = self.need_input_grad, self._geom()
+        gW, gb = self.grads["Weights"], self.grads["Biases"]
+        blocks = self._blocks(n)
+        if len(blocks) == 1:
+            self._backward_kernel(x, W, dz, gW, gb, dx, need, *geom, ws["buf"])
+            return dx.reshape((n, *self.input_shape))
+        bufs, parts = self._block_space(ws, blocks)
+        grads = [(gW, gb), *parts]
+
+        def run(a: int, e: int, k: int) -> None:
+            gWk, gbk = grads[k]
+            self._backward_kernel(x[a:e], W, dz[a:e], gWk, gbk, dx[a:e], need, *geom, bufs[k])
+
+        run_blocks(blocks, run)
+        for pW, pb in parts:  # the blocks' sums added in block order: the same bits every run
+            gW += pW
+            gb += pb
+        return dx.reshape((n, *self.input_shape))
 
 
 class Conv2D(_ConvBase):
@@ -534,7 +593,7 @@ def _maxpool_2x2(x, y, arg, sr, sc):
                     ac[oy, ox] = bi
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def maxpool_forward_kernel(x, y, arg, fh, fw, sr, sc):
     """y = window maxima; arg = flat (row*W + col) index of the first maximum of each window (row-major
     scan, strict ``>``)."""
@@ -561,7 +620,7 @@ def maxpool_forward_kernel(x, y, arg, fh, fw, sr, sc):
                     arg[e, c, oy, ox] = bi
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def maxpool_backward_kernel(dy, arg, dx):
     """dx = each output gradient added at its window's maximum (``arg``: flat index within the image)."""
     n, C, OH, OW = dy.shape
@@ -584,6 +643,8 @@ class MaxPool2D(Layer):
     """
 
     kind = "MAXPOOL"
+    #: the kernels split a batch over the engine's threads (the trainer keeps BLAS on one thread then)
+    uses_blocks = True
 
     def __init__(
         self, input_shape, filter_height, filter_width, stride_rows=1, stride_cols=1, dtype=np.float32
@@ -625,19 +686,28 @@ class MaxPool2D(Layer):
         x = check_batch(self, x)
         n = x.shape[0]
         ws = self._ws.get(n, self._alloc)
-        maxpool_forward_kernel(
-            x.reshape(n, *self.image_in), ws["y"], ws["arg"], self.fh, self.fw, self.sr, self.sc
-        )
+        xi, y, arg = x.reshape(n, *self.image_in), ws["y"], ws["arg"]
+        fh, fw, sr, sc = self.fh, self.fw, self.sr, self.sc
+
+        def run(a: int, e: int, k: int) -> None:  # an event's windows are its own: the same bits as one call
+            maxpool_forward_kernel(xi[a:e], y[a:e], arg[a:e], fh, fw, sr, sc)
+
+        run_blocks(event_blocks(n), run)
         self._cur = ws
-        return ws["y"]
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._cur is None:
             raise LayoutError("MAXPOOL backward called before forward", token=self.kind)
         ws = self._cur
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(ws["y"].shape)
-        maxpool_backward_kernel(dy, ws["arg"], ws["dx"])
-        return ws["dx"].reshape((dy.shape[0], *self.input_shape))
+        arg, dx = ws["arg"], ws["dx"]
+
+        def run(a: int, e: int, k: int) -> None:
+            maxpool_backward_kernel(dy[a:e], arg[a:e], dx[a:e])
+
+        run_blocks(event_blocks(dy.shape[0]), run)
+        return dx.reshape((dy.shape[0], *self.input_shape))
 
 
 class Padding2D(Layer):

@@ -47,7 +47,6 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba
@@ -64,6 +63,7 @@ from tmvacompat.engine.activations import (
 )
 from tmvacompat.engine.fnptr import native_call, pointer
 from tmvacompat.engine.gemm import _lanes, gemv_narrow
+from tmvacompat.engine.parallel import row_blocks, run_blocks, threads
 from tmvacompat.engine.views import data_address, view2d
 from tmvacompat.engine.warmup import wait_inference_compile
 from tmvacompat.errors import InputDataError, TrainingError
@@ -405,52 +405,12 @@ def _is_plain_dense(net: Any) -> bool:
     )
 
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
-
-
-def _threads() -> int:
-    import numba
-
-    return int(numba.get_num_threads())
-
-
-def row_blocks(n: int, chunk: int, threads: int) -> list[tuple[int, int]]:
-    """Split ``n`` rows into at most ``threads`` blocks whose starts are multiples of ``chunk``: the kernel
-    then meets the same chunks in every block as in one call, so the outputs are the same bits.
-
-    >>> row_blocks(10_000, 512, 2)
-    [(0, 5120), (5120, 10000)]
-    """
-    n_chunks = -(-n // chunk)
-    t = max(1, min(threads, n_chunks))
-    edges = [min(n, (n_chunks * i // t) * chunk) for i in range(t + 1)]
-    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
-
-
 def _in_blocks(n: int, chunk: int, run: Callable[[int, int], int]) -> int:
-    """``run(start, stop)`` on row blocks of ``n`` rows, the first on this thread and the others on the
-    pool's threads (the kernel releases the GIL), BLAS on one thread meanwhile; returns the sum of the
+    """``run(start, stop)`` on chunk-aligned row blocks of ``n`` rows, one per engine thread when ``n`` is
+    at least :data:`PARALLEL_MIN_ROWS` (:func:`~tmvacompat.engine.parallel.run_blocks`); the sum of the
     results (the NaN-row counts)."""
-    global _pool, _pool_size
-    threads = _threads() if n >= PARALLEL_MIN_ROWS else 1
-    blocks = row_blocks(n, chunk, threads)
-    if len(blocks) == 1:
-        return run(0, n)
-    from tmvacompat.engine.blas import single_threaded_blas
-
-    with _pool_lock:
-        if _pool is None or _pool_size < len(blocks) - 1:  # grown when Numba's thread count grew
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool_size = len(blocks) - 1
-            _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="tmvacompat-infer")
-        pool = _pool
-    with single_threaded_blas():
-        futures = [pool.submit(run, a, b) for a, b in blocks[1:]]
-        total = run(*blocks[0])
-        return total + sum(f.result() for f in futures)
+    blocks = row_blocks(n, chunk, threads() if n >= PARALLEL_MIN_ROWS else 1)
+    return sum(run_blocks(blocks, lambda a, b, k: run(a, b)))
 
 
 class DensePredictor:

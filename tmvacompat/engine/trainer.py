@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from math import prod
 from typing import Any
@@ -56,6 +57,7 @@ import numpy as np
 from tmvacompat.engine.blas import single_threaded_blas
 from tmvacompat.engine.fused import LOSS_CODES, DensePredictor, FusedDenseTrainer, can_fuse
 from tmvacompat.engine.optimizers import network_regularization_term, optimizer_for_phase, regularization_code
+from tmvacompat.engine.parallel import threads
 from tmvacompat.errors import InputDataError, TrainingError
 from tmvacompat.specs import TrainingPhase
 
@@ -300,9 +302,12 @@ def train(
             runner.prepare(X, Y, w)  # before the validator: overlaps the two compiles on a cold start
         nb = n_train // B
         validate = _Validator(net, Xv, Yv, wv, B, value_fn, fused=runner is not None)
-        if runner is not None and runner.shards > 1:
-            # sharded epochs run BLAS on one thread; a multi-threaded BLAS call in the validation would leave
-            # BLAS's threads spinning into the next epoch, against the shards' threads
+        # layers that split the batch over the engine's threads (CONV, CONVT) and the sharded fused kernel run
+        # BLAS on one thread; any multi-threaded BLAS call between them (the dense layers, the validation)
+        # would leave BLAS's threads spinning on the other cores, against ours
+        splits = any(getattr(la, "uses_blocks", False) for la in net.layers)
+        blocks = runner is None and threads() > 1 and splits
+        if (runner is not None and runner.shards > 1) or blocks:
             validate = _with_single_threaded_blas(validate)
 
         def reg_term(reg: int = reg, wd: float = wd) -> float:
@@ -330,20 +335,21 @@ def train(
                 total, bad, bad_loss = runner.run(X, Y, w, perm, 0, nb, drop_rng)
             else:
                 total, bad, bad_loss = 0.0, -1, 0.0
-                for b in range(nb):
-                    idx = perm[b * B : (b + 1) * B]
-                    np.take(X, idx, axis=0, out=xb)
-                    np.take(Y, idx, axis=0, out=yb)
-                    np.take(w, idx, out=wb)
-                    out = net.forward(xb, training=True)
-                    out2 = out.reshape(B, -1)
-                    lb = grad_fn(out2, yb, wb, gb)
-                    if not np.isfinite(lb):
-                        bad, bad_loss = b, lb
-                        break
-                    total += lb
-                    net.backward(gb, need_input_grad=False)
-                    opt.step()
+                with single_threaded_blas() if blocks else nullcontext():
+                    for b in range(nb):
+                        idx = perm[b * B : (b + 1) * B]
+                        np.take(X, idx, axis=0, out=xb)
+                        np.take(Y, idx, axis=0, out=yb)
+                        np.take(w, idx, out=wb)
+                        out = net.forward(xb, training=True)
+                        out2 = out.reshape(B, -1)
+                        lb = grad_fn(out2, yb, wb, gb)
+                        if not np.isfinite(lb):
+                            bad, bad_loss = b, lb
+                            break
+                        total += lb
+                        net.backward(gb, need_input_grad=False)
+                        opt.step()
             if bad >= 0:
                 _restore(net, best)
                 err = TrainingError(
