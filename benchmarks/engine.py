@@ -5,8 +5,8 @@ Prints markdown tables (same machine, same thread count, same float type; median
 * training events/s of the TMVA tutorial network (20 -> 3 x 128 tanh -> 1, Adam, cross entropy) at batch
   sizes 32, 128, 1024, one and two threads, with the fraction of the measured GEMM rate it reaches
   (a training step costs about 6 x weights FLOPs per event);
-* a small CNN (1x16x16 -> conv 8 3x3 relu -> maxpool 2 -> dense 64 relu -> 1) and a dense autoencoder
-  (20 -> 64 -> 8 -> 64 -> 20, MSE);
+* a small CNN (1x16x16 -> conv 8 3x3 relu -> maxpool 2 -> dense 64 relu -> 1; one and two threads) and a
+  dense autoencoder (20 -> 64 -> 8 -> 64 -> 20, MSE);
 * inference events/s on 1M events and the one-event latency;
 * Numba compile time: a cold process (empty cache) and a warm one (cache filled), in subprocesses.
 
@@ -516,6 +516,19 @@ def main() -> None:
             rel = f"{ours / tor:.2f}x" if tor else "-"
             print(f"| autoencoder 20-64-8-64-20 tanh, MSE | {B} | {fmt(ours)} | {path} | {fmt(tor)} | "
                   f"{rel} |")
+    print()
+    print("## Small CNN, 2 threads (events/s; conv and pooling split each batch over the threads)\n")
+    print("| batch | ours | torch | ours/torch |")
+    print("|---|---|---|---|")
+    with Threads(2):
+        for B in (128, 512):
+            run, info = ours_train(cnn, (1, 16, 16), Xi, Yi, "C", B)
+            fns = {"ours": run}
+            if torch:
+                fns["torch"] = torch_train(torch_cnn(), Xi.reshape(n, 1, 16, 16), Yi, B, "C")
+            ev = {k: (n // B) * B / t for k, t in interleaved(fns, max(2, repeats // 2), 2).items()}
+            ours, tor = ev["ours"], ev.get("torch")
+            print(f"| {B} | {fmt(ours)} | {fmt(tor)} | {f'{ours / tor:.2f}x' if tor else '-'} |")
     print()
 
     # --------------------------------------------------------------- inference
