@@ -14,9 +14,16 @@ of an event is the (depth x local views) product ``Weights * im2col^T``):
   CONV layer from ``depth`` to ``in_depth`` channels with the same filter, stride and padding.
 
 Padding is index arithmetic inside im2col / col2im (no padded copy of the input); strides of any size.
-Both CONV and CONVT are built from im2col, col2im (its adjoint) and whole-batch GEMMs (BLAS through
-Numba's ``np.dot``). Results do not depend on the number of threads: the index kernels are sequential and
-each GEMM covers the whole batch in one call.
+Both CONV and CONVT are built from im2col, col2im (its adjoint) and GEMMs over chunks of events (BLAS
+through Numba's ``np.dot``).
+
+On several engine threads (Numba's thread count) the CONV, CONVT and MAXPOOL layers split a batch into one
+block of events per thread (:func:`event_blocks`, at least :data:`BLOCK_MIN_EVENTS` events each); the
+kernels release the GIL and each block runs on its own Python thread with its own scratch, BLAS on one
+thread (:mod:`tmvacompat.engine.parallel`). Outputs and input gradients are each event's own, so they are
+the same numbers as in one block; weight and bias gradients are summed per block and the block sums added
+in block order: for a given thread count the same bits every run, against one thread a regrouping of the
+sums.
 
 Example:
     >>> import numpy as np
