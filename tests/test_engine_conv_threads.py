@@ -72,11 +72,11 @@ def test_small_batches_stay_in_one_block(monkeypatch):
 
 def test_cnn_training_on_threads_is_reproducible_and_close_to_one_thread(monkeypatch):
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(256, 64))
+    X = rng.normal(size=(384, 64))
     Y = (X[:, :32].mean(axis=1, keepdims=True) > 0).astype(float)
     specs = [ConvSpec(4, 3, 3, 1, 1, 1, 1, "RELU"), MaxPoolSpec(2, 2, 2, 2), ReshapeSpec(flatten=True),
              DenseSpec(8, "TANH"), DenseSpec(1, "LINEAR")]  # fmt: skip
-    phase = TrainingPhase(learning_rate=1e-2, batch_size=64, max_epochs=3, test_repetitions=1,
+    phase = TrainingPhase(learning_rate=1e-2, batch_size=128, max_epochs=3, test_repetitions=1,
                           optimizer="ADAM")  # fmt: skip
 
     def run(n_threads):
@@ -84,7 +84,7 @@ def test_cnn_training_on_threads_is_reproducible_and_close_to_one_thread(monkeyp
         monkeypatch.setattr(trainer, "threads", lambda: n_threads)
         net = Network.build(specs, (1, 8, 8), n_outputs=1, dtype=np.float64)
         initialize(net, "XAVIER", seed=5)
-        train(net, X[:192], Y[:192], None, X[192:], Y[192:], None, loss="C", phases=[phase], seed=3)
+        train(net, X[:256], Y[:256], None, X[256:], Y[256:], None, loss="C", phases=[phase], seed=3)
         return np.concatenate([p.ravel() for la in net.layers for p in la.params.values()])
 
     one, two, two_again = run(1), run(2), run(2)
