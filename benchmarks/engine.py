@@ -492,14 +492,19 @@ def main() -> None:
     Yi = (Xi[:, :128].mean(axis=1, keepdims=True) > 0).astype(DT)
     cnn = [ConvSpec(8, 3, 3, 1, 1, 0, 0, "RELU"), MaxPoolSpec(2, 2, 2, 2), ReshapeSpec(flatten=True),
            DenseSpec(64, "RELU"), DenseSpec(1, "LINEAR")]
+
+    def cnn_rates(B: int, threads: int) -> tuple[float, float | None, str]:
+        """(ours, PyTorch or None, our path) events/s of the small CNN at batch ``B``, interleaved."""
+        run, info = ours_train(cnn, (1, 16, 16), Xi, Yi, "C", B)
+        fns = {"ours": run}
+        if torch:
+            fns["torch"] = torch_train(torch_cnn(), Xi.reshape(n, 1, 16, 16), Yi, B, "C")
+        ev = {k: (n // B) * B / t for k, t in interleaved(fns, max(2, repeats // 2), threads).items()}
+        return ev["ours"], ev.get("torch"), info["path"]
+
     with Threads(1):
         for B in (32, 128):
-            run, info = ours_train(cnn, (1, 16, 16), Xi, Yi, "C", B)
-            fns = {"ours": run}
-            if torch:
-                fns["torch"] = torch_train(torch_cnn(), Xi.reshape(n, 1, 16, 16), Yi, B, "C")
-            ev = {k: (n // B) * B / t for k, t in interleaved(fns, max(2, repeats // 2)).items()}
-            ours, tor, path = ev["ours"], ev.get("torch"), info["path"]
+            ours, tor, path = cnn_rates(B, 1)
             rel = f"{ours / tor:.2f}x" if tor else "-"
             print(f"| CNN 1x16x16: conv 8 3x3 relu, maxpool 2, dense 64 relu, 1 | {B} | {fmt(ours)} | "
                   f"{path} | {fmt(tor)} | {rel} |")
@@ -522,12 +527,7 @@ def main() -> None:
     print("|---|---|---|---|")
     with Threads(2):
         for B in (128, 512):
-            run, info = ours_train(cnn, (1, 16, 16), Xi, Yi, "C", B)
-            fns = {"ours": run}
-            if torch:
-                fns["torch"] = torch_train(torch_cnn(), Xi.reshape(n, 1, 16, 16), Yi, B, "C")
-            ev = {k: (n // B) * B / t for k, t in interleaved(fns, max(2, repeats // 2), 2).items()}
-            ours, tor = ev["ours"], ev.get("torch")
+            ours, tor, _ = cnn_rates(B, 2)
             print(f"| {B} | {fmt(ours)} | {fmt(tor)} | {f'{ours / tor:.2f}x' if tor else '-'} |")
     print()
 
