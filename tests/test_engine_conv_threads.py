@@ -49,10 +49,10 @@ def test_blocks_give_the_one_block_layer(monkeypatch, geometry, n_threads):
     x = rng.normal(size=(n, int(np.prod(shape))))
     dy = rng.normal(size=(n, int(np.prod(one.output_shape))))
     monkeypatch.setattr(conv, "threads", lambda: 1)
-    assert one._blocks(n) == [(0, n)]
+    assert conv.event_blocks(n) == [(0, n)]
     ref = _pass(one, x, dy)
     monkeypatch.setattr(conv, "threads", lambda: n_threads)
-    assert len(split._blocks(n)) == n_threads
+    assert len(conv.event_blocks(n)) == n_threads
     got = _pass(split, x, dy)
     for a, b in zip(ref[:2], got[:2], strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-13, atol=1e-13)  # each event's own numbers
@@ -64,10 +64,9 @@ def test_blocks_give_the_one_block_layer(monkeypatch, geometry, n_threads):
 
 
 def test_small_batches_stay_in_one_block(monkeypatch):
-    layer = _layer(*GEOMETRIES[0], seed=2)
     monkeypatch.setattr(conv, "threads", lambda: 4)
-    assert layer._blocks(2 * BLOCK_MIN_EVENTS - 1) == [(0, 2 * BLOCK_MIN_EVENTS - 1)]
-    assert len(layer._blocks(3 * BLOCK_MIN_EVENTS)) == 3
+    assert conv.event_blocks(2 * BLOCK_MIN_EVENTS - 1) == [(0, 2 * BLOCK_MIN_EVENTS - 1)]
+    assert len(conv.event_blocks(3 * BLOCK_MIN_EVENTS)) == 3
 
 
 def test_cnn_training_on_threads_is_reproducible_and_close_to_one_thread(monkeypatch):

@@ -430,9 +430,6 @@ class _ConvBase(Layer):
     #: whether the kernels' GEMMs run over output positions (CONV) or input positions (CONVT)
     _gemm_over_output: bool
 
-    def _blocks(self, n: int) -> list[tuple[int, int]]:
-        return event_blocks(n)
-
     def _block_space(self, ws: dict[str, np.ndarray], blocks: list[tuple[int, int]]) -> tuple[list, list]:
         """Scratch per block (block 0 uses the batch's) and the weight and bias gradients of blocks 1.., kept
         per batch size and block count."""
@@ -452,7 +449,7 @@ class _ConvBase(Layer):
         x, ws = self._start(x)
         W, b, z, y = self.params["Weights"], self.params["Biases"], ws["z"], ws["y"]
         act, geom = self.activation, self._geom()
-        blocks = self._blocks(x.shape[0])
+        blocks = event_blocks(x.shape[0])
         if len(blocks) == 1:
             self._forward_kernel(x, W, b, z, y, act, *geom, ws["buf"])
             return y
@@ -470,21 +467,21 @@ class _ConvBase(Layer):
         assert x is not None  # _dz raised otherwise
         need, geom = self.need_input_grad, self._geom()
         gW, gb = self.grads["Weights"], self.grads["Biases"]
-        blocks = self._blocks(n)
+        blocks = event_blocks(n)
         if len(blocks) == 1:
             self._backward_kernel(x, W, dz, gW, gb, dx, need, *geom, ws["buf"])
-            return dx.reshape((n, *self.input_shape))
-        bufs, parts = self._block_space(ws, blocks)
-        grads = [(gW, gb), *parts]
+        else:
+            bufs, parts = self._block_space(ws, blocks)
+            grads = [(gW, gb), *parts]
 
-        def run(a: int, e: int, k: int) -> None:
-            gWk, gbk = grads[k]
-            self._backward_kernel(x[a:e], W, dz[a:e], gWk, gbk, dx[a:e], need, *geom, bufs[k])
+            def run(a: int, e: int, k: int) -> None:
+                gWk, gbk = grads[k]
+                self._backward_kernel(x[a:e], W, dz[a:e], gWk, gbk, dx[a:e], need, *geom, bufs[k])
 
-        run_blocks(blocks, run)
-        for pW, pb in parts:  # the blocks' sums added in block order: the same bits every run
-            gW += pW
-            gb += pb
+            run_blocks(blocks, run)
+            for pW, pb in parts:  # the blocks' sums added in block order: the same bits every run
+                gW += pW
+                gb += pb
         return dx.reshape((n, *self.input_shape))
 
 
@@ -715,8 +712,9 @@ class MaxPool2D(Layer):
         def run(a: int, e: int, k: int) -> None:
             maxpool_backward_kernel(dy[a:e], arg[a:e], dx[a:e])
 
-        run_blocks(event_blocks(dy.shape[0]), run)
-        return dx.reshape((dy.shape[0], *self.input_shape))
+        n = len(dy)
+        run_blocks(event_blocks(n), run)
+        return dx.reshape((n, *self.input_shape))
 
 
 class Padding2D(Layer):

@@ -279,7 +279,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         if keep[l] < 1:
             a_off = lay[l, L_IN]
         elif l == 0:
-            a_off = R - R  # xin
+            a_off = 0  # xin
         else:
             a_off = lay[l - 1, L_A]
         ain = view2d(ws, a_off, nb, k)

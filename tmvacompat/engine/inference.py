@@ -405,12 +405,11 @@ def _is_plain_dense(net: Any) -> bool:
     )
 
 
-def _in_blocks(n: int, chunk: int, run: Callable[[int, int], int]) -> int:
-    """``run(start, stop)`` on chunk-aligned row blocks of ``n`` rows, one per engine thread when ``n`` is
-    at least :data:`PARALLEL_MIN_ROWS` (:func:`~tmvacompat.engine.parallel.run_blocks`); the sum of the
-    results (the NaN-row counts)."""
-    blocks = row_blocks(n, chunk, threads() if n >= PARALLEL_MIN_ROWS else 1)
-    return sum(run_blocks(blocks, lambda a, b, k: run(a, b)))
+def _in_blocks(n: int, chunk: int, run: Callable[[int, int, int], int]) -> int:
+    """``run(start, stop, block)`` on chunk-aligned row blocks of ``n`` rows, one per engine thread when
+    ``n`` is at least :data:`PARALLEL_MIN_ROWS` (:func:`~tmvacompat.engine.parallel.run_blocks`); the sum
+    of the results (the NaN-row counts)."""
+    return sum(run_blocks(row_blocks(n, chunk, threads() if n >= PARALLEL_MIN_ROWS else 1), run))
 
 
 class DensePredictor:
@@ -438,6 +437,7 @@ class DensePredictor:
         self.nout = net.layers[-1].width
         self.refresh()
         self._buf = np.empty(scratch_size(self.lay), self.dtype)
+        self._bufs = [self._buf]  # one per block of a split call (grown on first use)
         self._fns = inference_pointers(self.lay, self.dtype)  # the table's codes never change
         self._run = kernel_entry(self.P, self.lay, self._buf, self._fns)
 
@@ -511,9 +511,11 @@ class DensePredictor:
                                      f"with outputs of strides {out.strides}", token="X")  # fmt: skip
             return out
 
-        def run(a: int, b: int) -> int:
-            buf = self._buf if a == 0 else np.empty_like(self._buf)
-            return self._run(X[a:b], self.P, self.lay, out[a:b], buf, self._fns)
+        while len(self._bufs) < threads():  # scratch per block, kept: 0.8 MB of page faults per call else
+            self._bufs.append(np.empty_like(self._buf))
+
+        def run(a: int, b: int, k: int) -> int:
+            return self._run(X[a:b], self.P, self.lay, out[a:b], self._bufs[k], self._fns)
 
         _in_blocks(n, self.chunk, run)
         return out
@@ -565,7 +567,7 @@ class DenseEvaluator:
         if x.shape[0] < PARALLEL_MIN_ROWS:
             return out, self._run(x, self.P, self.lay, out, self._scratch()[0], self._fns)
 
-        def run(a: int, b: int) -> int:
+        def run(a: int, b: int, k: int) -> int:  # each thread its own scratch: worker threads persist
             return self._run(x[a:b], self.P, self.lay, out[a:b], self._scratch()[0], self._fns)
 
         nbad = _in_blocks(x.shape[0], self.chunk, run)

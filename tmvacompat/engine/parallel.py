@@ -22,6 +22,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+
 def threads() -> int:
     """The engine's thread count: Numba's."""
     import numba

@@ -302,9 +302,9 @@ def train(
             runner.prepare(X, Y, w)  # before the validator: overlaps the two compiles on a cold start
         nb = n_train // B
         validate = _Validator(net, Xv, Yv, wv, B, value_fn, fused=runner is not None)
-        # layers that split the batch over the engine's threads (CONV, CONVT) and the sharded fused kernel run
-        # BLAS on one thread; any multi-threaded BLAS call between them (the dense layers, the validation)
-        # would leave BLAS's threads spinning on the other cores, against ours
+        # layers that split the batch over the engine's threads (CONV, CONVT, MAXPOOL) and the sharded fused
+        # kernel run BLAS on one thread; any multi-threaded BLAS call between them (the dense layers, the
+        # validation) would leave BLAS's threads spinning on the other cores, against ours
         splits = any(getattr(la, "uses_blocks", False) for la in net.layers)
         blocks = runner is None and threads() > 1 and splits
         if (runner is not None and runner.shards > 1) or blocks:
