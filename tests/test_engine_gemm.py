@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from tmvacompat.engine.gemm import gemm, gemm_nn, gemm_tn, gemv_narrow
+from tmvacompat.engine.activations import fma
+from tmvacompat.engine.gemm import gemm, gemm_nn, gemm_panels, gemm_tn, gemv_narrow, pack_panels, panel_width
 
 SHAPES = [(32, 128, 128), (5, 20, 7), (128, 20, 32), (1, 16, 3), (7, 33, 129), (3, 1, 130), (9, 7, 5),
           (4, 8, 0), (0, 16, 4), (64, 128, 20), (17, 17, 17), (9, 40, 600), (128, 20, 1024)]  # fmt: skip
@@ -119,3 +120,73 @@ def test_gemv_narrow_matches_float64_sums(dtype, m, k):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(z[1, 2 : 2 + m], want, rtol=tol, atol=tol * np.sqrt(k))
     assert np.isnan(z[0]).all() and np.isnan(z[1, :2]).all() and np.isnan(z[1, 2 + m :]).all()
+
+
+@njit(cache=True)
+def _panels(rows, m, k, A, Q, oq, P, ob, C):
+    gemm_panels(rows, m, k, A, Q, oq, P, ob, C)
+
+
+@njit(cache=True)
+def _fma_chains(A, Wt, b):
+    """The reference for gemm_panels: per element the bias, then one fused multiply-add per input in order."""
+    out = np.empty((A.shape[0], Wt.shape[1]), A.dtype)
+    for i in range(A.shape[0]):
+        for j in range(Wt.shape[1]):
+            s = b[j]
+            for kk in range(A.shape[1]):
+                s = fma(A[i, kk], Wt[kk, j], s)
+            out[i, j] = s
+    return out
+
+
+def _panel_layer(rng, dtype, rows, m, k):
+    """A dense layer's operands as dense_infer lays them out: the packed weights and biases at offsets
+    inside bigger parameter arrays, the result in a NaN-filled matrix."""
+    A = rng.standard_normal((rows, k)).astype(dtype)
+    Wt = rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    Q = np.concatenate([np.full(3, np.nan, dtype), pack_panels(Wt)])
+    P = np.concatenate([np.full(5, np.nan, dtype), b])
+    return A, Wt, b, Q, P
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows,m,k", [(6, 16, 1), (7, 17, 3), (8, 128, 20), (13, 40, 128), (37, 33, 129),
+                                      (12, 8, 5), (6, 9, 64)])  # fmt: skip
+def test_gemm_panels_is_the_ordered_fma_chain_of_every_element(dtype, rows, m, k):
+    # bit for bit the bias followed by the inputs' fused multiply-adds in order: every row and column
+    # remainder (overlapping last row block and panel) lands on the right element; and near float64 numpy
+    if m < panel_width(dtype):
+        return
+    rng = np.random.default_rng(rows * 1000 + m * 10 + k)
+    A, Wt, b, Q, P = _panel_layer(rng, dtype, rows, m, k)
+    C = np.full((rows, m), np.nan, dtype)
+    _panels(rows, m, k, A, Q, 3, P, 5, C)
+    np.testing.assert_array_equal(C, _fma_chains(A, Wt, b))
+    truth = A.astype(np.float64) @ Wt.astype(np.float64) + b
+    tol = (2e-6 if dtype == np.float32 else 1e-14) * k**0.5 * 4
+    np.testing.assert_allclose(C, truth, rtol=0, atol=tol)
+
+
+def test_gemm_panels_rows_do_not_depend_on_their_block():
+    # a row gives the same bits alone in a block of six, in the overlapping last block, or in a long product:
+    # dense_infer's chunks and thread blocks cannot change results
+    rng = np.random.default_rng(7)
+    A, Wt, b, Q, P = _panel_layer(rng, np.float32, 23, 48, 70)
+    whole = np.empty((23, 48), np.float32)
+    _panels(23, 48, 70, A, Q, 3, P, 5, whole)
+    for start in range(0, 18, 5):
+        part = np.empty((6, 48), np.float32)
+        _panels(6, 48, 70, np.ascontiguousarray(A[start:start + 6]), Q, 3, P, 5, part)
+        np.testing.assert_array_equal(part, whole[start:start + 6])
+
+
+def test_pack_panels_layout_and_its_limit():
+    wt = np.arange(3 * 20, dtype=np.float32).reshape(3, 20)
+    q = pack_panels(wt).reshape(2, 3, 16)
+    np.testing.assert_array_equal(q[0], wt[:, :16])
+    np.testing.assert_array_equal(q[1], wt[:, 4:])  # the last panel ends at the last column
+    assert pack_panels(wt.astype(np.float64)).size == 3 * 3 * 8
+    with pytest.raises(ValueError, match="fewer than a panel"):
+        pack_panels(wt[:, :15])

@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -384,4 +385,101 @@ def gemm_tn(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
     _gemm_wide(M, N, K, A, ao, 1, lda, B, bo, ldb, C, co, ldc)
 
 
-__all__ = ["GEMM_MAX_BATCH", "gemm", "gemm_nn", "gemm_tn", "gemv_narrow", "use_gemm", "VectorType"]
+def panel_width(dtype) -> int:
+    """Columns per panel of :func:`pack_panels` (two SIMD vectors: 16 float32, 8 float64), the width of the
+    tiles :func:`gemm_panels` computes.
+
+    >>> panel_width(np.float32), panel_width(np.float64)
+    (16, 8)
+    """
+    return 2 * (256 // (8 * np.dtype(dtype).itemsize))
+
+
+def pack_panels(wt: np.ndarray) -> np.ndarray:
+    """The (k, m) matrix ``wt`` as consecutive panels of :func:`panel_width` columns, each (k, width)
+    row-major: what :func:`gemm_panels` reads. The last panel ends at column m (it overlaps the one before
+    when the width does not divide m). ``m`` must be at least the width.
+
+    >>> q = pack_panels(np.arange(34, dtype=np.float32).reshape(2, 17))
+    >>> q.size, q[32:35].tolist()  # the second panel: columns 1..16 of both rows
+    (64, [1.0, 2.0, 3.0])
+    """
+    k, m = wt.shape
+    nr = panel_width(wt.dtype)
+    if m < nr:
+        raise ValueError(f"pack_panels: {m} columns, fewer than a panel ({nr})")
+    starts = [min(j, m - nr) for j in range(0, m, nr)]
+    return np.concatenate([np.ascontiguousarray(wt[:, j:j + nr]).reshape(-1) for j in starts])
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # into gemm_panels: compiled there, not linked
+def _tile_6(K, A, pa, lda, Q, pq, C, pc, ldc, P, pb):
+    """Rows pa/lda.. +5 of ``A`` times one panel (``Q`` at pq, K x 2W) plus the biases ``P[pb:pb+2W]``,
+    into C at pc: twelve accumulators (the FMA units' latency times their count on AVX2 needs at least
+    eight in flight), two panel vectors and one broadcast input: fifteen of the sixteen vector registers."""
+    W = _lanes(A)
+    c00 = _vload(P, pb)
+    c01 = _vload(P, pb + W)
+    c10, c11, c20, c21, c30, c31 = c00, c01, c00, c01, c00, c01
+    c40, c41, c50, c51 = c00, c01, c00, c01
+    for _ in range(K):
+        b0 = _vload(Q, pq)
+        b1 = _vload(Q, pq + W)
+        a = _vsplat(A, pa)
+        c00 = _vfma(a, b0, c00)
+        c01 = _vfma(a, b1, c01)
+        a = _vsplat(A, pa + lda)
+        c10 = _vfma(a, b0, c10)
+        c11 = _vfma(a, b1, c11)
+        a = _vsplat(A, pa + 2 * lda)
+        c20 = _vfma(a, b0, c20)
+        c21 = _vfma(a, b1, c21)
+        a = _vsplat(A, pa + 3 * lda)
+        c30 = _vfma(a, b0, c30)
+        c31 = _vfma(a, b1, c31)
+        a = _vsplat(A, pa + 4 * lda)
+        c40 = _vfma(a, b0, c40)
+        c41 = _vfma(a, b1, c41)
+        a = _vsplat(A, pa + 5 * lda)
+        c50 = _vfma(a, b0, c50)
+        c51 = _vfma(a, b1, c51)
+        pa += 1
+        pq += 2 * W
+    _vstore(C, pc, c00)
+    _vstore(C, pc + W, c01)
+    _vstore(C, pc + ldc, c10)
+    _vstore(C, pc + ldc + W, c11)
+    _vstore(C, pc + 2 * ldc, c20)
+    _vstore(C, pc + 2 * ldc + W, c21)
+    _vstore(C, pc + 3 * ldc, c30)
+    _vstore(C, pc + 3 * ldc + W, c31)
+    _vstore(C, pc + 4 * ldc, c40)
+    _vstore(C, pc + 4 * ldc + W, c41)
+    _vstore(C, pc + 5 * ldc, c50)
+    _vstore(C, pc + 5 * ldc + W, c51)
+
+
+# not inlined: compiled on its own, the tile loop runs 12-15 % faster than inside dense_infer's body
+@njit(cache=True, error_model="numpy", nogil=True)
+def gemm_panels(rows, m, k, A, Q, oq, P, ob, C):
+    """``C = A W^T + b`` for a dense layer: ``A`` (rows, k) and ``C`` (rows, m) with consecutive rows, the
+    weights packed by :func:`pack_panels` (from W^T) at ``Q[oq:]``, the biases at ``P[ob:ob+m]``;
+    ``m`` at least :func:`panel_width`, ``rows`` at least 6.
+
+    Each element is ``b_j`` followed by one fused multiply-add per input in order, whatever the number of
+    rows and wherever the row is: a row's results do not depend on the block it is computed in. Packing
+    is done once per network: the kernel reads each panel contiguously (with W^T read in place, 512x128x128
+    ran at 74 GFLOP/s against 84 packed; OpenBLAS 75).
+    """
+    NR = 2 * _lanes(Q)
+    for i0 in range(0, rows, 6):  # six rows stay in L1 while every panel passes over them
+        # the last block overlaps the one before when 6 does not divide rows: its rows are computed again
+        # with the same operations (one tile kernel, no second one for single rows to compile)
+        i = min(i0, rows - 6)
+        for j0 in range(0, m, NR):
+            j = min(j0, m - NR)
+            _tile_6(k, A, i * k, k, Q, oq + (j0 // NR) * k * NR, C, i * m + j, m, P, ob + j)
+
+
+__all__ = ["GEMM_MAX_BATCH", "gemm", "gemm_nn", "gemm_panels", "gemm_tn", "gemv_narrow", "pack_panels",
+           "panel_width", "use_gemm", "VectorType"]
