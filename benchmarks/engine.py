@@ -365,7 +365,7 @@ def inference_table(n_events, repeats, threads_list):
     net = Network.build(tutorial_specs(), (20,), dtype=DT)
     initialize(net, "XAVIER", seed=2)
     X = rng.standard_normal((n_events, 20), dtype=DT)
-    pred = DensePredictor(net, chunk=2048)
+    pred = DensePredictor(net)
     ref = numpy_predict(net, X[:1000])
     assert np.allclose(pred(X[:1000]), ref, atol=1e-4)
     rows = []
