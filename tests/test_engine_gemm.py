@@ -190,3 +190,17 @@ def test_pack_panels_layout_and_its_limit():
     assert pack_panels(wt.astype(np.float64)).size == 3 * 3 * 8
     with pytest.raises(ValueError, match="fewer than a panel"):
         pack_panels(wt[:, :15])
+
+
+@pytest.mark.parametrize("M,N,K", [(6, 16, 1), (7, 40, 20), (11, 16, 128), (32, 33, 128), (13, 128, 256),
+                                   (13, 17, 257), (5, 16, 9)])  # fmt: skip
+def test_gemm_is_the_ordered_fma_chain_of_every_element(M, N, K):
+    # six-row tiles (one pass over K, the last tile overlapping), four-row and single-row tiles (slices of K
+    # beyond KC, fewer than six rows) and the overlapping last column block all give each element the
+    # chain 0 + a_0 b_0 + a_1 b_1 + ... in order, one rounding per term, in both of A's layouts
+    rng = np.random.default_rng(M * 7 + N * 3 + K)
+    A = rng.standard_normal((M, K)).astype(np.float32)
+    B = rng.standard_normal((K, N)).astype(np.float32)
+    want = _fma_chains(A, B, np.zeros(N, np.float32))
+    for transposed in (False, True):
+        np.testing.assert_array_equal(_product(A, B, transposed), want)

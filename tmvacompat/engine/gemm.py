@@ -2,12 +2,14 @@
 
 OpenBLAS (what Numba's ``np.dot`` calls) packs both operands on every call and has a fixed cost of about
 10 us once a product has two or more rows; for a 32-event batch through a 128-wide layer that is half of
-the product's time. :func:`gemm` is a register-blocked kernel instead: a tile of 4 rows x 2 vectors of the
-result (4 x 16 in float32, 4 x 8 in float64) stays in eight vector registers while it runs over the inner
-dimension, each step one fused multiply-add per register. The vectors are LLVM vector values made by the
-intrinsics below (Numba has no SIMD type of its own); on CPUs without AVX, LLVM splits them into what the
-CPU has. Measured on one AVX2 core (float32, rows x 128 x 128): 8 rows 71 GFLOP/s (OpenBLAS 19), 32 rows 67
-(45), 128 rows 74 (69), 512 rows 76 (80); with 20 inputs 73-82 (OpenBLAS 38-62).
+the product's time. :func:`gemm` is a register-blocked kernel instead: a tile of 6 rows x 2 vectors of the
+result (6 x 16 in float32, 6 x 8 in float64) stays in twelve vector registers while it runs over the inner
+dimension, each step one fused multiply-add per register (twelve chains keep both FMA pipes of an AVX2 core
+busy; the 4-row tiles used for slices of a long inner dimension and for fewer than six rows have eight).
+The vectors are LLVM vector values made by the intrinsics below (Numba has no SIMD type of its own); on
+CPUs without AVX, LLVM splits them into what the CPU has. Measured on one AVX2 core (float32, rows x 128 x
+128): 30 rows 72 GFLOP/s (4-row tiles 55, OpenBLAS 37), 126 rows 70 (58, 60); with 20 inputs 62 (45, 42).
+:func:`gemm_panels` (inference) reads weights packed once in panels and starts from the biases.
 
 Operands are flat arrays with offsets and strides, so one compiled signature serves every layer:
 ``C[i, j] = sum_k A[ao + i*sai + k*sak] * B[bo + k*ldb + j]``, ``C`` row-major at ``co`` with row stride
@@ -260,6 +262,52 @@ def _block_4(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W, resume):
 
 
 @njit(cache=True, error_model="numpy")
+def _block_6(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W):
+    """Rows i..i+5, columns j..j+2W of C over the whole inner dimension: twelve accumulators, enough to
+    keep both FMA pipes busy (their 4-cycle latency needs eight in flight; :func:`_block_4` has eight).
+    Rows x 128 x 128, one thread: 30 rows 72 GFLOP/s (4-row tiles 55, OpenBLAS 37), 126 rows 70 (58, 60);
+    a weight gradient of 126 events 80 (65, 61)."""
+    c00 = _vzero(A)
+    c01, c10, c11, c20, c21, c30 = c00, c00, c00, c00, c00, c00
+    c31, c40, c41, c50, c51 = c00, c00, c00, c00, c00
+    for _ in range(K):
+        b0 = _vload(B, pb)
+        b1 = _vload(B, pb + W)
+        a = _vsplat(A, pa)
+        c00 = _vfma(a, b0, c00)
+        c01 = _vfma(a, b1, c01)
+        a = _vsplat(A, pa + sai)
+        c10 = _vfma(a, b0, c10)
+        c11 = _vfma(a, b1, c11)
+        a = _vsplat(A, pa + 2 * sai)
+        c20 = _vfma(a, b0, c20)
+        c21 = _vfma(a, b1, c21)
+        a = _vsplat(A, pa + 3 * sai)
+        c30 = _vfma(a, b0, c30)
+        c31 = _vfma(a, b1, c31)
+        a = _vsplat(A, pa + 4 * sai)
+        c40 = _vfma(a, b0, c40)
+        c41 = _vfma(a, b1, c41)
+        a = _vsplat(A, pa + 5 * sai)
+        c50 = _vfma(a, b0, c50)
+        c51 = _vfma(a, b1, c51)
+        pa += sak
+        pb += ldb
+    _vstore(C, pc, c00)
+    _vstore(C, pc + W, c01)
+    _vstore(C, pc + ldc, c10)
+    _vstore(C, pc + ldc + W, c11)
+    _vstore(C, pc + 2 * ldc, c20)
+    _vstore(C, pc + 2 * ldc + W, c21)
+    _vstore(C, pc + 3 * ldc, c30)
+    _vstore(C, pc + 3 * ldc + W, c31)
+    _vstore(C, pc + 4 * ldc, c40)
+    _vstore(C, pc + 4 * ldc + W, c41)
+    _vstore(C, pc + 5 * ldc, c50)
+    _vstore(C, pc + 5 * ldc + W, c51)
+
+
+@njit(cache=True, error_model="numpy")
 def _block_1(K, A, pa, sak, B, pb, ldb, C, pc, W, resume):
     """One row, columns j..j+2W."""
     if resume:
@@ -316,6 +364,14 @@ def _gemm_wide(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
             resume = k0 > 0
             pa0 = ao + k0 * sak
             pb0 = bo + k0 * ldb + jj
+            if n_k == K and M >= 6:
+                # one pass over the inner dimension: six-row tiles, the last one overlapping the one before
+                # when 6 does not divide M (its rows computed again with the same operations; a resumed
+                # slice cannot do that: it would add to finished rows)
+                for i0 in range(0, M, 6):
+                    i = min(i0, M - 6)
+                    _block_6(n_k, A, pa0 + i * sai, sai, sak, B, pb0, ldb, C, co + i * ldc + jj, ldc, W)
+                continue
             i = 0
             while i + 4 <= M:
                 _block_4(n_k, A, pa0 + i * sai, sai, sak, B, pb0, ldb, C, co + i * ldc + jj, ldc, W,
