@@ -5,7 +5,7 @@ OpenBLAS (what Numba's ``np.dot`` calls) packs both operands on every call and h
 the product's time. :func:`gemm` is a register-blocked kernel instead: a tile of 6 rows x 2 vectors of the
 result (6 x 16 in float32, 6 x 8 in float64) stays in twelve vector registers while it runs over the inner
 dimension, each step one fused multiply-add per register (twelve chains keep both FMA pipes of an AVX2 core
-busy; the 4-row tiles used for slices of a long inner dimension and for fewer than six rows have eight).
+busy; the 4-row tiles it replaces had eight).
 The vectors are LLVM vector values made by the intrinsics below (Numba has no SIMD type of its own); on
 CPUs without AVX, LLVM splits them into what the CPU has. Measured on one AVX2 core (float32, rows x 128 x
 128): 30 rows 72 GFLOP/s (4-row tiles 55, OpenBLAS 37), 126 rows 70 (58, 60); with 20 inputs 62 (45, 42).
@@ -213,117 +213,81 @@ def gemv_narrow(x, xo, P, wo, bo, m, k, z, zo):
 
 
 @njit(cache=True, error_model="numpy")
-def _block_4(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W, resume):
-    """Rows i..i+3, columns j..j+2W of C (pa, pb, pc point at the block's first elements). ``resume``:
-    continue the sums already in C (the next slice of the inner dimension: the same chain of FMAs)."""
+def _block_6(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W, nr, resume):
+    """Rows i..i+nr-1 (``nr`` <= 6), columns j..j+2W of C (pa, pb, pc point at the block's first elements):
+    twelve accumulators, enough to keep both FMA pipes busy (their 4-cycle latency needs eight in flight).
+    Rows past ``nr`` compute row i's sums again and are not stored, so one compiled tile serves every
+    remainder (a lone row costs what six do, about what a one-row tile's two latency-bound chains took).
+    ``resume``: continue the sums already in C (the next slice of the inner dimension: the same chain of
+    FMAs). Rows x 128 x 128, one thread: 30 rows 72 GFLOP/s (the 4-row tiles this replaces 55, OpenBLAS
+    37), 126 rows 70 (58, 60); a weight gradient of 126 events 80 (65, 61)."""
+    o1 = sai if nr > 1 else 0
+    o2 = 2 * sai if nr > 2 else 0
+    o3 = 3 * sai if nr > 3 else 0
+    o4 = 4 * sai if nr > 4 else 0
+    o5 = 5 * sai if nr > 5 else 0
     if resume:
+        q1 = ldc if nr > 1 else 0
+        q2 = 2 * ldc if nr > 2 else 0
+        q3 = 3 * ldc if nr > 3 else 0
+        q4 = 4 * ldc if nr > 4 else 0
+        q5 = 5 * ldc if nr > 5 else 0
         c00 = _vload(C, pc)
         c01 = _vload(C, pc + W)
-        c10 = _vload(C, pc + ldc)
-        c11 = _vload(C, pc + ldc + W)
-        c20 = _vload(C, pc + 2 * ldc)
-        c21 = _vload(C, pc + 2 * ldc + W)
-        c30 = _vload(C, pc + 3 * ldc)
-        c31 = _vload(C, pc + 3 * ldc + W)
+        c10 = _vload(C, pc + q1)
+        c11 = _vload(C, pc + q1 + W)
+        c20 = _vload(C, pc + q2)
+        c21 = _vload(C, pc + q2 + W)
+        c30 = _vload(C, pc + q3)
+        c31 = _vload(C, pc + q3 + W)
+        c40 = _vload(C, pc + q4)
+        c41 = _vload(C, pc + q4 + W)
+        c50 = _vload(C, pc + q5)
+        c51 = _vload(C, pc + q5 + W)
     else:
         c00 = _vzero(A)
-        c01 = c00
-        c10 = c00
-        c11 = c00
-        c20 = c00
-        c21 = c00
-        c30 = c00
-        c31 = c00
+        c01, c10, c11, c20, c21, c30 = c00, c00, c00, c00, c00, c00
+        c31, c40, c41, c50, c51 = c00, c00, c00, c00, c00
     for _ in range(K):
         b0 = _vload(B, pb)
         b1 = _vload(B, pb + W)
         a = _vsplat(A, pa)
         c00 = _vfma(a, b0, c00)
         c01 = _vfma(a, b1, c01)
-        a = _vsplat(A, pa + sai)
+        a = _vsplat(A, pa + o1)
         c10 = _vfma(a, b0, c10)
         c11 = _vfma(a, b1, c11)
-        a = _vsplat(A, pa + 2 * sai)
+        a = _vsplat(A, pa + o2)
         c20 = _vfma(a, b0, c20)
         c21 = _vfma(a, b1, c21)
-        a = _vsplat(A, pa + 3 * sai)
+        a = _vsplat(A, pa + o3)
         c30 = _vfma(a, b0, c30)
         c31 = _vfma(a, b1, c31)
-        pa += sak
-        pb += ldb
-    _vstore(C, pc, c00)
-    _vstore(C, pc + W, c01)
-    _vstore(C, pc + ldc, c10)
-    _vstore(C, pc + ldc + W, c11)
-    _vstore(C, pc + 2 * ldc, c20)
-    _vstore(C, pc + 2 * ldc + W, c21)
-    _vstore(C, pc + 3 * ldc, c30)
-    _vstore(C, pc + 3 * ldc + W, c31)
-
-
-@njit(cache=True, error_model="numpy")
-def _block_6(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W):
-    """Rows i..i+5, columns j..j+2W of C over the whole inner dimension: twelve accumulators, enough to
-    keep both FMA pipes busy (their 4-cycle latency needs eight in flight; :func:`_block_4` has eight).
-    Rows x 128 x 128, one thread: 30 rows 72 GFLOP/s (4-row tiles 55, OpenBLAS 37), 126 rows 70 (58, 60);
-    a weight gradient of 126 events 80 (65, 61)."""
-    c00 = _vzero(A)
-    c01, c10, c11, c20, c21, c30 = c00, c00, c00, c00, c00, c00
-    c31, c40, c41, c50, c51 = c00, c00, c00, c00, c00
-    for _ in range(K):
-        b0 = _vload(B, pb)
-        b1 = _vload(B, pb + W)
-        a = _vsplat(A, pa)
-        c00 = _vfma(a, b0, c00)
-        c01 = _vfma(a, b1, c01)
-        a = _vsplat(A, pa + sai)
-        c10 = _vfma(a, b0, c10)
-        c11 = _vfma(a, b1, c11)
-        a = _vsplat(A, pa + 2 * sai)
-        c20 = _vfma(a, b0, c20)
-        c21 = _vfma(a, b1, c21)
-        a = _vsplat(A, pa + 3 * sai)
-        c30 = _vfma(a, b0, c30)
-        c31 = _vfma(a, b1, c31)
-        a = _vsplat(A, pa + 4 * sai)
+        a = _vsplat(A, pa + o4)
         c40 = _vfma(a, b0, c40)
         c41 = _vfma(a, b1, c41)
-        a = _vsplat(A, pa + 5 * sai)
+        a = _vsplat(A, pa + o5)
         c50 = _vfma(a, b0, c50)
         c51 = _vfma(a, b1, c51)
         pa += sak
         pb += ldb
     _vstore(C, pc, c00)
     _vstore(C, pc + W, c01)
-    _vstore(C, pc + ldc, c10)
-    _vstore(C, pc + ldc + W, c11)
-    _vstore(C, pc + 2 * ldc, c20)
-    _vstore(C, pc + 2 * ldc + W, c21)
-    _vstore(C, pc + 3 * ldc, c30)
-    _vstore(C, pc + 3 * ldc + W, c31)
-    _vstore(C, pc + 4 * ldc, c40)
-    _vstore(C, pc + 4 * ldc + W, c41)
-    _vstore(C, pc + 5 * ldc, c50)
-    _vstore(C, pc + 5 * ldc + W, c51)
-
-
-@njit(cache=True, error_model="numpy")
-def _block_1(K, A, pa, sak, B, pb, ldb, C, pc, W, resume):
-    """One row, columns j..j+2W."""
-    if resume:
-        s0 = _vload(C, pc)
-        s1 = _vload(C, pc + W)
-    else:
-        s0 = _vzero(A)
-        s1 = s0
-    for _ in range(K):
-        a = _vsplat(A, pa)
-        s0 = _vfma(a, _vload(B, pb), s0)
-        s1 = _vfma(a, _vload(B, pb + W), s1)
-        pa += sak
-        pb += ldb
-    _vstore(C, pc, s0)
-    _vstore(C, pc + W, s1)
+    if nr > 1:
+        _vstore(C, pc + ldc, c10)
+        _vstore(C, pc + ldc + W, c11)
+    if nr > 2:
+        _vstore(C, pc + 2 * ldc, c20)
+        _vstore(C, pc + 2 * ldc + W, c21)
+    if nr > 3:
+        _vstore(C, pc + 3 * ldc, c30)
+        _vstore(C, pc + 3 * ldc + W, c31)
+    if nr > 4:
+        _vstore(C, pc + 4 * ldc, c40)
+        _vstore(C, pc + 4 * ldc + W, c41)
+    if nr > 5:
+        _vstore(C, pc + 5 * ldc, c50)
+        _vstore(C, pc + 5 * ldc + W, c51)
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # a comparison: no compile of its own
@@ -364,22 +328,9 @@ def _gemm_wide(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
             resume = k0 > 0
             pa0 = ao + k0 * sak
             pb0 = bo + k0 * ldb + jj
-            if n_k == K and M >= 6:
-                # one pass over the inner dimension: six-row tiles, the last one overlapping the one before
-                # when 6 does not divide M (its rows computed again with the same operations; a resumed
-                # slice cannot do that: it would add to finished rows)
-                for i0 in range(0, M, 6):
-                    i = min(i0, M - 6)
-                    _block_6(n_k, A, pa0 + i * sai, sai, sak, B, pb0, ldb, C, co + i * ldc + jj, ldc, W)
-                continue
-            i = 0
-            while i + 4 <= M:
-                _block_4(n_k, A, pa0 + i * sai, sai, sak, B, pb0, ldb, C, co + i * ldc + jj, ldc, W,
-                         resume)
-                i += 4
-            while i < M:
-                _block_1(n_k, A, pa0 + i * sai, sak, B, pb0, ldb, C, co + i * ldc + jj, W, resume)
-                i += 1
+            for i in range(0, M, 6):
+                _block_6(n_k, A, pa0 + i * sai, sai, sak, B, pb0, ldb, C, co + i * ldc + jj, ldc, W,
+                         min(6, M - i), resume)
         j += NR
 
 
