@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -53,3 +54,21 @@ def test_callers_on_several_threads_and_nested_calls_get_their_own_results():
         t.join()
     for i in range(4):
         assert out[i] == [[[(i, 0, 0), (i, 0, 1)], [(i, 1, 0), (i, 1, 1)]]] * 20
+
+
+def test_blas_is_limited_only_for_blocks_that_ask_for_it(monkeypatch):
+    # inference blocks call no BLAS: they skip threadpoolctl (its first scan takes ~0.3 s, each limit ~40 us)
+    from tmvacompat.engine import blas
+
+    entered = []
+
+    def spy():
+        entered.append(1)
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(blas, "single_threaded_blas", spy)
+    blocks = [(0, 1), (1, 2)]
+    assert run_blocks(blocks, lambda a, b, k: k, limit_blas=False) == [0, 1]
+    assert entered == []
+    assert run_blocks(blocks, lambda a, b, k: k) == [0, 1]
+    assert entered == [1]

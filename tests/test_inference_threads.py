@@ -42,6 +42,20 @@ def test_split_predictions_are_the_same_bits(monkeypatch, dtype):
     np.testing.assert_allclose(one, net.predict(X), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
 
 
+def test_split_inference_leaves_blas_alone(monkeypatch):
+    # the inference kernel calls no BLAS, so its thread blocks do not set BLAS limits
+    from tmvacompat.engine import blas
+
+    def no_blas_limit():
+        raise AssertionError("inference blocks set a BLAS thread limit")
+
+    monkeypatch.setattr(blas, "single_threaded_blas", no_blas_limit)
+    monkeypatch.setattr(inference, "threads", lambda: 2)
+    net = Network.build([DenseSpec(16, "TANH"), DenseSpec(1, "LINEAR")], (3,))
+    X = np.random.default_rng(0).normal(size=(2 * PARALLEL_MIN_ROWS, 3)).astype(np.float32)
+    np.testing.assert_allclose(DensePredictor(net)(X), net.predict(X), atol=1e-5)
+
+
 def test_split_evaluation_counts_nan_rows_in_every_block(monkeypatch):
     rng = np.random.default_rng(1)
     layers = [(rng.normal(size=(8, 4)), rng.normal(size=8), 3), (rng.normal(size=(1, 8)), np.zeros(1), 0)]

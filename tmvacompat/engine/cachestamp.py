@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 _ENGINE = Path(__file__).resolve().parent
+_ROOT = _ENGINE.parents[1]  # a source checkout (pyproject.toml there), or site-packages when installed
 #: directories whose functions get the engine's digest in their stamps: the engine, and a source checkout's
-#: tests (their jitted wrappers link engine kernels into their own cached code)
-_COVERED = (_ENGINE, _ENGINE.parents[1] / "tests")
+#: tests (their jitted wrappers link engine kernels into their own cached code; not another package's
+#: ``tests`` installed into site-packages)
+_COVERED = (_ENGINE, _ROOT / "tests") if (_ROOT / "pyproject.toml").is_file() else (_ENGINE,)
 
 
 def digest(directory: Path) -> str:

@@ -2,8 +2,8 @@
 Numba call.
 
 :func:`dense_infer` is the kernel. Everything it reads lives in one flat parameter array ``P`` (per layer:
-the weights as TMVA stores them (m, k), the same weights transposed (k, m), the biases, and for layers at
-least a panel wide the transposed weights packed in panels (:func:`~tmvacompat.engine.gemm.pack_panels`);
+the biases; the weights as TMVA stores them (m, k) for layers narrower than a panel, the transposed
+weights (k, m) and the same packed in panels (:func:`~tmvacompat.engine.gemm.pack_panels`) for wider ones;
 then, optionally, the Normalize offsets and doubled scales of the input) addressed through a small int64
 table ``lay`` (row 0 a header, one row per layer), so there is one compiled signature per float type
 whatever the network.
@@ -368,14 +368,19 @@ def pack_dense(layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *, outpu
             raise TrainingError(f"layer {i} has {k} inputs but layer {i - 1} gives {prev}", token=str(i))
         prev = m
         lay[i + 1, C_M], lay[i + 1, C_K], lay[i + 1, C_CODE] = m, k, int(code)
-        lay[i + 1, C_W], lay[i + 1, C_WT], lay[i + 1, C_B] = pos, pos + m * k, pos + 2 * m * k
-        chunks += [W.astype(dt).reshape(-1), W.T.astype(dt).reshape(-1), np.asarray(b, dt).reshape(-1)]
-        pos += 2 * m * k + m
-        lay[i + 1, C_WP] = -1  # narrow layers (fewer outputs than a panel) are never packed
+        # narrow layers (fewer outputs than a panel) keep W (m, k) for gemv_narrow; wide ones W^T (k, m) for
+        # the few-row loops and the packed panels for gemm_panels (absent copies: offset -1)
+        lay[i + 1, C_W] = lay[i + 1, C_WT] = lay[i + 1, C_WP] = -1
+        parts = [(C_B, np.asarray(b, dt).reshape(-1))]
         if m >= panel_width(dt):
-            lay[i + 1, C_WP] = pos
-            chunks.append(pack_panels(W.T.astype(dt)))
-            pos += chunks[-1].size
+            wt = np.ascontiguousarray(W.T.astype(dt))
+            parts += [(C_WT, wt.reshape(-1)), (C_WP, pack_panels(wt))]
+        else:
+            parts.append((C_W, W.astype(dt).reshape(-1)))
+        for col, arr in parts:
+            lay[i + 1, col] = pos
+            chunks.append(arr)
+            pos += arr.size
     nin = int(lay[1, C_K])
     lay[0, H_L], lay[0, H_NIN], lay[0, H_NOUT] = L, nin, lay[L, C_M]
     lay[0, H_OUTFN] = OUTPUT_CODES[output_function]
@@ -409,7 +414,8 @@ def _in_blocks(n: int, chunk: int, run: Callable[[int, int, int], int]) -> int:
     """``run(start, stop, block)`` on chunk-aligned row blocks of ``n`` rows, one per engine thread when
     ``n`` is at least :data:`PARALLEL_MIN_ROWS` (:func:`~tmvacompat.engine.parallel.run_blocks`); the sum
     of the results (the NaN-row counts)."""
-    return sum(run_blocks(row_blocks(n, chunk, threads() if n >= PARALLEL_MIN_ROWS else 1), run))
+    blocks = row_blocks(n, chunk, threads() if n >= PARALLEL_MIN_ROWS else 1)
+    return sum(run_blocks(blocks, run, limit_blas=False))  # the kernel calls no BLAS
 
 
 class DensePredictor:
