@@ -193,6 +193,63 @@ def test_fused_equals_generic(opt, dtype):
         np.testing.assert_allclose(results[0][1], results[1][1], rtol=tol)
 
 
+def _plan_unshared(layers, keep, R, B):
+    """The fused trainer's workspace plan with a buffer of its own for every layer's z, a, dz and dx (the
+    layout before buffers were shared): the reference the shared plan must train bit for bit like."""
+    from tmvacompat.engine import fused as F
+
+    nin, nout = layers[0].fan_in, layers[-1].width
+    lay = np.zeros((len(layers), F.L_COLS), dtype=np.int64)
+    pos, u_pos = R * (nin + 2 * nout + 1), 0
+    for i, la in enumerate(layers):
+        m, k = la.width, la.fan_in
+        lay[i, F.L_M], lay[i, F.L_K], lay[i, F.L_CODE] = m, k, la.activation
+        lay[i, F.L_Z], pos = pos, pos + R * m
+        lay[i, F.L_A] = lay[i, F.L_Z]
+        if la.activation != 0:
+            lay[i, F.L_A], pos = pos, pos + R * m
+        lay[i, F.L_DZ], pos = pos, pos + R * m
+        if i > 0:
+            lay[i, F.L_DX], pos = pos, pos + R * k
+        if keep[i] < 1:
+            lay[i, F.L_IN], lay[i, F.L_S], pos = pos, pos + R * k, pos + 2 * R * k
+            lay[i, F.L_U], u_pos = u_pos, u_pos + B * k
+    return lay, pos, u_pos
+
+
+@pytest.mark.parametrize("acts", [("TANH", "RELU", "SIGMOID", "GAUSS"),
+                                  ("RELU", "TANH", "SOFTSIGN", "SYMMRELU"),
+                                  ("FTANH", "LINEAR", "TANH", "RELU")])
+def test_shared_workspace_trains_bit_for_bit_like_unshared_buffers(monkeypatch, acts):
+    # every activation kind between others: a layer whose backward reads z (relu, gauss, softsign, ...) must
+    # keep its own z; dropout on two layers exercises their separate buffers
+    from tmvacompat.engine import fused as F
+
+    X, Y, w, nout = _problem("C", np.float64, nout=1)
+    specs = [DenseSpec(9 - i, a) for i, a in enumerate(acts)] + [DenseSpec(0, "LINEAR")]
+    phase = TrainingPhase(learning_rate=0.02, optimizer="ADAM", batch_size=16, max_epochs=2,
+                          test_repetitions=1, drop_config=(0.0, 0.2, 0.0, 0.1))
+    results = []
+    for plan in (F._plan, _plan_unshared):
+        monkeypatch.setattr(F, "_plan", plan)
+        net = build(specs, 5, nout, init="XAVIER")
+        hist = train(net, X[:64], Y[:64], w[:64], X[64:], Y[64:], w[64:], loss="C", phases=[phase], seed=5)
+        assert hist.phases[0].path == "fused"
+        results.append(params_of(net))
+    assert max_diff(results[0], results[1]) == 0.0
+
+
+def test_shared_workspace_size_of_the_tutorial_network():
+    # 20 -> 3 x 128 tanh -> 1 at 128 rows: inputs/targets/gradients/weights (20 + 3) rows, one shared z,
+    # three outputs, one dz, one dx (128 wide), the output layer's z: 396 KB in float32 (780 KB unshared)
+    from tmvacompat.engine import fused as F
+
+    net = build([DenseSpec(128, "TANH")] * 3 + [DenseSpec(0, "LINEAR")], 20, dtype=np.float32)
+    _, size, _ = F._plan(net.layers, np.ones(4), 128, 128)
+    assert size == 128 * (23 + 128 + 3 * 128 + 128 + 128 + 1)
+    assert _plan_unshared(net.layers, np.ones(4), 128, 128)[1] * 4 == 780.5 * 1024
+
+
 def test_fused_dropout_masks_and_scaling_and_no_dropout_in_predict():
     net = build([DenseSpec(40, "TANH"), DenseSpec(1, "LINEAR")], 50)
     opt = Optimizer(net, "SGD", learning_rate=0.0)

@@ -61,6 +61,10 @@ from numba.np.numpy_support import as_dtype
 
 from tmvacompat.engine.activations import (
     COMMON_ACTIVATIONS,
+    FTANH,
+    IDENTITY,
+    SIGMOID,
+    TANH,
     act_backward_from_output,
     call_forward,
     forward_pointer,
@@ -84,6 +88,9 @@ LOSS_CODES: dict[str, int] = {"C": 0, "R": 1, "S": 2}
 LOSS_KERNELS = (_bce_kernel, _mse_kernel, _softmax_ce_kernel)
 #: uniforms drawn per dropout group at most (bounds the memory of the batch-group path)
 MAX_GROUP_UNIFORMS = 1 << 22
+
+#: activations whose backward kernels (both ``F_BWD`` choices) read only the layer's output, not ``z``
+_BACKWARD_FROM_OUTPUT = frozenset((TANH, FTANH, SIGMOID))
 
 # columns of the per-layer offset table ``lay`` (int64, one row per layer)
 L_M, L_K, L_CODE, L_W, L_B, L_Z, L_A, L_DZ, L_DX, L_IN, L_S, L_U, L_COLS = range(13)
@@ -516,26 +523,39 @@ def shard_count(batch_size: int, threads: int | None = None) -> int:
 
 def _plan(layers: list[Any], keep: np.ndarray, R: int, B: int) -> tuple[np.ndarray, int, int]:
     """The per-layer offset table ``lay`` for a workspace of ``R`` rows, its size, and the dropout uniforms
-    per batch; uniform offsets (``L_U``) are per whole batch of ``B`` rows (a shard takes its rows' part)."""
+    per batch; uniform offsets (``L_U``) are per whole batch of ``B`` rows (a shard takes its rows' part).
+
+    Buffers that are dead between layers are shared (for the tutorial network in float32 the workspace of
+    a batch-128 step shrinks from 780 to 396 KB, that of batch 1024 from 6.1 to 3.1 MB): one ``dz`` and
+    one ``dx`` for all layers (the backward reads a layer's ``dx`` into the next layer's ``dz``, then
+    overwrites ``dx``), and one pre-activation ``z`` for the layers whose backward reads only their output
+    (tanh, fast tanh, sigmoid). No kernel reads and writes the same buffer."""
     nin, nout = layers[0].fan_in, layers[-1].width
     lay = np.zeros((len(layers), L_COLS), dtype=np.int64)
     pos = R * (nin + 2 * nout + 1)  # xin, yb, gout, wb
+    widest = max(la.width for la in layers)
+    z_shared, pos = pos, pos + R * widest
+    dz_shared, pos = pos, pos + R * widest
+    dx_shared = pos
+    pos += R * max([la.fan_in for la in layers[1:]] + [0])
     u_pos = 0
     for i, la in enumerate(layers):
         m, k = la.width, la.fan_in
         lay[i, L_M], lay[i, L_K], lay[i, L_CODE] = m, k, la.activation
-        lay[i, L_Z] = pos
-        pos += R * m
-        if la.activation == 0:
-            lay[i, L_A] = lay[i, L_Z]
+        if la.activation == IDENTITY:  # the output is z, which the next layer or the loss reads
+            lay[i, L_Z] = lay[i, L_A] = pos
+            pos += R * m
         else:
+            if la.activation in _BACKWARD_FROM_OUTPUT:
+                lay[i, L_Z] = z_shared
+            else:
+                lay[i, L_Z] = pos
+                pos += R * m
             lay[i, L_A] = pos
             pos += R * m
-        lay[i, L_DZ] = pos
-        pos += R * m
+        lay[i, L_DZ] = dz_shared
         if i > 0:
-            lay[i, L_DX] = pos
-            pos += R * k
+            lay[i, L_DX] = dx_shared
         if keep[i] < 1:
             lay[i, L_IN] = pos
             pos += R * k
@@ -638,7 +658,8 @@ class FusedDenseTrainer:
     # views into the workspace, for tests and debugging
     def buffer(self, layer: int, what: str) -> np.ndarray:
         """A (R, n) view of a layer's workspace (R = B, or the first shard's rows): ``"z"``, ``"a"``
-        (activation), ``"in"`` (dropped input), ``"scale"`` (dropout scale), ``"dz"``, ``"dx"``."""
+        (activation), ``"in"`` (dropped input), ``"scale"`` (dropout scale), ``"dz"``, ``"dx"``. ``dz`` and
+        ``dx`` are shared by all layers, ``z`` by the tanh and sigmoid layers (see :func:`_plan`)."""
         col = {"z": L_Z, "a": L_A, "in": L_IN, "scale": L_S, "dz": L_DZ, "dx": L_DX}[what]
         n = self.lay[layer, L_K] if what in ("in", "scale", "dx") else self.lay[layer, L_M]
         off = int(self.lay[layer, col])
