@@ -8,7 +8,16 @@ import pytest
 from numba import njit
 
 from tmvacompat.engine.activations import fma
-from tmvacompat.engine.gemm import gemm, gemm_nn, gemm_panels, gemm_tn, gemv_narrow, pack_panels, panel_width
+from tmvacompat.engine.gemm import (
+    gemm,
+    gemm_nn,
+    gemm_panels,
+    gemm_tn,
+    gemv_narrow,
+    gemv_panels,
+    pack_panels,
+    panel_width,
+)
 
 SHAPES = [(32, 128, 128), (5, 20, 7), (128, 20, 32), (1, 16, 3), (7, 33, 129), (3, 1, 130), (9, 7, 5),
           (4, 8, 0), (0, 16, 4), (64, 128, 20), (17, 17, 17), (9, 40, 600), (128, 20, 1024)]  # fmt: skip
@@ -183,6 +192,32 @@ def test_gemm_panels_rows_do_not_depend_on_their_block():
         part = np.empty((6, 48), np.float32)
         _panels(6, 48, 70, np.ascontiguousarray(A[start:start + 6]), Q, 3, P, 5, part)
         np.testing.assert_array_equal(part, whole[start:start + 6])
+
+
+@njit(cache=True)
+def _gemv_panels(rows, m, k, A, Q, oq, P, ob, C):
+    gemv_panels(rows, m, k, A, Q, oq, P, ob, C)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows,m,k", [(1, 16, 1), (1, 17, 3), (2, 33, 20), (1, 48, 7), (3, 64, 128),
+                                      (1, 100, 129), (5, 128, 20), (7, 130, 40), (1, 9, 64)])  # fmt: skip
+def test_gemv_panels_is_the_ordered_fma_chain_of_every_element(dtype, rows, m, k):
+    # the few-row path: one to three panels (the spare accumulators redo the last), four, more than four
+    # with an overlapping last block of panels, a last panel that overlaps the one before; bit for bit the
+    # ordered chain, so it equals gemm_panels wherever a row is computed
+    if m < panel_width(dtype):
+        return
+    rng = np.random.default_rng(rows * 1000 + m * 10 + k)
+    A, Wt, b, Q, P = _panel_layer(rng, dtype, rows, m, k)
+    C = np.full((rows + 1, m), np.nan, dtype)  # a guard row after the product stays untouched
+    _gemv_panels(rows, m, k, A, Q, 3, P, 5, C)
+    np.testing.assert_array_equal(C[:rows], _fma_chains(A, Wt, b))
+    assert np.isnan(C[rows]).all()
+    if rows >= 6:
+        G = np.empty((rows, m), dtype)
+        _panels(rows, m, k, A, Q, 3, P, 5, G)
+        np.testing.assert_array_equal(C[:rows], G)
 
 
 def test_pack_panels_layout_and_its_limit():

@@ -399,15 +399,17 @@ def test_dense_evaluator_names_inputs_of_the_wrong_shape():
 
 
 def test_each_layer_keeps_only_the_weight_copies_its_paths_read():
-    # a narrow layer: W (m, k) for the per-output dot products; a wide one: W^T (k, m) for few rows and the
-    # same packed in 16-column panels for blocks of rows; absent copies have offset -1
-    from tmvacompat.engine.inference import C_B, C_W, C_WP, C_WT, pack_dense
+    # a narrow layer: W (m, k) for the per-output dot products; a wide one: W^T (k, m) packed in 16-column
+    # panels (for blocks of rows and for single rows alike); the absent copy has offset -1
+    from tmvacompat.engine.inference import C_B, C_W, C_WP, pack_dense
 
     rng = np.random.default_rng(0)
     W1, W2 = rng.normal(size=(20, 5)), rng.normal(size=(1, 20))
     P, lay = pack_dense([(W1, np.ones(20), 3), (W2, np.zeros(1), 0)], np.float32)
-    assert P.size == (20 + 20 * 5 + 2 * 16 * 5) + (1 + 20)  # biases, W^T, two overlapping 16-column panels
-    assert lay[1, C_W] == -1 and lay[2, C_WT] == -1 and lay[2, C_WP] == -1
-    np.testing.assert_array_equal(P[lay[1, C_WT]:lay[1, C_WT] + 100].reshape(5, 20), W1.T.astype(np.float32))
+    assert P.size == (20 + 2 * 16 * 5) + (1 + 20)  # biases, two overlapping 16-column panels of W^T
+    assert lay[1, C_W] == -1 and lay[2, C_WP] == -1
+    panels = P[lay[1, C_WP]:lay[1, C_WP] + 160].reshape(2, 5, 16)
+    np.testing.assert_array_equal(panels[0], W1.T[:, :16].astype(np.float32))
+    np.testing.assert_array_equal(panels[1], W1.T[:, 4:].astype(np.float32))
     np.testing.assert_array_equal(P[lay[2, C_W]:lay[2, C_W] + 20], W2[0].astype(np.float32))
     np.testing.assert_array_equal(P[lay[1, C_B]:lay[1, C_B] + 20], 1)

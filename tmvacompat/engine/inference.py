@@ -3,19 +3,19 @@ Numba call.
 
 :func:`dense_infer` is the kernel. Everything it reads lives in one flat parameter array ``P`` (per layer:
 the biases; the weights as TMVA stores them (m, k) for layers narrower than a panel, the transposed
-weights (k, m) and the same packed in panels (:func:`~tmvacompat.engine.gemm.pack_panels`) for wider ones;
-then, optionally, the Normalize offsets and doubled scales of the input) addressed through a small int64
-table ``lay`` (row 0 a header, one row per layer), so there is one compiled signature per float type
-whatever the network.
+weights (k, m) packed in panels (:func:`~tmvacompat.engine.gemm.pack_panels`) for wider ones; then,
+optionally, the Normalize offsets and doubled scales of the input) addressed through a small int64 table
+``lay`` (row 0 a header, one row per layer), so there is one compiled signature per float type whatever
+the network.
 
 * Row blocks of at least :data:`SMALL_ROWS` events go through
   :func:`~tmvacompat.engine.gemm.gemm_panels` (tiles of 6 rows x 16 outputs in registers, the bias in the
   accumulators, weights packed once per network), then the activation kernel over the block. On the
   tutorial network that is 15-20 % faster than ``np.dot`` (OpenBLAS, which packs the weights on every
   call) with a separate bias pass, and it compiles faster.
-* Smaller blocks (one event from the Reader, a handful of rows) loop over the transposed weights,
-  vectorised over the output neurons: one row through 16-column panels would run each panel's sums as a
-  chain of dependent multiply-adds.
+* Smaller blocks (one event from the Reader, a handful of rows) go through
+  :func:`~tmvacompat.engine.gemm.gemv_panels`: the same panels, four at a time, so that one row still
+  keeps eight multiply-add chains in flight.
 * Layers narrower than two vectors (a classifier's output, a few classes) take one vector dot product per
   output and row (:func:`~tmvacompat.engine.gemm.gemv_narrow`).
 * Every output element is computed with the same operations wherever its row is (block sizes, chunks
@@ -63,12 +63,11 @@ from numba.np.numpy_support import as_dtype
 from tmvacompat.engine.activations import (
     IDENTITY,
     call_forward,
-    fma,
     forward_pointer,
     is_lean,
 )
 from tmvacompat.engine.fnptr import native_call, pointer
-from tmvacompat.engine.gemm import _lanes, gemm_panels, gemv_narrow, pack_panels, panel_width
+from tmvacompat.engine.gemm import _lanes, gemm_panels, gemv_narrow, gemv_panels, pack_panels, panel_width
 from tmvacompat.engine.parallel import row_blocks, run_blocks, threads
 from tmvacompat.engine.views import data_address, view2d
 from tmvacompat.engine.warmup import wait_inference_compile
@@ -92,39 +91,8 @@ H_L, H_NIN, H_NOUT, H_OUTFN, H_NORM, H_CHUNK, H_WMAX, H_CHECK = range(8)
 # entries of dense_infer's function-address array (see inference_pointers)
 I_ACT, I_INPUTS, I_FINISH, I_COUNT = range(4)
 # layer rows (rows 1..L of ``lay``)
-C_M, C_K, C_CODE, C_W, C_WT, C_B, C_WP = range(7)
-N_COLS = 8
-
-
-@njit(cache=True, error_model="numpy", inline="always")  # one call site: compiled in dense_infer, not linked
-def _small_product(a, P, ow_t, ob, m, k, z):
-    """``z = a W^T + b`` for a few rows with the transposed weights ``P[ow_t:]`` (k, m): the inner loop runs
-    over the m outputs (vectorises; no BLAS call and its fixed cost). Eight inputs per pass, chained fused
-    multiply-adds: one load and store of ``z`` per eight weight rows (the weights stream from cache once)."""
-    rows = a.shape[0]
-    wt = view2d(P, ow_t, k, m)
-    b = P[ob:ob + m]
-    for i in range(rows):
-        zi = z[i]
-        ai = a[i]
-        for j in range(m):
-            zi[j] = b[j]
-        k8 = k - k % 8
-        for kk in range(0, k8, 8):
-            v0, v1, v2, v3 = ai[kk], ai[kk + 1], ai[kk + 2], ai[kk + 3]
-            v4, v5, v6, v7 = ai[kk + 4], ai[kk + 5], ai[kk + 6], ai[kk + 7]
-            w0, w1, w2, w3 = wt[kk], wt[kk + 1], wt[kk + 2], wt[kk + 3]
-            w4, w5, w6, w7 = wt[kk + 4], wt[kk + 5], wt[kk + 6], wt[kk + 7]
-            for j in range(m):
-                t = fma(v1, w1[j], fma(v0, w0[j], zi[j]))
-                t = fma(v3, w3[j], fma(v2, w2[j], t))
-                t = fma(v5, w5[j], fma(v4, w4[j], t))
-                zi[j] = fma(v7, w7[j], fma(v6, w6[j], t))
-        for kk in range(k8, k):
-            v = ai[kk]
-            wk = wt[kk]
-            for j in range(m):
-                zi[j] = fma(v, wk[j], zi[j])
+C_M, C_K, C_CODE, C_W, C_B, C_WP = range(6)
+N_COLS = 8  # the header row has eight entries
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -263,7 +231,7 @@ def dense_infer(X, P, lay, out, buf, fns):
                 for i in range(rows):
                     gemv_narrow(a, i * k, P, lay[r, C_W], lay[r, C_B], m, k, z, i * m)
             elif rows < SMALL_ROWS:
-                _small_product(a, P, lay[r, C_WT], lay[r, C_B], m, k, z)
+                gemv_panels(rows, m, k, a, P, lay[r, C_WP], P, lay[r, C_B], z)
             else:
                 gemm_panels(rows, m, k, a, P, lay[r, C_WP], P, lay[r, C_B], z)
             if code != IDENTITY:
@@ -368,13 +336,12 @@ def pack_dense(layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *, outpu
             raise TrainingError(f"layer {i} has {k} inputs but layer {i - 1} gives {prev}", token=str(i))
         prev = m
         lay[i + 1, C_M], lay[i + 1, C_K], lay[i + 1, C_CODE] = m, k, int(code)
-        # narrow layers (fewer outputs than a panel) keep W (m, k) for gemv_narrow; wide ones W^T (k, m) for
-        # the few-row loops and the packed panels for gemm_panels (absent copies: offset -1)
-        lay[i + 1, C_W] = lay[i + 1, C_WT] = lay[i + 1, C_WP] = -1
+        # narrow layers (fewer outputs than a panel) keep W (m, k) for gemv_narrow; wide ones the packed
+        # panels of W^T for gemm_panels and gemv_panels (the absent copy: offset -1)
+        lay[i + 1, C_W] = lay[i + 1, C_WP] = -1
         parts = [(C_B, np.asarray(b, dt).reshape(-1))]
         if m >= panel_width(dt):
-            wt = np.ascontiguousarray(W.T.astype(dt))
-            parts += [(C_WT, wt.reshape(-1)), (C_WP, pack_panels(wt))]
+            parts.append((C_WP, pack_panels(np.ascontiguousarray(W.T.astype(dt)))))
         else:
             parts.append((C_W, W.astype(dt).reshape(-1)))
         for col, arr in parts:
