@@ -15,11 +15,13 @@ import pytest
 
 from tmvacompat.data.transforms import TransformChain
 from tmvacompat.engine.inference import (
+    PARALLEL_MIN_ROWS,
     SMALL_ROWS,
     DenseEvaluator,
     DensePredictor,
     dense_infer,
     inference_pointers,
+    kernel_handle,
     pack_dense,
     scratch_size,
 )
@@ -270,13 +272,67 @@ def test_dense_predictor_writes_into_a_given_out_and_refuses_one_it_cannot_fill(
     np.testing.assert_array_equal(np.asarray(sub), out)
 
 
+def test_refresh_copies_the_new_weights_and_the_old_copy_is_not_read_after():
+    # the kernel reads the weights through a handle of addresses: refresh must hand it the new copy (and
+    # the old one may be freed), in single calls and in blocks split over threads
+    import gc
+
+    net, pred, rng = _random_dense([DenseSpec(40, "TANH"), DenseSpec(3, "LINEAR")], 6, 5)
+    x = rng.normal(size=(PARALLEL_MIN_ROWS + 3, 6)).astype(np.float32)
+    before = pred(x).copy()
+    net.set_params([{k: rng.normal(0, 0.5, v.shape) for k, v in la.params.items()} for la in net.layers])
+    np.testing.assert_array_equal(pred(x[:5]), before[:5])  # a copy: unchanged until refresh
+    old = pred.P
+    pred.refresh()
+    old[:] = np.nan  # the old copy, overwritten: nothing may read it any more
+    del old
+    gc.collect()
+    np.testing.assert_allclose(pred(x[:5]), net.predict(x[:5]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(pred(x), net.predict(x), rtol=1e-5, atol=1e-5)  # split over threads
+    np.testing.assert_array_equal(pred(x[7:8]), pred(x)[7:8])
+
+
+def test_kernel_handle_names_what_it_needs():
+    P, lay = pack_dense([(np.ones((3, 2)), np.zeros(3), 0)], np.float32)
+    buf, fns = np.empty(scratch_size(lay), np.float32), inference_pointers(lay, np.float32)
+    h = kernel_handle(P, lay, buf, fns)
+    assert h.dtype == np.int64 and h[0] == P.ctypes.data and h[4] == buf.ctypes.data
+    for bad in ((P, lay, buf[:-1], fns), (P, lay, buf.astype(np.float64), fns), (P, lay[:, :4], buf, fns),
+                (P, lay, buf, fns[:2]), (P[::2], lay, buf, fns)):  # fmt: skip
+        with pytest.raises(TrainingError, match="kernel_handle needs"):
+            kernel_handle(*bad)
+
+
+def test_a_handle_keeps_its_arrays_alive_and_then_lets_them_go():
+    import gc
+    import weakref
+
+    P, lay = pack_dense([(np.full((3, 2), 0.5), np.arange(3.0), 0)], np.float32)
+    fns = inference_pointers(lay, np.float32)
+    h = kernel_handle(P.copy(), lay.copy(), np.empty(scratch_size(lay), np.float32), fns.copy())
+    gc.collect()
+    junk = [np.full(P.size, np.nan, np.float32) for _ in range(50)]  # would reuse freed memory
+    out = np.empty((2, 3), np.float32)
+    assert dense_infer(np.ones((2, 2), np.float32), out, h) == 0
+    np.testing.assert_array_equal(out, [[1.0, 2.0, 3.0]] * 2)
+    probe = P.copy()
+    alive = weakref.ref(probe)
+    h2 = kernel_handle(probe, lay, np.empty(scratch_size(lay), np.float32), fns)
+    del probe, junk
+    gc.collect()
+    assert alive() is not None
+    del h2
+    gc.collect()
+    assert alive() is None
+
+
 def test_pack_dense_checks_layer_sizes():
     with pytest.raises(TrainingError, match="layer 1 has 4 inputs"):
         pack_dense([(np.ones((3, 2)), np.zeros(3), 0), (np.ones((1, 4)), np.zeros(1), 0)], np.float32)
     P, lay = pack_dense([(np.ones((2, 2)), np.zeros(2), 0)], np.float32, output_function="M")
     out = np.empty((1, 2), np.float32)
-    dense_infer(np.array([[1.0, -1.0]], np.float32), P, lay, out, np.empty(4096, np.float32),
-                inference_pointers(lay, np.float32))
+    dense_infer(np.array([[1.0, -1.0]], np.float32), out,
+                kernel_handle(P, lay, np.empty(4096, np.float32), inference_pointers(lay, np.float32)))
     np.testing.assert_allclose(out, apply_output_function(np.zeros((1, 2), np.float32), "M"))
 
 
@@ -322,7 +378,7 @@ def test_only_the_parts_a_table_needs_are_called_by_address():
     assert fns[I_ACT] != 0 and fns[I_INPUTS] == 0 and fns[I_FINISH] == 0
     out = np.empty((9, 1), np.float32)
     x = np.random.default_rng(0).standard_normal((9, 2)).astype(np.float32)
-    dense_infer(x, P, lay, out, np.empty(scratch_size(lay), np.float32), fns)
+    dense_infer(x, out, kernel_handle(P, lay, np.empty(scratch_size(lay), np.float32), fns))
     np.testing.assert_allclose(out[:, 0], np.tanh(x @ np.ones((2, 3))) @ np.ones(3), rtol=1e-5)
     # a weight file's network: Normalize, sigmoid output and the NaN check
     P, lay = pack_dense(layers, np.float32, output_function="S", check_nan=True,
@@ -330,7 +386,7 @@ def test_only_the_parts_a_table_needs_are_called_by_address():
     fns = inference_pointers(lay, np.float32)
     assert fns[I_INPUTS] != 0 and fns[I_FINISH] != 0
     x[3, 1] = np.nan
-    nbad = dense_infer(x, P, lay, out, np.empty(scratch_size(lay), np.float32), fns)
+    nbad = dense_infer(x, out, kernel_handle(P, lay, np.empty(scratch_size(lay), np.float32), fns))
     assert nbad == 1 and np.isnan(out[3, 0]) and np.isfinite(np.delete(out[:, 0], 3)).all()
     want = 1 / (1 + np.exp(-(np.tanh((x - 1) @ np.ones((2, 3))) @ np.ones(3))))
     np.testing.assert_allclose(np.delete(out[:, 0], 3), np.delete(want, 3), rtol=1e-5)
@@ -381,7 +437,7 @@ def test_kernel_refuses_arrays_it_cannot_read_by_flat_position_and_the_predictor
     for bad_x, bad_out in ((x, out), (np.zeros((6, 3), np.float32), out), (np.ascontiguousarray(x), out[:5]),
                            (np.ascontiguousarray(x), np.empty((4, 6), np.float32)[:, 1:3])):  # fmt: skip
         # the compiled entry point the predictor calls takes any 2-D arrays of the dtype as C-contiguous ones
-        assert pred._run(bad_x, pred.P, pred.lay, bad_out, pred._buf, pred._fns) == BAD_ARGUMENTS
+        assert pred._run(bad_x, bad_out, pred._h) == BAD_ARGUMENTS
     np.testing.assert_allclose(pred(x), net.predict(np.ascontiguousarray(x)), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(pred(one), net.predict(np.ascontiguousarray(one)), rtol=1e-6, atol=1e-6)
     strided_out = np.full((6, 4), np.nan, np.float32)[:, :2]

@@ -6,7 +6,7 @@ import pytest
 from numba import njit
 from numba.core.runtime import _nrt_python, rtsys
 
-from tmvacompat.engine.views import data_address, flat, view2d
+from tmvacompat.engine.views import array_at, data_address, flat, view2d
 
 
 @njit(cache=True)
@@ -99,3 +99,44 @@ def test_data_address_is_numpys():
     buf = np.arange(10.0)
     for a in (buf, buf[3:], buf[::2], buf.reshape(2, 5)[1:]):
         assert _address(a) == a.ctypes.data
+
+
+@njit(cache=True)
+def _at_sum_and_scale(addr, n, like, factor):
+    a = array_at(addr, n, like)
+    s = a.dtype.type(0)
+    for i in range(a.size):
+        s += a[i]
+        a[i] *= factor
+    return s, a.size
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_array_at_reads_and_writes_the_memory_at_the_address(dtype):
+    buf = np.arange(12).astype(dtype)
+    like = np.zeros(1, dtype)
+    s, n = _at_sum_and_scale(buf.ctypes.data + 3 * buf.itemsize, 5, like, 2)
+    assert (s, n) == (3 + 4 + 5 + 6 + 7, 5)
+    expect = np.r_[np.arange(3), 2 * np.arange(3, 8), np.arange(8, 12)].astype(dtype)
+    np.testing.assert_array_equal(buf, expect)
+
+
+@njit(cache=True)
+def _no_at(addr, n, like, factor):
+    return like[0], n
+
+
+def test_array_at_owns_nothing():
+    # the same allocations as a function of the same arguments without it (unboxing ``like`` makes one
+    # memory info per call): no memory info, no copy of its own
+    _nrt_python.memsys_enable_stats()
+    buf = np.ones(50, np.float32)
+    counts = []
+    for fn in (_no_at, _at_sum_and_scale, _no_at):
+        fn(buf.ctypes.data, 50, buf, np.float32(1))
+        before = rtsys.get_allocation_stats()
+        for _ in range(100):
+            fn(buf.ctypes.data, 50, buf, np.float32(1))
+        after = rtsys.get_allocation_stats()
+        counts.append((after.mi_alloc - before.mi_alloc, after.alloc - before.alloc))
+    assert counts[0] == counts[1] == counts[2]

@@ -6,7 +6,8 @@ the biases; the weights as TMVA stores them (m, k) for layers narrower than a pa
 weights (k, m) packed in panels (:func:`~tmvacompat.engine.gemm.pack_panels`) for wider ones; then,
 optionally, the Normalize offsets and doubled scales of the input) addressed through a small int64 table
 ``lay`` (row 0 a header, one row per layer), so there is one compiled signature per float type whatever
-the network.
+the network. The kernel takes them, with its scratch and the addresses of the functions it calls, through
+one int64 handle of addresses (:func:`kernel_handle`).
 
 * Row blocks of at least :data:`SMALL_ROWS` events go through
   :func:`~tmvacompat.engine.gemm.gemm_panels` (tiles of 6 rows x 16 outputs in registers, the bias in the
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -69,7 +71,7 @@ from tmvacompat.engine.activations import (
 from tmvacompat.engine.fnptr import native_call, pointer
 from tmvacompat.engine.gemm import _lanes, gemm_panels, gemv_narrow, gemv_panels, pack_panels, panel_width
 from tmvacompat.engine.parallel import row_blocks, run_blocks, threads
-from tmvacompat.engine.views import data_address, view2d
+from tmvacompat.engine.views import array_at, data_address, view2d
 from tmvacompat.engine.warmup import wait_inference_compile
 from tmvacompat.errors import InputDataError, TrainingError
 
@@ -93,6 +95,8 @@ I_ACT, I_INPUTS, I_FINISH, I_COUNT = range(4)
 # layer rows (rows 1..L of ``lay``)
 C_M, C_K, C_CODE, C_W, C_B, C_WP = range(6)
 N_COLS = 8  # the header row has eight entries
+# entries of a kernel handle (kernel_handle): the addresses and sizes of P, lay (rows) and buf, then fns
+K_P, K_NP, K_LAY, K_NLAY, K_BUF, K_NBUF, K_FNS = range(7)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -187,16 +191,22 @@ def _fits(A, rows, cols):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def dense_infer(X, P, lay, out, buf, fns):
-    """Outputs of a dense stack for every row of ``X`` (see the module doc for ``P`` and ``lay``).
+def dense_infer(X, out, h):
+    """Outputs of a dense stack for every row of ``X`` into ``out``; ``h`` the handle
+    (:func:`kernel_handle`) of the network's ``P`` and ``lay`` (see the module doc), flat scratch ``buf``
+    of at least :func:`scratch_size` elements, and the addresses ``fns`` :func:`inference_pointers` gives
+    for ``lay``.
 
-    ``X`` and ``out`` are C-contiguous (rows are read and written by flat position), ``buf`` is flat
-    scratch of at least :func:`scratch_size` elements; ``fns`` the addresses :func:`inference_pointers`
-    gives for ``lay``. Returns the number of rows that had a NaN input (their
-    outputs are NaN) when the header asks for the check, else 0; :data:`BAD_ARGUMENTS` (nothing computed)
-    when ``X`` or ``out`` does not have the table's columns, the same rows, consecutive rows and aligned
-    data (the callers' fast paths leave these checks to it: they cost nothing here).
+    ``X`` and ``out`` are C-contiguous (rows are read and written by flat position). Returns the number of
+    rows that had a NaN input (their outputs are NaN) when the header asks for the check, else 0;
+    :data:`BAD_ARGUMENTS` (nothing computed) when ``X`` or ``out`` does not have the table's columns, the
+    same rows, consecutive rows and aligned data (the callers' fast paths leave these checks to it: they
+    cost nothing here).
     """
+    P = array_at(h[K_P], h[K_NP], X)
+    lay = view2d(array_at(h[K_LAY], h[K_NLAY] * N_COLS, h), 0, h[K_NLAY], N_COLS)
+    buf = array_at(h[K_BUF], h[K_NBUF], X)
+    fns = h[K_FNS:K_FNS + I_COUNT]
     n = X.shape[0]
     L = lay[0, H_L]
     nin = lay[0, H_NIN]
@@ -247,24 +257,61 @@ def dense_infer(X, P, lay, out, buf, fns):
     return nbad
 
 
+def kernel_handle(P: np.ndarray, lay: np.ndarray, buf: np.ndarray, fns: np.ndarray) -> np.ndarray:
+    """The int64 handle :func:`dense_infer` reads ``P``, ``lay``, ``buf`` and ``fns`` from: their
+    addresses and sizes (one array for Numba's entry point to unbox instead of four: ~90 ns apiece, ~0.3 us
+    of a 3-5 us one-event call). The four arrays live at least as long as the handle (a finalizer on it
+    holds them), so a handle never points at freed memory.
+
+    >>> P, lay = pack_dense([(np.ones((1, 2)), np.zeros(1), 0)], np.float32, output_function="S")
+    >>> buf, fns = np.empty(scratch_size(lay), np.float32), inference_pointers(lay, np.float32)
+    >>> out = np.empty((1, 1), np.float32)
+    >>> _ = dense_infer(np.zeros((1, 2), np.float32), out, kernel_handle(P, lay, buf, fns))
+    >>> float(out[0, 0])
+    0.5
+    """
+    dt = P.dtype
+    ok = (P.ndim == 1 and buf.ndim == 1 and buf.dtype == dt and dt in (np.float32, np.float64)
+          and lay.dtype == np.int64 and lay.ndim == 2 and lay.shape[1] == N_COLS
+          and fns.dtype == np.int64 and fns.shape == (I_COUNT,) and buf.size >= scratch_size(lay)
+          and all(a.flags.c_contiguous and a.flags.aligned for a in (P, lay, buf, fns)))  # fmt: skip
+    if not ok:
+        raise TrainingError("kernel_handle needs pack_dense's P and lay, float scratch of P's dtype and "
+                            "scratch_size(lay) elements, and inference_pointers' fns",
+                            token="handle")  # fmt: skip
+    h = np.array([P.ctypes.data, P.size, lay.ctypes.data, lay.shape[0], buf.ctypes.data, buf.size,
+                  *fns.tolist()], np.int64)  # fmt: skip
+    weakref.finalize(h, _release, (P, lay, buf, fns))  # the tuple is held until h is collected
+    return h
+
+
+def _release(arrays: tuple) -> None:
+    """A handle's finalizer: nothing to do, its argument (the arrays) is dropped after the call."""
+
+
 def scratch_size(lay: np.ndarray) -> int:
     """Elements of scratch :func:`dense_infer` needs for the table ``lay``."""
     return int(lay[0, H_CHUNK] * (3 * lay[0, H_WMAX] + lay[0, H_NIN]))
 
 
-def kernel_entry(P: np.ndarray, lay: np.ndarray, buf: np.ndarray, fns: np.ndarray) -> Callable[..., int]:
-    """:func:`dense_infer`'s compiled entry point for float matrices of ``P``'s dtype (compiled or loaded
-    now). Calling it skips the dispatcher's type resolution (~0.2 us of a 4 us one-event call). It reads
-    its arguments as the types of the compiled signature without checking them: callers pass ``X`` and
-    ``out`` as numpy arrays of ``P``'s dtype with two dimensions (the kernel itself refuses other shapes,
-    strides and misaligned data, see :data:`BAD_ARGUMENTS`; ``X`` may be read-only, ``out`` must be
-    writable) and these ``P``, ``lay``, ``buf``, ``fns`` (or arrays of the same types).
+def entry_types(dtype: Any) -> tuple:
+    """The argument types (Numba's) :func:`dense_infer` is compiled for: (n, nin) inputs and (n, nout)
+    outputs of ``dtype``, C order, and the int64 handle."""
+    f = numba.from_dtype(np.dtype(dtype))
+    return types.Array(f, 2, "C"), types.Array(f, 2, "C"), types.Array(types.int64, 1, "C")
+
+
+def kernel_entry(dtype: Any) -> Callable[..., int]:
+    """:func:`dense_infer`'s compiled entry point for float matrices of ``dtype`` (compiled or loaded
+    now): ``entry(X, out, handle)``. Calling it skips the dispatcher's type resolution (~0.2 us of a 4 us
+    one-event call). It reads its arguments as the types of the compiled signature without checking them:
+    callers pass ``X`` and ``out`` as numpy arrays of ``dtype`` with two dimensions (the kernel itself
+    refuses other shapes, strides and misaligned data, see :data:`BAD_ARGUMENTS`; ``X`` may be read-only,
+    ``out`` must be writable) and a handle from :func:`kernel_handle` whose arrays are alive.
     """
-    args = (np.zeros((0, int(lay[0, H_NIN])), P.dtype), P, lay, np.zeros((0, int(lay[0, H_NOUT])), P.dtype),
-            buf, fns)  # fmt: skip
-    dense_infer(*args)
-    compiled = dense_infer.overloads[tuple(dense_infer.typeof_pyval(a) for a in args)]
-    entry: Callable[..., int] = compiled.entry_point  # type: ignore[attr-defined]  # not in Numba's stubs
+    sig = entry_types(dtype)
+    dense_infer.compile(sig)
+    entry: Callable[..., int] = dense_infer.overloads[sig].entry_point  # type: ignore[attr-defined]
     return entry
 
 
@@ -319,7 +366,7 @@ def pack_dense(layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *, outpu
     >>> P, lay = pack_dense([(np.ones((1, 2)), np.zeros(1), 0)], np.float32, output_function="S")
     >>> out = np.empty((1, 1), np.float32)
     >>> buf, fns = np.empty(scratch_size(lay), np.float32), inference_pointers(lay, np.float32)
-    >>> _ = dense_infer(np.zeros((1, 2), np.float32), P, lay, out, buf, fns)
+    >>> _ = dense_infer(np.zeros((1, 2), np.float32), out, kernel_handle(P, lay, buf, fns))
     >>> float(out[0, 0])
     0.5
     """
@@ -408,16 +455,23 @@ class DensePredictor:
         self.chunk = int(chunk)
         self.nin = net.layers[0].fan_in
         self.nout = net.layers[-1].width
-        self.refresh()
-        self._buf = np.empty(scratch_size(self.lay), self.dtype)
-        self._bufs = [self._buf]  # one per block of a split call (grown on first use)
+        self.P, self.lay = self._pack()
+        self._bufs = [np.empty(scratch_size(self.lay), self.dtype)]  # one per block of a split call
         self._fns = inference_pointers(self.lay, self.dtype)  # the table's codes never change
-        self._run = kernel_entry(self.P, self.lay, self._buf, self._fns)
+        self._run = kernel_entry(self.dtype)
+        self._hs = [kernel_handle(self.P, self.lay, b, self._fns) for b in self._bufs]
+        self._h = self._hs[0]
+
+    def _pack(self) -> tuple[np.ndarray, np.ndarray]:
+        layers = [(la.params["Weights"], la.params["Biases"], la.activation) for la in self.net.layers]
+        return pack_dense(layers, self.dtype, chunk=self.chunk)
 
     def refresh(self) -> None:
         """Copy the network's current weights in."""
-        layers = [(la.params["Weights"], la.params["Biases"], la.activation) for la in self.net.layers]
-        self.P, self.lay = pack_dense(layers, self.dtype, chunk=self.chunk)
+        P, lay = self._pack()
+        hs = [kernel_handle(P, lay, b, self._fns) for b in self._bufs]
+        # the handles hold the arrays' addresses: P and lay are replaced together with them
+        self.P, self.lay, self._hs, self._h = P, lay, hs, hs[0]
 
     def _as_matrix(self, X: Any) -> np.ndarray:
         """``X`` as a C-contiguous, aligned (events, inputs) matrix of the network's dtype; InputDataError
@@ -465,7 +519,7 @@ class DensePredictor:
                 out = np.empty((len(X), self.nout), dt)
             elif type(out) is not nd or out.dtype is not dt or out.ndim != 2 or not out.flags.writeable:
                 return self._careful(X, out)
-            if self._run(X, self.P, self.lay, out, self._buf, self._fns) != BAD_ARGUMENTS:
+            if self._run(X, out, self._h) != BAD_ARGUMENTS:
                 return out
         return self._careful(X, out)
 
@@ -479,16 +533,18 @@ class DensePredictor:
         else:
             self._check_out(out, n)
         if n < PARALLEL_MIN_ROWS:
-            if self._run(X, self.P, self.lay, out, self._buf, self._fns) == BAD_ARGUMENTS:
+            if self._run(X, out, self._h) == BAD_ARGUMENTS:
                 raise InputDataError(f"the kernel refused inputs of shape {X.shape} and strides {X.strides} "
                                      f"with outputs of strides {out.strides}", token="X")  # fmt: skip
             return out
 
         while len(self._bufs) < threads():  # scratch per block, kept: 0.8 MB of page faults per call else
-            self._bufs.append(np.empty_like(self._buf))
+            self._bufs.append(np.empty_like(self._bufs[0]))
+            self._hs.append(kernel_handle(self.P, self.lay, self._bufs[-1], self._fns))
+        hs = self._hs
 
         def run(a: int, b: int, k: int) -> int:
-            return self._run(X[a:b], self.P, self.lay, out[a:b], self._bufs[k], self._fns)
+            return self._run(X[a:b], out[a:b], hs[k])
 
         _in_blocks(n, self.chunk, run)
         return out
@@ -518,16 +574,18 @@ class DenseEvaluator:
         self.chunk = int(self.lay[0, H_CHUNK])
         self._size = scratch_size(self.lay)
         self._local = threading.local()
-        self._run = kernel_entry(self.P, self.lay, self._scratch()[0], self._fns)
+        self._run = kernel_entry(self.dtype)
 
     def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """This thread's (scratch, one-event input row, one-event output row)."""
+        """This thread's (kernel handle on its scratch, one-event input row, one-event output row); the
+        scratch lives as long as the thread's entry, which holds it."""
         ws = getattr(self._local, "ws", None)
         if ws is None:
-            ws = (np.empty(self._size, self.dtype), np.zeros((1, self.nin), self.dtype),
-                  np.empty((1, self.nout), self.dtype))  # fmt: skip
+            buf = np.empty(self._size, self.dtype)
+            ws = (kernel_handle(self.P, self.lay, buf, self._fns), np.zeros((1, self.nin), self.dtype),
+                  np.empty((1, self.nout), self.dtype), buf)  # fmt: skip
             self._local.ws = ws
-        return ws
+        return ws[:3]
 
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         """(outputs (n, nout) in the network dtype, number of NaN rows) for a float32 (n, nin) matrix."""
@@ -538,10 +596,10 @@ class DenseEvaluator:
                                  "matrices", token="x")  # fmt: skip
         out = np.empty((x.shape[0], self.nout), self.dtype)
         if x.shape[0] < PARALLEL_MIN_ROWS:
-            return out, self._run(x, self.P, self.lay, out, self._scratch()[0], self._fns)
+            return out, self._run(x, out, self._scratch()[0])
 
         def run(a: int, b: int, k: int) -> int:  # each thread its own scratch: worker threads persist
-            return self._run(x[a:b], self.P, self.lay, out[a:b], self._scratch()[0], self._fns)
+            return self._run(x[a:b], out[a:b], self._scratch()[0])
 
         nbad = _in_blocks(x.shape[0], self.chunk, run)
         return out, nbad
@@ -550,7 +608,7 @@ class DenseEvaluator:
         """One event read from one-element buffers (TMVA's bound variables, converted to float32); returns
         this thread's (1, nout) output row (valid until this thread's next call; NaN outputs for a NaN
         input) and the number of NaN rows (0 or 1)."""
-        buf, row, out = self._scratch()
+        h, row, out = self._scratch()
         r = row[0]
         if len(buffers) != self.nin:
             raise InputDataError(f"{len(buffers)} buffers for {self.nin} variables", token="buffers")
@@ -560,9 +618,9 @@ class DenseEvaluator:
         else:
             for j, b in enumerate(buffers):
                 r[j] = np.float32(b[0])  # Float_t first, then the float64 net
-        return out, self._run(row, self.P, self.lay, out, buf, self._fns)
+        return out, self._run(row, out, h)
 
 
-__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "kernel_entry", "inference_pointers",
-           "part_tasks", "pack_dense", "scratch_size", "row_blocks", "SMALL_ROWS", "PARALLEL_MIN_ROWS",
-           "OUTPUT_CODES", "BAD_ARGUMENTS"]
+__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "kernel_entry",
+           "kernel_handle", "entry_types", "inference_pointers", "part_tasks", "pack_dense", "scratch_size",
+           "row_blocks", "SMALL_ROWS", "PARALLEL_MIN_ROWS", "OUTPUT_CODES", "BAD_ARGUMENTS"]

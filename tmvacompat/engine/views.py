@@ -94,4 +94,33 @@ def data_address(typingctx, arr):
     return types.intp(arr), codegen
 
 
-__all__ = ["view2d", "flat", "data_address"]
+@intrinsic
+def array_at(typingctx, addr, n, like):
+    """A 1-D C-contiguous array of ``n`` elements of ``like``'s dtype at the address ``addr`` (an integer,
+    e.g. from ``ndarray.ctypes.data``). It owns nothing: the caller keeps that memory alive while the
+    array is used. Lets a kernel take several arrays through one int64 array of addresses (Numba's entry
+    point unboxes each array argument: ~90 ns apiece, an integer ~20)."""
+    if not (isinstance(addr, types.Integer) and isinstance(n, types.Integer)
+            and isinstance(like, types.Array)):  # fmt: skip
+        return None
+    ret = types.Array(like.dtype, 1, "C")
+
+    def codegen(context, builder, sig, args):
+        out = context.make_array(ret)(context, builder)
+        data_type = context.get_data_type(like.dtype)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(data_type))
+        address = context.cast(builder, args[0], sig.args[0], types.intp)
+        populate_array(
+            out,
+            data=builder.inttoptr(address, data_type.as_pointer()),
+            shape=[context.cast(builder, args[1], sig.args[1], types.intp)],
+            strides=[itemsize],
+            itemsize=itemsize,
+            meminfo=None,
+        )
+        return out._getvalue()
+
+    return ret(addr, n, like), codegen
+
+
+__all__ = ["view2d", "flat", "data_address", "array_at"]

@@ -117,15 +117,6 @@ def types_cached(dispatcher: Any, argtypes: tuple) -> bool:
         return True
 
 
-def _probe_args(dtype: np.dtype) -> tuple:
-    """Arguments of :func:`dense_infer` with the types every caller passes (values do not matter)."""
-    from tmvacompat.engine.inference import I_COUNT, pack_dense, scratch_size
-
-    P, lay = pack_dense([(np.zeros((2, 2)), np.zeros(2), 0)], dtype)
-    return (np.zeros((1, 2), dtype), P, lay, np.empty((1, 2), dtype), np.empty(scratch_size(lay), dtype),
-            np.zeros(I_COUNT, np.int64))  # fmt: skip
-
-
 def _claim(workdir: str, i: int) -> bool:
     """Claim task ``i`` for this process (exclusive file creation: exactly one process gets it)."""
     try:
@@ -172,9 +163,9 @@ def _start_helper(tasks: list[Task]) -> _Helper | None:
 def inference_task(dtype: Any) -> Task:
     """The inference kernel :func:`~tmvacompat.engine.inference.dense_infer` for ``dtype`` as a task (one
     compiled kernel serves every network: it calls the activation kernel by address)."""
-    from tmvacompat.engine.inference import dense_infer
+    from tmvacompat.engine.inference import dense_infer, entry_types
 
-    return dense_infer, tuple(dense_infer.typeof_pyval(a) for a in _probe_args(np.dtype(dtype)))
+    return dense_infer, entry_types(np.dtype(dtype))
 
 
 def compile_together(tasks: list[Task], dtype: Any, lean: bool, *, enabled: bool | None = None) -> bool:
