@@ -11,6 +11,7 @@ from tmvacompat.engine.activations import fma
 from tmvacompat.engine.gemm import (
     gemm,
     gemm_nn,
+    gemm_nt,
     gemm_panels,
     gemm_tn,
     gemv_narrow,
@@ -242,3 +243,27 @@ def test_gemm_is_the_ordered_fma_chain_of_every_element(M, N, K):
     want = _fma_chains(A, B, np.zeros(N, np.float32))
     for transposed in (False, True):
         np.testing.assert_array_equal(_product(A, B, transposed), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M,N,K", [(1, 1, 1), (8, 9, 31), (3, 2, 32), (8, 9, 25088), (2, 5, 4100), (1, 3, 0)])
+def test_gemm_nt_is_a_b_transposed(dtype, M, N, K):
+    # dot products of rows at offsets and row strides: whole groups of vectors, their tail, several slices
+    # of the inner dimension (25088, 4100 > KC_NT); near float64 numpy, and each element the same bits
+    # whichever other rows are in the product (a convolution's gradient does not depend on its chunk)
+    rng = np.random.default_rng(M * 100 + N * 10 + K)
+    lda, ldb = K + 3, K + 5
+    A = rng.standard_normal(2 + M * lda).astype(dtype)
+    B = rng.standard_normal(1 + N * ldb).astype(dtype)
+    C = np.full(4 + M * (N + 2), np.nan, dtype)
+    gemm_nt(M, N, K, A, 2, lda, B, 1, ldb, C, 4, N + 2)
+    got = C[4:].reshape(M, N + 2)
+    a = A[2:].reshape(M, lda)[:, :K].astype(np.float64)
+    b = B[1:].reshape(N, ldb)[:, :K].astype(np.float64)
+    tol = (4e-6 if dtype == np.float32 else 1e-13) * max(K, 1) ** 0.5 * 4
+    np.testing.assert_allclose(got[:, :N], a @ b.T, rtol=0, atol=tol)
+    assert np.isnan(got[:, N:]).all() and np.isnan(C[:4]).all()  # nothing written past its elements
+    if M > 1 and N > 1:
+        one = np.empty(1, dtype)
+        gemm_nt(1, 1, K, A, 2 + (M - 1) * lda, lda, B, 1 + (N - 1) * ldb, ldb, one, 0, 1)
+        assert one[0] == got[M - 1, N - 1]

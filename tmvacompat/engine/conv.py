@@ -14,16 +14,20 @@ of an event is the (depth x local views) product ``Weights * im2col^T``):
   CONV layer from ``depth`` to ``in_depth`` channels with the same filter, stride and padding.
 
 Padding is index arithmetic inside im2col / col2im (no padded copy of the input); strides of any size.
-Both CONV and CONVT are built from im2col, col2im (its adjoint) and GEMMs over chunks of events (BLAS
-through Numba's ``np.dot``).
+Both CONV and CONVT are built from im2col, col2im (its adjoint) and matrix products over chunks of events,
+with the engine's own kernels (:mod:`tmvacompat.engine.gemm`): ``gemm_nn`` for the weights times the
+columns (and, on a small transposed copy of the weights, for their transpose), ``gemm_nt`` for the weight
+gradient (two short operands against a long inner dimension of positions, which OpenBLAS packs on every
+call: the benchmark CNN's conv forward and backward at batch 128 took 556 and 802 us with ``np.dot``, 256
+and 319 with these), and the bias gradient as per-position sums over the events.
 
 On several engine threads (Numba's thread count) the CONV, CONVT and MAXPOOL layers split a batch into one
 block of events per thread (:func:`event_blocks`, at least :data:`BLOCK_MIN_EVENTS` events each); the
-kernels release the GIL and each block runs on its own Python thread with its own scratch, BLAS on one
-thread (:mod:`tmvacompat.engine.parallel`). Outputs and input gradients are each event's own, so they are
-the same numbers as in one block; weight and bias gradients are summed per block and the block sums added
-in block order: for a given thread count the same bits every run, against one thread a regrouping of the
-sums.
+kernels release the GIL and each block runs on its own Python thread with its own scratch
+(:mod:`tmvacompat.engine.parallel`; no BLAS call, so no BLAS thread limit to set). Outputs and input
+gradients are each event's own, so they are the same numbers as in one block; weight and bias gradients are
+summed per block and the block sums added in block order: for a given thread count the same bits every run,
+against one thread a regrouping of the sums.
 
 Example:
     >>> import numpy as np
@@ -39,11 +43,12 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from tmvacompat.engine.activations import IDENTITY, act_backward, act_forward, activation_code
+from tmvacompat.engine.activations import IDENTITY, act_backward, act_forward, activation_code, fma
 from tmvacompat.engine.base import Layer
 from tmvacompat.engine.dense import Workspaces, check_batch
+from tmvacompat.engine.gemm import _lanes, gemm_nn, gemm_nt
 from tmvacompat.engine.parallel import row_blocks, run_blocks, threads
-from tmvacompat.engine.views import view2d
+from tmvacompat.engine.views import flat, view2d
 from tmvacompat.errors import LayoutError
 
 
@@ -198,15 +203,24 @@ def _to_channel_major(a, e0, e1, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _from_channel_major(aT, e0, e1, out):
-    """Events [e0, e1) of out (n, D, h, w) = aT (D, (e1-e0)*h*w)."""
+def _from_channel_major(aT, e0, e1, out, b, bias):
+    """Events [e0, e1) of out (n, D, h, w) = aT (D, (e1-e0)*h*w), plus ``b[d, 0]`` per channel where
+    ``bias`` (the forward's bias added in the same pass)."""
     D, h, w = out.shape[1], out.shape[2], out.shape[3]
+    hw = h * w
+    of = flat(out)
     for e in range(e0, e1):
-        base = (e - e0) * h * w
+        base = (e - e0) * hw
         for d in range(D):
-            for i in range(h):
-                for j in range(w):
-                    out[e, d, i, j] = aT[d, _u(base + i * w + j)]
+            o = (e * D + d) * hw
+            src = aT[d]
+            if bias:
+                bv = b[d, 0]
+                for p in range(hw):
+                    of[_u(o + p)] = src[_u(base + p)] + bv
+            else:
+                for p in range(hw):
+                    of[_u(o + p)] = src[_u(base + p)]
 
 
 @njit(cache=True, error_model="numpy")
@@ -222,14 +236,50 @@ def _add_bias(z, b):
 
 @njit(cache=True, error_model="numpy")
 def _channel_sums(dz, gb):
+    """gb[d, 0] = the sum of channel d of dz over events and positions: per position the sum over the
+    events (positions are independent: the loop vectorises), then the positions in order. A single running
+    sum cannot vectorise (0.5-1.6 ns per element against ~0.1)."""
     n, D, h, w = dz.shape
+    hw = h * w
+    f = flat(dz)
+    acc = np.empty(hw, dz.dtype)
     for d in range(D):
-        s = gb.dtype.type(0)
+        for p in range(hw):
+            acc[p] = 0
         for e in range(n):
-            for i in range(h):
-                for j in range(w):
-                    s += dz[e, d, i, j]
-        gb[d, 0] = s
+            o = (e * D + d) * hw
+            for p in range(hw):
+                acc[p] += f[_u(o + p)]
+        t = gb.dtype.type(0)
+        for p in range(hw):
+            t += acc[p]
+        gb[d, 0] = t
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _product(M, N, K, W, trans, B, bo, C, co):
+    """``C[co:] = op(W) @ B[bo:]`` with ``W`` a (rows, cols) weight matrix, ``op`` its transpose where
+    ``trans``, and ``B``, ``C`` flat with rows of ``N`` elements: :func:`~tmvacompat.engine.gemm.gemm_nn`
+    (each element the ordered multiply-add chain over K), or the same chains one by one for results
+    narrower than its two vectors (a batch of a few 1 x 1 images). A transposed W is copied first (it is
+    small): one product kernel to compile instead of two (``gemm_tn``: 1.4 s of a cold start)."""
+    A = W
+    if trans:
+        A = np.empty((W.shape[1], W.shape[0]), W.dtype)
+        for i in range(W.shape[0]):
+            for j in range(W.shape[1]):
+                A[j, i] = W[i, j]
+    Af = flat(A)
+    if N >= 2 * _lanes(B):
+        o = M - M  # offsets as variables, not literal 0s: the dense layers' signature, no second compile
+        gemm_nn(M, N, K, Af, o, K, B, bo + o, N, C, co + o, N)
+        return
+    for i in range(M):
+        for j in range(N):
+            t = C.dtype.type(0)
+            for k in range(K):
+                t = fma(Af[i * K + k], B[bo + k * N + j], t)
+            C[co + i * N + j] = t
 
 
 @register_jitable  # plain Python for scratch_elements, inlined in the kernels
@@ -264,9 +314,8 @@ def conv_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
         cols = view2d(buf, 0, K, m)
         zT = view2d(buf, K * ch * P, D, m)
         im2col_kernel(x, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW)
-        np.dot(W, cols, zT)
-        _from_channel_major(zT, e0, e1, z)
-    _add_bias(z, b)
+        _product(D, m, K, W, False, buf, 0, buf, K * ch * P)  # zT = W cols
+        _from_channel_major(zT, e0, e1, z, b, True)
     if code != IDENTITY:
         act_forward(code, z, y)
 
@@ -290,10 +339,10 @@ def conv_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw, 
         dzT = view2d(buf, g + K * ch * P, D, m)
         im2col_kernel(x, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW)
         _to_channel_major(dz, e0, e1, dzT)
-        np.dot(dzT, cols.T, gtmp)
+        gemm_nt(D, K, m, buf, g + K * ch * P, m, buf, g, m, buf, 0, K)  # gtmp = dzT cols^T
         gW += gtmp
         if need_dx:
-            np.dot(W.T, dzT, cols)
+            _product(K, m, D, W, True, buf, g + K * ch * P, buf, g)  # cols = W^T dzT
             col2im_kernel(cols, dx, e0, e1, fh, fw, sr, sc, ph, pw, OH, OW)
 
 
@@ -310,7 +359,7 @@ def convt_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
         cols = view2d(buf, 0, K, m)
         xT = view2d(buf, K * ch * P, Cin, m)
         _to_channel_major(x, e0, e1, xT)
-        np.dot(W.T, xT, cols)
+        _product(K, m, Cin, W, True, buf, K * ch * P, buf, 0)  # cols = W^T xT
         col2im_kernel(cols, z, e0, e1, fh, fw, sr, sc, ph, pw, H, Wd)
     _add_bias(z, b)
     if code != IDENTITY:
@@ -335,11 +384,11 @@ def convt_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw,
         xT = view2d(buf, g + K * ch * P, Cin, m)
         im2col_kernel(dz, e0, e1, cols, fh, fw, sr, sc, ph, pw, H, Wd)
         _to_channel_major(x, e0, e1, xT)
-        np.dot(xT, cols.T, gtmp)
+        gemm_nt(Cin, K, m, buf, g + K * ch * P, m, buf, g, m, buf, 0, K)  # gtmp = xT cols^T
         gW += gtmp
         if need_dx:
-            np.dot(W, cols, xT)
-            _from_channel_major(xT, e0, e1, dx)
+            _product(Cin, m, K, W, False, buf, g, buf, g + K * ch * P)  # xT = W cols
+            _from_channel_major(xT, e0, e1, dx, gb, False)
 
 
 # ---------------------------------------------------------------------------------------- layers
@@ -357,7 +406,8 @@ def event_blocks(n: int) -> list[tuple[int, int]]:
 
 class _ConvBase(Layer):
     regularized = ("Weights",)
-    #: the kernels split a batch over the engine's threads (the trainer keeps BLAS on one thread then)
+    #: the kernels split a batch over the engine's threads (the trainer keeps BLAS on one thread then, for
+    #: the dense layers between)
     uses_blocks = True
 
     def _setup(self, act) -> None:
@@ -458,7 +508,7 @@ class _ConvBase(Layer):
         def run(a: int, e: int, k: int) -> None:  # a block's outputs are its own events'
             self._forward_kernel(x[a:e], W, b, z[a:e], y[a:e], act, *geom, bufs[k])
 
-        run_blocks(blocks, run)
+        run_blocks(blocks, run, limit_blas=False)  # the kernels call no BLAS
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -478,7 +528,7 @@ class _ConvBase(Layer):
                 gWk, gbk = grads[k]
                 self._backward_kernel(x[a:e], W, dz[a:e], gWk, gbk, dx[a:e], need, *geom, bufs[k])
 
-            run_blocks(blocks, run)
+            run_blocks(blocks, run, limit_blas=False)  # the kernels call no BLAS
             for pW, pb in parts:  # the blocks' sums added in block order: the same bits every run
                 gW += pW
                 gb += pb
@@ -649,7 +699,8 @@ class MaxPool2D(Layer):
     """
 
     kind = "MAXPOOL"
-    #: the kernels split a batch over the engine's threads (the trainer keeps BLAS on one thread then)
+    #: the kernels split a batch over the engine's threads (the trainer keeps BLAS on one thread then, for
+    #: the dense layers between)
     uses_blocks = True
 
     def __init__(
@@ -698,7 +749,7 @@ class MaxPool2D(Layer):
         def run(a: int, e: int, k: int) -> None:  # an event's windows are its own: the same bits as one call
             maxpool_forward_kernel(xi[a:e], y[a:e], arg[a:e], fh, fw, sr, sc)
 
-        run_blocks(event_blocks(n), run)
+        run_blocks(event_blocks(n), run, limit_blas=False)
         self._cur = ws
         return y
 
@@ -713,7 +764,7 @@ class MaxPool2D(Layer):
             maxpool_backward_kernel(dy[a:e], arg[a:e], dx[a:e])
 
         n = len(dy)
-        run_blocks(event_blocks(n), run)
+        run_blocks(event_blocks(n), run, limit_blas=False)
         return dx.reshape((n, *self.input_shape))
 
 
