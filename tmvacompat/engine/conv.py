@@ -388,7 +388,7 @@ def convt_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw,
         gW += gtmp
         if need_dx:
             _product(Cin, m, K, W, False, buf, g, buf, g + K * ch * P)  # xT = W cols
-            _from_channel_major(xT, e0, e1, dx, gb, False)
+            _from_channel_major(xT, e0, e1, dx, gb, False)  # no bias here (gb only fills the slot)
 
 
 # ---------------------------------------------------------------------------------------- layers
