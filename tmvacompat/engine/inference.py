@@ -578,14 +578,13 @@ class DenseEvaluator:
 
     def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This thread's (kernel handle on its scratch, one-event input row, one-event output row); the
-        scratch lives as long as the thread's entry, which holds it."""
+        handle keeps the scratch alive."""
         ws = getattr(self._local, "ws", None)
         if ws is None:
-            buf = np.empty(self._size, self.dtype)
-            ws = (kernel_handle(self.P, self.lay, buf, self._fns), np.zeros((1, self.nin), self.dtype),
-                  np.empty((1, self.nout), self.dtype), buf)  # fmt: skip
+            h = kernel_handle(self.P, self.lay, np.empty(self._size, self.dtype), self._fns)
+            ws = (h, np.zeros((1, self.nin), self.dtype), np.empty((1, self.nout), self.dtype))
             self._local.ws = ws
-        return ws[:3]
+        return ws
 
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         """(outputs (n, nout) in the network dtype, number of NaN rows) for a float32 (n, nin) matrix."""
