@@ -77,6 +77,51 @@ def test_array_array_buffers_expressions_and_spectators():
 
 
 @needs_vectors
+def test_tmva_application_macro_bookings_with_labels():
+    # TMVAClassificationApplication.C books "label := expression"; TMVA compares the expression part
+    reader = Reader("!Color:!Silent")
+    bufs = [array.array("f", [0.0]) for _ in range(6)]
+    reader.AddVariable("myvar1 := var1+var2", bufs[0])
+    reader.AddVariable("myvar2 := var1-var2", bufs[1])
+    reader.AddVariable("var3", bufs[2])
+    reader.AddVariable("var4", bufs[3])
+    reader.AddSpectator("spec1 := var1*2", bufs[4])
+    reader.AddSpectator("spec2 := var1*3", bufs[5])
+    reader.BookMVA("DNN_CPU method", DAN)
+    bufs[0][0], bufs[1][0], bufs[2][0], bufs[3][0] = 0.5, -0.2, 0.1, 1.3
+    x = np.array([[0.5, -0.2, 0.1, 1.3]], np.float32)
+    assert reader.EvaluateMVA("DNN_CPU method") == pytest.approx(float(load_weights(DAN).evaluate(x)[0]), abs=1e-6)
+    # any label is fine, the expressions decide; blanks are removed as DataSetInfo::AddVariable does
+    other = Reader()
+    for e in ("a := var1 + var2", "b:=var1-var2", "c := var3", "var4"):
+        other.AddVariable(e, np.zeros(1, np.float32))
+    for e in ("x := var1*2", "var1*3"):
+        other.AddSpectator(e, np.zeros(1, np.float32))
+    other.BookMVA("m", DAN)
+
+
+@needs_vectors
+def test_spectator_expressions_are_compared_as_in_tmva():
+    reader = Reader()
+    for e in ("var1+var2", "var1-var2", "var3", "var4"):
+        reader.AddVariable(e, np.zeros(1, np.float32))
+    reader.AddSpectator("spec1 := var1*2", np.zeros(1, np.float32))
+    reader.AddSpectator("spec2 := var1*4", np.zeros(1, np.float32))
+    with pytest.raises(WeightFileError) as info:
+        reader.BookMVA("m", DAN)
+    msg = str(info.value)
+    assert "spectator #1" in msg and "'var1*4'" in msg and "'var1*3'" in msg
+    assert info.value.token == "spec2 := var1*4"
+    # a label that equals the file's label does not rescue a different expression
+    wrong = Reader()
+    wrong.AddVariable("myvar1 := var1*var2", np.zeros(1, np.float32))
+    for e in ("var1-var2", "var3", "var4"):
+        wrong.AddVariable(e, np.zeros(1, np.float32))
+    with pytest.raises(WeightFileError, match="variable #0 is 'var1\\*var2'"):
+        wrong.BookMVA("m", DAN)
+
+
+@needs_vectors
 def test_nan_input_gives_minus_999_per_event_and_in_batch():
     reader = Reader()
     bufs = [np.zeros(1, np.float32) for _ in range(4)]

@@ -5,9 +5,10 @@ The per-event API is the one C++ and PyROOT code uses: bind one-element buffers 
 take a batch (a 2-D array with one column per variable, or a mapping / awkward array / uproot TTree whose
 fields provide the variable expressions) and return arrays.
 
-As in TMVA, the variables must be booked in the file's order with the file's expressions (whitespace
-aside), and the number of spectators must match the file; a mismatch names both lists. A Reader with no
-variables booked at all adopts each file's own variables (batch use only).
+As in TMVA, the variables and the spectators must be booked in the file's order with the file's
+expressions (blanks aside; for ``"myvar1 := var1+var2"`` the part after ``:=`` is compared, as
+TMVAClassificationApplication.C books them); a mismatch names both lists. A Reader with no variables booked
+at all adopts each file's own variables (batch use only).
 
 Evaluation keeps no shared mutable state: each call builds its own input row, and each thread evaluates
 with its own engine buffers, so one Reader may be used from several threads.
@@ -32,14 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from tmvacompat.data.expressions import canonical, split_label
 from tmvacompat.errors import InputDataError, OptionError, WeightFileError, closest
 from tmvacompat.methods.declarations import READER_OPTIONS
 from tmvacompat.weightfile.model import NAN_RESPONSE, Model
 from tmvacompat.weightfile.xmlread import load_weights
-
-
-def _norm(expr: str) -> str:
-    return "".join(str(expr).split())
 
 
 @dataclass
@@ -76,7 +74,7 @@ class Reader:
         self._variables.append((str(expression), buffer))
 
     def AddSpectator(self, expression: str, buffer=None) -> None:  # noqa: N802
-        """Declare a spectator (not used by the response; its count must match the file, as in TMVA)."""
+        """Declare a spectator (not used by the response; as in TMVA its expression must match the file's)."""
         self._check_buffer(expression, buffer)
         if self._booked:
             raise OptionError("AddSpectator must come before BookMVA (as in TMVA)", token=str(expression))
@@ -106,25 +104,21 @@ class Reader:
         where = model.path or str(title)
         file_vars = [v.expression for v in model.variables]
         if self._variables:
-            mine = [e for e, _ in self._variables]
-            if [_norm(e) for e in mine] != [_norm(e) for e in file_vars]:
-                raise WeightFileError(
-                    f"the Reader's variables {mine} do not match the weight file's {file_vars} "
-                    "(same expressions, same order, as TMVA requires)",
-                    where=where,
-                    token=_first_difference(mine, file_vars),
-                    expected=file_vars,
-                )
-            file_specs = [v.expression for v in model.spectators]
-            if len(self._spectators) != len(file_specs):
-                raise WeightFileError(
-                    f"the Reader declares {len(self._spectators)} spectators "
-                    f"{[e for e, _ in self._spectators]} but the weight file has {len(file_specs)} "
-                    f"{file_specs}; add them with AddSpectator (TMVA requires the same count)",
-                    where=where,
-                    token="Spectators",
-                    expected=file_specs,
-                )
+            # TMVA compares the expression part of "label := expression" (MethodBase::ReadVariablesFromXML)
+            _match(
+                "variables",
+                [e for e, _ in self._variables],
+                file_vars,
+                where,
+                "AddVariable",
+            )
+            _match(
+                "spectators",
+                [e for e, _ in self._spectators],
+                [v.expression for v in model.spectators],
+                where,
+                "AddSpectator",
+            )
             buffers = tuple(b for _, b in self._variables)
         else:
             buffers = (None,) * len(file_vars)
@@ -244,11 +238,34 @@ class Reader:
         return self._get(title).model
 
 
-def _first_difference(mine: list[str], theirs: list[str]) -> str:
-    for k, expr in enumerate(mine):
-        if k >= len(theirs) or _norm(expr) != _norm(theirs[k]):
-            return expr
-    return mine[-1]
+def _expression(declared: str) -> str:
+    """The expression TMVA compares: blanks removed, the label of ``label := expression`` dropped."""
+    return split_label(canonical(declared))[1]
+
+
+def _match(kind: str, declared: list[str], in_file: list[str], where: str, call: str) -> None:
+    """Refuse a Reader whose variables (or spectators) differ from the weight file's, as TMVA does: the
+    same count, and in each position the same expression."""
+    mine = [_expression(e) for e in declared]
+    theirs = [canonical(e) for e in in_file]
+    if len(mine) != len(theirs):
+        raise WeightFileError(
+            f"the Reader declares {len(declared)} {kind} {declared} but the weight file has {len(in_file)} "
+            f"{in_file}; declare them with {call} in the file's order (TMVA requires the same count)",
+            where=where,
+            token=kind.capitalize(),
+            expected=in_file,
+        )
+    for k, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+        if a != b:
+            raise WeightFileError(
+                f"the Reader's {kind} {declared} do not match the weight file's {in_file}: {kind[:-1]} #{k} is "
+                f"{a!r} in the Reader but {b!r} in the file (TMVA compares the expressions, after any "
+                "'label :=', in the file's order)",
+                where=where,
+                token=declared[k],
+                expected=in_file,
+            )
 
 
 __all__ = ["Reader", "NAN_RESPONSE"]
