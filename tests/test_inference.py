@@ -7,6 +7,8 @@ outputs in the real multiclass example.
 
 from __future__ import annotations
 
+import warnings
+
 import threading
 from pathlib import Path
 
@@ -138,18 +140,24 @@ def test_fused_normalize_is_bitwise_chain_forward():
         np.testing.assert_array_equal(out, chain.forward(x[:n]))
 
 
-def test_nan_inputs_give_tmva_minus_999():
+def test_nan_inputs_give_tmva_minus_999_or_nan():
     for kind in ("Classification", "Multiclass", "Regression"):
         model = make_model(kind, "TANH")
         x = inputs(30, seed=5)
         x[[0, 17], [2, 4]] = np.nan
-        got, want = model.evaluate_matrix(x), generic_copy(model).evaluate_matrix(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got, want = model.evaluate_matrix(x), generic_copy(model).evaluate_matrix(x)
         scale = target_scale(model) if kind == "Regression" else 1.0
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale)
-        assert np.all(got[[0, 17]] == NAN_RESPONSE)
-        assert np.all(got[1] != NAN_RESPONSE)
+        if kind == "Classification":
+            assert np.all(got[[0, 17]] == NAN_RESPONSE)
+        else:  # TMVA's EvaluateRegression/EvaluateMulticlass let the NaN through
+            assert np.isnan(got[[0, 17]]).all()
+        assert np.isfinite(got[1]).all() and np.all(got[1] != NAN_RESPONSE)
 
 
+@pytest.mark.filterwarnings("ignore:.*NaN input")
 def test_reader_per_event_fast_path_nan_and_threads():
     model = make_model("Multiclass", "SIGMOID")
     ref = generic_copy(model)
@@ -176,7 +184,7 @@ def test_reader_per_event_fast_path_nan_and_threads():
         th.join()
     got = np.stack([results[n] for n in range(60)])
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
-    assert np.all(got[7] == NAN_RESPONSE)
+    assert np.isnan(got[7]).all() and np.isfinite(np.delete(got, 7, axis=0)).all()
 
 
 def test_reader_regression_and_classification_per_event():

@@ -177,3 +177,27 @@ def test_several_methods_on_one_loader_share_the_output_file(tmp_path, monkeypat
                 load_weights(m.weight_file).evaluate(tree).astype(np.float32),
             )
     assert factory.GetMethod("two", "Wide") is b
+
+
+def test_ignore_neg_weights_in_training_keeps_the_events_with_weight_zero():
+    # TMVA's Event::GetWeight() returns 0 for a negative weight while training: the events stay (event
+    # counts, the validation split and the Normalize ranges include them) but carry no weight in the loss
+    rng = np.random.default_rng(11)
+    n = 600
+    y = rng.integers(0, 2, n)
+    x = (rng.normal(0, 1, (n, 2)) + np.where(y[:, None] == 0, 0.7, -0.7)).astype(np.float32)
+    w = rng.uniform(0.5, 1.5, n)
+    w[::7] *= -1.0
+    x[14] = [9.0, -9.0]  # a negative-weight event (14 % 7 == 0) that sets both variables' ranges
+    opts = f"!H:!V:VarTransform=N:RandomSeed=5:Layout=TANH|8,LINEAR:{FAST}"
+    ignored = MethodDL("I", "IgnoreNegWeightsInTraining:" + opts).train(
+        DataSet.from_arrays(x, y, w_train=w), weight_file=""
+    )
+    zeroed = MethodDL("Z", opts).train(
+        DataSet.from_arrays(x, y, w_train=np.where(w < 0, 0.0, w)), weight_file=""
+    )
+    probe = rng.normal(0, 1, (50, 2)).astype(np.float32)
+    np.testing.assert_array_equal(ignored.evaluate(probe), zeroed.evaluate(probe))
+    norm = ignored.transforms.transforms[0]
+    np.testing.assert_array_equal(norm.mins[-1], [x[:, 0].min(), -9.0])
+    np.testing.assert_array_equal(norm.maxs[-1], [9.0, x[:, 1].max()])

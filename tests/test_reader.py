@@ -122,18 +122,36 @@ def test_spectator_expressions_are_compared_as_in_tmva():
 
 
 @needs_vectors
-def test_nan_input_gives_minus_999_per_event_and_in_batch():
+def test_nan_input_propagates_in_multiclass_as_in_tmva():
+    # Reader::EvaluateMulticlass only logs an error for a NaN input; the network computes NaN
     reader = Reader()
     bufs = [np.zeros(1, np.float32) for _ in range(4)]
     for i, b in enumerate(bufs):
         reader.AddVariable(f"var{i + 1}", b)
     reader.BookMVA("m", MULTI)
     bufs[2][0] = np.nan
-    assert (reader.EvaluateMulticlass("m") == -999).all()
+    with pytest.warns(UserWarning, match="NaN input"):
+        assert np.isnan(reader.EvaluateMulticlass("m")).all()
     bufs[2][0] = 0.5
     assert np.isclose(reader.EvaluateMulticlass("m").sum(), 1)
-    batch = reader.EvaluateMulticlass("m", np.array([[0, 0, np.nan, 0], [0, 0, 0, 0]], np.float32))
-    assert (batch[0] == -999).all() and np.isclose(batch[1].sum(), 1)
+    with pytest.warns(UserWarning, match="1 event"):
+        batch = reader.EvaluateMulticlass("m", np.array([[0, 0, np.nan, 0], [0, 0, 0, 0]], np.float32))
+    assert np.isnan(batch[0]).all() and np.isclose(batch[1].sum(), 1)
+
+
+@needs_vectors
+def test_nan_input_gives_minus_999_in_evaluate_mva():
+    reader = Reader()
+    bufs = [np.zeros(1, np.float32) for _ in range(4)]
+    for e, b in zip(("var1+var2", "var1-var2", "var3", "var4"), bufs, strict=True):
+        reader.AddVariable(e, b)
+    for e in ("var1*2", "var1*3"):
+        reader.AddSpectator(e, np.zeros(1, np.float32))
+    reader.BookMVA("m", DAN)
+    bufs[1][0] = np.nan
+    assert reader.EvaluateMVA("m") == -999
+    batch = reader.EvaluateMVA("m", np.array([[0, np.nan, 0, 0], [0, 0, 0, 0]], np.float32))
+    assert batch[0] == -999 and 0 < batch[1] < 1
 
 
 @needs_vectors

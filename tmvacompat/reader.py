@@ -199,7 +199,10 @@ class Reader:
         return float(out[0]) if single else out
 
     def EvaluateRegression(self, title: str, data=None):  # noqa: N802
-        """Regression targets (inverse-transformed): an (ntargets,) array per event, or (n,) / (n, nt)."""
+        """Regression targets (inverse-transformed): an (ntargets,) array per event, or (n,) / (n, nt).
+
+        As in TMVA, an event with a NaN input is not mapped to -999: its values are NaN (with a warning).
+        """
         if data is None:
             fast = self._fast_event(title, "Regression")
             if fast is not None:
@@ -212,13 +215,16 @@ class Reader:
         return out
 
     def EvaluateMulticlass(self, title: str, data=None):  # noqa: N802
-        """Class probabilities (softmax): an (nclasses,) array per event, or (n, nclasses) for a batch."""
+        """Class probabilities (softmax): an (nclasses,) array per event, or (n, nclasses) for a batch.
+
+        As in TMVA, an event with a NaN input is not mapped to -999: its values are NaN (with a warning).
+        """
         if data is None:
             fast = self._fast_event(title, "Multiclass")
             if fast is not None:
                 out, nbad = fast
                 if nbad:
-                    return np.full(out.shape[1], NAN_RESPONSE, np.float32)
+                    return self._booked[title].model.finish_outputs(out, np.ones(1, bool))[0]
                 return out[0].astype(np.float32, copy=True)  # the row is this thread's scratch
         out, single = self._evaluate(title, data, ("Multiclass",), "EvaluateMulticlass")
         return out[0].copy() if single else out

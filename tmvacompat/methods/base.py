@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -114,10 +115,11 @@ class MethodBase:
         self.analysis_type = atype
         train = dataset.train
         X, class_ids, w = train.X, train.class_ids, train.weights
-        if self.options.get("IgnoreNegWeightsInTraining", False):
-            keep = w >= 0
-            train = train.take(np.flatnonzero(keep))
-            X, class_ids, w = train.X, train.class_ids, train.weights
+        if self.options.get("IgnoreNegWeightsInTraining", False) and (w < 0).any():
+            # TMVA keeps the events; Event::GetWeight() gives them weight 0 while training (transformations,
+            # the validation split and the loss all see them)
+            train = dataclasses.replace(train, weights=np.where(w < 0, np.zeros_like(w), w))
+            w = train.weights
         t0 = time.perf_counter()
         chain = TransformChain.fit(
             X,

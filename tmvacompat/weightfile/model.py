@@ -24,6 +24,7 @@ import getpass
 import os
 import platform
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from math import prod
@@ -33,6 +34,7 @@ import numpy as np
 
 from tmvacompat.data.dataset import VariableInfo
 from tmvacompat.errors import InputDataError, WeightFileError
+from tmvacompat.options import TMVACompatWarning
 
 ANALYSIS_TYPES = ("Classification", "Regression", "Multiclass")
 #: TMVA's value for classifications whose inputs contain NaN (Reader::EvaluateMVA).
@@ -365,7 +367,8 @@ class Model:
         DataFrame / awkward record array / uproot TTree whose fields provide the variable expressions
         (expressions such as ``var1+var2`` are computed). Inputs become float32 (TMVA events hold
         ``Float_t``), go through the transformations (all-classes parameters), the network (no dropout,
-        stored batch-norm statistics) and the output function. An event with a NaN input gets -999.
+        stored batch-norm statistics) and the output function. An event with a NaN input gets -999 from a
+        classifier and NaN values (with a warning) from regression and multiclass models, as in TMVA.
 
         Returns:
             (n,) for classification and single-target regression, (n, ntargets) for several targets,
@@ -490,8 +493,11 @@ class Model:
 
     def finish_outputs(self, out: np.ndarray, bad: np.ndarray | None = None) -> np.ndarray:
         """Network outputs (after the output function, (n, nout)) -> what :meth:`evaluate` returns: float32
-        class probabilities, inverse-transformed regression targets, classifier values with NaN -> -999;
-        rows flagged in ``bad`` (NaN inputs) give -999."""
+        class probabilities, inverse-transformed regression targets, classifier values with NaN -> -999.
+
+        Rows flagged in ``bad`` (NaN inputs) give -999 for a classifier (``Reader::EvaluateMVA``); for
+        regression and multiclass TMVA only logs an error and the NaN runs through the network, so those rows
+        are NaN, with a warning."""
         kind = self.analysis_type
         if kind == "Multiclass":
             res = out.astype(np.float32)
@@ -506,7 +512,17 @@ class Model:
             res = out[:, 0].copy()
             res[np.isnan(res)] = NAN_RESPONSE
         if bad is not None:
-            res[bad] = NAN_RESPONSE
+            if kind in ("Multiclass", "Regression"):
+                res[bad] = np.nan
+                warnings.warn(
+                    f"{self.title}: {int(np.count_nonzero(bad))} event(s) with a NaN input variable give NaN "
+                    f"{kind.lower()} values (TMVA's Reader logs an error and returns what the network computes; "
+                    "only EvaluateMVA maps NaN to -999)",
+                    TMVACompatWarning,
+                    stacklevel=3,
+                )
+            else:
+                res[bad] = NAN_RESPONSE
         return res
 
     # ------------------------------------------------------------------ writing
