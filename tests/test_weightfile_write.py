@@ -431,3 +431,51 @@ def test_double_precision_dl_net_is_detected_and_kept(tmp_path):
     assert m2.network.dtype == np.float64 and abs(m2.params[0]["Weights"][0, 0] - 1 / 3) < 1e-15
     m.save(out)  # lossless: exact
     np.testing.assert_array_equal(load_weights(out).params[0]["Weights"], w)
+
+
+def test_array_variables_are_written_as_tmva_marks_them(tmp_path):
+    # DataSetInfo::AddVariablesArray: every element keeps the expression and label, Title "[i]", Internal
+    # "<label>[i]"; VariableInfo::AddToXML writes Type="F[]" for them, and ReadFromXML recognises it
+    import uproot
+
+    from tmvacompat import DataLoader, MethodDL
+
+    rng = np.random.default_rng(3)
+    path = str(tmp_path / "img.root")
+    with uproot.recreate(path) as f:
+        for tree, shift in (("S", 0.5), ("B", -0.5)):
+            f[tree] = {"img": rng.normal(shift, 1.0, (200, 4)).astype(np.float32), "e": rng.normal(0, 1, 200).astype(np.float32)}
+    loader = DataLoader("ds")
+    loader.AddVariablesArray("img", 4)
+    loader.AddVariable("e", "F")
+    loader.AddSignalTree(f"{path}:S")
+    loader.AddBackgroundTree(f"{path}:B")
+    loader.PrepareTrainingAndTestTree("", "SplitMode=Block:!V")
+    out = str(tmp_path / "w.xml")
+    MethodDL("A", "!H:!V:RandomSeed=1:Layout=TANH|4,LINEAR:TrainingStrategy=BatchSize=20,MaxEpochs=2").train(
+        loader.GetDataSet(), weight_file=out
+    )
+    rows = [v.attrib for v in ET.parse(out).getroot().find("Variables")]
+    assert [(r["Expression"], r["Label"], r["Title"], r["Internal"], r["Type"]) for r in rows] == [
+        *[("img", "img", f"[{i}]", f"img[{i}]", "F[]") for i in range(4)],
+        ("e", "e", "e", "e", "F"),
+    ]
+    model = load_weights(out)
+    assert [v.array_index for v in model.variables] == [0, 1, 2, 3, None]
+    assert [v.type for v in model.variables] == ["F"] * 5
+    again = str(tmp_path / "again.xml")
+    model.save(again)
+    assert [v.attrib["Type"] for v in ET.parse(again).getroot().find("Variables")] == ["F[]"] * 4 + ["F"]
+    with uproot.open(path) as f:
+        np.testing.assert_array_equal(model.evaluate(f["S"]), load_weights(again).evaluate(f["S"]))
+
+
+def test_array_type_needs_an_indexed_internal_name(tmp_path):
+    src = (VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml")
+    if not src.is_file():
+        pytest.skip(f"real TMVA vectors not found at {VECTORS}")
+    text = src.read_text().replace('Internal="var1" Type="F"', 'Internal="var1" Type="F[]"', 1)
+    bad = tmp_path / "bad.xml"
+    bad.write_text(text)
+    with pytest.raises(WeightFileError, match="Internal='var1'"):
+        load_weights(bad)

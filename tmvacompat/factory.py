@@ -217,13 +217,25 @@ def _per_dataset(path: str | None, name: str) -> str | None:
     return f"{root}_{name}{ext}"
 
 
+def _by_label(infos, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Columns keyed by label; the elements of an AddVariablesArray variable, which share one label, become
+    one (n, size) block (TMVA's ``vars[64]/F`` branch)."""
+    cols: dict[str, Any] = {}
+    for i, v in enumerate(infos):
+        if v.array_index is None:
+            cols[v.label] = values[:, i]
+        else:
+            cols.setdefault(v.label, []).append(i)
+    return {k: values[:, c] if isinstance(c, list) else c for k, c in cols.items()}
+
+
 def _event_sample(ds: DataSet, s: Sample) -> EventSample:
     return EventSample(
         s.class_ids,
         s.weights,
-        {v.label: s.X[:, i] for i, v in enumerate(ds.variables)},
-        {v.label: s.spectators[:, i] for i, v in enumerate(ds.spectators)},
-        {v.label: s.targets[:, i] for i, v in enumerate(ds.targets)},
+        _by_label(ds.variables, s.X),
+        _by_label(ds.spectators, s.spectators),
+        _by_label(ds.targets, s.targets),
     )
 
 

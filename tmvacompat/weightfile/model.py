@@ -664,8 +664,9 @@ def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None 
     n = None
     fields_cache: dict[str, Any] | None = None
     for v in variables:
-        col = get(v.expression) if v.formula == v.expression else None
-        if col is None and v.label:
+        whole = v.formula == v.expression  # not an element of an AddVariablesArray variable
+        col = get(v.expression) if whole else None
+        if col is None and v.label and whole:
             col = get(v.label)
         if col is None:
             if fields_cache is None:

@@ -199,16 +199,31 @@ def _variables(el: ET.Element | None, item_tag: str, count_attr: str, index_attr
         idx = _int(c, index_attr, w, default=i)
         if idx != i:
             raise _fail(f"{index_attr}={idx} out of order (expected {i})", w, token=index_attr)
+        vtype, internal = c.get("Type", "F"), c.get("Internal", "")
+        array_index = None
+        if vtype.endswith("[]"):  # an element of an AddVariablesArray variable: Internal is "<label>[i]"
+            vtype = vtype[:-2]
+            head, _, tail = internal.rpartition("[")
+            if not (head and tail.endswith("]") and tail[:-1].isdigit()):
+                raise _fail(
+                    f"Type={c.get('Type')!r} marks an array element but Internal={internal!r} is not "
+                    "'<name>[<index>]'",
+                    w,
+                    token="Internal",
+                    expected=["<name>[<index>]"],
+                )
+            array_index = int(tail[:-1])
         out.append(
             VariableInfo(
                 expression=_attr(c, "Expression", w),
                 label=c.get("Label", ""),
                 title=c.get("Title", ""),
                 unit=c.get("Unit", ""),
-                internal=c.get("Internal", ""),
-                type=c.get("Type", "F"),
+                internal=internal,
+                type=vtype,
                 min=_float(c, "Min", w, default=0.0),
                 max=_float(c, "Max", w, default=0.0),
+                array_index=array_index,
             )
         )
     return out

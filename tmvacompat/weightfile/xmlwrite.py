@@ -132,7 +132,8 @@ def _variable_attrs(index_name: str, i: int, v, precision: str) -> list[tuple[st
         ("Title", v.title),
         ("Unit", v.unit),
         ("Internal", v.internal),
-        ("Type", v.type),
+        # VariableInfo::AddToXML marks the elements of an AddVariablesArray variable with "[]" ("F[]")
+        ("Type", v.type if getattr(v, "array_index", None) is None else f"{v.type}[]"),
         ("Min", fmt_string_from_double(v.min, precision)),
         ("Max", fmt_string_from_double(v.max, precision)),
     ]
