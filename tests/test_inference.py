@@ -7,9 +7,8 @@ outputs in the real multiclass example.
 
 from __future__ import annotations
 
-import warnings
-
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -339,8 +338,11 @@ def test_pack_dense_checks_layer_sizes():
         pack_dense([(np.ones((3, 2)), np.zeros(3), 0), (np.ones((1, 4)), np.zeros(1), 0)], np.float32)
     P, lay = pack_dense([(np.ones((2, 2)), np.zeros(2), 0)], np.float32, output_function="M")
     out = np.empty((1, 2), np.float32)
-    dense_infer(np.array([[1.0, -1.0]], np.float32), out,
-                kernel_handle(P, lay, np.empty(4096, np.float32), inference_pointers(lay, np.float32)))
+    dense_infer(
+        np.array([[1.0, -1.0]], np.float32),
+        out,
+        kernel_handle(P, lay, np.empty(4096, np.float32), inference_pointers(lay, np.float32)),
+    )
     np.testing.assert_allclose(out, apply_output_function(np.zeros((1, 2), np.float32), "M"))
 
 
@@ -403,8 +405,12 @@ def test_only_the_parts_a_table_needs_are_called_by_address():
 def test_read_only_inputs_evaluate_like_writable_ones():
     # arrays from uproot or np.frombuffer are often read-only; the kernel's parts called by address declare
     # the input read-only, so both kinds reach them
-    ev = DenseEvaluator([(np.ones((3, 2)), np.zeros(3), 3), (np.ones((1, 3)), np.zeros(1), 0)], np.float32,
-                        output_function="S", normalize=(np.zeros(2, np.float32), np.ones(2, np.float32)))
+    ev = DenseEvaluator(
+        [(np.ones((3, 2)), np.zeros(3), 3), (np.ones((1, 3)), np.zeros(1), 0)],
+        np.float32,
+        output_function="S",
+        normalize=(np.zeros(2, np.float32), np.ones(2, np.float32)),
+    )
     x = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
     x[2, 0] = np.nan
     frozen = x.copy()
@@ -472,8 +478,8 @@ def test_each_layer_keeps_only_the_weight_copies_its_paths_read():
     P, lay = pack_dense([(W1, np.ones(20), 3), (W2, np.zeros(1), 0)], np.float32)
     assert P.size == (20 + 2 * 16 * 5) + (1 + 20)  # biases, two overlapping 16-column panels of W^T
     assert lay[1, C_W] == -1 and lay[2, C_WP] == -1
-    panels = P[lay[1, C_WP]:lay[1, C_WP] + 160].reshape(2, 5, 16)
+    panels = P[lay[1, C_WP] : lay[1, C_WP] + 160].reshape(2, 5, 16)
     np.testing.assert_array_equal(panels[0], W1.T[:, :16].astype(np.float32))
     np.testing.assert_array_equal(panels[1], W1.T[:, 4:].astype(np.float32))
-    np.testing.assert_array_equal(P[lay[2, C_W]:lay[2, C_W] + 20], W2[0].astype(np.float32))
-    np.testing.assert_array_equal(P[lay[1, C_B]:lay[1, C_B] + 20], 1)
+    np.testing.assert_array_equal(P[lay[2, C_W] : lay[2, C_W] + 20], W2[0].astype(np.float32))
+    np.testing.assert_array_equal(P[lay[1, C_B] : lay[1, C_B] + 20], 1)

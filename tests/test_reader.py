@@ -90,7 +90,8 @@ def test_tmva_application_macro_bookings_with_labels():
     reader.BookMVA("DNN_CPU method", DAN)
     bufs[0][0], bufs[1][0], bufs[2][0], bufs[3][0] = 0.5, -0.2, 0.1, 1.3
     x = np.array([[0.5, -0.2, 0.1, 1.3]], np.float32)
-    assert reader.EvaluateMVA("DNN_CPU method") == pytest.approx(float(load_weights(DAN).evaluate(x)[0]), abs=1e-6)
+    want = float(load_weights(DAN).evaluate(x)[0])
+    assert reader.EvaluateMVA("DNN_CPU method") == pytest.approx(want, abs=1e-6)
     # any label is fine, the expressions decide; blanks are removed as DataSetInfo::AddVariable does
     other = Reader()
     for e in ("a := var1 + var2", "b:=var1-var2", "c := var3", "var4"):

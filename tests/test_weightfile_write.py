@@ -444,7 +444,8 @@ def test_array_variables_are_written_as_tmva_marks_them(tmp_path):
     path = str(tmp_path / "img.root")
     with uproot.recreate(path) as f:
         for tree, shift in (("S", 0.5), ("B", -0.5)):
-            f[tree] = {"img": rng.normal(shift, 1.0, (200, 4)).astype(np.float32), "e": rng.normal(0, 1, 200).astype(np.float32)}
+            img = rng.normal(shift, 1.0, (200, 4)).astype(np.float32)
+            f[tree] = {"img": img, "e": rng.normal(0, 1, 200).astype(np.float32)}
     loader = DataLoader("ds")
     loader.AddVariablesArray("img", 4)
     loader.AddVariable("e", "F")

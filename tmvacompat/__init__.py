@@ -17,11 +17,15 @@ from typing import Any
 
 from tmvacompat.errors import (
     InputDataError,
+    InputFileNotFoundError,
+    InputNotFoundError,
     LayoutError,
     OptionError,
     TMVACompatError,
+    SizeLimitError,
     TrainingError,
     WeightFileError,
+    WeightFileNotFoundError,
 )
 from tmvacompat.layout import (
     format_layout,
@@ -76,6 +80,10 @@ __all__ = [
     "WeightFileError",
     "InputDataError",
     "TrainingError",
+    "InputFileNotFoundError",
+    "InputNotFoundError",
+    "WeightFileNotFoundError",
+    "SizeLimitError",
     "TMVACompatWarning",
     "Option",
     "OptionSet",

@@ -1,8 +1,9 @@
 """One exception family for the whole package.
 
 Every error a user can provoke with bad input is a :class:`TMVACompatError`. Each subclass is also a
-builtin ``ValueError`` so generic handlers keep working, and carries structured fields saying *what* was
-wrong, *where* it was, and *what would have been right*.
+builtin ``ValueError`` so generic handlers keep working (a missing file is also a ``FileNotFoundError``, a
+missing tree or branch a ``KeyError``, a refused size a ``MemoryError``), and carries structured fields
+saying *what* was wrong, *where* it was, and *what would have been right*.
 
 Example:
     >>> from tmvacompat.errors import OptionError
@@ -72,6 +73,9 @@ class TMVACompatError(ValueError):
             text += f"; expected one of: {shown}{more}"
         return text
 
+    def __str__(self) -> str:  # KeyError, a base of some subclasses, would show repr(message)
+        return self._render()
+
     def __reduce__(self):  # keep pickling (multiprocessing) working with keyword-only fields
         return (
             _rebuild,
@@ -103,6 +107,23 @@ class TrainingError(TMVACompatError):
     """Training could not go on (NaN/inf loss, too few events for a batch)."""
 
 
+class InputFileNotFoundError(InputDataError, FileNotFoundError):
+    """An input ROOT file does not exist (also a builtin ``FileNotFoundError``)."""
+
+
+class InputNotFoundError(InputDataError, KeyError):
+    """A tree, branch or field is not in the input (also a builtin ``KeyError``)."""
+
+
+class WeightFileNotFoundError(WeightFileError, FileNotFoundError):
+    """A weight file does not exist (also a builtin ``FileNotFoundError``)."""
+
+
+class SizeLimitError(TMVACompatError, MemoryError):
+    """A declared size (a layer, a table, an index) would need more memory than tmvacompat allows itself
+    (also a builtin ``MemoryError``); the limit is checked before anything is allocated."""
+
+
 __all__ = [
     "TMVACompatError",
     "OptionError",
@@ -110,5 +131,9 @@ __all__ = [
     "WeightFileError",
     "InputDataError",
     "TrainingError",
+    "InputFileNotFoundError",
+    "InputNotFoundError",
+    "WeightFileNotFoundError",
+    "SizeLimitError",
     "closest",
 ]

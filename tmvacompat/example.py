@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+from tmvacompat.atomicfile import atomic_path
+
 DL_OPTIONS = (
     "!H:V:ErrorStrategy=CROSSENTROPY:VarTransform=N:WeightInitialization=XAVIERUNIFORM:RandomSeed=1234:"
     "Layout=TANH|128,TANH|128,TANH|128,LINEAR:"
@@ -44,12 +46,10 @@ def generate_input(path: str, n_events: int = 10000, seed: int = 42) -> str:
         out["weight"] = rng.uniform(0.5, 1.5, n_events).astype(np.float32)
         return out
 
-    tmp = path + ".tmp"
-    with uproot.recreate(tmp) as f:
+    with atomic_path(path, what="example input file") as tmp, uproot.recreate(tmp) as f:
         for name, data in (("TreeS", tree(0.5, 0.5)), ("TreeB", tree(-0.5, -0.5))):
             f.mktree(name, {k: v.dtype for k, v in data.items()})  # a TTree, as ROOT writes (not an RNTuple)
             f[name].extend(data)
-    os.replace(tmp, path)
     return path
 
 

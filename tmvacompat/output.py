@@ -46,13 +46,13 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from tmvacompat.errors import InputDataError, TMVACompatError
+from tmvacompat.atomicfile import atomic_path
+from tmvacompat.errors import InputDataError
 from tmvacompat.evaluation import (
     ClassificationResult,
     Histogram,
@@ -487,31 +487,9 @@ def write_output(
 def _write_atomic(path: str, objects: dict[str, object], trees: dict[str, dict[str, np.ndarray]]) -> None:
     import uproot
 
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise TMVACompatError(
-            f"cannot write the output file: directory {directory!r} does not exist",
-            where=path,
-            token=directory,
-        )
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmvacompat-", suffix=".root", dir=directory)
-    except OSError as err:
-        raise TMVACompatError(
-            f"cannot write the output file in {directory!r}: {err.strerror}", where=path, token=directory
-        ) from err
-    os.close(fd)
-    try:
+    with atomic_path(path, what="output file") as tmp:
         with uproot.recreate(tmp) as f:
             for key, obj in objects.items():
                 f[key] = obj
             for key, cols in trees.items():
                 _write_tree(f, key, cols)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise TMVACompatError(
-            f"cannot write the output file: {err.strerror or err}", where=path, token=path
-        ) from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -265,9 +265,9 @@ def _match(kind: str, declared: list[str], in_file: list[str], where: str, call:
     for k, (a, b) in enumerate(zip(mine, theirs, strict=True)):
         if a != b:
             raise WeightFileError(
-                f"the Reader's {kind} {declared} do not match the weight file's {in_file}: {kind[:-1]} #{k} is "
-                f"{a!r} in the Reader but {b!r} in the file (TMVA compares the expressions, after any "
-                "'label :=', in the file's order)",
+                f"the Reader's {kind} {declared} do not match the weight file's {in_file}: "
+                f"{kind[:-1]} #{k} is {a!r} in the Reader but {b!r} in the file (TMVA compares the "
+                "expressions, after any 'label :=', in the file's order)",
                 where=where,
                 token=declared[k],
                 expected=in_file,

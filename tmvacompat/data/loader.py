@@ -44,7 +44,13 @@ import numpy as np
 
 from tmvacompat.data.dataset import FLT_MAX, ClassInfo, DataSet, Sample, VariableInfo, internal_name
 from tmvacompat.data.expressions import evaluate_masked, parse, split_label
-from tmvacompat.errors import InputDataError, OptionError, closest
+from tmvacompat.errors import (
+    InputDataError,
+    InputFileNotFoundError,
+    InputNotFoundError,
+    OptionError,
+    closest,
+)
 
 __all__ = ["DataLoader", "DataLoaderWarning", "prepare_options"]
 
@@ -147,7 +153,7 @@ def _open_tree(path: str, tree_name: str) -> Any:
         folder = os.path.dirname(path) or "."
         if os.path.isdir(folder):
             near = closest(os.path.basename(path), [f for f in os.listdir(folder) if f.endswith(".root")])
-        raise InputDataError(f"input file {path!r} does not exist", token=path, expected=near or None)
+        raise InputFileNotFoundError(f"input file {path!r} does not exist", token=path, expected=near or None)
     try:
         f = uproot.open(path)
     except Exception as err:  # uproot raises many kinds for a file that is not ROOT
@@ -162,7 +168,7 @@ def _open_tree(path: str, tree_name: str) -> Any:
                 if cls in ("TTree", "TNtuple", "ROOT::RNTuple")
             }
         )
-        raise InputDataError(
+        raise InputNotFoundError(
             f"file {path!r} has no tree {tree_name!r}; its trees: {', '.join(trees) or 'none'}",
             token=tree_name,
             where=path,
@@ -655,7 +661,7 @@ class DataLoader:
         if missing:
             name = missing[0]
             users = [e for e in exprs if name in parse(e).names]
-            raise InputDataError(
+            raise InputNotFoundError(
                 f"branch {name!r} (used in {users[0]!r}) is not in tree {tin.tree_name!r} "
                 f"of file {tin.path!r}",
                 token=name,

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from tmvacompat.data.dataset import VariableInfo
-from tmvacompat.errors import InputDataError, WeightFileError
+from tmvacompat.errors import InputDataError, InputNotFoundError, WeightFileError
 from tmvacompat.options import TMVACompatWarning
 
 ANALYSIS_TYPES = ("Classification", "Regression", "Multiclass")
@@ -516,8 +516,8 @@ class Model:
                 res[bad] = np.nan
                 warnings.warn(
                     f"{self.title}: {int(np.count_nonzero(bad))} event(s) with a NaN input variable give NaN "
-                    f"{kind.lower()} values (TMVA's Reader logs an error and returns what the network computes; "
-                    "only EvaluateMVA maps NaN to -999)",
+                    f"{kind.lower()} values (TMVA's Reader logs an error and returns what the network "
+                    "computes; only EvaluateMVA maps NaN to -999)",
                     TMVACompatWarning,
                     stacklevel=3,
                 )
@@ -628,7 +628,7 @@ def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None 
         if missing:
             from tmvacompat.errors import closest
 
-            raise InputDataError(
+            raise InputNotFoundError(
                 f"tree has no branch {missing[0]!r} needed by the variables "
                 f"{[v.expression for v in variables]}",
                 token=missing[0],
@@ -687,7 +687,7 @@ def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None 
                     if value is None:
                         from tmvacompat.errors import closest
 
-                        raise InputDataError(
+                        raise InputNotFoundError(
                             f"no field {b!r} for variable {v.expression!r}",
                             token=b,
                             expected=closest(b, names) or names[:40],

@@ -30,7 +30,7 @@ from math import prod
 
 import numpy as np
 
-from tmvacompat.errors import WeightFileError
+from tmvacompat.errors import WeightFileError, WeightFileNotFoundError
 from tmvacompat.specs import (
     ACTIVATION_NAMES,
     AddSpec,
@@ -104,6 +104,8 @@ def load_weights(path: str | os.PathLike) -> Model:
             raise _fail(f"file is {size} bytes; weight files larger than {MAX_FILE_BYTES} are refused", p)
         with open(p, "rb") as fh:
             data = fh.read()
+    except FileNotFoundError as err:
+        raise WeightFileNotFoundError(f"weight file does not exist: {err.strerror or err}", where=p) from err
     except OSError as err:
         raise _fail(f"cannot read weight file: {err.strerror or err}", p) from err
     return model_from_bytes(data, p)

@@ -22,12 +22,12 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from math import isfinite
 
 import numpy as np
 
+from tmvacompat.atomicfile import atomic_path
 from tmvacompat.errors import WeightFileError
 from tmvacompat.weightfile.layers_xml import ELEMENT_OF_KIND, MATRIX_NAMES, layer_attributes
 
@@ -301,32 +301,14 @@ def model_to_xml(model, precision: str = "lossless") -> str:
 
 
 def save_model(model, path: str | os.PathLike, precision: str = "lossless") -> None:
-    """Write ``model`` to ``path`` atomically (temporary file in the same directory, then ``os.replace``)."""
+    """Write ``model`` to ``path`` atomically (temporary file in the same directory, then ``os.replace``),
+    with the permissions ``open()`` would give and through a symbolic link to the file it points to."""
     text = model_to_xml(model, precision=precision)
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=directory)
-    except OSError as err:
-        raise WeightFileError(f"cannot write into {directory}: {err.strerror or err}", where=target) from err
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+    with atomic_path(path, error=WeightFileError, what="weight file") as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise WeightFileError(f"cannot write weight file: {err.strerror or err}", where=target) from err
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 __all__ = ["model_to_xml", "save_model", "fmt_values", "PRECISIONS"]
