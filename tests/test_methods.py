@@ -18,7 +18,9 @@ from tmvacompat import (
     Factory,
     MethodDL,
     OptionError,
+    TMVACompatError,
     TMVACompatWarning,
+    TrainingError,
     Types,
     load_weights,
 )
@@ -201,3 +203,75 @@ def test_ignore_neg_weights_in_training_keeps_the_events_with_weight_zero():
     norm = ignored.transforms.transforms[0]
     np.testing.assert_array_equal(norm.mins[-1], [x[:, 0].min(), -9.0])
     np.testing.assert_array_equal(norm.maxs[-1], [9.0, x[:, 1].max()])
+
+
+def _regression_set(n: int = 600) -> DataSet:
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (n, 2)).astype(np.float32)
+    return DataSet.from_arrays(x, (2 * x[:, 0] + x[:, 1]).astype(np.float32), targets=["t"])
+
+
+_CALM = "LearningRate=1e-3,Optimizer=SGD,Momentum=0,BatchSize=20,MaxEpochs=5,TestRepetitions=1"
+_WILD = "LearningRate=1e4,Optimizer=SGD,Momentum=0,BatchSize=20,MaxEpochs=5"
+
+
+def test_a_later_phase_that_diverges_keeps_the_best_model_and_writes_it(tmp_path):
+    opts = "!H:!V:RandomSeed=3:Layout=LINEAR|8,LINEAR:TrainingStrategy="
+    path = tmp_path / "kept.weights.xml"
+    failing = MethodDL("R", opts + f"{_CALM}|{_WILD}", analysis_type="Regression")
+    with pytest.warns(TMVACompatWarning, match=r"phase 2.*keeps the best weights \(phase 1, epoch 5"):
+        failing.train(_regression_set(), weight_file=str(path))
+    assert failing.training_error is not None and "phase 2" in str(failing.training_error)
+    # the second implementation: the same seed with phase 1 alone gives the same network
+    calm = MethodDL("C", opts + _CALM, analysis_type="Regression").train(_regression_set(), weight_file="")
+    probe = np.random.default_rng(2).normal(0, 1, (40, 2)).astype(np.float32)
+    np.testing.assert_array_equal(load_weights(path).evaluate(probe), calm.evaluate(probe))
+
+
+def test_a_training_that_never_improved_raises():
+    m = MethodDL("W", f"!H:!V:RandomSeed=3:Layout=LINEAR|8,LINEAR:TrainingStrategy={_WILD}")
+    with pytest.raises(TrainingError, match="phase 1, epoch 1"):
+        m.train(_regression_set(), weight_file="")
+    assert m.model is None
+
+
+def test_zero_sum_weights_are_refused_not_trained_silently():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 400)
+    x = (rng.normal(0, 1, (400, 2)) + y[:, None]).astype(np.float32)
+    for w in (np.where(np.arange(400) % 2 == 0, 1.0, -1.0), np.zeros(400)):
+        with pytest.raises(TrainingError, match="weights sum to 0"):
+            MethodDL("Z", f"!H:!V:Layout=TANH|4,LINEAR:{FAST}").train(
+                DataSet.from_arrays(x, y, w_train=w), weight_file=""
+            )
+    # TMVA's remedy works: the negative weights become 0 in training
+    MethodDL("Z", f"!H:!V:IgnoreNegWeightsInTraining:Layout=TANH|4,LINEAR:{FAST}").train(
+        DataSet.from_arrays(x, y, w_train=np.where(np.arange(400) % 2 == 0, 1.0, -1.0)), weight_file=""
+    )
+
+
+def test_factory_finishes_the_other_methods_when_one_fails(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _two_class_file("input.root", 800, 0.8, 9)
+    loader = DataLoader("ds")
+    loader.AddVariable("a", "F")
+    loader.AddVariable("b", "F")
+    loader.AddSignalTree("input.root:S")
+    loader.AddBackgroundTree("input.root:B")
+    loader.PrepareTrainingAndTestTree("", "SplitMode=Random:!V")
+    factory = Factory("job", "out.root", "Silent:AnalysisType=Classification")
+    factory.BookMethod(loader, Types.kDL, "Good", f"!H:!V:RandomSeed=2:Layout=TANH|8,LINEAR:{FAST}")
+    factory.BookMethod(
+        loader, Types.kDL, "Bad", f"!H:!V:Layout=LINEAR|8,LINEAR:TrainingStrategy={_WILD},ConvergenceSteps=1"
+    )
+    with pytest.warns(TMVACompatWarning, match="'Bad' could not be trained"):
+        factory.TrainAllMethods()
+    factory.TestAllMethods()
+    results = factory.EvaluateAllMethods()
+    assert list(results) == ["Good"] and factory.GetROCIntegral(loader, "Good") > 0.8
+    with pytest.raises(TMVACompatError, match="training failed"):
+        factory.GetROCIntegral(loader, "Bad")
+    weights = sorted(p.name for p in (tmp_path / "ds" / "weights").iterdir())
+    assert weights == ["job_Good.weights.xml"]
+    tree = uproot.open("out.root")["ds/TestTree"]
+    assert "Good" in tree.keys() and "Bad" not in tree.keys()

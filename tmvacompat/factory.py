@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from tmvacompat.evaluation import format_classification, format_multiclass, form
 from tmvacompat.methods.base import MethodBase
 from tmvacompat.methods.declarations import FACTORY_OPTIONS
 from tmvacompat.methods.dl import MethodDL
+from tmvacompat.options import TMVACompatWarning
 from tmvacompat.output import EventSample, MethodResult, write_output
 
 
@@ -52,6 +54,7 @@ class _Booked:
     test_values: np.ndarray | None = None
     result: Any = None
     history: dict[str, list[float]] = field(default_factory=dict)
+    error: TMVACompatError | None = None  # why training failed (the method is left out of the evaluation)
 
 
 class Factory:
@@ -139,7 +142,22 @@ class Factory:
             if not self.silent and bool(self.options.DrawProgressBar):
                 m.callback = _progress(m.title)
             t0 = time.perf_counter()
-            m.train(ds, weight_file=None if bool(self.options.ModelPersistence) else "")
+            b.error, b.test_values, b.train_values, b.result = None, None, None, None
+            try:
+                m.train(ds, weight_file=None if bool(self.options.ModelPersistence) else "")
+            except TMVACompatError as err:
+                # one method's failure does not cost the others their results
+                b.error = err
+                if m.callback is not None and sys.stdout.isatty():
+                    self._log("")
+                self._log(f"Factory: {m.title} could not be trained: {err}")
+                warnings.warn(
+                    f"method {m.title!r} could not be trained and is left out of the evaluation and the "
+                    f"output file: {err}",
+                    TMVACompatWarning,
+                    stacklevel=2,
+                )
+                continue
             if m.callback is not None and sys.stdout.isatty():
                 self._log("")
             records = getattr(m.history, "records", [])
@@ -148,26 +166,33 @@ class Factory:
                 "valError": [r.val_loss if r.val_loss is not None else np.nan for r in records],
             }
             where = f", weights in {m.weight_file}" if bool(self.options.ModelPersistence) else ""
-            self._log(f"Factory: {m.title} trained in {time.perf_counter() - t0:.2f} s{where}")
+            early = f" (stopped early: {m.training_error.message})" if m.training_error is not None else ""
+            self._log(f"Factory: {m.title} trained in {time.perf_counter() - t0:.2f} s{where}{early}")
+        if all(b.error is not None for b in self._booked):
+            raise self._booked[0].error  # type: ignore[misc]
 
     def TestAllMethods(self) -> None:
         """Evaluate every trained method on its training and test samples (the TrainTree/TestTree values)."""
-        for b in self._booked:
+        for b in self._trained():
             ds = b.loader.GetDataSet()
             b.train_values = b.method.evaluate(ds.train.X)
             b.test_values = b.method.evaluate(ds.test.X)
 
+    def _trained(self) -> list[_Booked]:
+        """The booked methods whose training did not fail."""
+        return [b for b in self._booked if b.error is None]
+
     def EvaluateAllMethods(self) -> dict[str, Any]:
         """Compute TMVA's figures of merit, print them, and write the output file; returns the results."""
-        if any(b.test_values is None for b in self._booked):
+        if any(b.test_values is None for b in self._trained()):
             self.TestAllMethods()
         out: dict[str, Any] = {}
         loaders: dict[str, DataLoader] = {}
-        for b in self._booked:
+        for b in self._trained():
             loaders.setdefault(b.loader.name, b.loader)
         for name, loader in loaders.items():
             ds = loader.GetDataSet()
-            booked = [b for b in self._booked if b.loader.name == name]
+            booked = [b for b in self._trained() if b.loader.name == name]
             results = write_output(
                 self.output_file if len(loaders) == 1 else _per_dataset(self.output_file, name),
                 name,
@@ -200,6 +225,10 @@ class Factory:
     def GetROCIntegral(self, loader: DataLoader | str, title: str, iClass: int = 0) -> float:
         """ROC integral of a classifier on the test sample (multiclass: class ``iClass`` vs the rest)."""
         b = self._find(loader, title)
+        if b.error is not None:
+            raise TMVACompatError(
+                f"method {title!r} has no ROC integral: its training failed ({b.error})", token=title
+            )
         if b.result is None:
             self.EvaluateAllMethods()
         r = b.result

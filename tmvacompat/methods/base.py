@@ -71,6 +71,8 @@ class MethodBase:
         self.model: Model | None = None
         self.training_time = 0.0
         self.history: Any = None
+        #: the error that ended the last training early, when the best weights before it were kept
+        self.training_error: TMVACompatError | None = None
         self.callback: Callable[..., Any] | None = None
         self.verbose = bool(self.options.get("V", False))
 

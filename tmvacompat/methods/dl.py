@@ -38,7 +38,7 @@ from tmvacompat.data.transforms import TransformChain
 from tmvacompat.engine.init import INIT_CODES, initialize
 from tmvacompat.engine.network import Network
 from tmvacompat.engine.trainer import train as train_network
-from tmvacompat.errors import LayoutError, OptionError
+from tmvacompat.errors import LayoutError, OptionError, TrainingError
 from tmvacompat.layout import parse_batch_layout, parse_input_layout, parse_layout
 from tmvacompat.methods.base import MethodBase
 from tmvacompat.methods.declarations import DL_OPTIONS
@@ -150,6 +150,26 @@ class MethodDL(MethodBase):
         return (sample.class_ids == sig).astype(np.float32).reshape(n, 1)
 
     # ------------------------------------------------------------------ training
+    def _keep_best_after(self, err: TrainingError) -> None:
+        """A training that fails after some epoch improved on the validation sample keeps those best weights
+        (the engine has restored them) and goes on to write its weight file, with a warning; one that never
+        improved has nothing worth keeping and raises."""
+        history = getattr(err, "history", None)
+        best = [r for r in getattr(history, "records", []) if r.improved]
+        if not best:
+            raise err
+        self.history = history
+        history.best_phase, history.best_epoch = best[-1].phase, best[-1].epoch
+        history.best_val_loss = float(best[-1].val_loss)
+        self.training_error = err
+        warnings.warn(
+            f"method {self.title!r}: training stopped early ({err.message}); the model keeps the best "
+            f"weights (phase {best[-1].phase}, epoch {best[-1].epoch}, validation error {best[-1].val_loss:.6g}) and "
+            "its weight file is written",
+            TMVACompatWarning,
+            stacklevel=4,
+        )
+
     def _train_model(self, dataset: DataSet, train: Any, chain: TransformChain, atype: str) -> Model:
         o = self.options
         nvar = dataset.n_variables
@@ -185,19 +205,34 @@ class MethodDL(MethodBase):
                 token=f"ValidationSize={o.ValidationSize}",
                 expected=["20%"],
             )
-        self.history = train_network(
-            net,
-            X[:n_fit],
-            Y[:n_fit],
-            w[:n_fit],
-            X[n_fit:],
-            Y[n_fit:],
-            w[n_fit:],
-            loss=loss,
-            phases=self.phases,
-            seed=seed,
-            callback=self.callback,
-        )
+        for part, ws in (("training", w[:n_fit]), ("validation", w[n_fit:])):
+            total = float(np.sum(ws, dtype=np.float64))
+            if not total > 0.0:
+                raise TrainingError(
+                    f"method {self.title!r}: the {len(ws)} {part} events' weights sum to {total:g}; the "
+                    "weighted loss is then zero or unbounded below and nothing can be learned. Check the "
+                    "weight expression, or set IgnoreNegWeightsInTraining to train with the negative "
+                    "weights set to 0",
+                    token=f"sum of {part} weights = {total:g}",
+                    expected=["a positive sum of event weights"],
+                )
+        self.training_error = None
+        try:
+            self.history = train_network(
+                net,
+                X[:n_fit],
+                Y[:n_fit],
+                w[:n_fit],
+                X[n_fit:],
+                Y[n_fit:],
+                w[n_fit:],
+                loss=loss,
+                phases=self.phases,
+                seed=seed,
+                callback=self.callback,
+            )
+        except TrainingError as err:
+            self._keep_best_after(err)
         first = self.phases[0]
         return Model.from_parts(
             title=self.title,
