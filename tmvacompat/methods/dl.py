@@ -164,8 +164,8 @@ class MethodDL(MethodBase):
         self.training_error = err
         warnings.warn(
             f"method {self.title!r}: training stopped early ({err.message}); the model keeps the best "
-            f"weights (phase {best[-1].phase}, epoch {best[-1].epoch}, validation error {best[-1].val_loss:.6g}) and "
-            "its weight file is written",
+            f"weights (phase {best[-1].phase}, epoch {best[-1].epoch}, validation error "
+            f"{best[-1].val_loss:.6g}) and its weight file is written",
             TMVACompatWarning,
             stacklevel=4,
         )
