@@ -120,6 +120,57 @@ def test_split_is_reproducible_with_the_seed():
     assert a.train.sum_of_weights(0) == pytest.approx(300) and a.train.sum_of_weights(1) == pytest.approx(300)
 
 
+def multiclass_tutorial(options: str) -> DataSet:
+    """TMVAMulticlass.C's booking (ROOT's tutorials/tmva): var1..var4, one tree per class."""
+    path = vec("nasufsonmez_multiclass", "tmva_multiclass_example.root")
+    loader = DataLoader("dataset")
+    loader.AddVariable("var1", "F")
+    loader.AddVariable("var2", "Variable 2", "", "F")
+    loader.AddVariable("var3", "Variable 3", "units", "F")
+    loader.AddVariable("var4", "Variable 4", "units", "F")
+    for tree, cname in (("TreeS", "Signal"), ("TreeB0", "bg0"), ("TreeB1", "bg1"), ("TreeB2", "bg2")):
+        loader.AddTree(f"{path}:{tree}", cname)
+    loader.PrepareTrainingAndTestTree("", options)
+    return loader.GetDataSet()
+
+
+def test_random_split_reproduces_tmva_multiclass_tutorial_event_by_event():
+    # TMVA 6.33 on macOS (libc++) wrote TrainTree/TestTree in its DataSet's order
+    out = vec("nasufsonmez_multiclass", "TMVAMulticlass.root")
+    opts = "SplitMode=Random:NormMode=NumEvents:!V"
+    ds = multiclass_tutorial(opts + ":SplitStdLib=libc++")
+    for sample, tree in ((ds.train, "TrainTree"), (ds.test, "TestTree")):
+        t = read(out, f"dataset/{tree}", ["classID", "var1", "var2", "var3", "var4"])
+        np.testing.assert_array_equal(sample.class_ids, t["classID"])
+        np.testing.assert_array_equal(sample.X, np.column_stack([t[f"var{i}"] for i in range(1, 5)]))
+    # the same seed through libstdc++'s std::shuffle (ROOT built with GCC) is another split
+    gnu = multiclass_tutorial(opts)
+    assert np.mean(gnu.train.class_ids == ds.train.class_ids) < 0.5
+
+
+def test_random_split_reproduces_tmva_regression_tutorial_event_by_event():
+    src = vec("nasufsonmez_regression", "tmva_reg_example.root")
+    out = vec("nasufsonmez_regression", "TMVAReg.root")
+    loader = DataLoader("datasetreg")
+    loader.AddVariable("var1", "Variable 1", "units", "F")
+    loader.AddVariable("var2", "Variable 2", "units", "F")
+    loader.AddSpectator("spec1:=var1*2", "Spectator 1", "units", "F")
+    loader.AddSpectator("spec2:=var1*3", "Spectator 2", "units", "F")
+    loader.AddTarget("fvalue")
+    loader.AddRegressionTree(f"{src}:TreeR", 1.0)
+    loader.SetWeightExpression("var1", "Regression")
+    opts = "nTrain_Regression=1000:nTest_Regression=0:SplitMode=Random:NormMode=NumEvents:!V"
+    loader.PrepareTrainingAndTestTree("", opts + ":SplitStdLib=libc++")
+    ds = loader.GetDataSet()
+    for sample, tree in ((ds.train, "TrainTree"), (ds.test, "TestTree")):
+        t = read(out, f"datasetreg/{tree}", ["var1", "var2", "fvalue", "spec1", "weight"])
+        np.testing.assert_array_equal(sample.X, np.column_stack([t["var1"], t["var2"]]))
+        np.testing.assert_array_equal(sample.targets[:, 0], t["fvalue"])
+        np.testing.assert_array_equal(sample.spectators[:, 0], t["spec1"])
+        # training weights renormalised (NumEvents), stored as float32
+        np.testing.assert_allclose(sample.weights, t["weight"], rtol=2e-7)
+
+
 @pytest.mark.parametrize("codec", ["zlib", "lz4", "zstd", "lzma"])
 def test_four_compressions_load_identically(codec):
     path = vec("root_written", f"class_{codec}.root")
@@ -437,7 +488,102 @@ def test_mix_alternate_matches_a_literal_port_of_tmva_insertion():
         return vec
 
     for sizes in ([3, 2], [1, 3], [5, 5, 5], [2, 7, 1], [6, 1, 4, 3], [0, 3], [4, 0, 2]):
-        assert _mix_order(sizes, "ALTERNATE", np.random.RandomState(0)).tolist() == reference(sizes), sizes
+        assert _mix_order(sizes, "ALTERNATE", None).tolist() == reference(sizes), sizes
+
+
+# TMVA's DataSetFactory::MixEvents for trees without a train/test type, transcribed with the real TRandom3
+# and the real std::shuffle: every undefined vector shuffled (class by class), each class split by the
+# requested numbers, training then test vector trimmed by shuffled indices, then both vectors shuffled.
+_MIX_CPP = r"""
+#include "TRandom3.h"
+#include <algorithm>
+#include <vector>
+struct TmvacompatMixRG {
+   using result_type = UInt_t;
+   TRandom3 fR;
+   explicit TmvacompatMixRG(UInt_t s) { fR.SetSeed(s); }
+   static constexpr UInt_t min() { return 0; }
+   static constexpr UInt_t max() { return kMaxUInt; }
+   UInt_t operator()() { return fR.Integer(max()); }
+};
+void tmvacompat_trim(std::vector<long> &v, long requested, TmvacompatMixRG &g) {
+   long size = v.size();
+   if (size <= requested) return;
+   std::vector<long> idx(size);
+   for (long i = 0; i < size; ++i) idx[i] = i;
+   std::shuffle(idx.begin(), idx.end(), g);
+   for (long k = 0; k < size - requested; ++k) v[idx[k]] = -1;
+   v.erase(std::remove(v.begin(), v.end(), -1L), v.end());
+}
+std::vector<long> tmvacompat_mix(UInt_t seed, std::vector<long> sizes, std::vector<long> nTrain,
+                                 std::vector<long> nTest) {
+   TmvacompatMixRG g(seed);
+   size_t nc = sizes.size();
+   std::vector<std::vector<long>> und(nc), tr(nc), te(nc);
+   for (size_t c = 0; c < nc; ++c)
+      for (long i = 0; i < sizes[c]; ++i) und[c].push_back(long(c) * 1000000 + i);
+   for (size_t c = 0; c < nc; ++c)
+      if (!und[c].empty()) std::shuffle(und[c].begin(), und[c].end(), g);
+   for (size_t c = 0; c < nc; ++c) {
+      long u = und[c].size(), R = nTrain[c], S = nTest[c], useTr, useTe;
+      if (R == 0 && S == 0) { useTr = useTe = u / 2; R = useTr; S = useTe; }
+      else if (S == 0) { useTr = R; useTe = u - R; S = useTe; }
+      else if (R == 0) { useTe = S; useTr = u - S; R = useTr; }
+      else { useTr = R + std::max(u - R - S, 0L) / 2; useTe = u - useTr; }
+      tr[c].assign(und[c].begin(), und[c].begin() + useTr);
+      te[c].assign(und[c].begin() + useTr, und[c].begin() + useTr + useTe);
+      tmvacompat_trim(tr[c], R, g);
+      tmvacompat_trim(te[c], S, g);
+   }
+   std::vector<long> train, test;
+   for (size_t c = 0; c < nc; ++c) {
+      train.insert(train.end(), tr[c].begin(), tr[c].end());
+      test.insert(test.end(), te[c].begin(), te[c].end());
+   }
+   std::shuffle(train.begin(), train.end(), g);
+   std::shuffle(test.begin(), test.end(), g);
+   train.push_back(-2);
+   train.insert(train.end(), test.begin(), test.end());
+   return train;
+}
+bool tmvacompat_mix_uses_libstdcxx() {
+#ifdef __GLIBCXX__
+   return true;
+#else
+   return false;
+#endif
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "n_s, n_b, requests",
+    [
+        (50, 37, (10, 12, 7, 9)),  # both requested, fewer than available: random trimming of both
+        (41, 30, (0, 0, 0, 0)),  # half each
+        (40, 33, (15, 0, 0, 11)),  # one of the two requested
+        (25, 20, (25, 0, 0, 20)),  # everything in one sample, nothing in the other
+    ],
+)
+def test_random_split_and_trimming_match_tmva_with_real_std_shuffle(tmp_path, n_s, n_b, requests):
+    ROOT = pytest.importorskip("ROOT", reason="PyROOT (the `root` package) is not installed")
+    if not hasattr(ROOT, "tmvacompat_mix"):
+        ROOT.gInterpreter.Declare(_MIX_CPP)
+    if not ROOT.tmvacompat_mix_uses_libstdcxx():
+        pytest.skip("ROOT's interpreter does not use libstdc++")
+    path = simple_file(tmp_path / "m.root", n_s=n_s, n_b=n_b)
+    rs, ss, rb, sb = requests
+    opts = (
+        f"nTrain_Signal={rs}:nTest_Signal={ss}:nTrain_Background={rb}:nTest_Background={sb}"
+        ":SplitMode=Random:NormMode=None:SplitSeed=4242"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataLoaderWarning)  # an empty test sample is only a warning
+        ds = make(path, opts).GetDataSet()
+    ref = np.asarray(list(ROOT.tmvacompat_mix(4242, [n_s, n_b], [rs, rb], [ss, sb])))
+    cut = int(np.flatnonzero(ref == -2)[0])
+    for sample, codes in ((ds.train, ref[:cut]), (ds.test, ref[cut + 1 :])):
+        np.testing.assert_array_equal(sample.class_ids.astype(np.int64) * 1000000 + sample.entry, codes)
 
 
 def test_random_split_properties(tmp_path):

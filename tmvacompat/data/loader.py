@@ -15,6 +15,11 @@ The API follows ``TMVA::DataLoader`` (method names and overloads), and the data 
   otherwise), ``TrainTestSplit_<class>``, ``SplitMode`` Random/Alternate/Block, ``MixMode`` (default
   SameAsSplitMode), ``SplitSeed`` (default 100), ``NormMode`` None/NumEvents/EqualNumEvents (default
   EqualNumEvents; only *training* weights are rescaled);
+* the random split and mixing draw from ``TMVA::RandomGenerator<TRandom3>(SplitSeed)`` through
+  ``std::shuffle`` in MixEvents' order (:mod:`tmvacompat.data.tmvarandom`), so the same seed selects the
+  same events in the same order as TMVA; ``std::shuffle`` differs between C++ libraries, and the extension
+  key ``SplitStdLib`` says which to follow: ``libstdc++`` (default: ROOT built with GCC, as on Linux) or
+  ``libc++`` (ROOT on macOS). ``SplitSeed=0`` seeds from the operating system: not reproducible;
 * variable ranges (``min``/``max`` in the weight file) are taken over the training sample.
 
 Data are read column-wise, only the branches the expressions need, in chunks of ``chunk_entries`` entries
@@ -44,6 +49,7 @@ import numpy as np
 
 from tmvacompat.data.dataset import FLT_MAX, ClassInfo, DataSet, Sample, VariableInfo, internal_name
 from tmvacompat.data.expressions import evaluate_masked, parse, split_label
+from tmvacompat.data.tmvarandom import STDLIBS, RandomGenerator, permutation, shuffle
 from tmvacompat.errors import (
     InputDataError,
     InputFileNotFoundError,
@@ -92,6 +98,7 @@ def prepare_options(class_names: Sequence[str]) -> Any:
                 "MixMode", str, "SameAsSplitMode", allowed=("SameAsSplitMode", "Random", "Alternate", "Block")
             ),
             Option("SplitSeed", int, 100),
+            Option("SplitStdLib", str, STDLIBS[0], allowed=STDLIBS),
             Option("NormMode", str, "EqualNumEvents", allowed=("None", "NumEvents", "EqualNumEvents")),
             Option("ScaleWithPreselEff", bool, False),
             Option("V", bool, False),
@@ -106,9 +113,8 @@ def prepare_options(class_names: Sequence[str]) -> Any:
         per_class.append(
             Option(f"TrainTestSplit_{c}", float, 0.0, f"Train/test split of class {c} (0 = off)")
         )
-    head = [
-        o for o in common if o.name in ("SplitMode", "MixMode", "SplitSeed", "NormMode", "ScaleWithPreselEff")
-    ]
+    first = ("SplitMode", "MixMode", "SplitSeed", "SplitStdLib", "NormMode", "ScaleWithPreselEff")
+    head = [o for o in common if o.name in first]
     tail = [o for o in common if o not in head]
     return OptionSet("PrepareTrainingAndTestTree", head + per_class + tail)
 
@@ -881,8 +887,9 @@ class DataLoader:
         mix = o.MixMode.upper()
         mix = split if mix == "SAMEASSPLITMODE" else mix
         norm = o.NormMode.upper()
-        seed = int(o.SplitSeed)
-        rng = np.random.RandomState(seed if seed > 0 else None)
+        # MixEvents: one TMVA::RandomGenerator<TRandom3>(SplitSeed) for every shuffle, in TMVA's order
+        stdlib = str(o.get("SplitStdLib", STDLIBS[0]))
+        rng = RandomGenerator(int(o.SplitSeed))
 
         for ci, ev in enumerate(per_class):
             cname = self._classes[ci]
@@ -928,7 +935,8 @@ class DataLoader:
         # RANDOM: shuffle each class's events not yet assigned to training or testing
         undefined = [np.flatnonzero(a["ttype"] == 2) for a in cls_arrays]
         if "RANDOM" in split:
-            undefined = [u[rng.permutation(len(u))] if len(u) else u for u in undefined]
+            for u in undefined:
+                shuffle(u, rng, stdlib)
 
         train_idx: list[np.ndarray] = []
         test_idx: list[np.ndarray] = []
@@ -1018,8 +1026,8 @@ class DataLoader:
                 if use_test > s:
                     te = np.concatenate([te, un[n1 : n1 + use_test - s]])
             if "RANDOM" in split:
-                tr = _random_trim(tr, req_train, rng)
-                te = _random_trim(te, req_test, rng)
+                tr = _random_trim(tr, req_train, rng, stdlib)
+                te = _random_trim(te, req_test, rng, stdlib)
             else:
                 tr, te = tr[:req_train], te[:req_test]
             if len(tr) < req_train or len(te) < req_test:
@@ -1056,7 +1064,7 @@ class DataLoader:
             # indices into the all-classes arrays, in TMVA's mixed order; one row gather per quantity
             glob = np.concatenate([offsets[ci] + idx for ci, idx in enumerate(idx_list)]).astype(np.int64)
             cls = np.concatenate([np.full(len(idx), ci, np.int32) for ci, idx in enumerate(idx_list)])
-            order = _mix_order([len(i) for i in idx_list], mix, rng)
+            order = _mix_order([len(i) for i in idx_list], mix, rng, stdlib)
             glob, cls = glob[order], cls[order]
             out = {k: np.take(every[k], glob, axis=0) for k in ("X", "T", "S", "entry", "source")}
             out["W0"] = np.take(every["W"], glob).astype(np.float64)
@@ -1117,18 +1125,20 @@ class DataLoader:
         )
 
 
-def _random_trim(idx: np.ndarray, requested: int, rng: np.random.RandomState) -> np.ndarray:
+def _random_trim(idx: np.ndarray, requested: int, rng: RandomGenerator, stdlib: str) -> np.ndarray:
     """TMVA's random removal: shuffle positions, drop the first (size - requested), keep the order."""
     size = len(idx)
     if size <= requested:
         return idx
-    drop = rng.permutation(size)[: size - requested]
+    drop = permutation(size, rng, stdlib)[: size - requested]
     keep = np.ones(size, bool)
     keep[drop] = False
     return idx[keep]
 
 
-def _mix_order(sizes: list[int], mix: str, rng: np.random.RandomState) -> np.ndarray:
+def _mix_order(
+    sizes: list[int], mix: str, rng: RandomGenerator | None, stdlib: str = STDLIBS[0]
+) -> np.ndarray:
     """Positions of the class-concatenated events in TMVA's mixed order (MixMode)."""
     total = int(sum(sizes))
     if mix == "ALTERNATE" and len(sizes) > 1:
@@ -1150,7 +1160,6 @@ def _mix_order(sizes: list[int], mix: str, rng: np.random.RandomState) -> np.nda
             out[length + m :] = new[m:]
             vec = out
         return vec
-    order = np.arange(total)
-    if mix == "RANDOM":
-        order = order[rng.permutation(total)]
-    return order
+    if mix == "RANDOM" and rng is not None:
+        return permutation(total, rng, stdlib)  # the mixed vector's k-th event is the order[k]-th one
+    return np.arange(total)

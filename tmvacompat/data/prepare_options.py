@@ -31,6 +31,14 @@ PREPARE: list[Option] = [
     ),
     Option("SplitSeed", int, 100, help="Seed for the random split (0: from the clock)"),
     Option(
+        "SplitStdLib",
+        str,
+        "libstdc++",
+        allowed=("libstdc++", "libc++"),
+        help="tmvacompat extension: the C++ library whose std::shuffle the random split reproduces "
+        "(libstdc++: ROOT built with GCC, as on Linux; libc++: ROOT on macOS)",
+    ),
+    Option(
         "NormMode",
         str,
         "EqualNumEvents",
