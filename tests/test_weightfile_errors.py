@@ -79,7 +79,7 @@ def test_good_document_loads(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(WeightFileError) as info:
         load_weights(tmp_path / "nope.xml")
-    assert "nope.xml" in str(info.value) and "cannot read" in str(info.value)
+    assert "nope.xml" in str(info.value) and "does not exist" in str(info.value)
 
 
 def test_malformed_xml_names_line(tmp_path):

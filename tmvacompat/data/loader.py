@@ -186,13 +186,14 @@ def _open_tree(path: str, tree_name: str) -> Any:
 
 
 def open_tree(spec: str) -> Any:
-    """The uproot TTree of ``"file.root:tree"``; a missing file, a missing tree or a malformed spec raises
-    :class:`InputDataError` naming the file and the trees that do exist.
+    """The uproot TTree of ``"file.root:tree"``; a missing file (:class:`InputFileNotFoundError`, also a
+    ``FileNotFoundError``), a missing tree (:class:`InputNotFoundError`, also a ``KeyError``) or a malformed
+    spec (:class:`InputDataError`) raises an error naming the file and the trees that do exist.
 
     >>> open_tree("missing.root:TreeS")
     Traceback (most recent call last):
     ...
-    tmvacompat.errors.InputDataError: input file 'missing.root' does not exist
+    tmvacompat.errors.InputFileNotFoundError: input file 'missing.root' does not exist
     """
     return _open_tree(*_split_spec(spec))
 
