@@ -316,6 +316,11 @@ def test_changed_uproot_internals_fail_clearly(tmp_path, monkeypatch):
     monkeypatch.delattr(uproot.writing._cascadetree.Tree, "_relocate")
     with pytest.raises(TMVACompatError, match=r"lacks \['_relocate'\]"):
         leaflist._cascade_class()
+    with uproot.recreate(tmp_path / "y.root") as f:
+        with pytest.raises(TMVACompatError, match="tested with uproot"):
+            mktree(f, "t", {"p": LeafList("a/F")})
+        mktree(f, "u", {"x": np.float32}).extend({"x": np.zeros(2, np.float32)})  # no leaf list: plain uproot
+    assert uproot.open(tmp_path / "y.root")["u"].num_entries == 2
 
 
 def test_bad_extend_input_names_the_branch(tmp_path):

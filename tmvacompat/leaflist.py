@@ -328,7 +328,7 @@ def mktree(
         raise InputDataError("a tree needs a non-empty mapping branch name -> type", token=str(name))
     leaflists = {k: v for k, v in branches.items() if isinstance(v, LeafList)}
     types = {k: (np.dtype((np.uint8, (v.itemsize,))) if k in leaflists else v) for k, v in branches.items()}
-    cascade_cls = _cascade_class()
+    cascade_cls = _cascade_class() if leaflists else None  # trees without leaf lists are uproot's alone
     tree = directory.mktree(
         name,
         types,
@@ -336,7 +336,7 @@ def mktree(
         initial_basket_capacity=initial_basket_capacity,
         resize_factor=resize_factor,
     )
-    if leaflists:
+    if cascade_cls is not None:
         casc = getattr(tree, "_cascading", None)
         file = getattr(tree, "_file", None)
         if type(casc) is not cascade_cls.__bases__[0] or file is None or not hasattr(file, "sink"):
