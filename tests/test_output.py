@@ -31,6 +31,38 @@ def _keys(f, prefix: str = "") -> set[str]:
     return {k.split(";")[0] for k in f.keys(recursive=True) if k.startswith(prefix)}
 
 
+def _branches(tree) -> list[tuple]:
+    """Each branch's name, title, reading interpretation and leaves (class, name, title, length, offset)."""
+    out = []
+    for b in tree.branches:
+        leaves = [
+            (
+                leaf.classname,
+                leaf.member("fName"),
+                leaf.member("fTitle"),
+                leaf.member("fLen"),
+                # uproot writes a string leaf's fLenType as 0 where ROOT writes 1; ROOT reads both
+                leaf.member("fLenType") if leaf.classname != "TLeafC" else None,
+                leaf.member("fOffset"),
+                leaf.member("fIsUnsigned"),
+            )
+            for leaf in b.member("fLeaves")
+        ]
+        out.append((b.name, b.title, str(b.interpretation), leaves))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ROOT():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the PyPI ROOT package warns that it is an alpha release
+        mod = pytest.importorskip("ROOT", reason="real ROOT (PyROOT) is needed to read what we write")
+    mod.gROOT.SetBatch(True)
+    return mod
+
+
 def _classification_sample(rng, n):
     cls = (rng.random(n) < 0.4).astype(np.int32)  # 0 = Signal, 1 = Background
     x1 = rng.normal(np.where(cls == 0, 1.0, -1.0), 1.0)
@@ -285,20 +317,16 @@ def test_multiclass_contents_equal_real_file(multiclass_written):
 
 def test_multiclass_tree_and_histogram_sums(multiclass_written):
     real, mine, _, names, test, v_test = multiclass_written
-    t = mine["dataset/TestTree"]
-    assert t.keys() == ["classID", "className", "var1", "var2", "var3", "var4", "weight"] + [
-        f"DL_CPU.{c}" for c in names
-    ]
-    # uproot cannot write TMVA's leaf-list struct branch; the per-class columns hold the same numbers
-    real_dl = real["dataset/TestTree"]["DL_CPU"].array(library="np")
-    for c in names:
-        np.testing.assert_array_equal(t[f"DL_CPU.{c}"].array(library="np"), real_dl[c])
-    # the written struct-less names map back onto the real branch names
-    assert sorted({k.split(".")[0] for k in t.keys()}) == sorted(
-        k
-        for k in real["dataset/TestTree"].keys()
-        if k in {"classID", "className", "weight", "DL_CPU"} or k.startswith("var")
-    )
+    for tree in ("TestTree", "TrainTree"):
+        t, r = mine[f"dataset/{tree}"], real[f"dataset/{tree}"]
+        assert t.keys() == ["classID", "className", "var1", "var2", "var3", "var4", "weight", "DL_CPU"]
+        # the same branches as TMVA's (its other methods left out), DL_CPU a leaf list with one leaf per class
+        assert _branches(t) == [b for b in _branches(r) if b[0] in t.keys()]
+        assert t["DL_CPU"].title == "Signal/F:bg0/F:bg1/F:bg2/F"
+        mine_dl, real_dl = t["DL_CPU"].array(library="np"), r["DL_CPU"].array(library="np")
+        assert mine_dl.dtype.names == tuple(names)
+        np.testing.assert_array_equal(mine_dl, real_dl)
+        np.testing.assert_array_equal(t["className"].array(library="np"), r["className"].array(library="np"))
     h = mine["dataset/Method_DL/DL_CPU/MVA_DL_CPU_Test_bg1_prob_for_Signal"]
     sel = test.class_ids == 0
     edges = h.axis().edges()
@@ -332,13 +360,146 @@ def test_regression_output(tmp_path):
         [MethodResult("DL", "DL_CPU", "Regression", p_test, p_train)],
     )
     t = uproot.open(path)["dataset/TestTree"]
-    assert t.keys() == ["classID", "className", "var1", "var2", "fvalue", "weight", "DL_CPU.fvalue"]
-    np.testing.assert_array_equal(t["DL_CPU.fvalue"].array(library="np"), p_test.astype(np.float32))
+    assert t.keys() == ["classID", "className", "var1", "var2", "fvalue", "weight", "DL_CPU"]
+    # one target: a one-leaf leaf list named after the target (uproot reads it as a plain column)
+    assert t["DL_CPU"].title == "fvalue/F"
+    assert [leaf.member("fName") for leaf in t["DL_CPU"].member("fLeaves")] == ["fvalue"]
+    np.testing.assert_array_equal(t["DL_CPU"].array(library="np"), p_test.astype(np.float32))
     r = res["DL_CPU"]["test"][0]
     assert r.rms == pytest.approx(
         np.std((p_test.astype(np.float32) - test.targets["fvalue"].astype(np.float32)).astype(np.float64)),
         rel=1e-6,
     )
+
+
+REGRESSION = VECTORS / "nasufsonmez_regression" / "TMVAReg.root"
+IMAGES = VECTORS / "root_written" / "images_part0.root"
+
+
+def test_regression_trees_equal_real_tmva_file(tmp_path):
+    """TMVAReg.root's inputs and five methods' outputs through write_output give TMVA's trees."""
+    _need(REGRESSION)
+    real = uproot.open(REGRESSION)
+    titles = ["BDTG", "DNN_CPU", "KNN", "LD", "PDEFoam"]
+
+    def sample(tree):
+        a = real[f"datasetreg/{tree}"].arrays(library="np")
+        ev = EventSample(
+            a["classID"],
+            a["weight"],
+            {"var1": a["var1"], "var2": a["var2"]},
+            {"spec1": a["spec1"], "spec2": a["spec2"]},
+            {"fvalue": a["fvalue"]},
+        )
+        return ev, a
+
+    (train, a_train), (test, a_test) = sample("TrainTree"), sample("TestTree")
+    methods = [MethodResult("X", k, "Regression", a_test[k], a_train[k]) for k in titles[::-1]]
+    write_output(tmp_path / "reg.root", "datasetreg", ["Regression"], train, test, methods)
+    mine = uproot.open(tmp_path / "reg.root")
+    for tree in ("TestTree", "TrainTree"):
+        t, r = mine[f"datasetreg/{tree}"], real[f"datasetreg/{tree}"]
+        assert _branches(t) == _branches(r)
+        for k, v in r.arrays(library="np").items():
+            np.testing.assert_array_equal(t[k].array(library="np"), v, err_msg=k)
+
+
+def test_two_targets_make_a_two_leaf_list(tmp_path):
+    rng = np.random.default_rng(8)
+
+    def sample(n):
+        x = rng.normal(size=n)
+        return EventSample(
+            np.zeros(n, np.int32), np.ones(n), {"x": x}, targets={"t1": 2 * x, "t1+t2": x**2}
+        ), np.column_stack([2 * x, x**2]) + 0.1
+
+    (train, p_train), (test, p_test) = sample(50), sample(40)
+    methods = [MethodResult("DL", "DL_CPU", "Regression", p_test, p_train)]
+    write_output(tmp_path / "r2.root", "dataset", ["Regression"], train, test, methods)
+    t = uproot.open(tmp_path / "r2.root")["dataset/TestTree"]
+    assert t["DL_CPU"].title == "t1/F:t1_P_t2/F"  # TMVA names the leaves with the targets' internal names
+    out = t["DL_CPU"].array(library="np")
+    np.testing.assert_array_equal(out["t1"], p_test[:, 0].astype(np.float32))
+    np.testing.assert_array_equal(out["t1_P_t2"], p_test[:, 1].astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def array_variable_file(tmp_path_factory):
+    rng = np.random.default_rng(9)
+
+    def sample(n):
+        cls = np.arange(n) % 2
+        img = rng.normal(size=(n, 64)) + cls[:, None]
+        return EventSample(cls, np.ones(n), {"vars": img, "x": img[:, 0]}), img.mean(axis=1)
+
+    (train, m_train), (test, m_test) = sample(120), sample(80)
+    path = tmp_path_factory.mktemp("arr") / "img.root"
+    methods = [MethodResult("DL", "CNN", "Classification", m_test, m_train)]
+    write_output(path, "dataset", ["Signal", "Background"], train, test, methods)
+    return path, test, m_test
+
+
+def test_array_variable_is_a_fixed_size_array_branch(array_variable_file):
+    """AddVariablesArray("vars", 64): one vars[64]/F branch (DataSet::GetTree), as ROOT writes float[64]."""
+    path, test, _ = array_variable_file
+    t = uproot.open(path)["dataset/TestTree"]
+    assert t.keys() == ["classID", "className", "vars", "x", "weight", "CNN"]
+    np.testing.assert_array_equal(t["vars"].array(library="np"), test.variables["vars"].astype(np.float32))
+    _need(IMAGES)
+    by_root = uproot.open(IMAGES)["sig_tree"]
+    assert _branches(t)[2] == _branches(by_root)[[b[0] for b in _branches(by_root)].index("vars")]
+
+
+def test_sample_shapes_are_checked(tmp_path):
+    rng = np.random.default_rng(10)
+    train, mva_train = _classification_sample(rng, 30)
+    test, mva_test = _classification_sample(rng, 30)
+    m = MethodResult("DL", "DL_CPU", "Classification", mva_test, mva_train)
+    names = ["Signal", "Background"]
+    bad = EventSample(test.class_ids, test.weights, {"v": np.zeros((30, 0))})
+    with pytest.raises(
+        InputDataError, match=r"variable 'v' has shape \(30, 0\), expected \(30,\) or \(30, size\)"
+    ):
+        write_output(tmp_path / "x.root", "dataset", names, train, bad, [m])
+    bad = EventSample(test.class_ids, test.weights, test.variables, targets={"t": np.zeros((30, 2))})
+    with pytest.raises(InputDataError, match=r"target 't' has shape \(30, 2\), expected \(30,\)"):
+        write_output(tmp_path / "x.root", "dataset", names, train, bad, [m])
+    mc = MethodResult("DL", "M", "Multiclass", np.zeros((30, 2)), np.zeros((30, 2)))
+    with pytest.raises(InputDataError, match="method 'M': its output branch cannot have a leaf named 'a:b'"):
+        write_output(tmp_path / "x.root", "dataset", ["a:b", "c"], train, test, [mc])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_real_root_reads_the_output_trees(multiclass_written, array_variable_file, ROOT):
+    real, mine, _, names, test, v_test = multiclass_written
+    f = ROOT.TFile.Open(mine.file_path)
+    assert f and not f.IsZombie()
+    t = f.Get("dataset/TestTree")
+    assert t.GetEntries() == test.n
+    assert t.GetBranch("DL_CPU").GetTitle() == "Signal/F:bg0/F:bg1/F:bg2/F"
+    assert t.Draw("DL_CPU.bg1", "", "goff") == test.n
+    np.testing.assert_array_equal(
+        np.frombuffer(t.GetV1(), np.float64, test.n), v_test[:, 2].astype(np.float32)
+    )
+    t.GetEntry(17)
+    assert [t.GetLeaf("DL_CPU", c).GetValue() for c in names] == v_test[17].astype(np.float32).tolist()
+    assert t.GetLeaf("classID").GetValue() == test.class_ids[17]
+    df = ROOT.RDataFrame(t)
+    np.testing.assert_array_equal(np.asarray(df.Take["float"]("DL_CPU.Signal").GetValue()), v_test[:, 0])
+    np.testing.assert_array_equal(np.asarray(df.Take["float"]("var3").GetValue()), test.variables["var3"])
+    f.Close()
+
+    path, atest, m_test = array_variable_file
+    f = ROOT.TFile.Open(str(path))
+    t = f.Get("dataset/TestTree")
+    assert t.GetBranch("vars").GetTitle() == "vars[64]/F"
+    assert t.Draw("vars[63]", "", "goff") == atest.n
+    np.testing.assert_array_equal(
+        np.frombuffer(t.GetV1(), np.float64, atest.n), atest.variables["vars"][:, 63].astype(np.float32)
+    )
+    assert t.Draw("CNN", "", "goff") == atest.n
+    np.testing.assert_array_equal(np.frombuffer(t.GetV1(), np.float64, atest.n), m_test.astype(np.float32))
+    f.Close()
 
 
 def test_errors_and_atomic_write(tmp_path, monkeypatch):

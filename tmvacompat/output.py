@@ -2,8 +2,12 @@
 
 The layout mirrors what a real TMVA run writes (checked against ROOT 6.24 and 6.33 files)::
 
-    <dataset>/TrainTree, <dataset>/TestTree             classID, className, variables, targets, spectators,
-                                                         weight, one branch (set) per method
+    <dataset>/TrainTree, <dataset>/TestTree             classID/I, className/C, variables, targets, spectators
+                                                         (/F; an array variable: vars[64]/F), weight/F, one
+                                                         branch per method named after its title:
+                                                         classification <Title>/F; multiclass a leaf list
+                                                         <class>/F:<class>/F:...; regression a leaf list
+                                                         <target>/F:... (one target: <target>/F)
     <dataset>/CorrelationMatrix{S,B | <class>}           TH2F, Int_t(100 x weighted correlation) on the
                                                          training events, axis labels = variable titles
     <dataset>/Method_<Type>/<Title>/TrainingPath         TObjString
@@ -18,10 +22,10 @@ The layout mirrors what a real TMVA run writes (checked against ROOT 6.24 and 6.
 
 Differences from a ROOT-written file (uproot's writer limits and scope):
 
-* A multiclass (or regression) method's per-event outputs are a *leaf-list* struct branch in TMVA
-  (``DL_CPU`` with leaves ``Signal``, ``bg0``, ...; uproot reads it as a record). uproot cannot write leaf
-  lists, so we write one float branch per class named ``<Title>.<class>`` (``DL_CPU.Signal``); read back,
-  ``tree["DL_CPU.Signal"]`` replaces ``tree["DL_CPU"]["Signal"]``.
+* The trees' branches are TMVA's, leaf lists included (written by :mod:`tmvacompat.leaflist`); the
+  basket sizes differ: one basket per branch per tree (TMVA's ROOT flushes every 32000 bytes).
+* Spectators given as (n, size) arrays are written as fixed-size array branches like array variables
+  (TMVA has no array spectators).
 * Not written: the input-variable plots (``InputVariables_*`` folders, per-method ``<var>__<class>``
   histograms and correlation scatter plots), method-specific
   monitoring objects (e.g. MLP ``estimatorHist*``), regression deviation histograms, and the second key
@@ -65,6 +69,8 @@ from tmvacompat.evaluation import (
     regression_metrics,
     tmva_internal_name,
 )
+from tmvacompat.leaflist import Leaf, LeafList
+from tmvacompat.leaflist import mktree as leaflist_mktree
 
 __all__ = ["EventSample", "MethodResult", "write_output", "ANALYSIS_TYPES"]
 
@@ -87,6 +93,7 @@ class EventSample:
 
     ``variables``, ``spectators`` and ``targets`` map TMVA labels (e.g. ``"var1+var2"`` or ``"myvar1"``)
     to per-event arrays; branch names are TMVA's internal names of the labels (``var1_P_var2``).
+    A variable booked with ``AddVariablesArray(label, size)`` (or a spectator) may be one (n, size) array.
     """
 
     class_ids: np.ndarray
@@ -145,9 +152,13 @@ def _check_sample(sample: EventSample, which: str, n_classes: int) -> None:
         )
     for kind in ("variables", "spectators", "targets"):
         for label, arr in getattr(sample, kind).items():
-            if np.asarray(arr).shape != (n,):
+            shape = np.asarray(arr).shape
+            # an AddVariablesArray variable is one (n, size) array, written as a fixed-size array branch
+            ok = shape == (n,) or (kind != "targets" and len(shape) == 2 and shape[0] == n and shape[1] >= 1)
+            if not ok:
+                want = f"({n},)" if kind == "targets" else f"({n},) or ({n}, size)"
                 raise InputDataError(
-                    f"{which}: {kind[:-1]} {label!r} has shape {np.asarray(arr).shape}, expected ({n},)",
+                    f"{which}: {kind[:-1]} {label!r} has shape {shape}, expected {want}",
                     where=which,
                     token=label,
                 )
@@ -350,6 +361,12 @@ def _regression_result(m: MethodResult, train: EventSample, test: EventSample):
 def _tree_columns(
     sample: EventSample, class_names: Sequence[str], methods: Sequence[MethodResult], which: str
 ) -> dict[str, np.ndarray]:
+    """The branches of TMVA's TrainTree/TestTree (DataSet::GetTree), in TMVA's order.
+
+    Values are float32 columns, (n, size) float32 arrays for array variables (branch ``vars[size]/F``) and
+    structured float32 arrays for the methods' leaf-list branches (multiclass: one leaf per class name;
+    regression: one leaf per target internal name).
+    """
     cols: dict[str, np.ndarray] = {
         "classID": np.asarray(sample.class_ids, np.int32),
         # TMVA copies the class name into a char[40]
@@ -361,6 +378,29 @@ def _tree_columns(
             raise InputDataError(f"two branches would both be named {name!r} in the {which} tree", token=name)
         cols[name] = np.asarray(arr, np.float32)
 
+    def add_leaflist(title: str, leaves: Sequence[str], values: np.ndarray) -> None:
+        if len(set(leaves)) != len(leaves):
+            dup = next(x for x in leaves if list(leaves).count(x) > 1)
+            raise InputDataError(
+                f"method {title!r}: two leaves of its output branch would be named {dup!r}", token=dup
+            )
+        try:
+            LeafList([Leaf(x) for x in leaves])
+        except InputDataError as err:
+            raise InputDataError(
+                f"method {title!r}: its output branch cannot have a leaf named {err.token!r}",
+                token=err.token,
+                expected=err.expected,
+            ) from err
+        rec = np.empty(len(values), [(x, np.float32) for x in leaves])
+        for j, x in enumerate(leaves):
+            rec[x] = values[:, j]
+        if title in cols:
+            raise InputDataError(
+                f"two branches would both be named {title!r} in the {which} tree", token=title
+            )
+        cols[title] = rec
+
     for kind in ("variables", "targets", "spectators"):
         for label, arr in getattr(sample, kind).items():
             add(tmva_internal_name(label), arr)
@@ -371,22 +411,28 @@ def _tree_columns(
         if m.analysis == "Classification":
             add(m.title, vals)
         elif m.analysis == "Multiclass":
-            for j, cname in enumerate(class_names):
-                add(f"{m.title}.{cname}", vals[:, j])
+            add_leaflist(m.title, list(class_names), vals)
         else:
             vals2 = vals.reshape(len(vals), -1)
-            for j, tname in enumerate(target_names[: vals2.shape[1]]):
-                add(f"{m.title}.{tname}", vals2[:, j])
+            add_leaflist(m.title, target_names[: vals2.shape[1]], vals2)
     return cols
 
 
 def _write_tree(f, path: str, cols: dict[str, np.ndarray]) -> None:
-    types = {k: ("string" if v.dtype == object else v.dtype) for k, v in cols.items()}
+    types: dict[str, object] = {}
+    for k, v in cols.items():
+        if v.dtype == object:
+            types[k] = "string"
+        elif v.dtype.names is not None:
+            types[k] = LeafList.from_dtype(v.dtype)
+        elif v.ndim == 2:
+            types[k] = np.dtype((v.dtype, (v.shape[1],)))
+        else:
+            types[k] = v.dtype
     title = path.rsplit("/", 1)[-1]
-    tree = f.mktree(path, types, title=title)
+    tree = leaflist_mktree(f, path, types, title=title)
     if len(cols["classID"]):
-        data = {k: (v.astype(str) if v.dtype == object else v) for k, v in cols.items()}
-        tree.extend(data)
+        tree.extend({k: (v.astype(str) if v.dtype == object else v) for k, v in cols.items()})
 
 
 # --------------------------------------------------------------------------------------------------
