@@ -49,6 +49,7 @@ import numpy as np
 
 from tmvacompat.data.dataset import FLT_MAX, ClassInfo, DataSet, Sample, VariableInfo, internal_name
 from tmvacompat.data.expressions import evaluate_masked, parse, split_label
+from tmvacompat.data.rootread import iterate
 from tmvacompat.data.tmvarandom import STDLIBS, RandomGenerator, permutation, shuffle
 from tmvacompat.errors import (
     InputDataError,
@@ -684,9 +685,7 @@ class DataLoader:
                 import uproot
 
                 extra["decompression_executor"] = uproot.ThreadPoolExecutor(max_workers=self.threads)
-            chunks = tree.iterate(
-                filter_name=keys, step_size=self.chunk_entries, library="ak", report=True, **extra
-            )
+            chunks = iterate(tree, keys, tin.where, self.chunk_entries, **extra)
         try:
             self._read_chunks(tin, src, ci, ev, chunks, keys, needed, bmap, use_entry)
         finally:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from tmvacompat.data.dataset import VariableInfo
+from tmvacompat.data.rootread import read_arrays, scalar_column, tree_where
 from tmvacompat.errors import InputDataError, InputNotFoundError, WeightFileError
 from tmvacompat.options import TMVACompatWarning
 
@@ -636,7 +637,8 @@ def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None 
                 where=where,
             )
         # awkward keeps jagged branches (jet_pt[0], Max$(jet_pt)) in a form the expressions understand
-        data = data.arrays(sorted(needed), library="ak")
+        where = tree_where(data) if where is None else f"{where} on {tree_where(data)}"
+        data = read_arrays(data, sorted(needed), where)
     if isinstance(data, (list, tuple)):
         data = np.asarray(data)
     if isinstance(data, np.ndarray) or (
@@ -695,7 +697,7 @@ def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None 
                         )
                     fields_cache[b] = value
             col = evaluate(v.formula, {b: fields_cache[b] for b in needed})
-        col = np.asarray(col)
+        col = scalar_column(col, v.expression, where)
         if col.ndim != 1:
             raise InputDataError(
                 f"variable {v.expression!r} is not one number per event (shape {col.shape})",

@@ -1,0 +1,108 @@
+"""Reading branches with uproot so that a damaged file or an unsuitable branch gives a tmvacompat error.
+
+uproot reports a corrupted basket with whatever its decompressor raises (``zlib.error``, cramjam's or
+lzma's errors, a DeserializationError), and a jagged or string branch used as a number fails deep inside
+awkward or numpy. These helpers turn both into :class:`~tmvacompat.errors.InputDataError` naming the file,
+the tree, the branch and the entries.
+
+Example:
+    >>> import numpy as np
+    >>> from tmvacompat.data.rootread import scalar_column
+    >>> scalar_column(np.array([1.0, 2.0]), "x", "f.root:T").tolist()
+    [1.0, 2.0]
+    >>> scalar_column(np.array(["a", "b"]), "name", "f.root:T")
+    Traceback (most recent call last):
+    ...
+    tmvacompat.errors.InputDataError: f.root:T: 'name' holds strings, not numbers (token 'name')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from tmvacompat.errors import InputDataError, TMVACompatError
+
+__all__ = ["tree_where", "read_arrays", "iterate", "scalar_column"]
+
+
+def tree_where(tree: Any) -> str:
+    """``"file.root:path/to/tree"`` for an uproot tree (what the messages name)."""
+    path = getattr(getattr(tree, "file", None), "file_path", None) or "?"
+    name = str(getattr(tree, "object_path", "") or getattr(tree, "name", "")).lstrip("/").split(";")[0]
+    return f"{path}:{name}"
+
+
+def _damage(
+    err: Exception, tree: Any, keys: Sequence[str], where: str, start: int, stop: int | None
+) -> InputDataError:
+    """The error for a read that failed: find the first branch that cannot be read on its own."""
+    culprit = None
+    for key in keys:
+        try:
+            tree[key].array(entry_start=start, entry_stop=stop, library="np")
+        except Exception:  # noqa: BLE001 - any failure marks this branch as the damaged one
+            culprit = key
+            break
+    what = f"branch {culprit!r}" if culprit else f"branches {list(keys)}"
+    span = f"entries {start}-{stop}" if stop is not None else f"entries from {start}"
+    return InputDataError(
+        f"cannot read {what} ({span}): the file is damaged or truncated ({type(err).__name__}: {err})",
+        token=culprit or ",".join(keys),
+        where=where,
+    )
+
+
+def read_arrays(tree: Any, keys: Sequence[str], where: str | None = None, **kwargs: Any) -> Any:
+    """``tree.arrays(keys, library="ak", **kwargs)``, with read failures as InputDataError."""
+    where = where or tree_where(tree)
+    try:
+        return tree.arrays(list(keys), library="ak", **kwargs)
+    except TMVACompatError:
+        raise
+    except Exception as err:  # uproot, its codecs and awkward raise many kinds for damaged data
+        start = int(kwargs.get("entry_start") or 0)
+        raise _damage(err, tree, keys, where, start, kwargs.get("entry_stop")) from err
+
+
+def iterate(tree: Any, keys: Sequence[str], where: str, step_size: int, **kwargs: Any) -> Iterator[Any]:
+    """``tree.iterate(keys, step_size=..., library="ak", report=True)`` yielding ``(chunk, report)``, with
+    read failures as InputDataError naming the branch and the entries of the chunk."""
+    it = iter(tree.iterate(filter_name=list(keys), step_size=step_size, library="ak", report=True, **kwargs))
+    start = 0
+    while True:
+        try:
+            chunk, report = next(it)
+        except StopIteration:
+            return
+        except TMVACompatError:
+            raise
+        except Exception as err:
+            stop = min(start + step_size, int(tree.num_entries)) if isinstance(step_size, int) else None
+            raise _damage(err, tree, keys, where, start, stop) from err
+        start = int(report.tree_entry_stop)
+        yield chunk, report
+
+
+def scalar_column(col: Any, name: str, where: str | None) -> np.ndarray:
+    """``col`` as a numpy array, refusing strings and a variable number of values per event."""
+    if type(col).__module__.startswith("awkward"):
+        import awkward as ak
+
+        text = str(ak.type(col))
+        if "string" in text or "bytes" in text:
+            raise InputDataError(f"{name!r} holds strings, not numbers", token=name, where=where)
+        if "var *" in text:
+            raise InputDataError(
+                f"{name!r} holds a variable number of values per event ({text}); an input variable is one "
+                f"number per event: use an element or a reduction such as {name}[0] or Max$({name})",
+                token=name,
+                where=where,
+            )
+        col = ak.to_numpy(col)
+    arr = np.asarray(col)
+    if arr.dtype.kind in "OSU":
+        raise InputDataError(f"{name!r} holds strings, not numbers", token=name, where=where)
+    return arr
