@@ -36,7 +36,7 @@ def _write(path: str, compression) -> None:
 
 def _damage(path: str, branch: str) -> None:
     """Flip the first bytes of the compressed block (after ROOT's 9-byte compression header) of the first
-    basket of ``branch`` in tree S: every codec checks those (zlib header, LZ4 checksum, zstd and xz magic)."""
+    basket of ``branch`` in tree S: every codec checks those (zlib header, LZ4 checksum, zstd/xz magic)."""
     with uproot.open(path) as f:
         seek = int(f["S"][branch].member("fBasketSeek")[0])
     data = bytearray(open(path, "rb").read())
