@@ -442,7 +442,12 @@ def test_tutorial_batch_layouts_pass_tmvas_checks(batch, input_shape, batch_size
     ("batch", "input_shape", "batch_size", "match"),
     [
         ((1, 128, 7), (1, 1, 7), 100, "Given batch height of 128 .* should be equal to given batch size 100"),
-        ((50, 1, 256), (1, 16, 16), 100, "Given batch depth of 50 .* should be equal to given batch size 100"),
+        (
+            (50, 1, 256),
+            (1, 16, 16),
+            100,
+            "Given batch depth of 50 .* should be equal to given batch size 100",
+        ),
         ((1, 100, 8), (1, 1, 7), 100, "Given input layout 1 x 1 x 7 is not compatible with batch layout"),
         ((100, 1, 200), (1, 16, 16), 100, "input layout 1 x 16 x 16 is not compatible"),
     ],

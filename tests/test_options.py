@@ -457,7 +457,8 @@ def test_what_tmva_ignores_in_a_strategy_is_ignored_with_a_warning(text, match, 
 
 
 def test_a_missing_comma_between_strategy_keys_reads_both_and_says_tmva_loses_the_second():
-    """TMVA_RNN_Classification.C writes 'MaxEpochs=20"  "DropConfig=...': ParseKeyValueString splits at the first
+    """TMVA_RNN_Classification.C writes 'MaxEpochs=20"  "DropConfig=...': ParseKeyValueString splits at the
+    first
     '=', so TMVA reads MAXEPOCHS='20DropConfig=0.0+0.+0.+0.' (Atoi: 20) and has no DropConfig."""
     text = "WeightDecay=1e-4,Regularization=None,MaxEpochs=20DropConfig=0.0+0.+0.+0.,Optimizer=ADAM"
     with pytest.warns(TMVACompatWarning, match="comma is missing before DropConfig") as rec:
@@ -477,7 +478,13 @@ def test_strategy_blanks_are_removed_as_tmva_does():
 
 @pytest.mark.parametrize(
     ("raw", "value", "warns"),
-    [("100", 100, False), ("100.0", 100, False), ("1e2", 100, True), ("100.7", 100, True), ("64abc", 64, True)],
+    [
+        ("100", 100, False),
+        ("100.0", 100, False),
+        ("1e2", 100, True),
+        ("100.7", 100, True),
+        ("64abc", 64, True),
+    ],
 )
 def test_integer_strategy_values_are_read_like_atoi_or_as_meant(raw, value, warns):
     with warnings.catch_warnings(record=True) as rec:
@@ -680,18 +687,33 @@ def test_every_option_layout_and_strategy_string_quoted_in_the_spec():
 
 @pytest.fixture(scope="module")
 def cxx():
-    root = pytest.importorskip("ROOT", reason="PyROOT (the 'root' package) is needed to run ROOT's own readers")
+    root = pytest.importorskip(
+        "ROOT", reason="PyROOT (the 'root' package) is needed to run ROOT's own readers"
+    )
     root.gInterpreter.Declare(
         """
         #include <sstream>
         int tmvacompat_ss_int(const char* s) { int v = 0; std::stringstream str(s); str >> v; return v; }
-        double tmvacompat_ss_dbl(const char* s) { double v = 0; std::stringstream str(s); str >> v; return v; }
+        double tmvacompat_ss_dbl(const char* s) {
+            double v = 0; std::stringstream str(s); str >> v; return v;
+        }
         """
     )
     return root
 
 
-INT_TEXTS = ["30", "8000.0", "8000.7", "1e3", "20DropConfig=0.0+0.+0.+0.", " 12", "+5", "-3", "64abc", "1.5e3"]
+INT_TEXTS = [
+    "30",
+    "8000.0",
+    "8000.7",
+    "1e3",
+    "20DropConfig=0.0+0.+0.+0.",
+    " 12",
+    "+5",
+    "-3",
+    "64abc",
+    "1.5e3",
+]
 
 
 @pytest.mark.parametrize("text", INT_TEXTS)
@@ -749,7 +771,9 @@ def test_empty_numeric_value_keeps_the_default_as_stringstream_does():
         DL_OPTIONS.parse("V=")
 
 
-@pytest.mark.parametrize("text", ["!H: V", " !H:V", "!H:V :RandomSeed=1", "!H:RandomSeed =1", "!H: RandomSeed=1"])
+@pytest.mark.parametrize(
+    "text", ["!H: V", " !H:V", "!H:V :RandomSeed=1", "!H:RandomSeed =1", "!H: RandomSeed=1"]
+)
 def test_blanks_around_an_option_name_are_refused_as_tmva_cannot_match_it(text):
     """ParseOptions lower-cases the piece but keeps its blanks: ' v' matches no option, and
     CheckForUnusedOptions aborts ('could not be interpreted')."""

@@ -15,7 +15,7 @@ import pytest
 
 from tmvacompat.cli import main
 from tmvacompat.data.loader import prepare_options
-from tmvacompat.methods.declarations import DL_OPTIONS, DNN_OPTIONS
+from tmvacompat.methods.declarations import DNN_OPTIONS
 from tmvacompat.methods.dl import MethodDL, MethodDNN
 from tmvacompat.options import TMVACompatWarning, options_from_kwargs, training_phases
 

@@ -31,8 +31,8 @@ from tmvacompat.errors import OptionError, TMVACompatError
 from tmvacompat.evaluation import format_classification, format_multiclass, format_regression
 from tmvacompat.methods.base import MethodBase
 from tmvacompat.methods.declarations import FACTORY_OPTIONS
-from tmvacompat.options import options_from_kwargs
 from tmvacompat.methods.dl import MethodDL, MethodDNN
+from tmvacompat.options import options_from_kwargs
 from tmvacompat.output import EventSample, MethodResult, write_output
 
 
@@ -144,7 +144,7 @@ class Factory:
         Keyword arguments are turned into options as PyROOT does (``V=False`` -> ``!V``, ``BatchSize=100``
         -> ``BatchSize=100``) and appended to ``options``.
 
-        >>> factory.BookMethod(loader, Types.kDL, "DNN", "!H", V=False, Layout="TANH|64,LINEAR")  # doctest: +SKIP
+        >>> factory.BookMethod(loader, Types.kDL, "DNN", "!H", V=False)  # doctest: +SKIP
         """
         options = options_from_kwargs(options, **kwargs)
         key = str(method_type).strip()

@@ -174,7 +174,7 @@ def read_float(text: str, where: str, position: int | None = None) -> float:
             expected=["a number such as 0.5 or 1e-3"],
         )
     _warn(
-        f"{where}: {text!r} has {s[m.end():]!r} after the number; read as {value!r}, as TMVA does "
+        f"{where}: {text!r} has {s[m.end() :]!r} after the number; read as {value!r}, as TMVA does "
         f"(it stops at the first character that is not part of a number)"
     )
     return value
@@ -435,7 +435,7 @@ class Option:
                     if first != text:
                         _warn(
                             f"{where}: {text!r} read as {cand}; TMVA reads only the first word of a string "
-                            f"option and ignores {text[len(first):].strip()!r}"
+                            f"option and ignores {text[len(first) :].strip()!r}"
                         )
                     return cand
             raise OptionError(
@@ -939,7 +939,8 @@ def _unglue(key: str, raw: str, vpos: int) -> list[tuple[str, str, int]]:
         cut = eq - len(glued)
         items.append((key, raw[:cut], vpos))
         _warn(
-            f"TrainingStrategy: a comma is missing before {glued} in '{key}={raw}'; read as {key}={raw[:cut]} "
+            f"TrainingStrategy: a comma is missing before {glued} in '{key}={raw}'; read as "
+            f"{key}={raw[:cut]} "
             f"and {raw[cut:]}. TMVA splits an item at its first '=' only, so it reads {key} from "
             f"{raw!r} and never sees {glued}, which keeps its default there"
         )
@@ -999,12 +1000,15 @@ def parse_training_strategy(text: str, method: str = "DL") -> list[dict[str, Any
                     sugg = closest(key, TS_KEYS)
                     hint = f"; did you mean {' or '.join(sugg)}?" if sugg else ""
                     _warn(
-                        f"unknown TrainingStrategy key {key!r} (at character {ipos}) ignored, as TMVA ignores "
+                        f"unknown TrainingStrategy key {key!r} (at character {ipos}) ignored, as TMVA "
+                        f"ignores "
                         f"it{hint}"
                     )
                     continue
                 if not raw:
-                    _warn(f"TrainingStrategy key {canon} has an empty value; it keeps its default, as in TMVA")
+                    _warn(
+                        f"TrainingStrategy key {canon} has an empty value; it keeps its default, as in TMVA"
+                    )
                     continue
                 if canon in given:
                     _warn(
@@ -1014,7 +1018,8 @@ def parse_training_strategy(text: str, method: str = "DL") -> list[dict[str, Any
                     continue
                 if method == "DNN" and canon in DNN_MISSING_KEYS:
                     _warn(
-                        f"TrainingStrategy key {canon}={raw}: the old MethodDNN ignores it (it trains with SGD "
+                        f"TrainingStrategy key {canon}={raw}: the old MethodDNN ignores it (it trains with "
+                        f"SGD "
                         f"until convergence); tmvacompat honours it"
                     )
                 given[canon] = (raw, vpos)

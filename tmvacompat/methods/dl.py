@@ -150,6 +150,7 @@ class MethodDL(MethodBase):
                         stacklevel=_user_stacklevel(),
                     )
                 break
+
     def _loss(self, atype: str) -> str:
         strategy = str(self.options.ErrorStrategy).upper()
         if atype == "Regression" and strategy != "SUMOFSQUARES" and self.options.modified("ErrorStrategy"):
@@ -332,9 +333,10 @@ class MethodDNN(MethodDL):
         self.dnn_options = self.options
         self.options, note = _dl_values_from_dnn(title, self.dnn_options)
         warnings.warn(
-            f"method {title!r}: Types.kDNN (MethodDNN, gone from TMVA since ROOT 6.22) is trained as MethodDL "
+            f"method {title!r}: Types.kDNN (MethodDNN, gone from TMVA since ROOT 6.22) is trained as "
+            f"MethodDL "
             f"with the same network, Layout={self.options.Layout}, SGD with momentum in every phase unless "
-            f"Optimizer is given; the weight file is a DL one (Method=\"DL::{title}\"){note}",
+            f'Optimizer is given; the weight file is a DL one (Method="DL::{title}"){note}',
             TMVACompatWarning,
             stacklevel=_user_stacklevel(),
         )
