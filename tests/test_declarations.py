@@ -176,3 +176,80 @@ def test_old_dnn_defaults_parse():
     d = DNN_OPTIONS.defaults()
     assert parse_layout(d.Layout) == [DenseSpec("(N+100)*2", "SOFTSIGN"), DenseSpec(0, "LINEAR")]
     assert len(training_phases(d.TrainingStrategy)) == 2
+
+
+def test_dnn_default_strategy_is_methoddnns_and_trains_with_sgd():
+    """MethodDNN::DeclareOptions: two phases (batch 30 then 20), no MaxEpochs, no Optimizer key."""
+    default = DNN_OPTIONS["TrainingStrategy"].default
+    assert "MaxEpochs" not in default and "Optimizer" not in default
+    phases = training_phases(default, method="DNN")
+    assert [p.batch_size for p in phases] == [30, 20]
+    assert [p.optimizer for p in phases] == ["SGD", "SGD"] and [p.momentum for p in phases] == [0.3, 0.3]
+    assert DNN_OPTIONS["Layout"].default == "SOFTSIGN|(N+100)*2,LINEAR"
+
+
+def test_dnn_booking_becomes_the_dl_options_of_the_same_network():
+    """MethodDNN::ProcessOptions replaces the last layer by one linear unit per output."""
+    import warnings
+
+    from tmvacompat.methods.dl import MethodDNN
+    from tmvacompat.options import TMVACompatWarning
+
+    with pytest.warns(TMVACompatWarning, match="becomes DENSE\\|0\\|LINEAR"):
+        m = MethodDNN("DNN", "!H:Layout=RELU|16,TANH|1:ErrorStrategy=SUMOFSQUARES")
+    assert m.options.Layout == "DENSE|16|RELU,DENSE|0|LINEAR"
+    assert m.options.ErrorStrategy == "SUMOFSQUARES" and m.options.modified("ErrorStrategy")
+    assert [p.batch_size for p in m.phases] == [30, 20]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TMVACompatWarning)
+        DL_OPTIONS.parse(m.options.option_string(only_modified=False))  # canonical DL options, no warning
+    with pytest.raises(LayoutError, match="only dense layers"):
+        MethodDNN("CNN", "Layout=CONV|2|3|3|1|1|1|1|RELU,LINEAR")
+
+
+def test_batch_layout_that_disagrees_with_batch_size_is_refused_at_booking():
+    """MethodDL::TrainDeepNet stops with 'Given batch height ... should be equal to given batch size'."""
+    from tmvacompat.methods.dl import MethodDL
+    from tmvacompat.options import TMVACompatWarning
+
+    with pytest.raises(LayoutError, match="Given batch height of 128 .* batch size 100"):
+        MethodDL("DL", "BatchLayout=1|128|7:TrainingStrategy=BatchSize=100")
+    with pytest.raises(LayoutError, match="Given batch depth of 64"):
+        MethodDL("DL", "InputLayout=1|8|8:BatchLayout=64|1|64:TrainingStrategy=BatchSize=32")
+    with pytest.raises(LayoutError, match="phase 2"):
+        MethodDL("DL", "BatchLayout=1|100|7:TrainingStrategy=BatchSize=100|BatchSize=50")
+    with pytest.warns(TMVACompatWarning, match="keep only the phases before it"):
+        MethodDL("DL", "TrainingStrategy=BatchSize=100|BatchSize=50")
+
+
+def test_kdnn_booking_trains_and_writes_a_dl_weight_file(tmp_path):
+    import numpy as np
+
+    from tmvacompat import DataSet, Factory, Types, load_weights
+    from tmvacompat.data.loader import DataLoader
+    from tmvacompat.options import TMVACompatWarning
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(800, 2)).astype(np.float32)
+    y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    ds = DataSet.from_arrays(X[:600], y[:600], X[600:], y[600:])
+    loader = DataLoader("ds")
+    loader.GetDataSet = lambda: ds  # the DataSet directly, no trees
+    factory = Factory("job", None, "Silent:!DrawProgressBar")
+    with pytest.warns(TMVACompatWarning, match="trained as MethodDL"):
+        method = factory.BookMethod(
+            loader,
+            Types.kDNN,
+            "DNN",
+            "!H:!V:Layout=TANH|8,LINEAR",
+            TrainingStrategy="LearningRate=5e-2,Momentum=0.9,BatchSize=32,ConvergenceSteps=4,TestRepetitions=1",
+        )
+    path = tmp_path / "job_DNN.weights.xml"
+    method.train(ds, weight_file=str(path))
+    root = ElementTree.parse(path).getroot()
+    assert root.get("Method") == "DL::DNN"
+    opts = {o.get("name"): o.text for o in root.find("Options")}
+    assert opts["Layout"] == "DENSE|8|TANH,DENSE|0|LINEAR" and "Optimizer=SGD" in opts["TrainingStrategy"]
+    values = load_weights(str(path)).evaluate(X[600:])
+    accuracy = np.mean((values > 0.5) == (y[600:] == 0))
+    assert accuracy > 0.9

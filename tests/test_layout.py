@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tmvacompat.errors import LayoutError
 from tmvacompat.layout import (
+    check_batch_layout,
     format_batch_layout,
     format_input_layout,
     format_layout,
@@ -74,7 +75,7 @@ def test_acceptance_five_specs():
         (ACCEPT.replace("MAXPOOL|2|2|1|1", "MAXPOOL|2|2|1"), "1", ACCEPT.index("MAXPOOL") + 12),
         (ACCEPT.replace("RELU", "RELUU"), "RELUU", ACCEPT.index("RELU")),
         (ACCEPT.replace("DENSE|64", "DENSE|-64"), "-64", ACCEPT.index("DENSE|64") + 6),
-        (ACCEPT.replace("DENSE|64", "DENSE|6.4"), "6.4", ACCEPT.index("DENSE|64") + 6),
+        (ACCEPT.replace("DENSE|64", "DENSE|6.4.1"), "6.4.1", ACCEPT.index("DENSE|64") + 6),
         (ACCEPT.replace("RESHAPE|FLAT", "RESHAPE|FLT"), "FLT", ACCEPT.index("FLAT")),
         (ACCEPT.replace("DENSE|1|LINEAR", "DENSE|1|LINEAR|TANH"), "TANH", len(ACCEPT) + 1),
         (ACCEPT + ",FOO|3", "FOO", len(ACCEPT) + 1),
@@ -406,3 +407,53 @@ def test_extension_layers_flags_what_tmva_cannot_build():
         "layer 3: ADD",
         "layer 4: CONCAT",
     ]
+
+
+# --------------------------------------------------------------------------------------------------------
+# TMVA's leniencies and refusals around layouts (MethodDL.cxx).
+
+
+def test_dense_width_written_as_a_float_is_read_as_tformula_and_int_conversion_read_it():
+    """ParseDenseLayer evaluates the width with TFormula and stores it in an int: 128.0 and 1e2 are 128 and
+    100; 6.4 is truncated to 6 (with a warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        specs = parse_layout("DENSE|128.0|TANH,TANH|1e2,LINEAR")
+    assert [s.width for s in specs] == [128, 100, 0]
+    with pytest.warns(TMVACompatWarning, match="truncates"):
+        assert parse_layout("DENSE|6.4|TANH")[0].width == 6
+
+
+@pytest.mark.parametrize(
+    ("batch", "input_shape", "batch_size"),
+    [
+        ((1, 128, 7), (1, 1, 7), 128),  # TMVA_Higgs_Classification.C
+        ((100, 1, 256), (1, 16, 16), 100),  # TMVA_CNN_Classification.C (CNN)
+        ((1, 100, 256), (1, 1, 256), 100),  # TMVA_CNN_Classification.C (DNN)
+        ((100, 10, 30), (10, 1, 30), 100),  # TMVA_RNN_Classification.C
+        ((1, 1, 7), (1, 1, 7), 1),
+    ],
+)
+def test_tutorial_batch_layouts_pass_tmvas_checks(batch, input_shape, batch_size):
+    check_batch_layout(batch, input_shape, batch_size)
+
+
+@pytest.mark.parametrize(
+    ("batch", "input_shape", "batch_size", "match"),
+    [
+        ((1, 128, 7), (1, 1, 7), 100, "Given batch height of 128 .* should be equal to given batch size 100"),
+        (
+            (50, 1, 256),
+            (1, 16, 16),
+            100,
+            "Given batch depth of 50 .* should be equal to given batch size 100",
+        ),
+        ((1, 100, 8), (1, 1, 7), 100, "Given input layout 1 x 1 x 7 is not compatible with batch layout"),
+        ((100, 1, 200), (1, 16, 16), 100, "input layout 1 x 16 x 16 is not compatible"),
+    ],
+)
+def test_batch_layouts_tmva_refuses_are_refused_with_its_message(batch, input_shape, batch_size, match):
+    """MethodDL::TrainDeepNet: batch depth > 1 must be the batch size; batch depth 1 needs batch height ==
+    batch size; depth*height*width of the input must match the batch layout."""
+    with pytest.raises(LayoutError, match=match):
+        check_batch_layout(batch, input_shape, batch_size)

@@ -256,10 +256,12 @@ def test_boolean_spellings_tmva_accepts(text, value):
         assert DL_OPTIONS.parse(f"CreateMVAPdfs={text}").CreateMVAPdfs is value
 
 
-@pytest.mark.parametrize(("text", "value"), [("yes", True), ("No", False)])
-def test_yes_no_accepted_with_warning(text, value):
-    with pytest.warns(TMVACompatWarning, match="would abort"):
-        assert DL_OPTIONS.parse(f"H={text}").H is value
+@pytest.mark.parametrize("text", ["yes", "No", "on", "2", "truee"])
+def test_other_boolean_spellings_are_refused_as_tmva_refuses_them(text):
+    """Option<Bool_t>::SetValueLocal knows 1/true/ktrue/t and 0/false/kfalse/f (lower-cased) and aborts with
+    "can not be interpreted as boolean" on anything else."""
+    with pytest.raises(OptionError, match="can not be interpreted as boolean"):
+        DL_OPTIONS.parse(f"H={text}")
 
 
 def test_unknown_key_names_key_method_suggestion_and_position():
@@ -401,12 +403,8 @@ def test_regularization_lower_case_warns_tmva_would_not_regularize():
 @pytest.mark.parametrize(
     ("text", "token", "match"),
     [
-        ("LearningRate=1e-3,MaxEpoch=5", "MaxEpoch", "MaxEpochs"),
-        ("LearningRate=1e-3,BatchSize", "BatchSize", "KEY=VALUE"),
-        ("Optimizer=NADAM", "NADAM", "silently use ADAM"),
-        ("Regularization=L3", "L3", "no regularization"),
-        ("BatchSize=10.5", "10.5", "integer"),
         ("BatchSize=0", "0", ">= 1"),
+        ("BatchSize=x10", "x10", "silently read 0"),
         ("LearningRate=-1", "-1", ">= 0"),
         ("DropConfig=0.0+1.5", "1.5", r"\[0, 1\)"),
         ("LearningRate=0.1|Momentum=x", "x", "number"),
@@ -432,10 +430,80 @@ def test_empty_strategy_is_an_error_and_empty_pieces_are_skipped():
 
 
 def test_strategy_errors_inside_option_string_have_whole_string_positions():
-    text = "!H:TrainingStrategy=LearningRate=1e-3,Optimiser=ADAM:RandomSeed=1"
+    text = "!H:TrainingStrategy=LearningRate=1e-3,BatchSize=0:RandomSeed=1"
     with pytest.raises(OptionError) as err:
         DL_OPTIONS.parse(text)
-    assert err.value.position == text.index("Optimiser") and "Optimizer" in err.value.expected
+    assert err.value.position == text.index("0:Random")
+
+
+@pytest.mark.parametrize(
+    ("text", "match", "key", "value"),
+    [
+        ("LearningRate=1e-3,MaxEpoch=5", "did you mean MaxEpochs", "MaxEpochs", 2000),
+        ("LearningRate=1e-3,BatchSize", "KEY=VALUE", "BatchSize", 30),
+        ("LearningRate=1e-3,=5", "KEY=VALUE", "LearningRate", 1e-3),
+        ("Optimizer=NADAM", "silently uses ADAM", "Optimizer", "ADAM"),
+        ("Regularization=L3", "without regularization", "Regularization", "NONE"),
+        ("BatchSize=", "keeps its default", "BatchSize", 30),
+    ],
+)
+def test_what_tmva_ignores_in_a_strategy_is_ignored_with_a_warning(text, match, key, value):
+    """MethodDL::ParseKeyValueString skips items without '=' (or with '=' first); fetchValueTmp looks up only
+    the keys it knows, treats an empty value as missing, and the optimizer/regularization fall back to ADAM /
+    none for an unknown name."""
+    with pytest.warns(TMVACompatWarning, match=match):
+        (phase,) = parse_training_strategy(text)
+    assert phase[key] == value
+
+
+def test_a_missing_comma_between_strategy_keys_reads_both_and_says_tmva_loses_the_second():
+    """TMVA_RNN_Classification.C writes 'MaxEpochs=20"  "DropConfig=...': ParseKeyValueString splits at the
+    first
+    '=', so TMVA reads MAXEPOCHS='20DropConfig=0.0+0.+0.+0.' (Atoi: 20) and has no DropConfig."""
+    text = "WeightDecay=1e-4,Regularization=None,MaxEpochs=20DropConfig=0.0+0.+0.+0.,Optimizer=ADAM"
+    with pytest.warns(TMVACompatWarning, match="comma is missing before DropConfig") as rec:
+        (phase,) = parse_training_strategy(text)
+    assert phase["MaxEpochs"] == 20 and phase["DropConfig"] == (0.0, 0.0, 0.0, 0.0)
+    assert "never sees DropConfig" in str(rec[0].message)
+    with pytest.warns(TMVACompatWarning, match="before Momentum"):
+        (phase,) = parse_training_strategy("LearningRate=1e-3Momentum=0.9BatchSize=64")
+    assert (phase["LearningRate"], phase["Momentum"], phase["BatchSize"]) == (1e-3, 0.9, 64)
+
+
+def test_strategy_blanks_are_removed_as_tmva_does():
+    """ParseKeyValueString: parseString.ReplaceAll(" ", "") before splitting."""
+    (phase,) = parse_training_strategy(" Learning Rate = 1e-2 , Batch Size = 5 0 ")
+    assert phase["LearningRate"] == 1e-2 and phase["BatchSize"] == 50
+
+
+@pytest.mark.parametrize(
+    ("raw", "value", "warns"),
+    [
+        ("100", 100, False),
+        ("100.0", 100, False),
+        ("1e2", 100, True),
+        ("100.7", 100, True),
+        ("64abc", 64, True),
+    ],
+)
+def test_integer_strategy_values_are_read_like_atoi_or_as_meant(raw, value, warns):
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        (phase,) = parse_training_strategy(f"BatchSize={raw}")
+    assert phase["BatchSize"] == value
+    assert bool([w for w in rec if issubclass(w.category, TMVACompatWarning)]) is warns
+
+
+def test_dnn_strategy_trains_with_sgd_and_warns_about_keys_methoddnn_ignores():
+    """MethodDNN::ProcessOptions reads no MaxEpochs and no Optimizer (it always uses steepest descent with
+    momentum); the same fallback table otherwise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (phase,) = training_phases("LearningRate=1e-1,Momentum=0.9,BatchSize=256", method="DNN")
+    assert phase.optimizer == "SGD" and phase.momentum == 0.9 and phase.max_epochs == 2000
+    with pytest.warns(TMVACompatWarning, match="MethodDNN ignores it"):
+        (phase,) = training_phases("MaxEpochs=30,Optimizer=ADAM", method="DNN")
+    assert phase.optimizer == "ADAM" and phase.max_epochs == 30
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -610,3 +678,155 @@ def test_every_option_layout_and_strategy_string_quoted_in_the_spec():
                 assert parse_layout(format_layout(specs)) == specs, span
                 counts["layout"] += 1
     assert counts["options"] >= 10 and counts["strategy"] >= 4 and counts["layout"] >= 4, counts
+
+
+# --------------------------------------------------------------------------------------------------------
+# What TMVA's readers accept, against the readers themselves (ROOT's TString and std::stringstream, through
+# PyROOT) and Configurable::ParseOptions as read in Configurable.cxx / Option.h.
+
+
+@pytest.fixture(scope="module")
+def cxx():
+    root = pytest.importorskip(
+        "ROOT", reason="PyROOT (the 'root' package) is needed to run ROOT's own readers"
+    )
+    root.gInterpreter.Declare(
+        """
+        #include <sstream>
+        int tmvacompat_ss_int(const char* s) { int v = 0; std::stringstream str(s); str >> v; return v; }
+        double tmvacompat_ss_dbl(const char* s) {
+            double v = 0; std::stringstream str(s); str >> v; return v;
+        }
+        """
+    )
+    return root
+
+
+INT_TEXTS = [
+    "30",
+    "8000.0",
+    "8000.7",
+    "1e3",
+    "20DropConfig=0.0+0.+0.+0.",
+    " 12",
+    "+5",
+    "-3",
+    "64abc",
+    "1.5e3",
+]
+
+
+@pytest.mark.parametrize("text", INT_TEXTS)
+def test_integer_reading_matches_stringstream_and_atoi_or_warns_with_their_value(cxx, text):
+    """Option<int>::SetValueLocal reads with std::stringstream >> int; MethodDL's fetchValueTmp with
+    TString::Atoi. Both take the leading integer. tmvacompat gives the same number, except where the text is
+    a whole number written another way (1e3), where it gives the meant value and names TMVA's."""
+    stream, atoi = cxx.tmvacompat_ss_int(text), cxx.TString(text).Atoi()
+    assert stream == atoi
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        got = Option("N", int, 0).convert(text)
+    messages = " ".join(str(w.message) for w in rec)
+    meant = float(text) if re.fullmatch(r"\s*[+-]?[\d.]+(e\d+)?", text) else None
+    if meant is not None and meant == int(meant) and int(meant) != stream:
+        assert got == int(meant) and f"would take {stream}" in messages
+    else:
+        assert got == stream
+        assert bool(rec) is (text.strip().lstrip("+") != str(stream) and text.strip() != f"{stream}.0")
+
+
+@pytest.mark.parametrize("text", ["1e-3", "0.5", ".5", "5.", "1e-3abc", "2.5x", "-0.25"])
+def test_float_reading_matches_stringstream_and_atof(cxx, text):
+    assert Option("R", float, 0.0).convert(text) == cxx.tmvacompat_ss_dbl(text) == cxx.TString(text).Atof()
+
+
+@pytest.mark.parametrize("text", ["abc", "", "x1"])
+def test_text_without_a_number_is_refused_where_tmva_silently_reads_zero(cxx, text):
+    assert cxx.tmvacompat_ss_int(text) == 0 and cxx.TString(text).Atoi() == 0
+    if text:
+        with pytest.raises(OptionError, match="silently read 0"):
+            Option("N", int, 5).convert(text)
+
+
+def test_nan_and_inf_are_refused():
+    for text in ("nan", "inf", "-inf"):
+        with pytest.raises(OptionError, match="finite"):
+            Option("R", float, 0.0).convert(text)
+
+
+def test_python_float_event_counts_are_whole_numbers():
+    """ROOT's Python tutorials pass nTrain_Signal=0.8*N, which PyROOT writes as '4000.0'."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Option("nTrain_Signal", int, 0).convert("4000.0") == 4000
+        assert Option("nTrain_Signal", int, 0).convert(4000.0) == 4000
+
+
+def test_empty_numeric_value_keeps_the_default_as_stringstream_does():
+    """std::stringstream >> int on "" extracts nothing and leaves the variable (the default) unchanged."""
+    with pytest.warns(TMVACompatWarning, match="keeps its default"):
+        vals = DL_OPTIONS.parse("RandomSeed=")
+    assert vals.RandomSeed == 0
+    with pytest.raises(OptionError, match="can not be interpreted as boolean"):
+        DL_OPTIONS.parse("V=")
+
+
+@pytest.mark.parametrize(
+    "text", ["!H: V", " !H:V", "!H:V :RandomSeed=1", "!H:RandomSeed =1", "!H: RandomSeed=1"]
+)
+def test_blanks_around_an_option_name_are_refused_as_tmva_cannot_match_it(text):
+    """ParseOptions lower-cases the piece but keeps its blanks: ' v' matches no option, and
+    CheckForUnusedOptions aborts ('could not be interpreted')."""
+    with pytest.raises(OptionError, match="could not be interpreted"):
+        DL_OPTIONS.parse(text)
+
+
+def test_blanks_after_a_numeric_value_are_fine_and_inside_a_boolean_are_not():
+    """stringstream >> int skips leading blanks and stops at trailing ones; Option<bool> compares the whole
+    lower-cased value."""
+    assert DL_OPTIONS.parse("RandomSeed= 5 :!H").RandomSeed == 5
+    with pytest.raises(OptionError, match="blanks"):
+        DL_OPTIONS.parse("V= True")
+
+
+def test_empty_pieces_trailing_colons_and_tildes_set_nothing():
+    """SplitOptions yields '' for '::' (no option, nothing unused) and nothing for a trailing ':';
+    ParseOptions strips leading '~' (its own 'already parsed' mark)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vals = DL_OPTIONS.parse(":!H::~V:RandomSeed=3::")
+    assert (vals.H, vals.V, vals.RandomSeed) == (False, True, 3)
+    assert vals.modified("V") and not vals.modified("Layout")
+
+
+def test_index_on_a_non_array_option_is_refused_with_tmvas_reason():
+    with pytest.raises(OptionError, match="is not an array"):
+        DL_OPTIONS.parse("RandomSeed[0]=3")
+
+
+def test_bare_predefined_value_with_a_bang_still_sets_its_option():
+    """ParseOptions drops the '!' while trying booleans, then loose checking matches the predefined value."""
+    with pytest.warns(TMVACompatWarning, match="drops the '!'"):
+        assert DL_OPTIONS.parse("!H:!CPU").Architecture == "CPU"
+    assert DL_OPTIONS.parse("!H:V:GPU").Architecture == "GPU"
+
+
+def test_predefined_values_compare_their_first_word_case_insensitively():
+    """Option<TString>::IsPreDefinedVal reads the value with >> (first blank-delimited word), then compares
+    lower-cased; SetValueLocal stores the declared spelling."""
+    assert DL_OPTIONS.parse("ErrorStrategy=sumofsquares").ErrorStrategy == "SUMOFSQUARES"
+    with pytest.warns(TMVACompatWarning, match="first word"):
+        assert DL_OPTIONS.parse("ErrorStrategy=CROSSENTROPY extra").ErrorStrategy == "CROSSENTROPY"
+
+
+def test_keyword_arguments_become_the_option_string_pyroot_builds():
+    """ROOT's TMVA pythonization (_kwargs_to_tmva_cmdargs): bool -> Name/!Name, else Name=str(value)."""
+    from tmvacompat.options import options_from_kwargs
+
+    kwargs = {"nTrain_Signal": 0.8 * 5000, "V": False, "VarTransform": None, "SplitSeed": 100, "H": True}
+    ours = options_from_kwargs("", **kwargs)
+    assert ours == "nTrain_Signal=4000.0:!V:VarTransform=None:SplitSeed=100:H"
+    root = pytest.importorskip("ROOT", reason="PyROOT's own kwargs conversion is the second implementation")
+    from ROOT._pythonization._tmva._utils import _kwargs_to_tmva_cmdargs
+
+    assert root is not None and _kwargs_to_tmva_cmdargs(**kwargs)[0] == (ours,)

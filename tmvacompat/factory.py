@@ -32,18 +32,53 @@ from tmvacompat.errors import OptionError, TMVACompatError
 from tmvacompat.evaluation import format_classification, format_multiclass, format_regression
 from tmvacompat.methods.base import MethodBase
 from tmvacompat.methods.declarations import FACTORY_OPTIONS
-from tmvacompat.methods.dl import MethodDL
-from tmvacompat.options import TMVACompatWarning
+from tmvacompat.methods.dl import MethodDL, MethodDNN
+from tmvacompat.options import TMVACompatWarning, options_from_kwargs
 from tmvacompat.output import EventSample, MethodResult, write_output
 
 
 class Types:
-    """TMVA's method type enumeration (``TMVA::Types::kDL``); the values are the method names."""
+    """TMVA's method type enumeration (``TMVA::Types::kDL``); the values are the method names.
+
+    ``kDL`` and ``kDNN`` (the old MethodDNN, trained as MethodDL) can be booked; the other names exist so
+    that a macro booking them gets a clear refusal from ``BookMethod`` rather than an AttributeError.
+    """
 
     kDL = "DL"
+    kDNN = "DNN"
+    kCuts = "Cuts"
+    kLikelihood = "Likelihood"
+    kPDERS = "PDERS"
+    kHMatrix = "HMatrix"
+    kFisher = "Fisher"
+    kKNN = "KNN"
+    kCFMlpANN = "CFMlpANN"
+    kTMlpANN = "TMlpANN"
+    kBDT = "BDT"
+    kDT = "DT"
+    kRuleFit = "RuleFit"
+    kSVM = "SVM"
+    kMLP = "MLP"
+    kBayesClassifier = "BayesClassifier"
+    kFDA = "FDA"
+    kBoost = "Boost"
+    kPDEFoam = "PDEFoam"
+    kLD = "LD"
+    kPlugins = "Plugins"
+    kCategory = "Category"
+    kPyRandomForest = "PyRandomForest"
+    kPyAdaBoost = "PyAdaBoost"
+    kPyGTB = "PyGTB"
+    kPyKeras = "PyKeras"
+    kPyTorch = "PyTorch"
+    kC50 = "C50"
+    kRSNNS = "RSNNS"
+    kRSVM = "RSVM"
+    kRXGB = "RXGB"
+    kCrossValidation = "CrossValidation"
 
 
-METHODS: dict[str, type[MethodBase]] = {"DL": MethodDL}
+METHODS: dict[str, type[MethodBase]] = {"DL": MethodDL, "DNN": MethodDNN}
 
 
 @dataclass
@@ -103,8 +138,17 @@ class Factory:
         )
 
     # ------------------------------------------------------------------ booking
-    def BookMethod(self, loader: DataLoader, method_type: str, title: str, options: str = "") -> MethodBase:
-        """Book a method (``Types.kDL`` or ``"DL"``) with a TMVA option string; returns the method."""
+    def BookMethod(
+        self, loader: DataLoader, method_type: str, title: str, options: str = "", **kwargs: Any
+    ) -> MethodBase:
+        """Book a method (``Types.kDL``/``"DL"``, or ``Types.kDNN``) with a TMVA option string; returns it.
+
+        Keyword arguments are turned into options as PyROOT does (``V=False`` -> ``!V``, ``BatchSize=100``
+        -> ``BatchSize=100``) and appended to ``options``.
+
+        >>> factory.BookMethod(loader, Types.kDL, "DNN", "!H", V=False)  # doctest: +SKIP
+        """
+        options = options_from_kwargs(options, **kwargs)
         key = str(method_type).strip()
         key = key[1:] if key.startswith("k") and key[1:].upper() in METHODS else key
         cls = next((c for k, c in METHODS.items() if k.upper() == key.upper()), None)
@@ -118,7 +162,9 @@ class Factory:
         atype = None if self.analysis_type == "Auto" else self.analysis_type
         method = cls(title, options, job_name=self.job_name, dataset_name=loader.name, analysis_type=atype)
         self._booked.append(_Booked(loader, method))
-        self._log(f"Factory: Booked method: {title} ({cls.method_type}) on dataset {loader.name}")
+        booked = getattr(cls, "booked_as", cls.method_type)
+        kind = cls.method_type if booked == cls.method_type else f"{booked}, trained as {cls.method_type}"
+        self._log(f"Factory: Booked method: {title} ({kind}) on dataset {loader.name}")
         return method
 
     def GetMethod(self, loader: DataLoader | str, title: str) -> MethodBase:

@@ -210,6 +210,15 @@ def _dense_width(layer: _Layer, tok: str, pos: int) -> int | str:
             what = "negative" if width < 0 else "too large"
             raise layer.error(f"layer width {width} is {what}", tok, pos, [f"an integer in [0, {_MAX_SIZE}]"])
         return width
+    if "n" not in tok.lower() and _FLOAT_RE.match(tok):
+        value = float(tok)
+        if 0 <= value <= _MAX_SIZE:
+            if value != int(value):
+                _warn(
+                    f"layer width {tok!r} at character {pos} read as {int(value)}; TMVA evaluates it with "
+                    f"TFormula and truncates it to an integer as well"
+                )
+            return int(value)
     if "n" not in tok.lower() and re.search(r"[.eE]", tok):
         raise layer.error(
             f"layer width {tok!r} is not an integer", tok, pos, ["an integer >= 0, or a formula in N"]
@@ -692,6 +701,51 @@ def extension_layers(specs: Sequence[LayerSpec] | AutoencoderLayout) -> list[str
     return out
 
 
+def check_batch_layout(
+    batch: tuple[int, int, int], input_shape: tuple[int, int, int] | None, batch_size: int, phase: int = 1
+) -> None:
+    """MethodDL's checks of ``BatchLayout`` against a phase's ``BatchSize`` (and the input layout, when
+    known), with TMVA's messages (``MethodDL::TrainDeepNet``, which stops training there).
+
+    ``batch`` is (depth, height, width) as given or derived; ``input_shape`` (depth, height, width) or None.
+
+    >>> check_batch_layout((1, 100, 256), (1, 1, 256), 100)
+
+    Raises:
+        LayoutError: batch depth > 1 but not the batch size; batch depth 1 and batch height not the batch
+            size; the input layout's size differs from the batch layout's.
+    """
+    bd, bh, bw = batch
+    where = f"TrainingStrategy phase {phase} (BatchSize={batch_size}) and BatchLayout={bd}|{bh}|{bw}"
+    if bd != batch_size and bd > 1:
+        raise LayoutError(
+            f"{where}: Given batch depth of {bd} (specified in BatchLayout) should be equal to given batch "
+            f"size {batch_size} (TMVA stops training)",
+            token=f"{bd}|{bh}|{bw}",
+            expected=[f"{batch_size}|{bh}|{bw}", "0|0|0 (derived from the BatchSize)"],
+        )
+    if bd == 1 and batch_size > 1 and batch_size != bh:
+        raise LayoutError(
+            f"{where}: Given batch height of {bh} (specified in BatchLayout) should be equal to given batch "
+            f"size {batch_size} (TMVA stops training)",
+            token=f"{bd}|{bh}|{bw}",
+            expected=[f"1|{batch_size}|{bw}", "0|0|0 (derived from the BatchSize)"],
+        )
+    if input_shape is None:
+        return
+    n_in = input_shape[0] * input_shape[1] * input_shape[2]
+    bad = bd == batch_size and n_in != bh * bw
+    bad |= bh == batch_size and bd == 1 and n_in != bw
+    if bad:
+        d, h, w = input_shape
+        raise LayoutError(
+            f"{where}: Given input layout {d} x {h} x {w} is not compatible with batch layout "
+            f"{bd} x {bh} x {bw} (TMVA stops training)",
+            token=f"{bd}|{bh}|{bw}",
+            expected=[f"1|{batch_size}|{n_in}", f"{batch_size}|{d}|{h * w}"],
+        )
+
+
 def check_layout(text: str) -> None:
     """Option check for MethodDL's ``Layout``: a plain layer list (not an autoencoder layout)."""
     result = parse_layout(text)
@@ -719,4 +773,5 @@ __all__ = [
     "format_input_layout",
     "format_batch_layout",
     "check_layout",
+    "check_batch_layout",
 ]

@@ -9,9 +9,12 @@ Three layers:
 * :func:`parse_training_strategy` / :func:`training_phases` / :func:`format_training_strategy` handle
   MethodDL's nested ``TrainingStrategy=LearningRate=1e-3,BatchSize=100|...`` grammar.
 
-Where TMVA silently misreads a value (``Optimizer=Adam``, ``Regularization=l2``, string values with
-blanks), tmvacompat does what the user meant or refuses, and always says so with a
-:class:`TMVACompatWarning`. Keys TMVA would silently ignore are refused with a did-you-mean.
+What TMVA accepts is accepted, read as TMVA reads it (``Configurable::ParseOptions``, ``Option<T>``'s
+``std::stringstream`` reads, MethodDL's ``ParseKeyValueString`` with ``TString::Atoi``/``Atof``); where that
+reading loses what the user plainly meant (``Optimizer=Adam``, ``1e3`` for an integer, a missing comma that
+glues two TrainingStrategy keys), tmvacompat does what was meant and a :class:`TMVACompatWarning` says what
+TMVA would have done. What TMVA refuses (an unknown option, a bad boolean, blanks around a name) is refused
+with TMVA's reason.
 
 Example:
     >>> from tmvacompat.options import Option, OptionSet
@@ -63,18 +66,20 @@ def _warn(message: str) -> None:
 
 _INT_RE = re.compile(r"[+-]?\d+\Z")
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_INT_PREFIX = re.compile(r"\s*[+-]?\d+")
+_FLOAT_PREFIX = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _TRUE = ("1", "true", "ktrue", "t")
 _FALSE = ("0", "false", "kfalse", "f")
-_TRUE_EXTRA = ("yes", "y", "on")
-_FALSE_EXTRA = ("no", "n", "off")
 _TYPE_NAMES = {bool: "a boolean (True/False)", int: "an integer", float: "a number", str: "a string"}
+_INT_MAX = 2**31 - 1
 
 
 def _parse_bool(text: str) -> bool | None:
-    low = text.strip().lower()
-    if low in _TRUE or low in _TRUE_EXTRA:
+    """Option<bool>'s spellings (lower-cased): 1/true/ktrue/t and 0/false/kfalse/f; anything else None."""
+    low = text.lower()
+    if low in _TRUE:
         return True
-    if low in _FALSE or low in _FALSE_EXTRA:
+    if low in _FALSE:
         return False
     return None
 
@@ -95,6 +100,86 @@ def _parse_float(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _tmva_int(text: str) -> int | None:
+    """What ``std::stringstream >> int`` and ``atoi`` give: the leading integer, trailing text ignored
+    (``8000.7`` -> 8000, ``1e3`` -> 1, ``20DropConfig=...`` -> 20); None when no digit leads."""
+    m = _INT_PREFIX.match(text)
+    if m is None:
+        return None
+    value = int(m.group())
+    return max(-_INT_MAX - 1, min(_INT_MAX, value))
+
+
+def read_int(text: str, where: str, position: int | None = None) -> int:
+    """An integer option value read as TMVA reads it, or as meant where TMVA's reading loses the meaning.
+
+    TMVA reads integers with ``std::stringstream >> int`` (``Option<int>``) or ``TString::Atoi``
+    (TrainingStrategy): the leading digits, the rest ignored. ``8000.0`` (what ``0.8*N`` gives in Python)
+    is 8000 as in TMVA, silently; ``1e3`` is 1000 with a warning (TMVA reads 1); ``8000.7`` and ``30abc``
+    are read as TMVA reads them (8000, 30) with a warning.
+
+    >>> read_int("8000.0", "nTrain_Signal")
+    8000
+
+    Raises:
+        OptionError: no number at all (TMVA would silently read 0).
+    """
+    s = text.strip()
+    exact = _parse_int(s)
+    if exact is not None:
+        return exact
+    tmva = _tmva_int(s)
+    value = _parse_float(s)
+    if value is not None and value == int(value) and abs(value) <= _INT_MAX:
+        if int(value) != tmva:
+            _warn(
+                f"{where}: {text!r} read as {int(value)}; TMVA reads integers up to the first non-digit and "
+                f"would take {tmva or 0}"
+            )
+        return int(value)
+    if tmva is None:
+        raise OptionError(
+            f"{where}: value {text!r} is not an integer (TMVA would silently read 0)",
+            token=text,
+            position=position,
+            expected=["an integer such as 30"],
+        )
+    rest = s[len(_INT_PREFIX.match(s).group()) :]
+    what = "is not a whole number" if value is not None else f"has {rest!r} after the number"
+    _warn(f"{where}: {text!r} {what}; read as {tmva}, as TMVA does (it stops at the first non-digit)")
+    return tmva
+
+
+def read_float(text: str, where: str, position: int | None = None) -> float:
+    """A number read as TMVA reads it (``std::stringstream >> double`` / ``TString::Atof``): the leading
+    number; trailing text is ignored with a warning.
+
+    >>> read_float("1e-3", "LearningRate")
+    0.001
+
+    Raises:
+        OptionError: no leading number, or not finite (TMVA would read 0 or propagate inf/nan).
+    """
+    s = text.strip()
+    exact = _parse_float(s)
+    if exact is not None:
+        return exact
+    m = _FLOAT_PREFIX.match(s)
+    value = float(m.group()) if m else None
+    if value is None or not math.isfinite(value):
+        raise OptionError(
+            f"{where}: value {text!r} is not a finite number (TMVA would silently read 0 or inf/nan)",
+            token=text,
+            position=position,
+            expected=["a number such as 0.5 or 1e-3"],
+        )
+    _warn(
+        f"{where}: {text!r} has {s[m.end() :]!r} after the number; read as {value!r}, as TMVA does "
+        f"(it stops at the first character that is not part of a number)"
+    )
+    return value
+
+
 def _float_text(value: float) -> str:
     """A float as TMVA's ``Option<Double_t>`` writes it (``std::scientific``, 6 digits: ``2.000000e-02``)."""
     return f"{value:e}"
@@ -111,6 +196,8 @@ class _Token:
     key_pos: int | None = None
     value_pos: int | None = None
     bare: bool = False  # written as ``Flag`` or ``!Flag`` (no ``=``)
+    raw: str = ""  # the piece as written (blanks kept), for TMVA's own error text
+    padded: bool = False  # blanks around the name (TMVA cannot match the name then)
 
 
 def _split_top(text: str, sep: str, what: str = "option string") -> list[tuple[str, int]]:
@@ -153,9 +240,13 @@ def _tokenize(text: str) -> list[_Token]:
         raise OptionError(f"an option string must be a str, not {type(text).__name__}")
     tokens = []
     for piece, pos in _split_top(text, ":"):
+        body = piece.lstrip("~")  # blanks before a '~' stay, and TMVA cannot match them either
         tok, tpos = _strip_with_pos(piece, pos)
+        if tok.startswith("~"):  # TMVA's own "already parsed" marker, which ParseOptions strips
+            stripped = tok.lstrip("~")
+            tok, tpos = _strip_with_pos(stripped, tpos + len(tok) - len(stripped))
         if not tok:
-            continue  # "::" or a trailing ':' (TMVA strips a leading ':'; an empty piece sets nothing)
+            continue  # "::" or a trailing ':' (TMVA splits them into empty pieces that set nothing)
         eq = tok.find("=")
         if eq < 0:
             neg = tok.startswith("!")
@@ -168,7 +259,8 @@ def _tokenize(text: str) -> list[_Token]:
                 raise OptionError(
                     f"malformed option {tok!r}: expected Name=Value, Flag or !Flag", token=tok, position=tpos
                 )
-            tokens.append(_Token(name, not neg, npos, None, True))
+            padded = body != tok or (neg and tok[1:] != name)
+            tokens.append(_Token(name, not neg, npos, None, True, piece, padded))
             continue
         key, kpos = _strip_with_pos(tok[:eq], tpos)
         value, vpos = _strip_with_pos(tok[eq + 1 :], tpos + eq + 1)
@@ -182,11 +274,30 @@ def _tokenize(text: str) -> list[_Token]:
             )
         if not _NAME_RE.match(key):
             raise OptionError(f"malformed option name {key!r}", token=key, position=kpos)
-        tokens.append(_Token(key, value, kpos, vpos if value else None, False))
+        padded = not body.startswith(key) or tok[:eq] != key
+        tokens.append(_Token(key, value, kpos, vpos if value else None, False, piece, padded))
     return tokens
 
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]+-]*\Z")
+
+
+def options_from_kwargs(text: str = "", **kwargs: Any) -> str:
+    """The option string PyROOT builds from keyword arguments (``BookMethod(..., V=False, Layout="...")``).
+
+    As ROOT's TMVA pythonization does: a bool gives ``Name`` or ``!Name``, anything else ``Name=str(value)``
+    (so ``nTrain_Signal=0.8*5000`` becomes ``nTrain_Signal=4000.0`` and ``VarTransform=None`` becomes
+    ``VarTransform=None``), joined by ``:`` and appended to ``text``.
+
+    >>> options_from_kwargs("!H", V=False, nTrain_Signal=0.8 * 5000, VarTransform=None)
+    '!H:!V:nTrain_Signal=4000.0:VarTransform=None'
+    """
+    if not isinstance(text, str):
+        text = str(text)  # a TString-like object
+    pieces = [text] if text else []
+    for key, value in kwargs.items():
+        pieces.append((key if value else f"!{key}") if isinstance(value, bool) else f"{key}={value}")
+    return ":".join(pieces)
 
 
 def parse_options(text: str) -> dict[str, str | bool]:
@@ -267,21 +378,23 @@ class Option:
             )
             if result is None:
                 raise OptionError(
-                    f"{where}: value {shown!r} is not a boolean",
+                    f"{where}: value {shown!r} can not be interpreted as boolean (TMVA aborts likewise)",
                     token=str(value),
                     position=position,
-                    expected=["True", "False", "T", "F", "1", "0"],
-                )
-            if isinstance(value, str) and value.strip().lower() in _TRUE_EXTRA + _FALSE_EXTRA:
-                _warn(
-                    f"{where}: {value!r} read as {result}; TMVA only knows True/False/T/F/1/0 and would abort"
+                    expected=["True", "False", "T", "F", "1", "0", "kTRUE", "kFALSE"],
                 )
             return result
         if self.type is int:
-            if isinstance(value, bool) or not isinstance(value, (int, str)):
+            if isinstance(value, bool):
                 result = None
+            elif isinstance(value, int):
+                result = value
+            elif isinstance(value, float) and math.isfinite(value) and value == int(value):
+                result = int(value)
+            elif isinstance(value, str):
+                return read_int(value, where, position)
             else:
-                result = value if isinstance(value, int) else _parse_int(value)
+                result = None
             if result is None:
                 raise OptionError(
                     f"{where}: value {shown!r} is not an integer",
@@ -299,7 +412,7 @@ class Option:
                 except OverflowError:
                     result = None
             elif isinstance(value, str):
-                result = _parse_float(value)
+                return read_float(value, where, position)
             else:
                 result = None
             if result is None:
@@ -315,8 +428,15 @@ class Option:
             raise OptionError(f"{where}: value {shown} is not a string", token=str(value), position=position)
         text = value.strip()
         if self.allowed is not None:
+            # Option<TString>::IsPreDefinedVal compares the first blank-delimited word, case-insensitively
+            first = text.split()[0] if text.split() else ""
             for cand in self.allowed:
-                if cand.lower() == text.lower():
+                if cand.lower() == first.lower():
+                    if first != text:
+                        _warn(
+                            f"{where}: {text!r} read as {cand}; TMVA reads only the first word of a string "
+                            f"option and ignores {text[len(first) :].strip()!r}"
+                        )
                     return cand
             raise OptionError(
                 f"{where}: {text!r} is not one of its predefined values (TMVA would abort with "
@@ -328,8 +448,7 @@ class Option:
         if any(ch.isspace() for ch in text):
             _warn(
                 f"{where}: the value {text!r} contains blanks; TMVA reads string options only up to the "
-                f"first "
-                f"blank and would take {text.split()[0]!r}; tmvacompat keeps the whole value"
+                f"first blank and would take {text.split()[0]!r}; tmvacompat keeps the whole value"
             )
         return text
 
@@ -474,13 +593,41 @@ class OptionSet:
             mod = {k: None for k in mod if k in flagged}
         return OptionValues(self, values, frozenset(mod), extra)
 
+    def _uninterpreted(self, tok: _Token, why: str) -> OptionError:
+        return OptionError(
+            f"{self.method}: {why}; TMVA would abort: 'The following options were specified, but could not "
+            f"be interpreted: {tok.raw.strip(':')!r}'",
+            token=tok.key,
+            position=tok.key_pos,
+            expected=[tok.key],
+        )
+
     def _assign(self, tok: _Token, extra: dict[str, Option]) -> tuple[str, Any]:
         opt = self.lookup(tok.key)
+        if opt is not None and tok.padded:
+            # Configurable::ParseOptions lower-cases the name but keeps its blanks, so no option matches
+            raise self._uninterpreted(tok, f"option name {tok.raw!r} has blanks around {tok.key!r}")
+        if opt is None and "[" in tok.key:
+            base = tok.key[: tok.key.index("[")]
+            if self.lookup(base) is not None:
+                raise OptionError(
+                    f"option {self.lookup(base).name} of {self.method} is not an array, but an index was "
+                    f"given in {tok.key!r} (TMVA aborts likewise)",
+                    token=tok.key,
+                    position=tok.key_pos,
+                    expected=[self.lookup(base).name],
+                )
         if opt is None:
-            if tok.bare and tok.value is True:
-                # TMVA's "loose" option checking: a bare predefined value sets the option that owns it.
+            if tok.bare:
+                # TMVA's "loose" option checking: a bare predefined value sets the option that owns it
+                # (ParseOptions has already dropped a leading '!' by then, so '!CPU' sets it too).
                 for cand in self.options:
                     if cand.allowed and any(a.lower() == tok.key.lower() for a in cand.allowed):
+                        if tok.value is False:
+                            _warn(
+                                f"{self.method}: '!{tok.key}' sets {cand.name}={tok.key}: TMVA drops the '!' "
+                                f"before matching a predefined value"
+                            )
                         return cand.name, cand.convert(tok.key, position=tok.key_pos, method=self.method)
             raise self._unknown(tok.key, tok.key_pos)
         name = tok.key if "*" in opt.name else opt.name
@@ -496,12 +643,27 @@ class OptionSet:
             )
         pos = tok.value_pos if tok.value_pos is not None else tok.key_pos
         if isinstance(tok.value, str) and tok.value == "" and opt.type is not str:
-            raise OptionError(
-                f"option {opt.name} of {self.method} has an empty value",
-                token=tok.key,
-                position=tok.key_pos,
-                expected=[_TYPE_NAMES[opt.type]],
-            )
+            if opt.type is bool:
+                raise OptionError(
+                    f"option {opt.name} of {self.method} has an empty value, which can not be interpreted "
+                    f"as boolean (TMVA aborts likewise)",
+                    token=tok.key,
+                    position=tok.key_pos,
+                    expected=["True", "False"],
+                )
+            # std::stringstream >> number on an empty string leaves the variable as it was
+            _warn(f"option {opt.name} of {self.method} has an empty value; it keeps its default, as in TMVA")
+            return name, opt.default
+        if opt.type is bool and tok.raw and not tok.bare:
+            raw_value = tok.raw.split("=", 1)[1]
+            if raw_value != tok.value:
+                raise OptionError(
+                    f"option {opt.name} of {self.method}: value {raw_value!r} has blanks and can not be "
+                    f"interpreted as boolean (TMVA aborts likewise)",
+                    token=raw_value,
+                    position=pos,
+                    expected=[tok.value],
+                )
         value = opt.convert(tok.value, position=pos, method=self.method)
         if opt.check is not None:
             try:
@@ -672,27 +834,30 @@ _TS_LOWER = {k.lower(): k for k in TS_KEYS}
 _TS_MIN = {"BatchSize": 1, "MaxEpochs": 1, "TestRepetitions": 1}
 
 
+#: Keys MethodDL reads that the old MethodDNN does not (it always trains with SGD and momentum, until
+#: convergence): honoured when a DNN booking gives them, with a warning.
+DNN_MISSING_KEYS: tuple[str, ...] = ("MaxEpochs", "Optimizer", *_OPT_KEYS)
+
+
 def _ts_value(key: str, raw: str, pos: int) -> Any:
+    where = f"TrainingStrategy key {key}"
+
     def bad(what: str, expected: Sequence[str]) -> OptionError:
         return OptionError(
-            f"TrainingStrategy key {key}: {raw!r} is not {what}",
+            f"{where}: {raw!r} is not {what}",
             token=raw,
             position=pos,
             expected=list(expected),
         )
 
     if key in _TS_INT:
-        value = _parse_int(raw)
-        if value is None:
-            raise bad("an integer", ["an integer such as 100"])
+        value = read_int(raw, where, pos)
         lo = _TS_MIN.get(key, 0)
         if value < lo:
             raise bad(f"allowed (must be >= {lo})", [f"an integer >= {lo}"])
         return value
     if key in _TS_FLOAT or key in _OPT_KEYS:
-        value = _parse_float(raw)
-        if value is None:
-            raise bad("a finite number", ["a number such as 1e-3"])
+        value = read_float(raw, where, pos)
         if value < 0:
             raise bad("allowed (must be >= 0)", ["a number >= 0"])
         return value
@@ -701,9 +866,9 @@ def _ts_value(key: str, raw: str, pos: int) -> Any:
         for piece, ppos in _split_plain(raw, "+", pos):
             p, ppos = _strip_with_pos(piece, ppos)
             if not p:
-                continue  # TMVA's Tokenize skips empty pieces
-            v = _parse_float(p)
-            if v is None or not 0.0 <= v < 1.0:
+                continue  # TString::Tokenize skips empty pieces
+            v = read_float(p, "TrainingStrategy key DropConfig", ppos)
+            if not 0.0 <= v < 1.0:
                 raise OptionError(
                     f"TrainingStrategy key DropConfig: {p!r} is not a drop probability in [0, 1)",
                     token=p,
@@ -713,24 +878,20 @@ def _ts_value(key: str, raw: str, pos: int) -> Any:
             probs.append(v)
         return tuple(probs)
     if key == "Multithreading":
-        value = _parse_bool(raw)
-        if value is None:
-            raise bad("a boolean", ["True", "False"])
-        if value and raw.strip().upper() not in ("TRUE", "T", "1"):
-            _warn(
-                f"TrainingStrategy Multithreading={raw}: read as True; TMVA would read False (it is unused)"
-            )
+        tmva = raw.startswith("T")  # MethodDL: true iff the value begins with an upper-case T
+        meant = _parse_bool(raw)
+        value = tmva if meant is None else meant
+        if value != tmva:
+            _warn(f"TrainingStrategy Multithreading={raw}: read as {value}; TMVA would read {tmva} (unused)")
         return value
     if key == "Optimizer":
         canon = raw.upper()
         if canon not in OPTIMIZERS:
-            raise OptionError(
-                f"TrainingStrategy Optimizer={raw} is not an optimizer TMVA knows "
-                f"(TMVA would silently use ADAM)",
-                token=raw,
-                position=pos,
-                expected=list(OPTIMIZERS),
+            _warn(
+                f"TrainingStrategy Optimizer={raw} is not an optimizer TMVA knows; TMVA silently uses ADAM, "
+                f"and so does tmvacompat (known: {', '.join(OPTIMIZERS)})"
             )
+            return "ADAM"
         if raw != canon:
             effect = "harmless here, since ADAM is also its fallback" if canon == "ADAM" else f"not {canon}"
             _warn(
@@ -741,20 +902,18 @@ def _ts_value(key: str, raw: str, pos: int) -> Any:
     if key == "Regularization":
         canon = raw.upper()
         if canon not in REGULARIZATIONS:
-            raise OptionError(
-                f"TrainingStrategy Regularization={raw} is not known "
-                f"(TMVA would silently use no regularization)",
-                token=raw,
-                position=pos,
-                expected=list(REGULARIZATIONS),
+            _warn(
+                f"TrainingStrategy Regularization={raw} is not known; TMVA silently trains without "
+                f"regularization, and so does tmvacompat (known: {', '.join(REGULARIZATIONS)})"
             )
+            return "NONE"
         if canon != "NONE" and raw != canon:
             _warn(
                 f"TrainingStrategy Regularization={raw} read as {canon}; TMVA compares case-sensitively and "
                 f"would silently train WITHOUT regularization. Write {canon}."
             )
         return canon
-    return raw  # Renormalize: accepted, ignored (old MethodDNN key)
+    return raw  # Repetitions-like keys TMVA accepts and ignores (DropRepetitions, Renormalize)
 
 
 def _split_plain(text: str, sep: str, offset: int) -> list[tuple[str, int]]:
@@ -768,67 +927,105 @@ def _split_plain(text: str, sep: str, offset: int) -> list[tuple[str, int]]:
     return out
 
 
-def parse_training_strategy(text: str) -> list[dict[str, Any]]:
+def _unglue(key: str, raw: str, vpos: int) -> list[tuple[str, str, int]]:
+    """Split ``20DropConfig=0.0+0.5`` (a missing comma) into this key's value and the glued items."""
+    items = []
+    while "=" in raw:
+        eq = raw.index("=")
+        head = raw[:eq].lower()
+        glued = max((k for k in TS_KEYS if head.endswith(k.lower())), key=len, default=None)
+        if glued is None:
+            break
+        cut = eq - len(glued)
+        items.append((key, raw[:cut], vpos))
+        _warn(
+            f"TrainingStrategy: a comma is missing before {glued} in '{key}={raw}'; read as "
+            f"{key}={raw[:cut]} "
+            f"and {raw[cut:]}. TMVA splits an item at its first '=' only, so it reads {key} from "
+            f"{raw!r} and never sees {glued}, which keeps its default there"
+        )
+        key, raw, vpos = glued, raw[eq + 1 :], vpos + eq + 1
+    items.append((key, raw, vpos))
+    return items
+
+
+def parse_training_strategy(text: str, method: str = "DL") -> list[dict[str, Any]]:
     """MethodDL's ``TrainingStrategy``: one dict per ``|``-separated phase, keyed by canonical key names.
 
     Every dict holds every key of TMVA's table with its per-phase fallback default, plus the chosen
     optimizer's parameters (``ADAM_beta1``, ...), plus ``DropRepetitions`` / ``Renormalize`` when given
     (TMVA accepts and ignores those). Keys are case-insensitive; ``DropConfig`` is a tuple of floats.
 
+    Read as MethodDL's ``ParseKeyValueString`` reads it (blanks removed, empty pieces skipped, an item split
+    at its first ``=``, the first of two equal keys kept, numbers by ``Atoi``/``Atof``); what TMVA silently
+    ignores or misreads is warned about: unknown keys and items without ``=`` are ignored, a missing comma
+    (``MaxEpochs=20DropConfig=0.0+0.5``) is read as the two items meant, an empty value keeps the default.
+
+    ``method="DNN"`` reads the old MethodDNN's strategy: same keys and fallbacks, but it trains with SGD
+    (momentum ``Momentum``); ``MaxEpochs`` and ``Optimizer``, which MethodDNN ignores, are honoured with a
+    warning.
+
     >>> phase, = parse_training_strategy("LearningRate=1e-3,BatchSize=100,Optimizer=SGD")
     >>> phase["LearningRate"], phase["BatchSize"], phase["Optimizer"], phase["TestRepetitions"]
     (0.001, 100, 'SGD', 7)
 
     Raises:
-        OptionError: unknown key (with suggestions; TMVA would silently ignore it), an item without ``=``,
-            a value of the wrong type or out of range, an unknown optimizer or regularization.
+        OptionError: a value with no number where one is needed, or out of range (BatchSize 0, a drop
+            probability of 1, a negative rate), or no phase at all.
     """
     if not isinstance(text, str):
         raise OptionError(f"TrainingStrategy must be a str, not {type(text).__name__}")
+    if method not in ("DL", "DNN"):
+        raise OptionError(f"TrainingStrategy of method {method!r}", token=method, expected=["DL", "DNN"])
     phases: list[dict[str, Any]] = []
     for block, bpos in _split_plain(text, "|", 0):
         if not block.strip():
-            continue  # TMVA's Tokenize skips empty blocks
+            continue  # TString::Tokenize skips empty blocks
         given: dict[str, tuple[str, int]] = {}
         for item, ipos in _split_plain(block, ",", bpos):
             item, ipos = _strip_with_pos(item, ipos)
+            item = item.replace(" ", "")  # ParseKeyValueString removes every blank first
             if not item:
                 continue
             eq = item.find("=")
             if eq <= 0:
-                raise OptionError(
-                    f"TrainingStrategy item {item!r} is not KEY=VALUE (TMVA would silently ignore it)",
-                    token=item,
-                    position=ipos,
-                    expected=list(TS_KEYS),
-                )
-            key, kpos = _strip_with_pos(item[:eq], ipos)
-            raw, vpos = _strip_with_pos(item[eq + 1 :], ipos + eq + 1)
-            key, raw = key.replace(" ", ""), raw.replace(" ", "")  # TMVA removes every blank first
-            canon = _TS_LOWER.get(key.lower())
-            if canon is None:
-                sugg = closest(key, TS_KEYS)
-                hint = f"; did you mean {' or '.join(sugg)}?" if sugg else ""
-                raise OptionError(
-                    f"unknown TrainingStrategy key {key!r}{hint} (TMVA would silently ignore it)",
-                    token=key,
-                    position=kpos,
-                    expected=sugg or list(TS_KEYS),
-                )
-            if not raw:
-                raise OptionError(
-                    f"TrainingStrategy key {canon} has an empty value (TMVA would use its default)",
-                    token=item,
-                    position=ipos,
-                )
-            if canon in given:
                 _warn(
-                    f"TrainingStrategy key {canon} is given twice in one phase; the first value "
-                    f"({given[canon][0]}) is kept, as TMVA does (it stores keys in a map with insert)"
+                    f"TrainingStrategy item {item!r} is not KEY=VALUE; ignored, as TMVA ignores it "
+                    f"(at character {ipos})"
                 )
                 continue
-            given[canon] = (raw, vpos)
+            for key, raw, vpos in _unglue(item[:eq], item[eq + 1 :], ipos + eq + 1):
+                canon = _TS_LOWER.get(key.lower())
+                if canon is None:
+                    sugg = closest(key, TS_KEYS)
+                    hint = f"; did you mean {' or '.join(sugg)}?" if sugg else ""
+                    _warn(
+                        f"unknown TrainingStrategy key {key!r} (at character {ipos}) ignored, as TMVA "
+                        f"ignores "
+                        f"it{hint}"
+                    )
+                    continue
+                if not raw:
+                    _warn(
+                        f"TrainingStrategy key {canon} has an empty value; it keeps its default, as in TMVA"
+                    )
+                    continue
+                if canon in given:
+                    _warn(
+                        f"TrainingStrategy key {canon} is given twice in one phase; the first value "
+                        f"({given[canon][0]}) is kept, as TMVA does (it stores keys in a map with insert)"
+                    )
+                    continue
+                if method == "DNN" and canon in DNN_MISSING_KEYS:
+                    _warn(
+                        f"TrainingStrategy key {canon}={raw}: the old MethodDNN ignores it (it trains with "
+                        f"SGD "
+                        f"until convergence); tmvacompat honours it"
+                    )
+                given[canon] = (raw, vpos)
         phase = dict(TS_DEFAULTS)
+        if method == "DNN":
+            phase["Optimizer"] = "SGD"
         typed = {k: _ts_value(k, raw, pos) for k, (raw, pos) in given.items()}
         phase.update({k: v for k, v in typed.items() if k in TS_DEFAULTS})
         opt = phase["Optimizer"]
@@ -873,14 +1070,14 @@ def _phase_from_dict(d: Mapping[str, Any]) -> TrainingPhase:
     )
 
 
-def training_phases(text: str) -> list[TrainingPhase]:
+def training_phases(text: str, method: str = "DL") -> list[TrainingPhase]:
     """``TrainingStrategy`` as typed :class:`~tmvacompat.specs.TrainingPhase` objects (optimizer parameters
     in ``optimizer_params`` without the prefix, with TMVA's defaults).
 
     >>> training_phases("Optimizer=RMSPROP,RMSPROP_rho=0.8")[0].optimizer_params
     {'rho': 0.8, 'eps': 1e-07}
     """
-    return [_phase_from_dict(d) for d in parse_training_strategy(text)]
+    return [_phase_from_dict(d) for d in parse_training_strategy(text, method)]
 
 
 def _num(value: float) -> str:
@@ -944,11 +1141,15 @@ __all__ = [
     "OptionSet",
     "OptionValues",
     "parse_options",
+    "options_from_kwargs",
+    "read_int",
+    "read_float",
     "parse_training_strategy",
     "training_phases",
     "format_training_strategy",
     "TS_DEFAULTS",
     "TS_KEYS",
+    "DNN_MISSING_KEYS",
     "OPTIMIZERS",
     "OPTIMIZER_PARAMS",
     "REGULARIZATIONS",

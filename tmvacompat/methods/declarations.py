@@ -54,6 +54,10 @@ def _check_strategy(text: str) -> None:
     parse_training_strategy(text)
 
 
+def _check_dnn_strategy(text: str) -> None:
+    parse_training_strategy(text, method="DNN")
+
+
 def _check_input(text: str) -> None:
     parse_input_layout(text)
 
@@ -94,6 +98,14 @@ OLD_TRAINING_STRATEGY = (
     "WeightDecay=0.0,Renormalize=L2,DropConfig=0.0,DropRepetitions=5|LearningRate=1e-4,Momentum=0.3,"
     "Repetitions=3,ConvergenceSteps=50,MaxEpochs=2000,BatchSize=20,TestRepetitions=7,WeightDecay=0.001,"
     "Renormalize=L2,DropConfig=0.0+0.5+0.5,DropRepetitions=5,Multithreading=True"
+)
+#: MethodDNN::DeclareOptions' default (no MaxEpochs, no Optimizer; Renormalize and DropRepetitions are
+#: read by nobody).
+DNN_TRAINING_STRATEGY = (
+    "LearningRate=1e-1,Momentum=0.3,Repetitions=3,ConvergenceSteps=50,BatchSize=30,TestRepetitions=7,"
+    "WeightDecay=0.0,Renormalize=L2,DropConfig=0.0,DropRepetitions=5|LearningRate=1e-4,Momentum=0.3,"
+    "Repetitions=3,ConvergenceSteps=50,BatchSize=20,TestRepetitions=7,WeightDecay=0.001,Renormalize=L2,"
+    "DropConfig=0.0+0.5+0.5,DropRepetitions=5,Multithreading=True"
 )
 _ERROR_STRATEGIES = ("CROSSENTROPY", "SUMOFSQUARES", "MUTUALEXCLUSIVE")
 
@@ -191,7 +203,8 @@ AE: list[Option] = [
     ),
 ]
 
-#: The old MethodDNN::DeclareOptions (weight files with Method="DNN::..."), in order.
+#: The old MethodDNN::DeclareOptions (ROOT 6.08-6.20, weight files with Method="DNN::..."), in order.
+#: ROOT 6.08 defaulted Architecture to STANDARD; 6.12 weight files show CPU, kept here.
 DNN: list[Option] = [
     Option(
         "Layout",
@@ -215,9 +228,9 @@ DNN: list[Option] = [
     Option(
         "TrainingStrategy",
         str,
-        OLD_TRAINING_STRATEGY,
-        help="Training phases separated by '|'",
-        check=_check_strategy,
+        DNN_TRAINING_STRATEGY,
+        help="Training phases separated by '|' (SGD with momentum; MaxEpochs and Optimizer unknown to DNN)",
+        check=_check_dnn_strategy,
     ),
 ]
 
@@ -273,5 +286,6 @@ __all__ = [
     "PREPARE_OPTIONS",
     "DL_TRAINING_STRATEGY",
     "OLD_TRAINING_STRATEGY",
+    "DNN_TRAINING_STRATEGY",
     "check_validation_size",
 ]

@@ -39,10 +39,22 @@ from tmvacompat.engine.init import INIT_CODES, initialize
 from tmvacompat.engine.network import Network
 from tmvacompat.engine.trainer import train as train_network
 from tmvacompat.errors import LayoutError, OptionError, TrainingError
-from tmvacompat.layout import parse_batch_layout, parse_input_layout, parse_layout
+from tmvacompat.layout import (
+    check_batch_layout,
+    format_layout,
+    parse_batch_layout,
+    parse_input_layout,
+    parse_layout,
+)
 from tmvacompat.methods.base import MethodBase
-from tmvacompat.methods.declarations import DL_OPTIONS
-from tmvacompat.options import TMVACompatWarning, training_phases
+from tmvacompat.methods.declarations import DL_OPTIONS, DNN_OPTIONS
+from tmvacompat.options import (
+    OptionValues,
+    TMVACompatWarning,
+    _user_stacklevel,
+    format_training_strategy,
+    training_phases,
+)
 from tmvacompat.specs import AutoencoderLayout, DenseSpec
 from tmvacompat.weightfile import Model, NetworkInfo
 
@@ -73,9 +85,15 @@ class MethodDL(MethodBase):
 
     method_type = "DL"
     option_set = DL_OPTIONS
+    #: MethodDL's BatchLayout follows the first phase; MethodDNN's batches follow each phase.
+    _batch_layout_per_phase = False
 
     def __init__(self, title: str, options: str = "", **kw: Any) -> None:
         super().__init__(title, options, **kw)
+        self._setup(title)
+
+    def _setup(self, title: str) -> None:
+        """Interpret the parsed DL options (layout, phases, architecture, batch layout)."""
         layout = parse_layout(str(self.options.Layout))
         if isinstance(layout, AutoencoderLayout):
             raise LayoutError(
@@ -92,10 +110,47 @@ class MethodDL(MethodBase):
                 f"method {title!r}: Architecture={arch} runs on the CPU engine here (TMVA without a CUDA "
                 f"build falls back to CPU as well)",
                 TMVACompatWarning,
-                stacklevel=2,
+                stacklevel=_user_stacklevel(),
             )
+        self._check_batch_layouts(None)
 
     # ------------------------------------------------------------------ helpers
+    def _check_batch_layouts(self, nvar: int | None) -> None:
+        """TMVA's BatchLayout checks for every phase (``MethodDL::TrainDeepNet``); ``nvar`` None at booking.
+
+        A given BatchLayout must fit every phase (TMVA stops at the first that does not). A derived one
+        follows the first phase; a later phase with another batch size is trained here as meant, with a
+        warning, where TMVA stops after the phase before it.
+        """
+        il = parse_input_layout(str(self.options.InputLayout))
+        bl = parse_batch_layout(str(self.options.BatchLayout))
+        if il.is_default:
+            shape = None if nvar is None else (1, 1, nvar)
+        else:
+            shape = (il.depth, il.height, il.width)
+        dense = il.is_default or (il.depth == 1 and il.height == 1)
+        if not bl.is_default:
+            for i, ph in enumerate(self.phases, start=1):
+                check_batch_layout((bl.depth, bl.height, bl.width), shape, ph.batch_size, i)
+            return
+        if self._batch_layout_per_phase:
+            return
+        b1 = self.phases[0].batch_size
+        derived = (1, b1, 0) if dense else (b1, il.depth, il.height * il.width)
+        for i, ph in enumerate(self.phases[1:], start=2):
+            try:
+                check_batch_layout(derived, None, ph.batch_size, i)
+            except LayoutError as err:
+                if nvar is None:
+                    warnings.warn(
+                        f"method {self.title!r}: {err.message}; the BatchLayout derived from phase 1 does "
+                        f"not fit phase {i}, so TMVA would keep only the phases before it. tmvacompat "
+                        f"trains every phase with its own BatchSize",
+                        TMVACompatWarning,
+                        stacklevel=_user_stacklevel(),
+                    )
+                break
+
     def _loss(self, atype: str) -> str:
         strategy = str(self.options.ErrorStrategy).upper()
         if atype == "Regression" and strategy != "SUMOFSQUARES" and self.options.modified("ErrorStrategy"):
@@ -103,7 +158,7 @@ class MethodDL(MethodBase):
                 f"method {self.title!r}: regression always trains with the mean squared error "
                 f"(ErrorStrategy={strategy} ignored, as in TMVA)",
                 TMVACompatWarning,
-                stacklevel=3,
+                stacklevel=_user_stacklevel(),
             )
         loss = _LOSS[atype].get(strategy)
         if loss is None:
@@ -179,6 +234,7 @@ class MethodDL(MethodBase):
             for s in self.layout
         ]
         input_layout = self._input_layout(nvar)
+        self._check_batch_layouts(nvar)
         input_shape = NetworkInfo(layers=layers, input_layout=input_layout).input_shape()
         net = Network.build(layers, input_shape, n_outputs=nout, nvar=nvar, dtype=np.float32)
         if net.output_shape != (nout,):
@@ -255,3 +311,68 @@ class MethodDL(MethodBase):
             training_events=n,
             dtype=np.float32,
         )
+
+
+def _dl_values_from_dnn(title: str, dnn: OptionValues) -> tuple[OptionValues, str]:
+    """MethodDL option values training the network a MethodDNN booking describes, and what changed.
+
+    MethodDNN (``MethodDNN::ProcessOptions``) reads ``ACT|width`` layers, replaces the last one by a linear
+    layer with one unit per output, and trains every phase with SGD and momentum; its other options mean
+    what MethodDL's do.
+    """
+    layers = parse_layout(str(dnn.Layout))
+    if not all(isinstance(spec, DenseSpec) for spec in layers):
+        kinds = sorted({spec.kind for spec in layers if not isinstance(spec, DenseSpec)})
+        raise LayoutError(
+            f"method {title!r}: MethodDNN (Types.kDNN) has only dense layers, not {', '.join(kinds)}; book "
+            f"Types.kDL for them",
+            token=str(dnn.Layout),
+            expected=["Types.kDL"],
+        )
+    last = layers[-1]
+    note = ""
+    if last.activation != "LINEAR" or last.width != 0:
+        note = (
+            f"; its last layer {last.activation}|{last.width} becomes DENSE|0|LINEAR (one linear unit per "
+            f"output), as MethodDNN makes it"
+        )
+    layout = format_layout([*layers[:-1], DenseSpec(0, "LINEAR")])
+    strategy = format_training_strategy(training_phases(str(dnn.TrainingStrategy), method="DNN"))
+    values: dict[str, Any] = {name: value for name, value in dnn.items() if name in DL_OPTIONS}
+    values.update(Layout=layout, TrainingStrategy=strategy)
+    modified = [n for n in values if n in ("Layout", "TrainingStrategy") or dnn.modified(n)]
+    modified = [n for n in modified if dnn.modified(n) or values[n] != DL_OPTIONS[n].default]
+    return DL_OPTIONS.parse(values, modified=modified), note
+
+
+class MethodDNN(MethodDL):
+    """The old ``MethodDNN`` (``Types.kDNN``, ROOT 6.08-6.20), trained as the MethodDL network it describes.
+
+    The booking takes MethodDNN's options and defaults (``Layout=SOFTSIGN|(N+100)*2,LINEAR``, the two-phase
+    TrainingStrategy, SGD with momentum); the weight file is a DL one (``Method="DL::<title>"``), which
+    ROOT 6.22 and later read (they no longer have MethodDNN). One warning per booking says so.
+
+    >>> m = MethodDNN("DNN", "Layout=TANH|16,LINEAR:TrainingStrategy=LearningRate=1e-2,BatchSize=32")
+    ... # doctest: +SKIP
+    >>> m.options.Layout, m.phases[0].optimizer  # doctest: +SKIP
+    ('DENSE|16|TANH,DENSE|0|LINEAR', 'SGD')
+    """
+
+    method_type = "DL"
+    option_set = DNN_OPTIONS
+    booked_as = "DNN"
+    _batch_layout_per_phase = True
+
+    def __init__(self, title: str, options: str = "", **kw: Any) -> None:
+        MethodBase.__init__(self, title, options, **kw)
+        self.dnn_options = self.options
+        self.options, note = _dl_values_from_dnn(title, self.dnn_options)
+        warnings.warn(
+            f"method {title!r}: Types.kDNN (MethodDNN, gone from TMVA since ROOT 6.22) is trained as "
+            f"MethodDL "
+            f"with the same network, Layout={self.options.Layout}, SGD with momentum in every phase unless "
+            f'Optimizer is given; the weight file is a DL one (Method="DL::{title}"){note}',
+            TMVACompatWarning,
+            stacklevel=_user_stacklevel(),
+        )
+        self._setup(title)
