@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tmvacompat import TMVACompatWarning
 from tmvacompat.cli import main
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
@@ -19,10 +20,16 @@ def test_layout_prints_specs_and_canonical_form(capsys):
     assert f"canonical: {canonical}" in out
 
 
-def test_options_with_a_typo_exit_2_with_the_culprit(capsys):
-    assert main(["options", "!H:V:TrainingStrategy=LearningRate=1e-2,BatchSze=30"]) == 2
+def test_options_with_a_strategy_typo_warn_as_tmva_ignores_the_key():
+    # MethodDL's ParseKeyValueString keeps unknown keys and fetchValueTmp never asks for them
+    with pytest.warns(TMVACompatWarning, match="'BatchSze'.*did you mean BatchSize"):
+        assert main(["options", "!H:V:TrainingStrategy=LearningRate=1e-2,BatchSze=30"]) == 0
+
+
+def test_options_with_a_bad_value_exit_2_with_the_culprit(capsys):
+    assert main(["options", "!H:V:TrainingStrategy=LearningRate=abc"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("tmvacompat: error:") and "BatchSze" in err and "BatchSize" in err
+    assert err.startswith("tmvacompat: error:") and "LearningRate" in err and "abc" in err
     assert "Traceback" not in err
 
 
