@@ -15,7 +15,7 @@ their settings come from the ``...MVAPdf`` options through :func:`mva_pdf_settin
 Example:
     >>> import numpy as np
     >>> p = PDF(np.array([1.0, 2.0, 3.0, 2.0, 1.0]), xmin=0.0, xmax=5.0, interpol=2)
-    >>> round(float(p.integral(0.0, 5.0)), 6)
+    >>> round(float(p.integral(0.0, 5.0)[0]), 6)
     1.0
     >>> bool(p.get_val(np.array([2.5]))[0] > p.get_val(np.array([0.5]))[0])
     True
@@ -64,6 +64,15 @@ def find_bin(x, fixed, nb, xmin, xmax, edges):
     if lo < edges.shape[0] and edges[lo] == x:
         return 1 + lo
     return lo
+
+
+@njit(cache=True, error_model="numpy")
+def find_bins(xs, fixed, nb, xmin, xmax, edges):
+    """:func:`find_bin` for every value of ``xs``."""
+    out = np.empty(xs.shape[0], np.int64)
+    for i in range(xs.shape[0]):
+        out[i] = find_bin(xs[i], fixed, nb, xmin, xmax, edges)
+    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -330,7 +339,9 @@ class PDF:
         else:
             self.edges = None
             if xmin is None or xmax is None:
-                raise WeightFileError(f"equidistant histogram {hist_name!r} needs XMin and XMax", token=hist_name)
+                raise WeightFileError(
+                    f"equidistant histogram {hist_name!r} needs XMin and XMax", token=hist_name
+                )
         self.xmin = float(self.edges[0]) if xmin is None else float(xmin)
         self.xmax = float(self.edges[-1]) if xmax is None else float(xmax)
         if not self.xmax > self.xmin:
@@ -345,8 +356,11 @@ class PDF:
                 expected=[str(i) for i in _SUPPORTED],
             )
         if min_nsmooth < 0 or (max_nsmooth > 0 and max_nsmooth < min_nsmooth):
-            raise WeightFileError(f"PDF {name!r}: MinNSmooth={min_nsmooth}, MaxNSmooth={max_nsmooth}",
-                                  token=str(min_nsmooth), expected=["0 <= MinNSmooth <= MaxNSmooth"])  # fmt: skip
+            raise WeightFileError(
+                f"PDF {name!r}: MinNSmooth={min_nsmooth}, MaxNSmooth={max_nsmooth}",
+                token=str(min_nsmooth),
+                expected=["0 <= MinNSmooth <= MaxNSmooth"],
+            )
         self.interpol = int(interpol)
         self.min_nsmooth, self.max_nsmooth = int(min_nsmooth), int(max_nsmooth)
         self.normalize, self.float_storage = bool(normalize), bool(float_storage)
@@ -391,7 +405,8 @@ class PDF:
             hi, lo = f(avg + rms), f(avg - rms)
             span = self.max_nsmooth - self.min_nsmooth
             raw = ((rel - lo) / (hi - lo) * f(span)).astype(np.float64)
-        steps = np.where(np.isfinite(raw), np.trunc(np.nan_to_num(raw)), 0).astype(np.int64) + self.min_nsmooth
+        steps = np.where(np.isfinite(raw), np.trunc(np.nan_to_num(raw)), 0).astype(np.int64)
+        steps = steps + self.min_nsmooth
         steps = np.where(good, steps, self.max_nsmooth)
         steps = np.clip(steps, self.min_nsmooth, self.max_nsmooth)
         for n in range(self.max_nsmooth, -1, -1):
@@ -432,7 +447,7 @@ class PDF:
             y = _SPLINES[self.interpol](gx, smooth, c)
             low = y <= PDF_EPSILON  # spline at or below epsilon: the smoothed histogram's content
             if np.any(low):
-                fb = np.array([find_bin(v, fixed, nb, xmin, xmax, edges) for v in c[low]])
+                fb = find_bins(np.ascontiguousarray(c[low]), fixed, nb, xmin, xmax, edges)
                 full = np.zeros(nb + 2)
                 full[1 : nb + 1] = smooth
                 y[low] = full[fb]
@@ -493,7 +508,7 @@ class PDF:
         terms[imin] = content[imin] * dx_first
         prefix = np.cumsum(terms[imin : nb + 1])  # prefix[k] = sum of bins imin..imin+k, in TMVA's order
         out = np.zeros(his.shape[0])
-        imax = np.array([find_bin(v, fixed, nb, xmin, xmax, edges) for v in his], np.int64)
+        imax = find_bins(np.ascontiguousarray(his), fixed, nb, xmin, xmax, edges)
         imax = np.minimum(imax, nb)
         one = imax == imin
         out[one] = terms[imin]
@@ -511,8 +526,10 @@ class PDF:
         return self.integral(self.xmin, x)
 
     def __repr__(self) -> str:
-        return (f"PDF({self.name!r}, {self.contents.shape[0]} bins on [{self.xmin:g}, {self.xmax:g}], "
-                f"InterpolMethod={self.interpol}, NSmooth={self.min_nsmooth}..{self.max_nsmooth})")  # fmt: skip
+        return (
+            f"PDF({self.name!r}, {self.contents.shape[0]} bins on [{self.xmin:g}, {self.xmax:g}], "
+            f"InterpolMethod={self.interpol}, NSmooth={self.min_nsmooth}..{self.max_nsmooth})"
+        )
 
 
 def proba(sig: PDF, bkg: PDF, mva, ap_sig: float = 0.5) -> np.ndarray:
@@ -571,7 +588,8 @@ class PDFSettings:
         if n_events > 0 and self.avg_events_per_bin > 0:
             return int(n_events) // int(self.avg_events_per_bin)
         raise OptionError(
-            f"no number of bins for the MVA PDFs (Nbins={self.nbins}, NAvEvtPerBin={self.avg_events_per_bin})",
+            f"no number of bins for the MVA PDFs (Nbins={self.nbins}, "
+            f"NAvEvtPerBin={self.avg_events_per_bin})",
             token="NAvEvtPerBinMVAPdf",
             expected=["NbinsMVAPdf > 0 or NAvEvtPerBinMVAPdf > 0"],
         )
@@ -631,8 +649,15 @@ def mva_pdf_settings(values: Mapping[str, Any]) -> tuple[PDFSettings, PDFSetting
     return out[0], out[1]
 
 
-def build_mva_pdfs(values, weights, is_signal, title: str, method_type: str,
-                   sig: PDFSettings | None = None, bkg: PDFSettings | None = None) -> tuple[PDF, PDF]:  # fmt: skip
+def build_mva_pdfs(
+    values,
+    weights,
+    is_signal,
+    title: str,
+    method_type: str,
+    sig: PDFSettings | None = None,
+    bkg: PDFSettings | None = None,
+) -> tuple[PDF, PDF]:
     """MethodBase::CreateMVAPdfs: signal and background PDFs of the training sample's classifier outputs.
 
     Both histograms (TH1D ``<type>_tr_S`` / ``_tr_B``) span [min, max] of all outputs (stored as float),
@@ -666,7 +691,7 @@ def build_mva_pdfs(values, weights, is_signal, title: str, method_type: str,
     for tag, cls_mask, st, suffix in ((f"{method_type}_tr_S", mask, sig, "Sig"),
                                        (f"{method_type}_tr_B", ~mask, bkg, "Bkg")):  # fmt: skip
         nb = max(st.hist_nbins(vals.shape[0]), 1)  # ROOT turns nbins <= 0 into 1
-        b = np.array([find_bin(v, True, nb, lo, hi, np.zeros(1)) for v in vals[cls_mask]], np.int64)
+        b = find_bins(np.ascontiguousarray(vals[cls_mask]), True, nb, lo, hi, np.zeros(1))
         cont = np.zeros(nb + 2)
         sw2 = np.zeros(nb + 2)
         np.add.at(cont, b, w[cls_mask])

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from tmvacompat.data.pdf import PDF, bin_center, get_val_one, smooth_array
-from tmvacompat.errors import InputDataError, OptionError, WeightFileError, closest
+from tmvacompat.errors import InputDataError, OptionError, closest
 
 # ---------------------------------------------------------------------------------------------------------
 # VarTransform grammar (VariableTransform.cxx, CreateVariableTransforms)
