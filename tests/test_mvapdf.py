@@ -204,6 +204,33 @@ def test_build_mva_pdfs_histograms():
         assert pdf.integral(pdf.xmin, pdf.xmax)[0] == pytest.approx(1.0, abs=1e-6)
 
 
+def test_build_mva_pdfs_histograms_match_root_th1d():
+    ROOT = _root()
+    rng = np.random.default_rng(4)
+    v = rng.normal(size=500).astype(np.float32)
+    w = rng.uniform(0.5, 1.5, 500)
+    sig_mask = rng.random(500) < 0.5
+    pdfs = build_mva_pdfs(v, w, sig_mask, "DL", "DL")
+    lo, hi = float(v.min()), float(v.max())
+    for pdf, m, tag in ((pdfs[0], sig_mask, "S"), (pdfs[1], ~sig_mask, "B")):
+        h = ROOT.TH1D(f"DL_tr_{tag}_test", "", 10, lo, hi)
+        h.Sumw2()
+        for x, wx in zip(v[m], w[m], strict=True):
+            h.Fill(float(x), float(wx))
+        h.Scale(1.0 / (h.GetSumOfWeights() * (hi - lo) / 10))  # Tools::NormHist
+        np.testing.assert_array_equal(pdf.contents, [h.GetBinContent(i) for i in range(1, 11)])
+        np.testing.assert_allclose(pdf.errors, [h.GetBinError(i) for i in range(1, 11)], rtol=1e-14)
+
+
+def test_per_bin_smoothing_keeps_a_normalised_pdf():
+    rng = np.random.default_rng(6)
+    counts = np.histogram(rng.normal(size=400), bins=30, range=(-3.0, 3.0))[0].astype(float)
+    p = PDF(counts, xmin=-3.0, xmax=3.0, interpol=2, min_nsmooth=1, max_nsmooth=4)
+    smooth_once = PDF(counts, xmin=-3.0, xmax=3.0, interpol=2, min_nsmooth=1, max_nsmooth=1)
+    assert np.all(np.isfinite(p.smoothed())) and not np.array_equal(p.smoothed(), smooth_once.smoothed())
+    assert p.integral(-3.0, 3.0)[0] == pytest.approx(1.0, abs=1e-6)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # XML
 # ---------------------------------------------------------------------------------------------------------

@@ -701,7 +701,7 @@ def build_mva_pdfs(
                                  "events in the training sample")  # fmt: skip
         total = np.cumsum(cont[1 : nb + 1])[-1]
         if total != 0:
-            norm = total * ((hi - lo) / nb)
+            norm = total * (hi - lo) / nb  # Tools::NormHist: sum of weights * (xmax - xmin) / nbins
             if norm > 0:
                 c1 = 1.0 / norm
                 cont = c1 * cont
