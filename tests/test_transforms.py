@@ -535,7 +535,7 @@ def test_xml_errors_name_element_and_file():
 
 def test_xml_gauss_pdf_errors():
     _, el, variables = _load(GAUSS_DNN)
-    el.find("Transform/Variable/CumulativePDF_cls0/PDF").set("InterpolMethod", "2")
+    el.find("Transform/Variable/CumulativePDF_cls0/PDF").set("InterpolMethod", "4")
     with pytest.raises(WeightFileError) as info:
         read_transformations(el, str(GAUSS_DNN), variables=variables)
     assert "<PDF>" in str(info.value) and info.value.where == str(GAUSS_DNN)

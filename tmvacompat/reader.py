@@ -39,6 +39,9 @@ from tmvacompat.methods.declarations import READER_OPTIONS
 from tmvacompat.weightfile.model import NAN_RESPONSE, Model
 from tmvacompat.weightfile.xmlread import load_weights
 
+#: TMVA's "no value given" default of GetProba / GetRarity's mvaVal
+MVA_VAL_DEFAULT = -9999999.0
+
 
 @dataclass
 class _Booked:
@@ -49,7 +52,7 @@ class _Booked:
 
 class Reader:
     """TMVA's Reader: ``AddVariable``, ``AddSpectator``, ``BookMVA``, ``EvaluateMVA``,
-    ``EvaluateRegression``, ``EvaluateMulticlass``.
+    ``EvaluateRegression``, ``EvaluateMulticlass``, ``GetProba``, ``GetRarity``.
 
     >>> Reader("!Color:!Silent").options
     {'Color': False, 'Silent': False}
@@ -229,6 +232,65 @@ class Reader:
         out, single = self._evaluate(title, data, ("Multiclass",), "EvaluateMulticlass")
         return out[0].copy() if single else out
 
+    # ------------------------------------------------------------------ probability and rarity
+    def _mva_for(self, title: str, mva_val):
+        """The classifier outputs GetProba / GetRarity work on: ``mva_val`` (a number or an array), or, at
+        TMVA's default -9999999, the response to the bound buffers (None for an event with a NaN input)."""
+        booked = self._get(title)
+        if booked.model.analysis_type != "Classification":
+            raise OptionError(
+                f"{title!r} is a {booked.model.analysis_type} model: probability and rarity need a "
+                "classifier",
+                token=str(title),
+            )
+        if np.ndim(mva_val) == 0 and float(mva_val) == MVA_VAL_DEFAULT:
+            x = self._event_row(booked, title)
+            if np.isnan(x).any():
+                return None
+            return booked.model.evaluate_matrix(x)[:1]
+        return np.asarray(mva_val, np.float64)
+
+    def GetProba(self, title: str, ap_sig: float = 0.5, mvaVal=MVA_VAL_DEFAULT):  # noqa: N802, N803
+        """TMVA's ``Reader::GetProba``: the signal probability of a classifier output from the method's
+        signal and background PDFs (``CreateMVAPdfs``), ``p_S ap / (p_S ap + p_B (1 - ap))`` with the a-priori
+        signal fraction ``ap_sig``; -1 where that denominator is not positive.
+
+        Without ``mvaVal`` the response to the bound buffers is used (an event with a NaN input gives -999,
+        as in TMVA); ``mvaVal`` may also be an array of outputs (returns an array).
+
+        Raises:
+            WeightFileError: the weight file holds no MVA PDFs (TMVA warns and returns -1).
+
+        >>> reader.GetProba("DL", 0.5, 0.8)  # doctest: +SKIP
+        """
+        mva = self._mva_for(title, mvaVal)
+        model = self._get(title).model
+        if mva is None:
+            model.proba(np.zeros(1))  # no PDFs -> the same error as for a valid event
+            return NAN_RESPONSE
+        out = model.proba(mva, float(ap_sig))
+        return float(out[0]) if np.ndim(mvaVal) == 0 else out.reshape(np.shape(mvaVal))
+
+    def GetRarity(self, title: str, mvaVal=MVA_VAL_DEFAULT):  # noqa: N802, N803
+        """TMVA's ``Reader::GetRarity``: the background PDF integrated from its lower edge up to the
+        classifier output (TMVA's bin sum: 0 below the PDF's range, about 1 at its upper edge, growing
+        past it with the last bin's density, and the whole first bin for outputs inside it).
+
+        Without ``mvaVal`` the response to the bound buffers is used (NaN input: -999).
+
+        Raises:
+            WeightFileError: the weight file holds no MVA PDFs (TMVA warns and returns 0).
+
+        >>> reader.GetRarity("DL", 0.8)  # doctest: +SKIP
+        """
+        mva = self._mva_for(title, mvaVal)
+        model = self._get(title).model
+        if mva is None:
+            model.rarity(np.zeros(1))
+            return NAN_RESPONSE
+        out = model.rarity(mva)
+        return float(out[0]) if np.ndim(mvaVal) == 0 else out.reshape(np.shape(mvaVal))
+
     # snake_case aliases for Python code
     add_variable = AddVariable
     add_spectator = AddSpectator
@@ -236,6 +298,8 @@ class Reader:
     evaluate_mva = EvaluateMVA
     evaluate_regression = EvaluateRegression
     evaluate_multiclass = EvaluateMulticlass
+    get_proba = GetProba
+    get_rarity = GetRarity
 
     def __contains__(self, title: str) -> bool:
         return str(title) in self._booked

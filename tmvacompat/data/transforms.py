@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from tmvacompat.errors import InputDataError, OptionError, WeightFileError, closest
+from tmvacompat.data.pdf import PDF, bin_center, get_val_one, smooth_array
+from tmvacompat.errors import InputDataError, OptionError, closest
 
 # ---------------------------------------------------------------------------------------------------------
 # VarTransform grammar (VariableTransform.cxx, CreateVariableTransforms)
@@ -524,41 +525,6 @@ class PCATransform(VariableTransform):
 # Gauss / Uniform: TMVA::PDF evaluation kernels
 # ---------------------------------------------------------------------------------------------------------
 
-_PDF_NBINS = 10000  # PDF::fgNbin_PdfHist
-_PDF_EPS = 1.0e-12  # PDF::fgEpsilon
-
-
-@njit(cache=True, error_model="numpy")
-def _find_bin(x, fixed, nb, xmin, xmax, edges):
-    """TAxis::FindBin (no axis extension)."""
-    if x < xmin:
-        return 0
-    if not (x < xmax):
-        return nb + 1
-    if fixed:
-        return 1 + int(nb * (x - xmin) / (xmax - xmin))
-    lo, hi = 0, edges.shape[0]  # std::lower_bound, then TMath::BinarySearch's "largest <= x"
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if edges[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < edges.shape[0] and edges[lo] == x:
-        return 1 + lo
-    return lo  # 1 + (lo - 1)
-
-
-@njit(cache=True, error_model="numpy")
-def _bin_center(b, fixed, nb, xmin, xmax, edges):
-    """TAxis::GetBinCenter."""
-    if fixed or b < 1 or b > nb:
-        w = (xmax - xmin) / nb
-        return xmin + (b - 1) * w + 0.5 * w
-    w = edges[b] - edges[b - 1]
-    return edges[b - 1] + 0.5 * w
-
-
 @njit(cache=True, error_model="numpy")
 def _erfinv(a):
     """Inverse error function to double precision (Giles' approximation + Newton steps)."""
@@ -605,20 +571,7 @@ def _erfinv(a):
 def _gauss_forward(x, fixed, nb, xmin, xmax, edges, content, use_hist, gauss, out):
     """PDF::GetVal + VariableGaussTransform::Transform of one column (``content`` with under/overflow)."""
     for i in range(x.shape[0]):
-        xi = x[i]
-        b = _find_bin(xi, fixed, nb, xmin, xmax, edges)
-        b = max(b, 1)
-        b = min(b, nb)
-        if use_hist:
-            r = content[b]
-        else:
-            cb = _bin_center(b, fixed, nb, xmin, xmax, edges)
-            nxt = b + 1 if ((xi > cb and b != nb) or b == 1) else b - 1
-            cn = _bin_center(nxt, fixed, nb, xmin, xmax, edges)
-            dx = cb - cn
-            dy = content[b] - content[nxt]
-            r = content[b] + (xi - cb) * dy / dx
-        r = r if r >= 1.0e-12 else 1.0e-12  # TMath::Max(retval, fgEpsilon) (NaN -> epsilon)
+        r = get_val_one(x[i], fixed, nb, xmin, xmax, edges, content, use_hist)
         hi = 1.0 - 10e-10
         lo = 0.0 + 10e-10
         r = r if r <= hi else hi
@@ -653,8 +606,8 @@ def _gauss_inverse(y, fixed, nb, xmin, xmax, edges, content, gauss, out):
             else:  # NaN
                 break
             b = lower + (higher - lower) // 2
-        xl = _bin_center(lower, fixed, nb, xmin, xmax, edges)
-        xh = _bin_center(higher, fixed, nb, xmin, xmax, edges)
+        xl = bin_center(lower, fixed, nb, xmin, xmax, edges)
+        xh = bin_center(higher, fixed, nb, xmin, xmax, edges)
         length = highv - lowv
         frac = lowv
         if length > 1.0e-10:
@@ -687,68 +640,7 @@ def _gauss_binning(vals, wts, sum_per_bin, out):
     return k
 
 
-@njit(cache=True, error_model="numpy")
-def _med3(a, b, c):
-    if a > b:
-        a, b = b, a
-    if b > c:
-        b = c
-    return a if a > b else b
-
-
-@njit(cache=True, error_model="numpy")
-def _smooth_array(xx):
-    """ROOT's TH1::SmoothArray (353QH twice, hist/hist/src/TH1.cxx of current ROOT), one pass, in place."""
-    nn = xx.shape[0]
-    zz = xx.copy()
-    yy = np.empty(nn)
-    rr = np.empty(nn)
-    hh = np.empty(5)
-    for noent in range(2):
-        for kk in range(3):
-            yy[:] = zz
-            mtype = 5 if kk == 1 else 3
-            ifirst = 2 if kk == 1 else 1
-            ilast = nn - 2 if kk == 1 else nn - 1
-            for ii in range(ifirst, ilast):
-                for jj in range(mtype):  # insertion sort of the window; its middle is the median
-                    v = yy[ii - ifirst + jj]
-                    q = jj
-                    while q > 0 and hh[q - 1] > v:
-                        hh[q] = hh[q - 1]
-                        q -= 1
-                    hh[q] = v
-                zz[ii] = hh[mtype // 2]
-            if kk == 0:
-                zz[0] = _med3(zz[1], zz[0], 3 * zz[1] - 2 * zz[2])
-                zz[nn - 1] = _med3(zz[nn - 2], zz[nn - 1], 3 * zz[nn - 2] - 2 * zz[nn - 3])
-            if kk == 1:
-                zz[1] = _med3(yy[0], yy[1], yy[2])
-                zz[nn - 2] = _med3(yy[nn - 3], yy[nn - 2], yy[nn - 1])
-        yy[:] = zz
-        for ii in range(2, nn - 2):  # quadratic interpolation for flat segments
-            if zz[ii - 1] != zz[ii] or zz[ii] != zz[ii + 1]:
-                continue
-            h0 = zz[ii - 2] - zz[ii]
-            h1 = zz[ii + 2] - zz[ii]
-            if h0 * h1 <= 0:
-                continue
-            # current ROOT compares |h0| with itself here, so the direction is always +1 (older ROOT
-            # took -1 when |h1| > |h0|)
-            jk = 1
-            yy[ii] = -0.5 * zz[ii - 2 * jk] + zz[ii] / 0.75 + zz[ii + 2 * jk] / 6.0
-            yy[ii + jk] = 0.5 * (zz[ii + 2 * jk] - zz[ii - 2 * jk]) + zz[ii]
-        for ii in range(1, nn - 1):  # running means
-            zz[ii] = 0.25 * yy[ii - 1] + 0.5 * yy[ii] + 0.25 * yy[ii + 1]
-        zz[0] = yy[0]
-        zz[nn - 1] = yy[nn - 1]
-        if noent == 0:
-            rr[:] = zz
-            for ii in range(nn):
-                zz[ii] = xx[ii] - zz[ii]
-    xmin = xx.min()
-    for ii in range(nn):
-        xx[ii] = rr[ii] + zz[ii] if xmin < 0 else max(rr[ii] + zz[ii], 0.0)
+_smooth_array = smooth_array
 
 
 def _binary_search_bins(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -760,104 +652,21 @@ def _binary_search_bins(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.where(~(x < edges[-1]), edges.shape[0], b)
 
 
-class CumulativePDF:
+class CumulativePDF(PDF):
     """A TMVA ``PDF`` over a cumulative histogram (VariableGaussTransform: one per variable and class).
 
-    ``edges`` (nbins+1, double) and ``contents`` (nbins, stored as float32 like a TH1F) describe the
-    original histogram; for an equidistant histogram ``edges`` is None and ``xmin``/``xmax`` define it.
-    ``interpol`` is PDF::EInterpolateMethod: 0 = Spline0 (histogram lookup), 1 = Spline1 (linear spline,
-    what VariableGaussTransform uses); other methods are not supported.
+    The shared :class:`~tmvacompat.data.pdf.PDF` without normalisation, with float (TH1F) contents;
+    VariableGaussTransform writes ``InterpolMethod=1`` (Spline1).
     """
 
     def __init__(self, contents, edges=None, *, xmin: float | None = None, xmax: float | None = None,
                  interpol: int = 1, name: str = "", hist_name: str = "", min_nsmooth: int = 0,
                  max_nsmooth: int = 0, kde_type: int = 0, kde_iter: int = 1, kde_border: int = 1,
                  kde_finefactor: float = 0.0) -> None:  # fmt: skip
-        self.contents = np.asarray(contents, np.float32).ravel()
-        nb = self.contents.shape[0]
-        if nb < 1:
-            raise WeightFileError("a cumulative PDF histogram needs at least one bin", token=hist_name)
-        if edges is not None:
-            self.edges = np.asarray(edges, np.float64).ravel()
-            if self.edges.shape[0] != nb + 1:
-                raise WeightFileError(f"histogram {hist_name!r}: {nb} bins but {self.edges.shape[0]} edges",
-                                      token=hist_name, expected=[f"{nb + 1} bin edges"])  # fmt: skip
-            if np.any(np.diff(self.edges) < 0):
-                raise WeightFileError(f"bin edges of histogram {hist_name!r} decrease", token=hist_name)
-        else:
-            self.edges = None
-            if xmin is None or xmax is None:
-                raise WeightFileError(
-                    f"equidistant histogram {hist_name!r} needs XMin and XMax", token=hist_name
-                )
-        self.xmin = float(self.edges[0]) if xmin is None else float(xmin)
-        self.xmax = float(self.edges[-1]) if xmax is None else float(xmax)
-        if interpol not in (0, 1):
-            raise WeightFileError(
-                f"PDF {name!r} uses InterpolMethod={interpol}; only 0 (Spline0) and 1 (Spline1, what "
-                "VariableGaussTransform writes) are supported",
-                token=str(interpol),
-                expected=["0", "1"],
-            )
-        self.interpol = int(interpol)
-        self.name, self.hist_name = name, hist_name
-        self.min_nsmooth, self.max_nsmooth = int(min_nsmooth), int(max_nsmooth)
-        self.kde_type, self.kde_iter, self.kde_border = int(kde_type), int(kde_iter), int(kde_border)
-        self.kde_finefactor = float(kde_finefactor)
-        self._table: tuple | None = None
-
-    # the original histogram's axis
-    def _axis(self) -> tuple[bool, int, float, float, np.ndarray]:
-        nb = self.contents.shape[0]
-        if self.edges is None:
-            return True, nb, self.xmin, self.xmax, np.zeros(1)
-        return False, nb, float(self.edges[0]), float(self.edges[-1]), self.edges
-
-    def table(self) -> tuple:
-        """PDF::GetVal's reference histogram: (fixed, nbins, xmin, xmax, edges, content+under/overflow)."""
-        if self._table is not None:
-            return self._table
-        fixed, nb, xmin, xmax, edges = self._axis()
-        hist = np.zeros(nb + 2)
-        hist[1 : nb + 1] = self.contents.astype(np.float64)
-        if self.interpol == 0:  # Spline0: the histogram itself
-            self._table = (fixed, nb, xmin, xmax, edges, hist)
-            return self._table
-        # Spline1: TGraph of bin centres -> TSpline1, sampled at the centres of 10000 equal bins
-        b = np.arange(1, nb + 1)
-        if fixed:
-            w = (xmax - xmin) / nb
-            gx = xmin + (b - 1) * w + 0.5 * w
-        else:
-            gx = edges[:-1] + 0.5 * (edges[1:] - edges[:-1])
-        gy = hist[1 : nb + 1]
-        nf = _PDF_NBINS
-        wf = (xmax - xmin) / nf
-        c = xmin + (np.arange(1, nf + 1) - 1) * wf + 0.5 * wf
-        if nb == 1:
-            y = np.full(nf, gy[0])
-        else:
-            ib = np.clip(np.searchsorted(gx, c, side="right") - 1, 0, nb - 1)
-            up = ((c > gx[ib]) & (ib != nb - 1)) | (ib == 0)
-            nx = np.where(up, ib + 1, ib - 1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                y = gy[ib] + (c - gx[ib]) * (gy[ib] - gy[nx]) / (gx[ib] - gx[nx])
-        low = y <= _PDF_EPS  # spline at or below epsilon: take the original histogram's bin content
-        if np.any(low):
-            if fixed:
-                fb = np.where(
-                    c < xmin,
-                    0,
-                    np.where(~(c < xmax), nb + 1, 1 + (nb * (c - xmin) / (xmax - xmin)).astype(np.int64)),
-                )
-            else:
-                fb = _binary_search_bins(edges, c)
-            y = np.where(low, hist[np.clip(fb, 0, nb + 1)], y)
-        y = np.where(y >= _PDF_EPS, y, _PDF_EPS)  # TMath::Max(y, eps): NaN -> eps
-        fine = np.zeros(nf + 2)
-        fine[1 : nf + 1] = y.astype(np.float32).astype(np.float64)  # TH1F storage
-        self._table = (True, nf, xmin, xmax, np.zeros(1), fine)
-        return self._table
+        super().__init__(contents, edges, xmin=xmin, xmax=xmax, interpol=interpol, min_nsmooth=min_nsmooth,
+                         max_nsmooth=max_nsmooth, normalize=False, float_storage=True, name=name,
+                         hist_name=hist_name, kde_type=kde_type, kde_iter=kde_iter, kde_border=kde_border,
+                         kde_finefactor=kde_finefactor, content_dtype=np.float32)  # fmt: skip
 
     def cumulant_to_output(self, x: np.ndarray, gauss: bool) -> np.ndarray:
         """VariableGaussTransform::Transform for one column (float64 in, float32 out)."""
@@ -889,7 +698,7 @@ def _fit_cumulative(vals: np.ndarray, wts: np.ndarray, sum_w: np.float32, min_w:
     np.add.at(counts, _binary_search_bins(edges, vals.astype(np.float64)), wts)  # TH1F::Fill, event order
     inner = counts[1 : nb + 1].astype(np.float64)
     if nb >= 3:
-        _smooth_array(inner)
+        smooth_array(inner, 1)
         inner = inner.astype(np.float32).astype(np.float64)
     pos = np.where(inner > 0, inner, 0.0)
     total = np.cumsum(pos)[-1]

@@ -26,12 +26,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tmvacompat.data.dataset import DataSet
+from tmvacompat.data.pdf import PDF, PDFSettings, build_mva_pdfs, mva_pdf_settings
 from tmvacompat.data.transforms import TransformChain
 from tmvacompat.errors import OptionError, TMVACompatError
+from tmvacompat.methods.declarations import MVAPDF
 from tmvacompat.options import OptionSet, OptionValues
 from tmvacompat.weightfile import Model, load_weights
 
 ANALYSIS_TYPES = ("Classification", "Regression", "Multiclass")
+_MVAPDF_NAMES = frozenset(o.name.lower() for o in MVAPDF)
 
 
 class MethodBase:
@@ -68,6 +71,7 @@ class MethodBase:
         self.dataset_name = dataset_name
         self.analysis_type = analysis_type
         self.options: OptionValues = self.option_set.parse(options)
+        self.mva_pdf_settings = self._mva_pdf_settings()
         self.model: Model | None = None
         self.training_time = 0.0
         self.history: Any = None
@@ -138,6 +142,8 @@ class MethodBase:
         )
         self.model = self._train_model(dataset, train, chain, atype)
         self.training_time = time.perf_counter() - t0
+        if atype == "Classification" and self.mva_pdf_settings is not None:
+            self.model.mva_pdfs = self.create_mva_pdfs(dataset)
         self.model.general_info = [
             (k, f"{self.training_time:.8e}" if k == "TrainingTime" else v) for k, v in self.model.general_info
         ]
@@ -147,12 +153,49 @@ class MethodBase:
             self.model.save(path)
         return self.model
 
+    # ------------------------------------------------------------------ CreateMVAPdfs
+    def _mva_pdf_settings(self) -> tuple[PDFSettings, PDFSettings] | None:
+        """The (signal, background) PDF settings when CreateMVAPdfs is set (checked at booking)."""
+        o = self.options
+        given = {n: v for n, v in o.items() if n.lower() in _MVAPDF_NAMES and o.modified(n)}
+        if not self.options.get("CreateMVAPdfs", False):
+            if given:
+                raise OptionError(
+                    f"option {next(iter(given))} of method {self.title!r} is a PDF option, read only with "
+                    "CreateMVAPdfs (TMVA would abort: 'The following options were specified, but could not "
+                    "be interpreted')",
+                    token=next(iter(given)),
+                    expected=["CreateMVAPdfs"],
+                )
+            return None
+        return mva_pdf_settings(given)
+
+    def create_mva_pdfs(self, dataset: DataSet) -> tuple[PDF, PDF]:
+        """MethodBase::CreateMVAPdfs: the signal and background PDFs of this method's output on the whole
+        training sample (weights as in training: negative ones count 0 with IgnoreNegWeightsInTraining).
+
+        >>> sig, bkg = method.create_mva_pdfs(dataset)   # doctest: +SKIP
+        """
+        model = self._need_model()
+        train = dataset.train
+        values = model.evaluate(train.X)
+        weights = np.asarray(train.weights, np.float64)
+        if self.options.get("IgnoreNegWeightsInTraining", False):
+            weights = np.where(weights < 0, 0.0, weights)
+        names = list(dataset.class_names)
+        signal = names.index("Signal") if "Signal" in names else 0
+        sig, bkg = self.mva_pdf_settings or mva_pdf_settings({})
+        return build_mva_pdfs(values, weights, np.asarray(train.class_ids) == signal, self.title,
+                              model.method, sig, bkg)  # fmt: skip
+
     def xml_options(self) -> list[tuple[str, bool, str]]:
         """(name, modified, text) for the weight file's ``<Options>``, as TMVA writes them (``V`` turns the
         unmodified ``VerbosityLevel`` into ``Verbose``)."""
         o = self.options
         out = []
         for name, _ in o.items():
+            if name.lower() in _MVAPDF_NAMES:  # the PDFs' options, not the method's
+                continue
             text = o.as_text(name)
             if name == "VerbosityLevel" and bool(o.get("V", False)) and not o.modified(name):
                 text = "Verbose"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from tmvacompat.data.pdf import MVA_PDF_SUFFIXES, PDF_OPTION_DECLARATIONS
 from tmvacompat.data.prepare_options import PREPARE, PREPARE_OPTIONS, PREPARE_PATTERNS
 from tmvacompat.errors import OptionError
 from tmvacompat.layout import check_layout, parse_batch_layout, parse_input_layout, parse_layout
@@ -86,6 +87,15 @@ BASE: list[Option] = [
         "CreateMVAPdfs", bool, False, help="Create PDFs for the classifier outputs (signal and background)"
     ),
     Option("IgnoreNegWeightsInTraining", bool, False, help="Ignore events with negative weights in training"),
+]
+
+#: PDF::DeclareOptions under the suffixes MethodBase::ProcessBaseOptions gives the MVA PDFs (MVAPdf, then
+#: MVAPdfBkg, MVAPdfSig). They belong to the PDFs, not to the method: read only with CreateMVAPdfs and not
+#: written to the weight file's <Options>.
+MVAPDF: list[Option] = [
+    Option(name + suffix, typ, default, allowed=allowed or None, help=f"{name} of the {suffix} PDF")
+    for suffix in MVA_PDF_SUFFIXES
+    for name, typ, default, allowed in PDF_OPTION_DECLARATIONS
 ]
 
 DL_TRAINING_STRATEGY = (
@@ -263,9 +273,9 @@ READER: list[Option] = [
 
 BASE_OPTIONS = OptionSet("MethodBase", BASE)
 READER_OPTIONS = OptionSet("Reader", READER)
-DL_OPTIONS = OptionSet("DL", BASE + DL)
-AE_OPTIONS = OptionSet("AE", BASE + AE)
-DNN_OPTIONS = OptionSet("DNN", BASE + DNN)
+DL_OPTIONS = OptionSet("DL", BASE + DL, MVAPDF)
+AE_OPTIONS = OptionSet("AE", BASE + AE, MVAPDF)
+DNN_OPTIONS = OptionSet("DNN", BASE + DNN, MVAPDF)
 FACTORY_OPTIONS = OptionSet("Factory", FACTORY)
 
 __all__ = [
@@ -273,6 +283,7 @@ __all__ = [
     "DL",
     "AE",
     "DNN",
+    "MVAPDF",
     "FACTORY",
     "PREPARE",
     "PREPARE_PATTERNS",

@@ -117,6 +117,8 @@ class Model:
         classes: class names in index order.
         transforms: a ``tmvacompat.data.transforms.TransformChain`` (or None for no transformation).
         network: the :class:`NetworkInfo` (layers, params, layouts, enum chars).
+        mva_pdfs: the (signal, background) PDFs of the classifier output (``<MVAPdfs>``, written with
+            ``CreateMVAPdfs``), or None.
     """
 
     method: str = "DL"
@@ -131,11 +133,14 @@ class Model:
     transforms: Any = None
     network: NetworkInfo = field(default_factory=NetworkInfo)
     path: str | None = None
+    # (signal, background) tmvacompat.data.pdf.PDF of the classifier output (CreateMVAPdfs), or None
+    mva_pdfs: Any = None
     # The <Transformations> / <MVAPdfs> elements as read, written back verbatim while `transforms` is
     # still the chain read from them (exact round trip of every number TMVA wrote).
     _source_transformations: Any = field(default=None, repr=False, compare=False)
     _source_chain: Any = field(default=None, repr=False, compare=False)
     _source_mvapdfs: Any = field(default=None, repr=False, compare=False)
+    _source_pdfs: Any = field(default=None, repr=False, compare=False)
     _transform_error: str | None = field(default=None, repr=False, compare=False)
     _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
     _version: int = field(default=0, repr=False, compare=False)
@@ -182,6 +187,37 @@ class Model:
             if key.lower() == name.lower():
                 return text
         return default
+
+    # ------------------------------------------------------------------ MVA PDFs (CreateMVAPdfs)
+    def _pdfs(self, what: str) -> tuple:
+        if self.mva_pdfs is None:
+            raise WeightFileError(
+                f"<{what}> MVA PDFs for Signal and Background don't exist: the method {self.title!r} was "
+                "trained without the option \"CreateMVAPdfs\" (its <MVAPdfs> element is empty)",
+                where=self.path,
+                token="CreateMVAPdfs",
+                expected=["CreateMVAPdfs"],
+            )
+        return self.mva_pdfs
+
+    def proba(self, mva, ap_sig: float = 0.5) -> np.ndarray:
+        """MethodBase::GetProba for classifier outputs ``mva``: ``p_S ap / (p_S ap + p_B (1 - ap))`` with
+        the signal/background PDFs of ``<MVAPdfs>`` (-1 where the denominator is not positive).
+
+        >>> model.proba(model.evaluate(X), ap_sig=0.3)  # doctest: +SKIP
+        """
+        from tmvacompat.data.pdf import proba
+
+        sig, bkg = self._pdfs("GetProba")
+        return proba(sig, bkg, mva, float(ap_sig))
+
+    def rarity(self, mva) -> np.ndarray:
+        """MethodBase::GetRarity (background reference): the background PDF integrated from its lower
+        edge up to each classifier output (TMVA's bin sum).
+
+        >>> model.rarity(model.evaluate(X))  # doctest: +SKIP
+        """
+        return self._pdfs("GetRarity")[1].rarity(mva)
 
     # ------------------------------------------------------------------ construction
     @classmethod

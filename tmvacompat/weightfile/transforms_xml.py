@@ -16,6 +16,9 @@ Layout (``VariableTransformBase::AttachXMLTo`` and the transformations' ``Attach
                          ├─ Histogram @Name @NBins @XMin @XMax @HasEquidistantBins (cumulative contents)
                          └─ HistogramBinning @NBins (nbins+1 edges; only for non-equidistant bins)
 
+``<MVAPdfs>`` (``CreateMVAPdfs``) holds the signal and the background ``<PDF>`` of the classifier output
+in the same ``<PDF>`` layout: :func:`read_mva_pdfs` / :func:`write_mva_pdfs`.
+
 Numbers: ``precision="tmva"`` reproduces TMVA's formats (``AddAttr``: ``%.16e``; Decorrelation matrices:
 ``%.15e``; PCA and PDF histograms: ``StringFromDouble`` = ``%.8e``); ``"lossless"`` writes the shortest
 decimal that reads back to exactly the value held (float32 for Normalize ranges and PDF contents, as TMVA
@@ -40,6 +43,7 @@ from xml.etree.ElementTree import Element, SubElement
 
 import numpy as np
 
+from tmvacompat.data.pdf import PDF
 from tmvacompat.data.transforms import (
     TARGET,
     VARIABLE,
@@ -252,7 +256,11 @@ def _read_pca(ctx: _Ctx, tr: Element, inputs, outputs) -> PCATransform:
 
 
 def _read_pdf(ctx: _Ctx, holder: Element) -> CumulativePDF:
-    pdf = _child(ctx, holder, "PDF")
+    return _read_pdf_element(ctx, _child(ctx, holder, "PDF"), CumulativePDF)
+
+
+def _read_pdf_element(ctx: _Ctx, pdf: Element, cls=PDF, **extra) -> Any:
+    """A ``<PDF>`` element (PDF::ReadXML) as ``cls`` (PDF, or CumulativePDF for the Gauss transform)."""
     kids = list(pdf)
     if not kids or kids[0].tag != "Histogram":
         raise ctx.err("missing <Histogram>", pdf, token="Histogram", expected=["Histogram"])
@@ -271,16 +279,36 @@ def _read_pdf(ctx: _Ctx, holder: Element) -> CumulativePDF:
             raise ctx.err("number of bins in content and binning differ", kids[1], expected=[str(nb)])
         edges = _numbers(ctx, kids[1], nb + 1)
     try:
-        return CumulativePDF(
+        return cls(
             contents, edges, xmin=_float(ctx, hist, "XMin"), xmax=_float(ctx, hist, "XMax"),
             interpol=_int(ctx, pdf, "InterpolMethod"), name=_attr(ctx, pdf, "Name"),
             hist_name=_attr(ctx, hist, "Name"), min_nsmooth=_int(ctx, pdf, "MinNSmooth"),
             max_nsmooth=_int(ctx, pdf, "MaxNSmooth"), kde_type=_int(ctx, pdf, "KDE_type"),
             kde_iter=_int(ctx, pdf, "KDE_iter"), kde_border=_int(ctx, pdf, "KDE_border"),
-            kde_finefactor=_float(ctx, pdf, "KDE_finefactor"),
+            kde_finefactor=_float(ctx, pdf, "KDE_finefactor"), **extra,
         )  # fmt: skip
     except WeightFileError as exc:
         raise ctx.err(exc.message, pdf, token=exc.token, expected=exc.expected) from None
+
+
+def read_mva_pdfs(element: Element | None, path: str | None = None) -> tuple[PDF, PDF] | None:
+    """The (signal, background) PDFs of an ``<MVAPdfs>`` element, None when it is empty or absent.
+
+    As MethodBase::ReadStateFromXML: the first ``<PDF>`` is the signal PDF, the second the background
+    PDF; both are rebuilt as TMVA rebuilds them (TH1F contents, smoothing, spline, normalisation).
+
+    >>> read_mva_pdfs(Element("MVAPdfs")) is None
+    True
+    """
+    ctx = _Ctx(path, None, None)
+    if element is None or len(element) == 0:
+        return None
+    kids = list(element)
+    if len(kids) != 2 or any(k.tag != "PDF" for k in kids):
+        raise ctx.err(f"expected two <PDF> children (signal, background), found {[k.tag for k in kids]}",
+                      element, token="PDF", expected=["PDF", "PDF"])  # fmt: skip
+    sig, bkg = (_read_pdf_element(ctx, k, PDF, normalize=True, float_storage=True) for k in kids)
+    return sig, bkg
 
 
 def _read_gauss(ctx: _Ctx, tr: Element, inputs, outputs) -> GaussTransform:
@@ -395,7 +423,8 @@ def _write_selection(tr: Element, t: VariableTransform) -> None:
             SubElement(grp, tag, {"Type": r.kind, "Label": r.label, "Expression": r.expression})
 
 
-def _write_pdf(parent: Element, p: CumulativePDF, fmt: _Fmt) -> None:
+def _write_pdf(parent: Element, p: PDF, fmt: _Fmt) -> None:
+    """PDF::AddXMLTo: the original histogram, contents as ``%.8e`` (StringFromDouble)."""
     pdf = SubElement(parent, "PDF", {
         "Name": p.name, "MinNSmooth": str(p.min_nsmooth), "MaxNSmooth": str(p.max_nsmooth),
         "InterpolMethod": str(p.interpol), "KDE_type": str(p.kde_type), "KDE_iter": str(p.kde_iter),
@@ -406,10 +435,25 @@ def _write_pdf(parent: Element, p: CumulativePDF, fmt: _Fmt) -> None:
         "Name": p.hist_name, "NBins": str(p.contents.shape[0]), "XMin": fmt.attr(p.xmin),
         "XMax": fmt.attr(p.xmax), "HasEquidistantBins": "1" if equi else "0",
     })  # fmt: skip
-    hist.text = fmt.raw(p.contents, ".8e", np.float32)
+    dtype = np.float32 if p.contents.dtype == np.float32 else np.float64
+    hist.text = fmt.raw(p.contents, ".8e", dtype)
     if not equi:
         binning = SubElement(pdf, "HistogramBinning", {"NBins": str(p.contents.shape[0])})
         binning.text = fmt.raw(p.edges, ".8e")
+
+
+def write_mva_pdfs(pdfs: tuple[PDF, PDF] | None, precision: str = "lossless") -> Element:
+    """The ``<MVAPdfs>`` element (MethodBase::WriteStateToXML): the signal PDF, then the background PDF;
+    empty without PDFs.
+
+    >>> write_mva_pdfs(None).tag, len(write_mva_pdfs(None))
+    ('MVAPdfs', 0)
+    """
+    fmt = _Fmt(precision)
+    root = Element("MVAPdfs")
+    for p in pdfs or ():
+        _write_pdf(root, p, fmt)
+    return root
 
 
 def write_transformations(chain: TransformChain, precision: str = "lossless") -> Element:

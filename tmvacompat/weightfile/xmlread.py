@@ -330,6 +330,10 @@ def model_from_element(root: ET.Element, path: str = "<memory>") -> Model:
     tr_el = root.find("Transformations")
     model._source_transformations = tr_el
     model._source_mvapdfs = root.find("MVAPdfs")
+    if model._source_mvapdfs is not None and len(model._source_mvapdfs):
+        from tmvacompat.weightfile.transforms_xml import read_mva_pdfs
+
+        model.mva_pdfs = model._source_pdfs = read_mva_pdfs(model._source_mvapdfs, path)
     if tr_el is not None and len(tr_el):
         try:
             from tmvacompat.weightfile.transforms_xml import read_transformations

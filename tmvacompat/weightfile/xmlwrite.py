@@ -288,10 +288,14 @@ def model_to_xml(model, precision: str = "lossless") -> str:
         from tmvacompat.weightfile.transforms_xml import write_transformations
 
         root.children.append(_from_etree(write_transformations(model.transforms, precision=precision)))
-    if model._source_mvapdfs is not None:
+    if model._source_mvapdfs is not None and model.mva_pdfs is model._source_pdfs:
         root.children.append(_from_etree(model._source_mvapdfs))
-    else:
+    elif model.mva_pdfs is None:
         root.add("MVAPdfs")
+    else:
+        from tmvacompat.weightfile.transforms_xml import write_mva_pdfs
+
+        root.children.append(_from_etree(write_mva_pdfs(model.mva_pdfs, precision=precision)))
     root.children.append(
         _weights_dl(model, precision) if model.method == "DL" else _weights_dnn(model, precision)
     )
