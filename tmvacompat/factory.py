@@ -27,6 +27,7 @@ import numpy as np
 
 from tmvacompat.data.dataset import DataSet, Sample
 from tmvacompat.data.loader import DataLoader
+from tmvacompat.data.transforms import TransformChain
 from tmvacompat.errors import OptionError, TMVACompatError
 from tmvacompat.evaluation import format_classification, format_multiclass, format_regression
 from tmvacompat.methods.base import MethodBase
@@ -52,6 +53,7 @@ class _Booked:
     test_values: np.ndarray | None = None
     result: Any = None
     history: dict[str, list[float]] = field(default_factory=dict)
+    history_steps: list[int] = field(default_factory=list)
 
 
 class Factory:
@@ -142,11 +144,13 @@ class Factory:
             m.train(ds, weight_file=None if bool(self.options.ModelPersistence) else "")
             if m.callback is not None and sys.stdout.isatty():
                 self._log("")
-            records = getattr(m.history, "records", [])
+            # TMVA's DL records both errors on validation epochs only, at the epoch number of the phase
+            records = [r for r in getattr(m.history, "records", []) if r.val_loss is not None]
             b.history = {
                 "trainingError": [r.train_loss for r in records],
-                "valError": [r.val_loss if r.val_loss is not None else np.nan for r in records],
+                "valError": [r.val_loss for r in records],
             }
+            b.history_steps = [r.epoch for r in records]
             where = f", weights in {m.weight_file}" if bool(self.options.ModelPersistence) else ""
             self._log(f"Factory: {m.title} trained in {time.perf_counter() - t0:.2f} s{where}")
 
@@ -184,9 +188,14 @@ class Factory:
                         weight_file=b.method.weight_file,
                         training_path=os.getcwd(),
                         training_history=b.history,
+                        history_steps=b.history_steps or None,
+                        transforms=_method_transforms(b.method),
                     )
                     for b in booked
                 ],
+                transformations=str(self.options.Transformations),
+                variable_infos=_unique(ds.variables),
+                target_infos=_unique(ds.targets),
             )
             for b in booked:
                 b.result = results[b.method.title]
@@ -224,7 +233,20 @@ def _event_sample(ds: DataSet, s: Sample) -> EventSample:
         {v.label: s.X[:, i] for i, v in enumerate(ds.variables)},
         {v.label: s.spectators[:, i] for i, v in enumerate(ds.spectators)},
         {v.label: s.targets[:, i] for i, v in enumerate(ds.targets)},
+        titles={v.label: v.title or v.label for v in ds.variables},
     )
+
+
+def _unique(infos):
+    """The infos when their labels are unique (the EventSample keys), else None (derived from the sample)."""
+    labels = [v.label for v in infos]
+    return infos if len(set(labels)) == len(labels) else None
+
+
+def _method_transforms(method: MethodBase) -> TransformChain:
+    """The method's fitted VarTransform chain (empty for ``VarTransform=None``), for its variable plots."""
+    chain = getattr(method.model, "transforms", None)
+    return chain if isinstance(chain, TransformChain) else TransformChain()
 
 
 def _format(name: str, booked: list[_Booked]) -> str:
