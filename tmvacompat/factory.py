@@ -28,6 +28,7 @@ import numpy as np
 
 from tmvacompat.data.dataset import DataSet, Sample
 from tmvacompat.data.loader import DataLoader
+from tmvacompat.data.transforms import TransformChain
 from tmvacompat.errors import OptionError, TMVACompatError
 from tmvacompat.evaluation import format_classification, format_multiclass, format_regression
 from tmvacompat.methods.base import MethodBase
@@ -90,6 +91,7 @@ class _Booked:
     result: Any = None
     history: dict[str, list[float]] = field(default_factory=dict)
     error: TMVACompatError | None = None  # why training failed (the method is left out of the evaluation)
+    history_steps: list[int] = field(default_factory=list)
 
 
 class Factory:
@@ -206,11 +208,13 @@ class Factory:
                 continue
             if m.callback is not None and sys.stdout.isatty():
                 self._log("")
-            records = getattr(m.history, "records", [])
+            # TMVA's DL records both errors on validation epochs only, at the epoch number of the phase
+            records = [r for r in getattr(m.history, "records", []) if r.val_loss is not None]
             b.history = {
                 "trainingError": [r.train_loss for r in records],
-                "valError": [r.val_loss if r.val_loss is not None else np.nan for r in records],
+                "valError": [r.val_loss for r in records],
             }
+            b.history_steps = [r.epoch for r in records]
             where = f", weights in {m.weight_file}" if bool(self.options.ModelPersistence) else ""
             early = f" (stopped early: {m.training_error.message})" if m.training_error is not None else ""
             self._log(f"Factory: {m.title} trained in {time.perf_counter() - t0:.2f} s{where}{early}")
@@ -255,9 +259,14 @@ class Factory:
                         weight_file=b.method.weight_file,
                         training_path=os.getcwd(),
                         training_history=b.history,
+                        history_steps=b.history_steps or None,
+                        transforms=_method_transforms(b.method),
                     )
                     for b in booked
                 ],
+                transformations=str(self.options.Transformations),
+                variable_infos=list(ds.variables),
+                target_infos=list(ds.targets),
             )
             for b in booked:
                 b.result = results[b.method.title]
@@ -311,7 +320,14 @@ def _event_sample(ds: DataSet, s: Sample) -> EventSample:
         _by_label(ds.variables, s.X),
         _by_label(ds.spectators, s.spectators),
         _by_label(ds.targets, s.targets),
+        titles={v.label: v.title or v.label for v in ds.variables},
     )
+
+
+def _method_transforms(method: MethodBase) -> TransformChain:
+    """The method's fitted VarTransform chain (empty for ``VarTransform=None``), for its variable plots."""
+    chain = getattr(method.model, "transforms", None)
+    return chain if isinstance(chain, TransformChain) else TransformChain()
 
 
 def _format(name: str, booked: list[_Booked]) -> str:

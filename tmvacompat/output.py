@@ -8,11 +8,19 @@ The layout mirrors what a real TMVA run writes (checked against ROOT 6.24 and 6.
                                                          classification <Title>/F; multiclass a leaf list
                                                          <class>/F:<class>/F:...; regression a leaf list
                                                          <target>/F:... (one target: <target>/F)
-    <dataset>/CorrelationMatrix{S,B | <class>}           TH2F, Int_t(100 x weighted correlation) on the
+    <dataset>/CorrelationMatrix{S,B | <class> | }        TH2F, Int_t(100 x weighted correlation) on the
                                                          training events, axis labels = variable titles
+                                                         (S/B: Signal/Background, per class: multiclass,
+                                                         no suffix: regression)
+    <dataset>/InputVariables_<T>/...                     one folder per Transformations= entry (see
+                                                         tmvacompat.outputplots)
     <dataset>/Method_<Type>/<Title>/TrainingPath         TObjString
     <dataset>/Method_<Type>/<Title>/WeightFileName       TObjString
     <dataset>/Method_<Type>/<Title>/TrainingHistory_<Title>_<key>   TH1D per monitored quantity
+    <dataset>/Method_<Type>/<Title>/<var>__<class>, CorrelationPlots/   the method's test events after its
+                                                         VarTransform (when MethodResult.transforms is set)
+    regression:     MVA_<T>{test,train}_reg_var<i>_rtgt<t>, _reg_tgt<j>_rtgt<t> (TH2F),
+                    _Quadr_Deviation_target_<t>_, _Quadr_Dev_best90perc_target_<t>_ (TH1F)
     classification: MVA_<T>_S/_B (40 bins, unit area), _S_high/_B_high (10000 bins), _effS/_effB,
                     _effBvsS, _rejBvsS, _invBeffvsSeff (100 bins on [0, 1]), _Train_S/_Train_B,
                     _trainingEffS/_trainingEffB, _trainingEffBvsS, _trainingRejBvsS   (all TH1D)
@@ -26,10 +34,10 @@ Differences from a ROOT-written file (uproot's writer limits and scope):
   basket sizes differ: one basket per branch per tree (TMVA's ROOT flushes every 32000 bytes).
 * Spectators given as (n, size) arrays are written as fixed-size array branches like array variables
   (TMVA has no array spectators).
-* Not written: the input-variable plots (``InputVariables_*`` folders, per-method ``<var>__<class>``
-  histograms and correlation scatter plots), method-specific
-  monitoring objects (e.g. MLP ``estimatorHist*``), regression deviation histograms, and the second key
-  cycle TMVA leaves for the multiclass training histograms.
+* Not written: method-specific monitoring objects (e.g. MLP ``estimatorHist*``) and the second key cycle
+  TMVA leaves for the multiclass training histograms. An ``InputVariables`` folder whose transformation
+  cannot be fitted (e.g. ``G,D`` over a two-valued variable: singular covariance) is skipped with a
+  warning, where TMVA plots meaningless ranges.
 
 Example:
     >>> import numpy as np, tempfile, os
@@ -52,14 +60,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from tmvacompat.atomicfile import atomic_path
+from tmvacompat.data.dataset import VariableInfo
 from tmvacompat.errors import InputDataError
 from tmvacompat.evaluation import (
     ClassificationResult,
-    Histogram,
     MulticlassResult,
     RegressionResult,
     classification_metrics,
@@ -71,6 +80,14 @@ from tmvacompat.evaluation import (
 )
 from tmvacompat.leaflist import Leaf, LeafList
 from tmvacompat.leaflist import mktree as leaflist_mktree
+from tmvacompat.outputplots import (
+    input_variable_plots,
+    method_variable_plots,
+    regression_deviation_plots,
+    th1,
+    th2_correlation,
+    training_history_plots,
+)
 
 __all__ = ["EventSample", "MethodResult", "write_output", "ANALYSIS_TYPES"]
 
@@ -116,7 +133,10 @@ class MethodResult:
     ``test_values``/``train_values``: (n,) MVA values for Classification, (n, n_classes) class
     probabilities for Multiclass, (n, n_targets) (or (n,)) regression outputs for Regression.
     ``training_history`` maps a monitored quantity (TMVA's DL writes ``trainingError``, ``valError``) to its
-    per-epoch values; each becomes ``TrainingHistory_<Title>_<key>`` (TH1D on [0.5, n + 0.5]).
+    recorded values; each becomes ``TrainingHistory_<Title>_<key>``, a TH1D with one bin per record centred
+    on ``history_steps`` (the epochs of the records; default 1..n).
+    ``transforms``: the method's fitted VarTransform chain (a ``TransformChain``, empty for none); when
+    given, the method's ``<var>__<class>`` and ``CorrelationPlots/`` plots of its test events are written.
     """
 
     method_type: str
@@ -127,6 +147,8 @@ class MethodResult:
     weight_file: str = ""
     training_path: str = ""
     training_history: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    history_steps: Sequence[float] | None = None
+    transforms: Any = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -192,71 +214,6 @@ def _check_method(m: MethodResult, train: EventSample, test: EventSample, n_clas
 # --------------------------------------------------------------------------------------------------
 # uproot object builders
 # --------------------------------------------------------------------------------------------------
-def _th1(h: Histogram, xtitle: str = "", ytitle: str = ""):
-    import uproot
-
-    dtype = ">f4" if h.float32 else ">f8"
-    data = np.asarray(h.values, dtype=np.float64).astype(dtype)
-    has_w2 = bool(np.any(h.sumw2))
-    return uproot.writing.identify.to_TH1x(
-        fName=h.name,
-        fTitle=h.title,
-        data=data,
-        fEntries=float(h.entries),
-        fTsumw=float(h.stats[0]),
-        fTsumw2=float(h.stats[1]),
-        fTsumwx=float(h.stats[2]),
-        fTsumwx2=float(h.stats[3]),
-        fSumw2=np.asarray(h.sumw2, np.float64) if has_w2 else np.array([], np.float64),
-        fXaxis=uproot.writing.identify.to_TAxis("xaxis", xtitle, h.nbins, h.xmin, h.xmax),
-        fYaxis=uproot.writing.identify.to_TAxis("yaxis", ytitle, 1, 0.0, 1.0),
-    )
-
-
-def _hist_set(name: str, title: str, values: Sequence[float], lo: float, hi: float) -> Histogram:
-    vals = np.asarray(values, np.float64)
-    n = vals.size
-    return Histogram(
-        name, title, n, lo, hi, np.concatenate([[0.0], vals, [0.0]]), np.zeros(n + 2), entries=float(n)
-    )
-
-
-def _labels(labels: Sequence[str]):
-    from uproot.writing import identify
-
-    objs = []
-    for i, label in enumerate(labels):
-        o = identify.to_TObjString(label)
-        o._bases[0]._members["@fUniqueID"] = i + 1  # ROOT keeps the bin number of an axis label here
-        objs.append(o)
-    return identify.to_THashList(objs)
-
-
-def _th2_correlation(name: str, title: str, corr: np.ndarray, labels: Sequence[str]):
-    import uproot
-
-    k = corr.shape[0]
-    data = np.zeros((k + 2, k + 2), np.float32)
-    data[1:-1, 1:-1] = np.trunc(100.0 * corr)  # TMVA stores Int_t(100 * rho)
-    ax = uproot.writing.identify.to_TAxis
-    return uproot.writing.identify.to_TH2x(
-        fName=name,
-        fTitle=title,
-        data=data.T.ravel().astype(">f4"),
-        fEntries=float(k * k),
-        fTsumw=0.0,
-        fTsumw2=0.0,
-        fTsumwx=0.0,
-        fTsumwx2=0.0,
-        fTsumwy=0.0,
-        fTsumwy2=0.0,
-        fTsumwxy=0.0,
-        fSumw2=np.array([], np.float64),
-        fXaxis=ax("xaxis", "", k, 0.0, float(k), fLabels=_labels(labels)),
-        fYaxis=ax("yaxis", "", k, 0.0, float(k), fLabels=_labels(labels)),
-    )
-
-
 def _weighted_corr(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     sw = w.sum()
     mean = (w[:, None] * x).sum(axis=0) / sw
@@ -299,7 +256,7 @@ def _classification_objects(m: MethodResult, train: EventSample, test: EventSamp
     objs = {}
     for h in res.test_hists.histograms() + res.train_hists.histograms():
         titles = next((t for suffix, t in _AXIS_TITLES.items() if h.name.endswith(suffix)), ("", ""))
-        objs[h.name] = _th1(h, *titles)
+        objs[h.name] = th1(h, *titles)
     return res, objs
 
 
@@ -327,7 +284,7 @@ def _multiclass_objects(m: MethodResult, train: EventSample, test: EventSample, 
                     f"{prefix}_{cj}_prob_for_{ci}", v[sel, j], w[sel], 40, _MC_XMIN, _MC_XMAX, float32=True
                 )
                 norm_hist(h)
-                objs[h.name] = _th1(h)
+                objs[h.name] = th1(h)
         for i, ci in enumerate(names):
             if (tag.lower(), i, -1) in res.roc_curves:
                 sens, spec = res.roc_curves[(tag.lower(), i, -1)]
@@ -445,10 +402,20 @@ def write_output(
     train: EventSample,
     test: EventSample,
     methods: Sequence[MethodResult],
+    *,
+    transformations: str | None = None,
+    variable_infos: Sequence[VariableInfo] | None = None,
+    target_infos: Sequence[VariableInfo] | None = None,
 ) -> dict[str, ClassificationResult | MulticlassResult | dict[str, list[RegressionResult]]]:
     """Evaluate ``methods`` and write TMVA's output file to ``path`` (atomically: temp file + rename).
 
     With ``path=None`` the methods are only evaluated (no file is written).
+
+    Keyword arguments (the TMVA GUI's variable plots, see :mod:`tmvacompat.outputplots`):
+        transformations: the Factory's ``Transformations`` option (TMVA's default ``"I"``); one
+            ``InputVariables_<T>`` folder per ``;``-separated entry, fitted on ``train``. None writes none.
+        variable_infos, target_infos: TMVA's variable/target infos (title, unit, type, internal name), in
+            the order of ``train.variables``/``train.targets``; default: from the labels and ``titles``.
 
     Returns the evaluation results keyed by method title (what the Factory prints):
     :class:`~tmvacompat.evaluation.ClassificationResult`, :class:`~tmvacompat.evaluation.MulticlassResult`,
@@ -473,6 +440,8 @@ def write_output(
         raise InputDataError(f"method title {dup!r} is booked twice", token=dup)
     for m in methods:
         _check_method(m, train, test, len(names))
+    vinfos = _infos(train, "variables", variable_infos)
+    tinfos = _infos(train, "targets", target_infos)
 
     results: dict[str, object] = {}
     objects: dict[str, object] = {}
@@ -482,19 +451,19 @@ def write_output(
         objects[f"{base}/TrainingPath"] = m.training_path or os.getcwd()
         default_wf = f"{dataset_name}/weights/TMVA_{m.title}.weights.xml"
         objects[f"{base}/WeightFileName"] = m.weight_file or default_wf
-        for key, hist in m.training_history.items():
-            vals = np.asarray(hist, np.float64)
-            name = f"TrainingHistory_{m.title}_{key}"
-            h = _hist_set(name, name, vals, 0.5, len(vals) + 0.5)
-            h.entries = 0.0
-            objects[f"{base}/{name}"] = _th1(h)
         try:
+            hist_objs = training_history_plots(m.title, m.training_history, m.history_steps)
             if m.analysis == "Classification":
                 res, objs = _classification_objects(m, train, test, sig)
             elif m.analysis == "Multiclass":
                 res, objs = _multiclass_objects(m, train, test, names)
             else:
-                res, objs = _regression_result(m, train, test), {}
+                res, objs = (
+                    _regression_result(m, train, test),
+                    _regression_objects(m, train, test, vinfos, tinfos),
+                )
+            if m.transforms is not None and test.n:
+                objs.update(_method_plots(m, test, names, vinfos, tinfos))
         except InputDataError as err:  # say which method's outputs were bad
             if err.where:
                 raise
@@ -502,23 +471,39 @@ def write_output(
                 err.message, token=err.token, expected=err.expected, where=f"method {m.title!r}"
             ) from err
         results[m.title] = res
+        objects.update({f"{base}/{k}": v for k, v in hist_objs.items()})
         objects.update({f"{base}/{k}": v for k, v in objs.items()})
 
-    # correlation matrices of the input variables per class (training sample)
+    # correlation matrices of the input variables (training sample), named as Factory::WriteDataInformation
     if train.variables and train.n:
         x = np.column_stack([np.asarray(v, np.float32) for v in train.variables.values()]).astype(np.float64)
         w = np.asarray(train.weights, np.float32).astype(np.float64)
-        labels = [train.titles.get(v, v) for v in train.variables]
-        two_class = names == ["Signal", "Background"]
+        labels = [vi.title for vi in vinfos]
         for c, cname in enumerate(names):
             sel = np.asarray(train.class_ids) == c
             if sel.sum() < 2:
                 continue
-            suffix = ("S" if c == 0 else "B") if two_class else cname
-            title = f"Correlation Matrix ({cname.lower() if two_class else cname})"
-            objects[f"{dataset_name}/CorrelationMatrix{suffix}"] = _th2_correlation(
-                f"CorrelationMatrix{suffix}", title, _weighted_corr(x[sel], w[sel]), labels
+            key, title = _correlation_name(cname, names, methods)
+            objects[f"{dataset_name}/{key}"] = th2_correlation(
+                key, title, _weighted_corr(x[sel], w[sel]), labels
             )
+
+    if transformations is not None and train.variables and train.n:
+        objects.update(
+            {
+                f"{dataset_name}/{k}": v
+                for k, v in input_variable_plots(
+                    transformations,
+                    _matrix(train.variables),
+                    _matrix(train.targets) if train.targets else None,
+                    train.class_ids,
+                    train.weights,
+                    names,
+                    vinfos,
+                    tinfos,
+                ).items()
+            }
+        )
 
     if path is None:
         return results  # type: ignore[return-value]
@@ -528,6 +513,87 @@ def write_output(
     }
     _write_atomic(os.fspath(path), objects, trees)
     return results  # type: ignore[return-value]
+
+
+def _matrix(columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    return np.column_stack([np.asarray(v, np.float32) for v in columns.values()])
+
+
+def _infos(sample: EventSample, kind: str, given: Sequence[VariableInfo] | None) -> list[VariableInfo]:
+    """One info per column of the sample's ``kind`` (an (n, size) array variable gives ``size`` of them,
+    titled ``[i]`` as DataSetInfo::AddVariablesArray titles its elements)."""
+    columns: list[tuple[str, int | None]] = []
+    for lb, arr in getattr(sample, kind).items():
+        a = np.asarray(arr)
+        columns += [(lb, None)] if a.ndim == 1 else [(lb, i) for i in range(a.shape[1])]
+    labels = [lb for lb, _ in columns]
+    if given is None:
+        return [
+            VariableInfo(lb, lb, sample.titles.get(lb, lb), "", tmva_internal_name(lb), "F")
+            if i is None
+            else VariableInfo(lb, lb, f"[{i}]", "", f"{tmva_internal_name(lb)}[{i}]", "F", array_index=i)
+            for lb, i in columns
+        ]
+    infos = list(given)
+    if [vi.label for vi in infos] != labels:
+        raise InputDataError(
+            f"{kind[:-1]} infos {[vi.label for vi in infos]} do not match the sample's {kind} {labels}",
+            token=f"{kind[:-1]}_infos",
+            expected=[str(labels)],
+        )
+    return infos
+
+
+def _correlation_name(cname: str, names: Sequence[str], methods: Sequence[MethodResult]) -> tuple[str, str]:
+    """TMVA: per class for multiclass, else ``S``/``B`` for Signal/Background and none-suffixed for
+    the regression class."""
+    multiclass = any(m.analysis == "Multiclass" for m in methods)
+    if not multiclass and list(names) == ["Regression"]:
+        return "CorrelationMatrix", "Correlation Matrix"
+    if not multiclass and list(names) == ["Signal", "Background"]:
+        return f"CorrelationMatrix{cname[0]}", f"Correlation Matrix ({cname.lower()})"
+    return f"CorrelationMatrix{cname}", f"Correlation Matrix ({cname})"
+
+
+def _method_plots(
+    m: MethodResult, test: EventSample, names: Sequence[str], vinfos: Sequence[VariableInfo],
+    tinfos: Sequence[VariableInfo],
+) -> dict[str, object]:  # fmt: skip
+    reg = m.analysis == "Regression" and bool(test.targets)
+    return method_variable_plots(
+        m.transforms,
+        _matrix(test.variables),
+        _matrix(test.targets) if reg else None,
+        test.class_ids,
+        test.weights,
+        names,
+        vinfos,
+        tinfos if reg else (),
+    )
+
+
+def _regression_objects(
+    m: MethodResult, train: EventSample, test: EventSample, vinfos: Sequence[VariableInfo],
+    tinfos: Sequence[VariableInfo],
+) -> dict[str, object]:  # fmt: skip
+    objs: dict[str, object] = {}
+    tx, tt = _matrix(train.variables), _matrix(train.targets)
+    for tag, vals, sample in (("test", m.test_values, test), ("train", m.train_values, train)):
+        objs.update(
+            regression_deviation_plots(
+                m.title,
+                tag,
+                np.asarray(vals),
+                _matrix(sample.variables),
+                _matrix(sample.targets),
+                sample.weights,
+                vinfos,
+                tinfos,
+                train_x=tx,
+                train_targets=tt,
+            )  # fmt: skip
+        )
+    return objs
 
 
 def _write_atomic(path: str, objects: dict[str, object], trees: dict[str, dict[str, np.ndarray]]) -> None:
