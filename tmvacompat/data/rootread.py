@@ -13,7 +13,7 @@ Example:
     >>> scalar_column(np.array(["a", "b"]), "name", "f.root:T")
     Traceback (most recent call last):
     ...
-    tmvacompat.errors.InputDataError: f.root:T: 'name' holds strings, not numbers (token 'name')
+    tmvacompat.errors.InputDataError: f.root:T: 'name' holds strings, not numbers
 """
 
 from __future__ import annotations
