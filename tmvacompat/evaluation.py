@@ -580,6 +580,30 @@ def classifier_histograms(
     )
 
 
+def proba_rarity_histograms(
+    title: str, proba, rarity, is_signal, weights=None, *, nbins: int = NBINS_MVA_OUTPUT
+) -> list[Histogram]:
+    """``MVA_<title>_Proba_S/B`` and ``MVA_<title>_Rarity_S/B``: the test events' signal probabilities and
+    rarities in ``nbins`` bins on [0, 1], normalised (``TestClassification`` with CreateMVAPdfs).
+
+    >>> hs = proba_rarity_histograms("DL", [0.2, 0.9], [0.1, 0.95], [False, True])
+    >>> [h.name for h in hs]
+    ['MVA_DL_Proba_S', 'MVA_DL_Proba_B', 'MVA_DL_Rarity_S', 'MVA_DL_Rarity_B']
+    """
+    p, s, w = _split_sb(proba, is_signal, weights)
+    r = np.asarray(rarity, np.float64)
+    pre = f"MVA_{title}"
+    out = [
+        fill_histogram(pre + "_Proba_S", p[s], w[s], nbins, 0.0, 1.0),
+        fill_histogram(pre + "_Proba_B", p[~s], w[~s], nbins, 0.0, 1.0),
+        fill_histogram(pre + "_Rarity_S", r[s], w[s], nbins, 0.0, 1.0),
+        fill_histogram(pre + "_Rarity_B", r[~s], w[~s], nbins, 0.0, 1.0),
+    ]
+    for h in out:
+        norm_hist(h)
+    return out
+
+
 def _root_function(eff_s: Histogram, xmin: float, xmax: float, positive: bool):
     spl = _Spline(eff_s.centers, eff_s.contents)
 

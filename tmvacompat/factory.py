@@ -91,6 +91,9 @@ class _Booked:
     result: Any = None
     history: dict[str, list[float]] = field(default_factory=dict)
     error: TMVACompatError | None = None  # why training failed (the method is left out of the evaluation)
+    train_proba: np.ndarray | None = None  # with CreateMVAPdfs: GetProba(mva, 0.5) per event
+    test_proba: np.ndarray | None = None
+    test_rarity: np.ndarray | None = None
     history_steps: list[int] = field(default_factory=list)
 
 
@@ -191,6 +194,7 @@ class Factory:
                 m.callback = _progress(m.title)
             t0 = time.perf_counter()
             b.error, b.test_values, b.train_values, b.result = None, None, None, None
+            b.train_proba = b.test_proba = b.test_rarity = None
             try:
                 m.train(ds, weight_file=None if bool(self.options.ModelPersistence) else "")
             except TMVACompatError as err:
@@ -227,6 +231,12 @@ class Factory:
             ds = b.loader.GetDataSet()
             b.train_values = b.method.evaluate(ds.train.X)
             b.test_values = b.method.evaluate(ds.test.X)
+            model = b.method.model
+            if model is not None and model.mva_pdfs is not None and model.analysis_type == "Classification":
+                # MethodBase::AddOutput: the prob_<title> results, and the test rarities for its histograms
+                b.train_proba = _tmva_proba(model, b.train_values)
+                b.test_proba = _tmva_proba(model, b.test_values)
+                b.test_rarity = model.rarity(b.test_values)
 
     def _trained(self) -> list[_Booked]:
         """The booked methods whose training did not fail."""
@@ -261,6 +271,9 @@ class Factory:
                         training_history=b.history,
                         history_steps=b.history_steps or None,
                         transforms=_method_transforms(b.method),
+                        test_proba=b.test_proba,
+                        train_proba=b.train_proba,
+                        test_rarity=b.test_rarity,
                     )
                     for b in booked
                 ],
@@ -322,6 +335,16 @@ def _event_sample(ds: DataSet, s: Sample) -> EventSample:
         _by_label(ds.targets, s.targets),
         titles={v.label: v.title or v.label for v in ds.variables},
     )
+
+
+def _tmva_proba(model, values: np.ndarray) -> np.ndarray:
+    """``(Float_t)GetProba(mva, 0.5)`` per event as AddClassifierOutputProb stores it: the loop stops at the
+    first negative probability (no PDF support), leaving that event and the rest at 0."""
+    p = np.asarray(model.proba(values, 0.5), np.float32)
+    bad = np.flatnonzero(p < 0)
+    if bad.size:
+        p[bad[0] :] = 0.0
+    return p
 
 
 def _method_transforms(method: MethodBase) -> TransformChain:

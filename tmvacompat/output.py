@@ -75,6 +75,7 @@ from tmvacompat.evaluation import (
     fill_histogram,
     multiclass_metrics,
     norm_hist,
+    proba_rarity_histograms,
     regression_metrics,
     tmva_internal_name,
 )
@@ -149,6 +150,11 @@ class MethodResult:
     training_history: Mapping[str, Sequence[float]] = field(default_factory=dict)
     history_steps: Sequence[float] | None = None
     transforms: Any = None
+    #: with CreateMVAPdfs: ``GetProba(mva, 0.5)`` per event (the ``prob_<title>`` branches) and, on the test
+    #: events, ``GetRarity(mva)`` (the ``MVA_<title>_Proba_S/B`` and ``_Rarity_S/B`` histograms)
+    test_proba: np.ndarray | None = None
+    train_proba: np.ndarray | None = None
+    test_rarity: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -253,8 +259,14 @@ def _classification_objects(m: MethodResult, train: EventSample, test: EventSamp
         test.weights,
         train.weights,
     )
+    hists = res.test_hists.histograms() + res.train_hists.histograms()
+    if m.test_proba is not None and m.test_rarity is not None:  # stored after MVA_S/B, as TMVA does
+        extra = proba_rarity_histograms(
+            m.title, m.test_proba, m.test_rarity, np.asarray(test.class_ids) == sig, test.weights
+        )
+        hists = hists[:2] + extra + hists[2:]
     objs = {}
-    for h in res.test_hists.histograms() + res.train_hists.histograms():
+    for h in hists:
         titles = next((t for suffix, t in _AXIS_TITLES.items() if h.name.endswith(suffix)), ("", ""))
         objs[h.name] = th1(h, *titles)
     return res, objs
@@ -363,7 +375,13 @@ def _tree_columns(
             add(tmva_internal_name(label), arr)
     add("weight", sample.weights)
     target_names = [tmva_internal_name(t) for t in sample.targets] or ["target"]
-    for m in sorted(methods, key=lambda m: m.title.encode()):  # std::map<TString> order
+    # the results map (std::map<TString>): each method's values and, with CreateMVAPdfs, prob_<title>
+    results = [(m.title, m) for m in methods]
+    results += [(f"prob_{m.title}", m) for m in methods if _proba(m, which) is not None]
+    for name, m in sorted(results, key=lambda r: r[0].encode()):
+        if name != m.title:
+            add(name, _proba(m, which))
+            continue
         vals = np.asarray(m.test_values if which == "TestTree" else m.train_values)
         if m.analysis == "Classification":
             add(m.title, vals)
@@ -373,6 +391,11 @@ def _tree_columns(
             vals2 = vals.reshape(len(vals), -1)
             add_leaflist(m.title, target_names[: vals2.shape[1]], vals2)
     return cols
+
+
+def _proba(m: MethodResult, which: str) -> np.ndarray | None:
+    """The method's signal probabilities (``GetProba(mva, 0.5)``) on the tree's events, if it has MVA PDFs."""
+    return m.test_proba if which == "TestTree" else m.train_proba
 
 
 def _write_tree(f, path: str, cols: dict[str, np.ndarray]) -> None:
