@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 
 from tmvacompat.cli import main
@@ -139,3 +140,53 @@ def test_prepare_strings_are_accepted(text):
         vals = prepare_options(["Signal", "Background"]).parse(text)
     if "nTrain_Signal" in text:
         assert vals.nTrain_Signal in (1000, 4000, 7000, 8000)
+
+
+def test_python_tutorial_keyword_options(tmp_path, monkeypatch):
+    # ROOT's Python tutorials pass options as keywords (the pythonization joins them with ':'), e.g.
+    # TMVA.Factory("TMVAClassification", out, V=False, ROC=True, Silent=True, AnalysisType="Classification")
+    # and dataloader.PrepareTrainingAndTestTree(TCut(""), nTrain_Signal=0.8 * n, SplitMode="Random", ...)
+    import uproot
+
+    from tmvacompat import DataLoader, Factory, Types
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(2)
+    with uproot.recreate("in.root") as f:
+        for tree, mean in (("S", 0.8), ("B", -0.8)):
+            f.mktree(tree, {"x": np.float32, "y": np.float32})
+            f[tree].extend(
+                {
+                    "x": rng.normal(mean, 1, 500).astype(np.float32),
+                    "y": rng.normal(0, 1, 500).astype(np.float32),
+                }
+            )
+    factory = Factory(
+        "TMVAClassification", "out.root", V=False, ROC=True, Silent=True, AnalysisType="Classification"
+    )
+    assert (
+        factory.options.Silent
+        and not factory.options.V
+        and str(factory.options.AnalysisType) == "Classification"
+    )
+    loader = DataLoader("dataset")
+    loader.AddVariable("x", "F")
+    loader.AddVariable("y", "F")
+    loader.AddSignalTree("in.root:S")
+    loader.AddBackgroundTree("in.root:B")
+    loader.PrepareTrainingAndTestTree(
+        "",
+        nTrain_Signal=0.8 * 500,
+        nTrain_Background=0.8 * 500,
+        SplitMode="Random",
+        NormMode="NumEvents",
+        V=False,
+    )
+    ds = loader.GetDataSet()
+    assert len(ds.train) == 800 and len(ds.test) == 200
+    # a cut plus an option string plus keywords: the keywords extend the option string
+    loader.PrepareTrainingAndTestTree("x > -5", "SplitMode=Block", nTrain_Signal=300, nTrain_Background=300)
+    assert len(loader.GetDataSet().train) == 600
+    factory.BookMethod(
+        loader, Types.kDL, "DL", "!H:!V:Layout=TANH|4,LINEAR:TrainingStrategy=MaxEpochs=2,BatchSize=20"
+    )

@@ -111,11 +111,12 @@ class Factory:
     """
 
     def __init__(
-        self, job_name: str, output_file: str | os.PathLike | None = None, options: str = ""
+        self, job_name: str, output_file: str | os.PathLike | None = None, options: str = "", **kwargs: Any
     ) -> None:
         self.job_name = job_name
         self.output_file = None if output_file is None else os.fspath(output_file)
-        self.options = FACTORY_OPTIONS.parse(options)
+        # keyword options as ROOT's Python tutorials pass them: Factory(..., V=False, AnalysisType="...")
+        self.options = FACTORY_OPTIONS.parse(options_from_kwargs(options, **kwargs))
         self.silent = bool(self.options.Silent)
         self.analysis_type = str(self.options.AnalysisType)
         self._booked: list[_Booked] = []

@@ -58,6 +58,7 @@ from tmvacompat.errors import (
     OptionError,
     closest,
 )
+from tmvacompat.options import options_from_kwargs
 
 __all__ = ["DataLoader", "DataLoaderWarning", "prepare_options"]
 
@@ -552,11 +553,13 @@ class DataLoader:
         self._booked()
 
     # ---------------------------------------------------------------------------------- prepare
-    def PrepareTrainingAndTestTree(self, *args: Any, options: str | None = None) -> None:
+    def PrepareTrainingAndTestTree(self, *args: Any, options: str | None = None, **kwargs: Any) -> None:
         """Set cuts and split options. TMVA's forms:
 
         ``(cut, "nTrain_Signal=1000:...")`` one cut for all classes; ``(cut_s, cut_b, options)``;
-        ``(cut, NsigTrain, NbkgTrain, NsigTest, NbkgTest[, options])``; ``(cut, Ntrain, Ntest)``.
+        ``(cut, NsigTrain, NbkgTrain, NsigTest, NbkgTest[, options])``; ``(cut, Ntrain, Ntest)``; and, as
+        ROOT's Python tutorials write it, options as keyword arguments:
+        ``(cut, nTrain_Signal=4000, SplitMode="Random", V=False)``.
 
         Raises:
             OptionError: unknown option (with the closest names) or a bad value.
@@ -564,6 +567,11 @@ class DataLoader:
         a = list(args)
         if options is not None:
             a.append(options)
+        if kwargs:
+            if len(a) >= 2 and isinstance(a[-1], str) and _looks_like_options(a[-1]):
+                a[-1] = options_from_kwargs(a[-1], **kwargs)
+            else:
+                a.append(options_from_kwargs("", **kwargs))
         if len(a) == 1 and isinstance(a[0], str):
             cut, opts = "", a[0]
             self.AddCut(cut)
@@ -1123,6 +1131,12 @@ class DataLoader:
             f"DataLoader({self.name!r}: {len(self._variables)} variables, classes {self._classes}, "
             f"{len(self._inputs)} trees)"
         )
+
+
+def _looks_like_options(text: str) -> bool:
+    """An option string rather than a cut: ``Key=value`` pieces or ``!Flag`` (a cut has ``==``, not ``=``)."""
+    stripped = text.replace("==", "").replace("!=", "").replace(">=", "").replace("<=", "")
+    return "=" in stripped or text.lstrip().startswith("!")
 
 
 def _random_trim(idx: np.ndarray, requested: int, rng: RandomGenerator, stdlib: str) -> np.ndarray:
