@@ -207,3 +207,36 @@ def test_bad_bookings_are_refused_clearly():
         factory.BookMethod(loader, Types.kDL, "D", "")
     with pytest.raises(OptionError, match="no method 'E'"):
         factory.GetMethod(loader, "E")
+
+
+@needs_vectors
+def test_array_variables_reach_the_output_trees_whole(tmp_path, monkeypatch):
+    # AddVariablesArray("vars", 64): one vars[64]/F branch in TrainTree/TestTree (DataSet::GetTree), not
+    # 64 elements overwriting each other under one label
+    monkeypatch.chdir(tmp_path)
+    loader = DataLoader("dataset")
+    loader.AddVariablesArray("vars", 64)
+    p = str(VECTORS / "root_written" / "images_part0.root")
+    loader.AddSignalTree(f"{p}:sig_tree")
+    loader.AddBackgroundTree(f"{p}:bkg_tree")
+    loader.PrepareTrainingAndTestTree("", "nTrain_Signal=300:nTrain_Background=300:SplitMode=Block:!V")
+    factory = Factory("img", "img.root", "!V:Silent:AnalysisType=Classification")
+    factory.BookMethod(
+        loader,
+        Types.kDL,
+        "DL",
+        "!H:!V:RandomSeed=1:Layout=TANH|8,LINEAR:TrainingStrategy=MaxEpochs=2,BatchSize=50",
+    )
+    factory.TrainAllMethods()
+    factory.TestAllMethods()
+    factory.EvaluateAllMethods()
+    ds = loader.GetDataSet()
+    tree = uproot.open("img.root")["dataset/TestTree"]
+    assert tree["vars"].title == "vars[64]/F"
+    np.testing.assert_array_equal(tree["vars"].array(library="np"), ds.test.X)
+    ROOT = pytest.importorskip("ROOT", reason="real ROOT (the root package) is not installed")
+    f = ROOT.TFile.Open("img.root")
+    t = f.Get("dataset/TestTree")
+    n = t.Draw("vars[5]", "", "goff")
+    np.testing.assert_array_equal([t.GetV1()[i] for i in range(n)], ds.test.X[:, 5])
+    f.Close()
