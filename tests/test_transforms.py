@@ -431,6 +431,102 @@ def test_pca_fit_decorrelates_with_descending_variance():
     np.testing.assert_allclose(approx.forward(x), chain.forward(x), rtol=1e-6, atol=1e-5)
 
 
+def _root_pca(ROOT, x32: np.ndarray):
+    """VariablePCATransform's fit in real ROOT: TPrincipal(nvar, "") fed the float events as doubles."""
+    n = x32.shape[1]
+    p = ROOT.TPrincipal(n, "")
+    for row in x32.astype(np.float64):
+        p.AddRow(row)
+    p.MakePrincipals()
+    m, e = p.GetMeanValues(), p.GetEigenVectors()
+    return p, np.array([m[i] for i in range(n)]), np.array([[e[i][j] for j in range(n)] for i in range(n)])
+
+
+def test_pca_fit_and_x2p_match_root_tprincipal_bit_for_bit():
+    ROOT = pytest.importorskip("ROOT", reason="real ROOT (PyPI package 'root') is needed as the truth")
+    rng = np.random.default_rng(21)
+    mix = np.array([[2.0, 0.5, 0.0, 0.1], [0.0, 1.0, -0.7, 0.0], [0.3, 0.0, 0.4, 0.0], [0.0, 0.2, 0.0, 0.05]])
+    x = (rng.normal(size=(900, 4)) @ mix + [1.0, -3.0, 20.0, 0.5]).astype(np.float32)
+    cid = rng.integers(0, 3, 900)
+    chain = TransformChain.fit(x, cid, n_classes=3, items="P", variables=["a", "b", "c", "d"])
+    (t,) = chain.transforms
+    assert t.n_sets == 4  # three classes + all classes, TMVA's maxPCA = nCls + 1
+    for k, m in enumerate([cid == 0, cid == 1, cid == 2, np.ones(900, bool)]):
+        p, mean, vecs = _root_pca(ROOT, x[m])
+        np.testing.assert_array_equal(t.means[k], mean)
+        np.testing.assert_array_equal(t.eigenvectors[k], vecs)  # ROOT's signs
+        # VariablePCATransform::X2P = TPrincipal::X2P without normalisation, stored as float
+        want = np.empty((20, 4), np.float32)
+        buf = np.zeros(4)
+        for i, row in enumerate(x[:20].astype(np.float64)):
+            p.X2P(row, buf)
+            want[i] = buf
+        np.testing.assert_array_equal(chain.forward(x[:20], cls=k), want)
+        if k == 3:  # the Reader's default (class -1) and any class out of range take the all-classes set
+            np.testing.assert_array_equal(chain.forward(x[:20]), want)
+            np.testing.assert_array_equal(chain.forward(x[:20], cls=7), want)
+
+
+def test_pca_single_class_has_one_set_and_inverse_is_tmvas_p2x():
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=(400, 3)) * [3.0, 1.0, 0.1]).astype(np.float32)
+    chain = TransformChain.fit(x, items="P")
+    (t,) = chain.transforms
+    assert t.n_sets == 1  # nCls <= 1: no extra all-classes TPrincipal
+    e, mu = t.eigenvectors[0], t.means[0]
+    np.testing.assert_allclose(e.T @ e, np.eye(3), atol=1e-12)
+    p = chain.forward(x[:5])
+    # TMVA's P2X adds the sum of all means to every x_i: x_i = sum_j (p_j E(i, j) + mean_j)
+    back = t.apply_inverse(p, -1, np.arange(3))
+    want = p.astype(np.float64) @ e.T + mu.sum()
+    np.testing.assert_allclose(back, want.astype(np.float32), rtol=1e-6, atol=1e-6)
+
+
+def test_pca_refuses_targets_and_degenerate_classes():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(50, 2)).astype(np.float32)
+    cid = np.repeat([0, 1], 25)
+    # VariablePCATransform sizes TPrincipal by the number of selected variables: targets do not work
+    with pytest.raises(OptionError, match="variables only"):
+        TransformChain.fit(x, cid, targets=x, n_classes=2, items="P(_T_)")
+    with pytest.raises(OptionError, match="at least 2"):
+        TransformChain.fit(x, cid, n_classes=2, items="P(_V0_)")
+    flat = x.copy()
+    flat[cid == 1] = [1.0, 2.0]  # class 1 is one point: covariance trace 0, TPrincipal divides by it
+    with pytest.raises(InputDataError, match="class index 1.*no spread"):
+        TransformChain.fit(flat, cid, n_classes=2, items="P")
+    with pytest.raises(InputDataError, match="no training events in class 1"):
+        TransformChain.fit(x, np.zeros(50, int), n_classes=2, items="P")
+
+
+def test_pca_xml_layout_is_variablepcatransform_attachxmlto():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(400, 3)).astype(np.float32)
+    x[:, 2] += x[:, 0]
+    cid = rng.integers(0, 4, 400)
+    chain = TransformChain.fit(x, cid, n_classes=4, items="P", variables=["a", "b", "c"])
+    (t,) = chain.transforms
+    el = write_transformations(chain, "tmva")
+    (tr,) = el
+    assert tr.tag == "Transform" and tr.attrib == {"Name": "PCA"}
+    kids = list(tr)
+    assert [k.tag for k in kids] == ["Selection"] + ["Statistics"] * 5 + ["Eigenvectors"] * 5
+    names = ["Signal", "Background", "Combined", "Combined", "Combined"]  # by index only, as TMVA writes
+    for k in range(5):
+        st_, ev = kids[1 + k], kids[6 + k]
+        assert list(st_.attrib.items()) == [("Class", names[k]), ("ClassIndex", str(k)), ("NRows", "3")]
+        assert list(ev.attrib.items()) == [("Class", names[k]), ("ClassIndex", str(k)), ("NRows", "3"),
+                                           ("NCols", "3")]  # fmt: skip
+        # StringFromDouble = "%5.8e", each value followed by a blank; the matrix row by row (row = input)
+        assert st_.text == "".join(f"{v:5.8e} " for v in t.means[k])
+        assert ev.text == "".join(f"{t.eigenvectors[k][i, j]:5.8e} " for i in range(3) for j in range(3))
+    # ReadFromXML reads the same numbers back
+    back = read_transformations(el, variables=chain.variables).transforms[0]
+    np.testing.assert_array_equal(back.means, [[float(f"{v:.8e}") for v in m] for m in t.means])
+    rounded = np.array([float(f"{v:.8e}") for v in t.eigenvectors[2].ravel()]).reshape(3, 3)
+    np.testing.assert_array_equal(back.eigenvectors[2], rounded)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # XML
 # ---------------------------------------------------------------------------------------------------------

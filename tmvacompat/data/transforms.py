@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from tmvacompat.data.pdf import PDF, bin_center, get_val_one, smooth_array
+from tmvacompat.data.symeigen import principal_components
 from tmvacompat.errors import InputDataError, OptionError, closest
 
 # ---------------------------------------------------------------------------------------------------------
@@ -460,9 +461,20 @@ class DecorrelateTransform(VariableTransform):
 class PCATransform(VariableTransform):
     """``P``: principal components ``p_i = sum_j (x_j - mean_j) E[j, i]`` (double), per class (+ all).
 
-    Fit follows TMVA (TPrincipal without normalisation, unweighted events, eigenvectors by decreasing
-    eigenvalue). The sign of each eigenvector is a convention: here the largest component is made positive,
-    which can differ from ROOT's ``TMatrixDSymEigen`` (a PC may come out negated).
+    The fit is TMVA's ``VariablePCATransform::CalculatePrincipalComponents``: one ROOT ``TPrincipal``
+    (no normalisation) per class plus one for all classes when there are several, fed the unweighted
+    training events in order; means and eigenvectors (with ROOT's signs) come from
+    :func:`~tmvacompat.data.symeigen.principal_components`, a port of ``TPrincipal``/``TMatrixDSymEigen``.
+
+    >>> x = np.array([[0, 0], [2, 2], [1, 0], [1, 2]], np.float32)
+    >>> chain = TransformChain.fit(x, items="P")
+    >>> chain.transforms[0].means
+    array([[1., 1.]])
+    >>> np.round(chain.forward(x), 6)
+    array([[-1.376382,  0.32492 ],
+           [ 1.376382, -0.32492 ],
+           [-0.850651, -0.525731],
+           [ 0.850651,  0.525731]], dtype=float32)
     """
 
     xml_name = "PCA"
@@ -479,43 +491,55 @@ class PCATransform(VariableTransform):
         return self.means.shape[0]
 
     def fit(self, values, class_ids, weights, n_classes) -> None:
-        kinds = {r.kind for r in self.inputs}
-        if len(kinds) > 1:
-            raise OptionError("variables and targets cannot be mixed in the PCA transformation (TMVA: fatal)",
-                              token="P", expected=["_V_", "_T_"])  # fmt: skip
+        if any(r.kind != VARIABLE for r in self.inputs):
+            # TPrincipal is sized by the number of selected *variables*: with targets TMVA fails
+            raise OptionError("the PCA transformation takes variables only (TMVA: variables and targets "
+                              "cannot be mixed, and TPrincipal is sized by the number of variables)",
+                              token="P", expected=["_V_", "variable labels"])  # fmt: skip
         if len(self.inputs) <= 1:
             raise OptionError(f"PCA needs at least 2 inputs, got {len(self.inputs)} (TMVA: fatal)",
                               token="P", expected=["two or more variables"])  # fmt: skip
+        if len(self.inputs) > 200:
+            raise OptionError("TMVA does not compute the PCA for more than 200 variables",
+                              token="P", expected=["at most 200 variables"])  # fmt: skip
         means, vecs = [], []
         for k, m in enumerate(_class_masks(class_ids, n_classes)):
             if not m.any():
                 raise InputDataError(
                     f"no training events in class {k}: cannot compute its principal components"
                 )
-            xd = values[m].astype(np.float64)
-            mean = xd.mean(axis=0)
-            cov = (xd - mean).T @ (xd - mean) / xd.shape[0]
-            w, s = np.linalg.eigh(cov)
-            order = np.argsort(-w, kind="stable")
-            s = s[:, order]
-            sign = np.sign(s[np.argmax(np.abs(s), axis=0), np.arange(s.shape[1])])
+            try:
+                mean, _, vec = principal_components(values[m].astype(np.float64))
+            except InputDataError as err:
+                raise InputDataError(f"PCA of class index {k}: {err.message}",
+                                     expected=err.expected) from None  # fmt: skip
             means.append(mean)
-            vecs.append(s * np.where(sign == 0, 1.0, sign))
+            vecs.append(vec)
         self.means, self.eigenvectors = np.stack(means), np.stack(vecs)
 
     def apply(self, values, cls, positions):
         k = self.pick(cls)
         if len(positions) != self.means.shape[1]:
             raise OptionError("the PCA transformation mixes variables and targets (TMVA: fatal)",
-                              token="P", expected=["variables only or targets only"])  # fmt: skip
-        return ((values.astype(np.float64) - self.means[k]) @ self.eigenvectors[k]).astype(np.float32)
+                              token="P", expected=["variables only"])  # fmt: skip
+        # X2P: p_i = sum over j in order of (double(x_j) - mean_j) * E(j, i), rounded to float at the end
+        x = values.astype(np.float64)
+        mean, e = self.means[k], self.eigenvectors[k]
+        out = np.zeros(x.shape)
+        for j in range(x.shape[1]):
+            out += (x[:, j] - mean[j])[:, None] * e[j]
+        return out.astype(np.float32)
 
     def apply_inverse(self, values, cls, positions):
-        # TMVA's P2X, including its quirks: the class fallback is 0 or 2, and the sum of *all* means is added.
+        # TMVA's P2X, including its quirks: the class fallback is 0 or 2, and every mean is added to each x_i
         n_cls = self.n_sets - 1 if self.n_sets > 1 else 1
         k = cls if 0 <= cls <= n_cls else (0 if self.n_sets == 1 else 2)
         e, mu = self.eigenvectors[k], self.means[k]
-        return (values.astype(np.float64) @ e.T + mu.sum()).astype(np.float32)
+        p = values.astype(np.float64)
+        out = np.zeros(p.shape)
+        for j in range(p.shape[1]):
+            out += p[:, j][:, None] * e[:, j] + mu[j]
+        return out.astype(np.float32)
 
     def params(self):
         return {"means": self.means, "eigenvectors": self.eigenvectors}
