@@ -335,3 +335,28 @@ def test_cli_convert_errors_are_one_line_exit_2(tmp_path, capsys):
     assert not out.exists()
     assert main(["convert", str(tmp_path / "missing.weights.xml"), "-o", str(out)]) == 2
     assert "missing.weights.xml" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------- trained models
+TRAIN = "TrainingStrategy=LearningRate=1e-2,BatchSize=32,MaxEpochs=6,ConvergenceSteps=3,TestRepetitions=1"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "InputLayout=1|4|4:VarTransform=N:"
+        "Layout=CONV|3|3|3|1|1|1|1|RELU,BNORM,MAXPOOL|2|2|2|2,RESHAPE|FLAT,DENSE|8|TANH,DENSE|1|LINEAR",
+        "InputLayout=4|4:VarTransform=D:Layout=GRU|5|4|4|0|1|1,RESHAPE|FLAT,BNORM,DENSE|1|LINEAR",
+    ],
+)
+def test_trained_models(layout):
+    from tmvacompat import DataSet, MethodDL
+
+    rng = np.random.default_rng(16)
+    y = rng.integers(0, 2, 600)
+    x = (rng.normal(0, 1, (600, 16)) + 0.7 * y[:, None] * np.linspace(-1, 1, 16)).astype(np.float32)
+    ds = DataSet.from_arrays(x[:400], y[:400], x[400:], y[400:])
+    method = MethodDL("T", f"!H:!V:RandomSeed=2:{layout}:{TRAIN}")
+    method.train(ds, weight_file="")
+    assert any(np.any(p["Training-mu"] != 0) for p in method.model.params if "Training-mu" in p)
+    _check(method.model, x[400:])
