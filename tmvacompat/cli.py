@@ -1,5 +1,5 @@
 """Command line: ``tmvacompat example``, ``tmvacompat options STRING``, ``tmvacompat layout STRING``,
-``tmvacompat evaluate WEIGHTS FILE.root:TREE``.
+``tmvacompat evaluate WEIGHTS FILE.root:TREE``, ``tmvacompat convert WEIGHTS.xml -o model.onnx``.
 
 Example:
     $ tmvacompat layout 'CONV|10|3|3|1|1|1|1|RELU,MAXPOOL|2|2|1|1,RESHAPE|FLAT,DENSE|64|TANH,DENSE|1|LINEAR'
@@ -50,6 +50,14 @@ def _evaluate(weights: str, source: str, limit: int) -> None:
         print(v)
 
 
+def _convert(weights: str, output: str, opset: int | None, batch_size: int | None) -> None:
+    from tmvacompat.onnx_export import DEFAULT_OPSET, to_onnx
+    from tmvacompat.weightfile import load_weights
+
+    to_onnx(load_weights(weights), output, opset=opset or DEFAULT_OPSET, batch_size=batch_size)
+    print(f"wrote {output}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tmvacompat", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -64,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("weights")
     ev.add_argument("source")
     ev.add_argument("--limit", type=int, default=10)
+    cv = sub.add_parser("convert", help="export a DL weight file to ONNX (onnxruntime, ROOT's SOFIE)")
+    cv.add_argument("weights")
+    cv.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    cv.add_argument("--opset", type=int, default=None, help="ONNX opset (default 13)")
+    cv.add_argument("--batch-size", type=int, default=None, help="fixed batch size (SOFIE: 1)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "example":
@@ -74,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             _options(args.text)
         elif args.cmd == "layout":
             _layout(args.text)
+        elif args.cmd == "convert":
+            _convert(args.weights, args.output, args.opset, args.batch_size)
         else:
             _evaluate(args.weights, args.source, args.limit)
     except TMVACompatError as err:

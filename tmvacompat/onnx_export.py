@@ -1,0 +1,466 @@
+"""ONNX export of MethodDL / MethodDNN models, for onnxruntime and ROOT's SOFIE (C++ inference).
+
+:func:`to_onnx` turns a :class:`~tmvacompat.weightfile.model.Model` into one ONNX graph that maps the raw
+input variables (float32, shape ``[N, nvar]``, in the weight file's variable order) to what
+:meth:`Model.evaluate` returns: the input transformation (Normalize, Decorrelate, PCA), the network, the
+output function (sigmoid, softmax, identity), the regression inverse transformation and, for classifiers,
+TMVA's -999 for events with a NaN input are all operators of the graph.
+
+Only operators that SOFIE's ONNX parser registers (``tmva/sofie_parsers/src/RModelParser_ONNX.cxx``) are
+written: see :data:`OPERATORS`. The layers map one to one onto ONNX operators with the engine's weight
+conventions (:mod:`tmvacompat.engine`): ``DENSE`` -> Gemm (transB=1), ``CONV`` -> Conv, ``CONVT`` ->
+ConvTranspose, ``MAXPOOL`` -> MaxPool, ``PADDING2D`` -> Pad, ``RESHAPE`` -> Reshape, ``BNORM`` ->
+BatchNormalization, ``RNN``/``LSTM``/``GRU`` -> RNN/LSTM/GRU (gates reordered to ONNX's i,o,f,c and z,r,h;
+``resetGateAfter`` is ``linear_before_reset``), ``ADD`` -> Add, ``CONCAT`` -> Concat.
+
+Not exportable (:class:`ONNXExportError`): the Gauss and Uniform transformations (TMVA's spline PDF and
+inverse error function have no ONNX operator), recurrent layers with ``rememberState`` (their output
+depends on the previous batch), and models whose transformations could not be read.
+
+Example:
+    >>> import numpy as np
+    >>> from tmvacompat.specs import DenseSpec
+    >>> from tmvacompat.weightfile.model import Model
+    >>> m = Model.from_parts(title="t", variables=["a", "b"], layers=[DenseSpec(1, "LINEAR")],
+    ...     params=[{"Weights": np.array([[1.0, -1.0]]), "Biases": np.zeros((1, 1))}])
+    >>> proto = to_onnx(m)  # doctest: +SKIP
+    >>> [n.op_type for n in proto.graph.node][:2]  # doctest: +SKIP
+    ['Gemm', 'Reshape']
+"""
+
+from __future__ import annotations
+
+import os
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from tmvacompat.errors import WeightFileError
+
+#: opset written by default (ONNX 1.8+, onnxruntime, SOFIE)
+DEFAULT_OPSET = 13
+#: the lowest opset whose operator forms this exporter writes (Softmax over one axis, Pad with inputs)
+MIN_OPSET = 13
+
+#: every operator :func:`to_onnx` may write; all are registered by SOFIE's ONNX parser
+OPERATORS = frozenset(
+    {
+        "Gemm", "Conv", "ConvTranspose", "MaxPool", "Pad", "Reshape", "Transpose", "Slice", "Concat",
+        "BatchNormalization", "RNN", "LSTM", "GRU", "Add", "Sub", "Mul", "Div", "Neg", "Abs", "Exp",
+        "Relu", "Sigmoid", "Tanh", "Softmax", "IsNaN", "Cast", "ReduceMax", "Greater", "Or", "Where",
+        "Identity",
+    }
+)  # fmt: skip
+
+INPUT_NAME = "x"
+OUTPUT_NAME = "mva"
+
+
+class ONNXExportError(WeightFileError):
+    """The model (or a part of it) has no ONNX form, or the onnx package is missing."""
+
+
+def _onnx():
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as err:
+        raise ONNXExportError(
+            f"ONNX export needs the 'onnx' package ({err}); install it with pip install 'tmvacompat[onnx]'",
+            token="onnx",
+        ) from err
+    return onnx, helper, numpy_helper
+
+
+class _Graph:
+    """Nodes and initializers under construction, with unique tensor names."""
+
+    def __init__(self, helper, numpy_helper, opset: int) -> None:
+        self.helper, self.numpy_helper, self.opset = helper, numpy_helper, opset
+        self.nodes: list = []
+        self.inits: list = []
+        self.ops: set[str] = set()
+        self._n = 0
+
+    def name(self, hint: str) -> str:
+        self._n += 1
+        return f"{hint}_{self._n}"
+
+    def const(self, hint: str, value, dtype=np.float32) -> str:
+        name = self.name(hint)
+        self.inits.append(self.numpy_helper.from_array(np.ascontiguousarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, n_out: int = 1, **attrs):
+        outs = [self.name(hint or op_type.lower()) for _ in range(n_out)]
+        self.nodes.append(self.helper.make_node(op_type, inputs, outs, name=self.name(op_type), **attrs))
+        self.ops.add(op_type)
+        return outs[0] if n_out == 1 else outs
+
+    def reshape(self, x: str, shape: tuple[int, ...]) -> str:
+        """``x`` reshaped to (batch, *shape)."""
+        return self.op("Reshape", [x, self.const("shape", [-1, *shape], np.int64)], "reshape")
+
+    def reduce_max(self, x: str, axis: int) -> str:
+        if self.opset >= 18:  # axes became an input
+            return self.op("ReduceMax", [x, self.const("axes", [axis], np.int64)], keepdims=0)
+        return self.op("ReduceMax", [x], axes=[axis], keepdims=0)
+
+
+def _activation(g: _Graph, x: str, activation: str) -> str:
+    """TMVA's activation functions (DNN/Functions.h) as operators."""
+    act = activation.upper()
+    if act == "LINEAR":
+        return x
+    if act == "RELU":
+        return g.op("Relu", [x])
+    if act == "SIGMOID":
+        return g.op("Sigmoid", [x])
+    if act in ("TANH", "FTANH"):
+        return g.op("Tanh", [x])
+    if act == "SYMMRELU":
+        return g.op("Abs", [x])
+    if act == "SOFTSIGN":  # x / (1 + |x|)
+        return g.op("Div", [x, g.op("Add", [g.op("Abs", [x]), g.const("one", 1.0)])])
+    if act == "GAUSS":  # exp(-x^2)
+        return g.op("Exp", [g.op("Neg", [g.op("Mul", [x, x])])])
+    raise ONNXExportError(f"activation {activation!r} has no ONNX form", token=activation)
+
+
+# ------------------------------------------------------------------------------------- transformations
+def _transform_name(t) -> str:
+    return "Uniform" if getattr(t, "flat", False) else type(t).__name__.replace("Transform", "")
+
+
+def _not_exportable_transform(t, where: str) -> ONNXExportError:
+    name = _transform_name(t)
+    return ONNXExportError(
+        f"the {name} transformation cannot be exported to ONNX (TMVA's spline PDF and inverse error "
+        "function have no ONNX operator); retrain with VarTransform=N, D or P",
+        token=name,
+        expected=["Normalize", "Decorrelate", "PCA"],
+        where=where,
+    )
+
+
+def _embed(n: int, cols: np.ndarray, values, fill: float) -> np.ndarray:
+    """A length-``n`` float32 vector: ``values`` at ``cols``, ``fill`` elsewhere (identity columns)."""
+    v = np.full(n, fill, np.float32)
+    v[cols] = np.asarray(values, np.float32)
+    return v
+
+
+def _block(n: int, cols: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """The identity of size ``n`` with ``block`` at rows and columns ``cols`` (a linear map x -> x @ A)."""
+    a = np.eye(n, dtype=np.float64)
+    a[np.ix_(cols, cols)] = block
+    return a.astype(np.float32)
+
+
+def _forward_transforms(g: _Graph, x: str, model, where: str) -> str:
+    """The chain's forward on the variables (TransformChain.forward with the Reader's class choice)."""
+    from tmvacompat.data.transforms import DecorrelateTransform, NormalizeTransform, PCATransform
+
+    chain = model.transforms
+    if chain is None or getattr(chain, "is_identity", False):
+        return x
+    nvar = len(model.variables)
+    for t, pos, cols, _full in chain._vplan:
+        k = t.pick(t.ref_class)
+        if type(t) is NormalizeTransform:
+            # (x - min) * (2 / (max - min)) - 1 in float32, the same three operations as the engine
+            off, scale2 = t._offset_scale(k, pos)
+            x = g.op("Sub", [x, g.const("norm_min", _embed(nvar, cols, off, 0.0))])
+            x = g.op("Mul", [x, g.const("norm_scale", _embed(nvar, cols, scale2, 1.0))])
+            x = g.op("Sub", [x, g.const("norm_one", _embed(nvar, cols, 1.0, 0.0))], "normalized")
+        elif type(t) is DecorrelateTransform:
+            m = t.matrices[k]
+            if m.shape[0] != len(pos):
+                raise ONNXExportError(
+                    "the Decorrelate transformation mixes variables and targets", where=where
+                )
+            x = g.op("Gemm", [x, g.const("decorrelation", _block(nvar, cols, m.T))], "decorrelated")
+        elif type(t) is PCATransform:
+            if t.means.shape[1] != len(pos):
+                raise ONNXExportError("the PCA transformation mixes variables and targets", where=where)
+            x = g.op("Sub", [x, g.const("pca_mean", _embed(nvar, cols, t.means[k], 0.0))])
+            x = g.op("Gemm", [x, g.const("pca_vectors", _block(nvar, cols, t.eigenvectors[k]))], "pca")
+        else:
+            raise _not_exportable_transform(t, where)
+    return x
+
+
+def _inverse_targets(g: _Graph, y: str, model, where: str) -> str:
+    """TransformChain.inverse_targets (the first target transformation only, as TMVA does)."""
+    from tmvacompat.data.transforms import NormalizeTransform, PCATransform
+
+    chain = model.transforms
+    if chain is None:
+        return y
+    plan = chain._tplan if len(chain._tplan) <= 1 else chain._tplan[:1]
+    nt = max(1, len(model.targets))
+    for t, pos, cols, _full in reversed(plan):
+        if type(t) is NormalizeTransform:
+            # min + (y + 1) / (2 / (max - min)) in float32, as NormalizeTransform.apply_inverse
+            off, scale2 = t._offset_scale(t.pick(t.ref_class), pos)
+            y = g.op("Add", [y, g.const("tgt_one", _embed(nt, cols, 1.0, 0.0))])
+            y = g.op("Div", [y, g.const("tgt_scale", _embed(nt, cols, scale2, 1.0))])
+            y = g.op("Add", [y, g.const("tgt_min", _embed(nt, cols, off, 0.0))], "targets")
+        elif type(t) is PCATransform:
+            # TMVA's P2X: the class fallback and the sum of all means, as PCATransform.apply_inverse
+            cls, n_cls = t.ref_class, (t.n_sets - 1 if t.n_sets > 1 else 1)
+            k = cls if 0 <= cls <= n_cls else (0 if t.n_sets == 1 else 2)
+            e, mu = t.eigenvectors[k], t.means[k]
+            y = g.op("Gemm", [y, g.const("tgt_pca", _block(nt, cols, e.T))])
+            y = g.op("Add", [y, g.const("tgt_pca_mean", _embed(nt, cols, np.full(len(cols), mu.sum()), 0.0))])
+        elif hasattr(t, "flat"):
+            raise _not_exportable_transform(t, where)
+        else:
+            raise ONNXExportError(
+                f"the {_transform_name(t)} transformation has no inverse, so the regression targets cannot "
+                "be mapped back (TMVA: fatal)",
+                token=_transform_name(t),
+                where=where,
+            )
+    return y
+
+
+# ------------------------------------------------------------------------------------- layers
+def _recurrent(g: _Graph, x: str, spec, layer, p: dict[str, np.ndarray], where: str) -> str:
+    """RNN / LSTM / GRU with TMVA's equations (engine/recurrent.py) as ONNX's operators (layout 0)."""
+    if spec.remember_state:
+        raise ONNXExportError(
+            f"{spec.kind} with rememberState=1 cannot be exported: its output depends on the previous "
+            "batch's last state, an ONNX graph starts every call from a zero state",
+            token="rememberState",
+            where=where,
+        )
+    S, T = layer.state_size, layer.time_steps
+
+    # the engine layer maps the XML names to their roles (W*, U*, b*; the LSTM/GRU names are not the roles)
+    for name, value in p.items():
+        layer.params[name][...] = value
+    gates = {"RNN": [""], "LSTM": list("iofc"), "GRU": list("zrc")}[spec.kind]  # ONNX's gate orders
+    W, R, b = (np.concatenate([layer.role(r + c) for c in gates])[None] for r in ("W", "U", "b"))
+    b = b[0, :, 0]
+    B = np.concatenate([b, np.zeros_like(b)])[None]  # input-side biases; the recurrent ones are zero
+    xt = g.op("Transpose", [g.reshape(x, (T, layer.input_size))], "time_major", perm=[1, 0, 2])
+    inputs = [xt, g.const(f"{spec.kind.lower()}_W", W), g.const(f"{spec.kind.lower()}_R", R), g.const("b", B)]
+    attrs: dict[str, Any] = {"hidden_size": S}
+    if spec.kind == "GRU":
+        attrs["linear_before_reset"] = int(spec.reset_gate_after)
+    ys, yh = g.op(spec.kind, inputs, spec.kind.lower(), n_out=2, **attrs)
+    if spec.return_sequence:  # Y: (T, 1, N, S) -> (N, T, S)
+        return g.reshape(g.op("Transpose", [ys], perm=[2, 0, 1, 3]), (T, S))
+    return g.reshape(yh, (S,))  # Y_h: (1, N, S) -> (N, S)
+
+
+def _layer(g: _Graph, spec, layer, p: dict[str, np.ndarray], xs: list[tuple[str, tuple]], where: str) -> str:
+    """One layer's operators; ``xs`` are its inputs as (tensor, engine event shape), previous first."""
+    x, shape = xs[0]
+    kind = spec.kind
+    f32 = {k: np.asarray(v, np.float32) for k, v in p.items()}
+    if kind == "DENSE":
+        if len(shape) != 1:
+            x = g.reshape(x, (prod(shape),))
+        y = g.op("Gemm", [x, g.const("W", f32["Weights"]), g.const("b", f32["Biases"][:, 0])], transB=1)
+        return _activation(g, y, spec.activation)
+    if kind in ("CONV", "CONVT", "MAXPOOL", "PADDING2D"):
+        image = tuple(layer.image_in)
+        if shape != image:
+            x = g.reshape(x, image)
+        if kind == "PADDING2D":
+            pads = [0, 0, spec.top, spec.left, 0, 0, spec.bottom, spec.right]
+            return g.op("Pad", [x, g.const("pads", pads, np.int64)], "padded", mode="constant")
+        kernel = [spec.filter_height, spec.filter_width]
+        strides = [spec.stride_rows, spec.stride_cols]
+        if kind == "MAXPOOL":
+            return g.op("MaxPool", [x], "pooled", kernel_shape=kernel, strides=strides)
+        ph, pw = spec.padding_height, spec.padding_width
+        if kind == "CONV":  # Weights (depth, C*fh*fw), columns (channel, row, col): ONNX's (M, C, kH, kW)
+            w = f32["Weights"].reshape(spec.depth, image[0], *kernel)
+        else:  # CONVT: Weights (C, depth*fh*fw): ONNX's (C, M, kH, kW)
+            w = f32["Weights"].reshape(image[0], spec.depth, *kernel)
+        op = "Conv" if kind == "CONV" else "ConvTranspose"
+        attrs = {"kernel_shape": kernel, "strides": strides, "pads": [ph, pw, ph, pw]}
+        y = g.op(op, [x, g.const("W", w), g.const("b", f32["Biases"][:, 0])], op.lower(), **attrs)
+        return _activation(g, y, spec.activation)
+    if kind == "RESHAPE":
+        return g.reshape(x, tuple(layer.output_shape))
+    if kind == "BNORM":
+        names = ("Gamma", "Beta", "Training-mu", "Training-variance")
+        consts = [g.const(n.lower().replace("-", "_"), f32[n].reshape(-1)) for n in names]
+        flat = not layer.per_channel and len(shape) != 1
+        if flat:  # one statistic per value of the event: normalise (N, values), channel axis 1
+            x = g.reshape(x, (prod(shape),))
+        y = g.op("BatchNormalization", [x, *consts], "bnorm", epsilon=float(layer.epsilon))
+        return g.reshape(y, shape) if flat else y
+    if kind in ("RNN", "LSTM", "GRU"):
+        return _recurrent(g, x, spec, layer, p, where)
+    if kind == "ADD":
+        y = x
+        for other, oshape in xs[1:]:
+            y = g.op("Add", [y, other if oshape == shape else g.reshape(other, shape)], "sum")
+        return y
+    if kind == "CONCAT":
+        parts = [t if len(s) == 1 else g.reshape(t, (prod(s),)) for t, s in xs]
+        return g.op("Concat", parts, "concat", axis=1)
+    raise ONNXExportError(f"layer kind {kind!r} has no ONNX form", token=kind, where=where)
+
+
+def _check_exportable(model, where: str) -> None:
+    transform_error = getattr(model, "_transform_error", None)
+    if transform_error:
+        raise ONNXExportError(transform_error, where=where)
+    if not model.network.layers:
+        raise ONNXExportError("the model has no network layers", where=where)
+    chain = model.transforms
+    if chain is not None:
+        for t in chain.transforms:
+            if hasattr(t, "flat"):  # Gauss / Uniform
+                raise _not_exportable_transform(t, where)
+
+
+# ------------------------------------------------------------------------------------- public API
+def to_onnx(
+    model,
+    path: str | os.PathLike | None = None,
+    *,
+    opset: int = DEFAULT_OPSET,
+    batch_size: int | None = None,
+    nan_response: bool = True,
+) -> Any:
+    """Export a DL / DNN model to an ``onnx.ModelProto`` (and write it to ``path`` if given).
+
+    The graph's input ``x`` is float32 ``[N, nvar]`` (the raw variables, columns in the weight file's
+    order: ``[v.expression for v in model.variables]``); its output ``mva`` is what :meth:`Model.evaluate`
+    returns: ``[N]`` for a classifier or a single regression target, ``[N, k]`` for several targets or
+    classes. Everything runs in float32 (a MethodDNN float64 net agrees to float32 rounding).
+
+    Args:
+        model: a :class:`~tmvacompat.weightfile.model.Model` (``load_weights(...)`` or a trained one).
+        path: where to write the ``.onnx`` file (atomically), or None.
+        opset: the ONNX opset (13 to the installed onnx's newest).
+        batch_size: a fixed batch dimension (SOFIE's recurrent operators need one; 1 for event-by-event
+            inference), or None for a dynamic ``N``.
+        nan_response: classifiers give -999 for an event with a NaN input, as TMVA's Reader (IsNaN, Cast,
+            ReduceMax, Greater, Or, Where operators); False leaves them out (NaN in, NaN out).
+
+    Raises:
+        ONNXExportError: a transformation or layer without an ONNX form (Gauss, Uniform, rememberState),
+            an opset out of range, or no onnx package.
+
+    >>> to_onnx(load_weights("TMVAClassification_DL.weights.xml"), "model.onnx")  # doctest: +SKIP
+    """
+    onnx, helper, numpy_helper = _onnx()
+    where = getattr(model, "path", None) or getattr(model, "title", "model")
+    newest = onnx.defs.onnx_opset_version()
+    if not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ONNXExportError(
+            f"opset {opset!r} is not supported by this export", token=str(opset),
+            expected=[f"an integer from {MIN_OPSET} to {newest}"],
+        )  # fmt: skip
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
+        raise ONNXExportError(f"batch_size must be a positive integer or None, got {batch_size!r}",
+                              token=str(batch_size))  # fmt: skip
+    _check_exportable(model, where)
+    from tmvacompat.engine.network import Network
+    from tmvacompat.errors import LayoutError
+
+    net_info = model.network
+    try:
+        net = Network.build(net_info.layers, net_info.input_shape(), n_outputs=model.n_outputs,
+                            nvar=len(model.variables), dtype=np.float32)  # fmt: skip
+    except LayoutError as err:
+        raise ONNXExportError(f"the stored network cannot be built: {err.message}", where=where) from err
+    nvar = len(model.variables)
+    if prod(net.input_shape) != nvar:
+        raise ONNXExportError(
+            f"the network takes {prod(net.input_shape)} inputs but the model has {nvar} variables",
+            where=where,
+        )
+
+    g = _Graph(helper, numpy_helper, opset)
+    x = _forward_transforms(g, INPUT_NAME, model, where)
+    if len(net.input_shape) != 1:
+        x = g.reshape(x, net.input_shape)
+    nodes: dict[int, tuple[str, tuple]] = {-1: (x, net.input_shape)}
+    for i, (spec, layer, p) in enumerate(zip(net_info.layers, net.layers, net_info.params, strict=True)):
+        xs = [nodes[s] for s in net.sources[i]]
+        nodes[i] = (
+            _layer(g, spec, layer, p, xs, f"{where}: layer {i} ({spec.kind})"),
+            tuple(layer.output_shape),
+        )
+    out, out_shape = nodes[len(net.layers) - 1]
+    nout = prod(out_shape)
+    if len(out_shape) != 1:
+        out = g.reshape(out, (nout,))
+    of = net_info.output_function
+    if of == "S":
+        out = g.op("Sigmoid", [out], "sigmoid")
+    elif of == "M":
+        out = g.op("Softmax", [out], "softmax", axis=1)
+
+    def first_columns(t: str, k: int) -> str:
+        if k == nout:
+            return t
+        consts = [g.const(n, v, np.int64) for n, v in (("starts", [0]), ("ends", [k]), ("axes", [1]))]
+        return g.op("Slice", [t, *consts], "sliced")
+
+    kind = model.analysis_type
+    if kind == "Regression":
+        nt = max(1, len(model.targets))
+        out = _inverse_targets(g, first_columns(out, nt), model, where)
+        shape_out: list = [None, nt]
+        if nt == 1:
+            out = g.op("Reshape", [out, g.const("shape", [-1], np.int64)], "values")
+            shape_out = [None]
+    elif kind == "Multiclass":
+        shape_out = [None, nout]
+    else:
+        out = g.op("Reshape", [first_columns(out, 1), g.const("shape", [-1], np.int64)], "values")
+        shape_out = [None]
+        if nan_response:  # TMVA's Reader: -999 for a NaN input or a NaN response
+            bad_in = g.op("Cast", [g.op("IsNaN", [INPUT_NAME])], to=onnx.TensorProto.FLOAT)
+            bad_in = g.op("Greater", [g.reduce_max(bad_in, 1), g.const("half", 0.5)])
+            bad = g.op("Or", [bad_in, g.op("IsNaN", [out])], "bad")
+            out = g.op("Where", [bad, g.const("nan_response", -999.0), out], "values")
+    if out not in g.nodes[-1].output:
+        out = g.op("Identity", [out])
+    last = g.nodes[-1]
+    last.output[list(last.output).index(out)] = OUTPUT_NAME
+
+    batch: int | str = batch_size if batch_size is not None else "N"
+    inp = helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, [batch, nvar])
+    outp = helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT,
+                                         [batch if d is None else d for d in shape_out])  # fmt: skip
+    graph = helper.make_graph(g.nodes, _graph_name(model), [inp], [outp], initializer=g.inits)
+    opsets = [helper.make_opsetid("", opset)]
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="tmvacompat",
+                              ir_version=helper.find_min_ir_version_for(opsets))  # fmt: skip
+    meta = {
+        "method": f"{model.method}::{model.title}",
+        "analysis_type": kind,
+        "variables": ",".join(v.expression for v in model.variables),
+        "classes": ",".join(model.classes),
+        "targets": ",".join(v.expression for v in model.targets),
+    }
+    helper.set_model_props(proto, meta)
+    unknown = g.ops - OPERATORS
+    assert not unknown, f"operators outside the SOFIE list: {unknown}"
+    if path is not None:
+        from tmvacompat.atomicfile import atomic_path
+
+        with atomic_path(path, error=ONNXExportError, what="ONNX file") as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(proto.SerializeToString())
+    return proto
+
+
+def _graph_name(model) -> str:
+    text = f"{model.method}_{model.title}"
+    return "".join(c if c.isalnum() else "_" for c in text)
+
+
+__all__ = ["to_onnx", "ONNXExportError", "OPERATORS", "DEFAULT_OPSET", "INPUT_NAME", "OUTPUT_NAME"]
