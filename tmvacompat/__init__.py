@@ -57,6 +57,7 @@ _LAZY = {
     "load_weights": "tmvacompat.weightfile",
     "parse_var_transform": "tmvacompat.data.transforms",
     "TransformChain": "tmvacompat.data.transforms",
+    "to_onnx": "tmvacompat.onnx_export",
 }
 
 
