@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -26,6 +25,20 @@ from typing import Any
 
 import numpy as np
 
+from tmvacompat.console import (
+    Console,
+    EpochTable,
+    correlation_matrix,
+    format_correlation_matrix,
+    format_dataset_summary,
+    format_network,
+    format_ranking,
+    format_separation_table,
+    format_variable_table,
+    log_block,
+    summarize_dataset,
+    variable_stats,
+)
 from tmvacompat.data.dataset import DataSet, Sample
 from tmvacompat.data.loader import DataLoader
 from tmvacompat.data.transforms import TransformChain
@@ -33,7 +46,7 @@ from tmvacompat.errors import OptionError, TMVACompatError
 from tmvacompat.evaluation import format_classification, format_multiclass, format_regression
 from tmvacompat.methods.base import MethodBase
 from tmvacompat.methods.declarations import FACTORY_OPTIONS
-from tmvacompat.methods.dl import MethodDL, MethodDNN
+from tmvacompat.methods.dl import _LOSS, MethodDL, MethodDNN
 from tmvacompat.options import TMVACompatWarning, options_from_kwargs
 from tmvacompat.output import EventSample, MethodResult, write_output
 
@@ -81,6 +94,12 @@ class Types:
 
 METHODS: dict[str, type[MethodBase]] = {"DL": MethodDL, "DNN": MethodDNN}
 
+_ANALYSIS_LABEL = {"Multiclass": "Multiclass classification"}
+#: events per Model.evaluate call while a progress bar is shown (a multiple of the engine's 4096 blocks)
+_APPLY_CHUNK = 65536
+#: above this many variables the per-class correlation matrices are not printed
+_MAX_CORRELATION_COLUMNS = 32
+
 
 @dataclass
 class _Booked:
@@ -121,11 +140,18 @@ class Factory:
         self.analysis_type = str(self.options.AnalysisType)
         self._booked: list[_Booked] = []
         self.results: dict[tuple[str, str], Any] = {}
+        #: where the Factory prints (TMVA's layout; nothing with Silent; progress bars on a terminal)
+        self.console = Console(
+            silent=self.silent,
+            verbose=bool(self.options.V),
+            progress=bool(self.options.DrawProgressBar),
+            color=bool(self.options.Color),
+        )
+        self._summarized: dict[str, int] = {}  # dataset name -> id of the DataSet whose summary was printed
 
     # ------------------------------------------------------------------ helpers
     def _log(self, text: str) -> None:
-        if not self.silent:
-            print(text, file=sys.stdout, flush=True)
+        self.console.print(text)
 
     @staticmethod
     def _loader_name(loader: DataLoader | str) -> str:
@@ -169,9 +195,100 @@ class Factory:
         method = cls(title, options, job_name=self.job_name, dataset_name=loader.name, analysis_type=atype)
         self._booked.append(_Booked(loader, method))
         booked = getattr(cls, "booked_as", cls.method_type)
-        kind = cls.method_type if booked == cls.method_type else f"{booked}, trained as {cls.method_type}"
-        self._log(f"Factory: Booked method: {title} ({kind}) on dataset {loader.name}")
+        kind = "" if booked == cls.method_type else f" ({booked}, trained as {cls.method_type})"
+        self._log(log_block("Factory", [f"Booking method: {title}{kind}", ""]))
+        if isinstance(method, MethodDL):
+            self._describe_network(loader, method)
         return method
+
+    def _describe_network(self, loader: DataLoader, method: MethodDL) -> None:
+        """MethodDL's network printout, once the loader knows the variables and classes (else nothing:
+        training reports what is wrong)."""
+        nvar = len(loader.variables)
+        atype = method.analysis_type or loader.analysis_type
+        if atype == "Auto":
+            atype = loader.analysis_type
+        nout = {"Classification": 1, "Regression": len(loader.targets), "Multiclass": len(loader.class_names)}
+        if nvar == 0 or atype not in nout or nout[atype] == 0 or self.console.silent:
+            return
+        try:
+            net = method.build_network(nvar, nout[atype], atype)
+        except TMVACompatError:
+            return
+        specs = net.specs or [None] * len(net.layers)
+        layers = [
+            (la.kind, la.input_shape, la.output_shape, la.n_params, getattr(spec, "activation", ""))
+            for la, spec in zip(net.layers, specs, strict=True)
+        ]
+        loss = _LOSS[atype].get(str(method.options.ErrorStrategy).upper(), "?")
+        self._log(format_network(method.title, net.input_shape, layers, method.phases[0].batch_size, loss))
+
+    def _dataset(self, loader: DataLoader) -> DataSet:
+        """The loader's DataSet (read with a progress bar); its summary is printed the first time."""
+        previous = loader.progress
+        bar: Any = None
+
+        def progress(where: str, done: int, total: int) -> None:
+            nonlocal bar
+            if done == 0 or bar is None:
+                if bar is not None:
+                    bar.close()
+                bar = self.console.bar(total, f"Reading {where}")
+            bar.update_to(done)
+            if previous is not None:
+                previous(where, done, total)
+
+        if self.console.bars_enabled():
+            loader.progress = progress
+        try:
+            ds = loader.GetDataSet()
+        finally:
+            loader.progress = previous
+            if bar is not None:
+                bar.close()
+        if self._summarized.get(ds.name) != id(ds):
+            self._summarized[ds.name] = id(ds)
+            self._print_dataset(ds, loader)
+        return ds
+
+    def _print_dataset(self, ds: DataSet, loader: DataLoader) -> None:
+        if self.console.silent:
+            return
+        opts = dict(ds.split_options)
+        verbose = self.console.verbose or bool(opts.get("V", False))
+        self._log(format_dataset_summary(summarize_dataset(ds, loader.read_stats), verbose=verbose))
+        names = [v.internal for v in ds.variables]
+        # DataSetFactory prints the input correlations per class unless !Correlations (its default is on)
+        if opts.get("Correlations", True) and opts.get("CalcCorrelations", True):
+            if len(names) <= _MAX_CORRELATION_COLUMNS:
+                for ci, cname in enumerate(ds.class_names):
+                    part = ds.train.of_class(ci)
+                    corr = correlation_matrix(part.X, part.weights)
+                    self._log(format_correlation_matrix(cname, names, corr))
+            else:
+                self._log(
+                    log_block(
+                        "DataSetInfo",
+                        [
+                            f"Correlation matrices of the {len(names)} variables not printed (more than "
+                            f"{_MAX_CORRELATION_COLUMNS} columns); TMVAGui's CorrelationMatrix shows them"
+                        ],
+                    )  # fmt: skip
+                )
+        self._log(log_block("DataSetFactory", [f"[{ds.name}] :  ", ""]))
+        self._log(
+            log_block("Factory", [f'[{ds.name}] : Create Transformation "I" with events from all classes.'])
+        )
+        self._variable_table("TFHandler_Factory", ds, ds.train.X, ds.train.targets)
+
+    def _variable_table(self, source: str, ds: DataSet, X: np.ndarray, targets: np.ndarray | None) -> None:
+        labels = [v.label if v.array_index is None else v.internal for v in ds.variables]
+        cols = [np.asarray(X, np.float64).reshape(len(X), -1)]
+        if targets is not None and ds.n_targets and ds.analysis_type == "Regression":
+            labels += [t.label for t in ds.targets]
+            cols.append(np.asarray(targets, np.float64).reshape(len(X), -1))
+        stats = variable_stats(np.concatenate(cols, axis=1), ds.train.weights)
+        self._log(format_variable_table(source, labels, *stats))
 
     def GetMethod(self, loader: DataLoader | str, title: str) -> MethodBase:
         """The booked method ``title`` on the dataset ``loader`` (a DataLoader or its name)."""
@@ -184,15 +301,18 @@ class Factory:
             raise TMVACompatError(
                 "no method booked: call BookMethod before TrainAllMethods", token="BookMethod"
             )
+        self._log(log_block("Factory", ["Train all methods"]))
         for b in self._booked:
-            ds = b.loader.GetDataSet()
+            ds = self._dataset(b.loader)
             m = b.method
+            atype = m.decide_analysis_type(ds)
             self._log(
-                f"Factory: Train method: {m.title} for {m.decide_analysis_type(ds)} "
-                f"({len(ds.train)} training, {len(ds.test)} test events)"
+                log_block("Factory", [f"Train method: {m.title} for {_ANALYSIS_LABEL.get(atype, atype)}", ""])
             )
-            if not self.silent and bool(self.options.DrawProgressBar):
-                m.callback = _progress(m.title)
+            table = None
+            if isinstance(m, MethodDL):
+                table = EpochTable(self.console, m.title, verbose=m.verbose or self.console.verbose)
+                m.monitor = table
             t0 = time.perf_counter()
             b.error, b.test_values, b.train_values, b.result = None, None, None, None
             b.train_proba = b.test_proba = b.test_rarity = None
@@ -201,9 +321,9 @@ class Factory:
             except TMVACompatError as err:
                 # one method's failure does not cost the others their results
                 b.error = err
-                if m.callback is not None and sys.stdout.isatty():
-                    self._log("")
-                self._log(f"Factory: {m.title} could not be trained: {err}")
+                if table is not None:
+                    table.abort(err.message)
+                self._log(log_block("Factory", [f"{m.title} could not be trained: {err}"]))
                 warnings.warn(
                     f"method {m.title!r} could not be trained and is left out of the evaluation and the "
                     f"output file: {err}",
@@ -211,8 +331,11 @@ class Factory:
                     stacklevel=2,
                 )
                 continue
-            if m.callback is not None and sys.stdout.isatty():
-                self._log("")
+            finally:
+                if table is not None:
+                    m.monitor = None
+            if table is not None and m.training_error is not None:
+                table.abort(m.training_error.message)
             # TMVA's DL records both errors on validation epochs only, at the epoch number of the phase
             records = [r for r in getattr(m.history, "records", []) if r.val_loss is not None]
             b.history = {
@@ -220,24 +343,73 @@ class Factory:
                 "valError": [r.val_loss for r in records],
             }
             b.history_steps = [r.epoch for r in records]
-            where = f", weights in {m.weight_file}" if bool(self.options.ModelPersistence) else ""
-            early = f" (stopped early: {m.training_error.message})" if m.training_error is not None else ""
-            self._log(f"Factory: {m.title} trained in {time.perf_counter() - t0:.2f} s{where}{early}")
+            self._report_training(m, ds, time.perf_counter() - t0)
+        ranked = [b.method.title for b in self._trained() if b.method.analysis_type != "Regression"]
+        if ranked:
+            self._log(format_ranking(ranked))
         if all(b.error is not None for b in self._booked):
             raise self._booked[0].error  # type: ignore[misc]
 
+    def _report_training(self, m: MethodBase, ds: DataSet, seconds: float) -> None:
+        if self.console.silent:
+            return
+        chain = _method_transforms(m)
+        if len(chain) and not chain.is_identity:
+            self._variable_table(f"TFHandler_{m.title}", ds, chain.forward(ds.train.X), None)
+        lines = [f"Elapsed time for training with {len(ds.train)} events: {seconds:.3g} sec"]
+        if m.training_error is not None:
+            lines.append(f"Training stopped early: {m.training_error.message}; the best weights are kept")
+        if bool(self.options.ModelPersistence):
+            lines.append(f"Creating xml weight file: {m.weight_file}")
+        self._log(log_block("", lines))
+        self._log(log_block("Factory", ["Training finished", ""]))
+
     def TestAllMethods(self) -> None:
         """Evaluate every trained method on its training and test samples (the TrainTree/TestTree values)."""
+        self._log(log_block("Factory", ["Test all methods"]))
         for b in self._trained():
-            ds = b.loader.GetDataSet()
-            b.train_values = b.method.evaluate(ds.train.X)
-            b.test_values = b.method.evaluate(ds.test.X)
+            ds = self._dataset(b.loader)
+            atype = str(b.method.analysis_type)
+            self._log(
+                log_block(
+                    "Factory",
+                    [
+                        f"Test method: {b.method.title} for {_ANALYSIS_LABEL.get(atype, atype)} performance",
+                        "",
+                    ],
+                )
+            )
+            b.train_values = self._apply(b.method, ds.train.X, "training", ds.name)
+            b.test_values = self._apply(b.method, ds.test.X, "testing", ds.name)
             model = b.method.model
             if model is not None and model.mva_pdfs is not None and model.analysis_type == "Classification":
                 # MethodBase::AddOutput: the prob_<title> results, and the test rarities for its histograms
                 b.train_proba = _tmva_proba(model, b.train_values)
                 b.test_proba = _tmva_proba(model, b.test_values)
                 b.test_rarity = model.rarity(b.test_values)
+
+    def _apply(self, method: MethodBase, X: np.ndarray, which: str, dataset: str) -> np.ndarray:
+        """The method's outputs on one sample, with TMVA's lines and a progress bar on a terminal."""
+        n = len(X)
+        head = f"[{dataset}] : Evaluation of {method.title} on {which} sample ({n} events)"
+        self._log(log_block(method.title, [head]))
+        t0 = time.perf_counter()
+        bar = self.console.bar(n, f"{method.title} {which}") if n > _APPLY_CHUNK else None
+        if bar is None or not self.console.bars_enabled():
+            values = method.evaluate(X)
+        else:
+            # chunks of whole 4096-event blocks: the engine gives the same bits as one call
+            parts = []
+            for start in range(0, n, _APPLY_CHUNK):
+                parts.append(method.evaluate(X[start : start + _APPLY_CHUNK]))
+                bar.update_to(min(start + _APPLY_CHUNK, n))
+            values = np.concatenate(parts, axis=0)
+        if bar is not None:
+            bar.close()
+        self._log(
+            log_block("", [f"Elapsed time for evaluation of {n} events: {time.perf_counter() - t0:.3g} sec"])
+        )
+        return values
 
     def _trained(self) -> list[_Booked]:
         """The booked methods whose training did not fail."""
@@ -247,6 +419,7 @@ class Factory:
         """Compute TMVA's figures of merit, print them, and write the output file; returns the results."""
         if any(b.test_values is None for b in self._trained()):
             self.TestAllMethods()
+        self._log(log_block("Factory", ["Evaluate all methods"]))
         out: dict[str, Any] = {}
         loaders: dict[str, DataLoader] = {}
         for b in self._trained():
@@ -286,9 +459,13 @@ class Factory:
                 b.result = results[b.method.title]
                 self.results[(name, b.method.title)] = b.result
                 out[b.method.title] = b.result
-            self._log(_format(name, booked))
+            tables = _format(name, booked)
+            cls_results = [b.result for b in booked if b.method.analysis_type == "Classification"]
+            if cls_results:
+                tables += "\n" + format_separation_table(name, cls_results)
+            self._log(log_block("", tables.split("\n")))
         if self.output_file:
-            self._log(f"Factory: output written to {self.output_file}")
+            self._log(log_block("Factory", [f"Output file {self.output_file} written"]))
         return out
 
     def GetROCIntegral(self, loader: DataLoader | str, title: str, iClass: int = 0) -> float:
@@ -378,21 +555,3 @@ def _format(name: str, booked: list[_Booked]) -> str:
             )
         )
     return "\n".join(parts)
-
-
-def _progress(title: str):
-    """Per-epoch progress: one self-overwriting line on a terminal, a line every 10 epochs in a log."""
-    start = time.perf_counter()
-    tty = sys.stdout.isatty()
-
-    def callback(epoch: int, train_loss: float, val_loss: float | None, elapsed: float) -> None:
-        val = "" if val_loss is None else f"  validation {val_loss:.5f}"
-        now = time.perf_counter() - start
-        line = f"{title}: epoch {epoch:5d}  training {train_loss:.5f}{val}  [{now:6.1f} s]"
-        if tty:
-            sys.stdout.write("\r" + line)
-        elif epoch == 1 or epoch % 10 == 0:
-            sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-    return callback

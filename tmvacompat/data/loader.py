@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +60,7 @@ from tmvacompat.errors import (
 )
 from tmvacompat.options import options_from_kwargs
 
-__all__ = ["DataLoader", "DataLoaderWarning", "prepare_options"]
+__all__ = ["DataLoader", "DataLoaderWarning", "ClassReadStats", "prepare_options"]
 
 _FLT_MIN = float(np.finfo(np.float32).tiny)
 
@@ -239,6 +239,24 @@ def _as_column(x: Any) -> Any:
 # ------------------------------------------------------------------------------------------- the loader
 
 
+@dataclass(frozen=True)
+class ClassReadStats:
+    """What reading the trees of one class gave (TMVA's ``DataSetFactory`` event counts per class).
+
+    ``trees`` holds (tree name, entries) per tree read; ``n_before``/``w_before`` count the entries with
+    data for every variable, before the class cut (weighted: the sum of their weights, NaN weights left
+    out); ``n_after``/``w_after`` the events that passed the cut.
+    """
+
+    name: str
+    cut: str
+    trees: tuple[tuple[str, int], ...]
+    n_before: int
+    w_before: float
+    n_after: int
+    w_after: float
+
+
 @dataclass
 class _ClassEvents:
     X: list[np.ndarray] = field(default_factory=list)
@@ -252,6 +270,7 @@ class _ClassEvents:
     w_before: float = 0.0
     n_after: int = 0
     w_after: float = 0.0
+    trees: list[tuple[str, int]] = field(default_factory=list)
 
 
 class DataLoader:
@@ -285,6 +304,11 @@ class DataLoader:
         self._options: Any = None
         self._analysis_type: str | None = None
         self._dataset: DataSet | None = None
+        #: called as ``progress(where, entries_read, entries_in_tree)`` while the trees are read (the
+        #: Factory's progress bar); the loader itself prints nothing
+        self.progress: Callable[[str, int, int], Any] | None = None
+        #: per class, what the last read of the trees gave (empty before :meth:`GetDataSet`)
+        self.read_stats: tuple[ClassReadStats, ...] = ()
 
     # ---------------------------------------------------------------------------------- booking
     @property
@@ -657,6 +681,18 @@ class DataLoader:
                 sources.append(tin.where)
                 self._read_tree(tin, len(sources) - 1, ci, ev)
             per_class.append(ev)
+        self.read_stats = tuple(
+            ClassReadStats(
+                cname,
+                self._cuts.get(cname, ""),
+                tuple(ev.trees),
+                ev.n_before,
+                ev.w_before,
+                ev.n_after,
+                ev.w_after,
+            )
+            for cname, ev in zip(self._classes, per_class, strict=True)
+        )
         return self._assemble(per_class, sources)
 
     def _read_tree(self, tin: _TreeInput, src: int, ci: int, ev: _ClassEvents) -> None:
@@ -685,6 +721,10 @@ class DataLoader:
                 expected=closest(name, list(bmap)) or sorted(bmap)[:30],
             )
         keys = sorted({bmap[n] for n in needed})
+        total = int(tree.num_entries)
+        ev.trees.append((tin.tree_name, total))
+        if self.progress is not None:
+            self.progress(tin.where, 0, total)
         extra: dict[str, Any] = {}
         if not keys:  # only constants: still need the number of entries
             chunks = self._const_chunks(int(tree.num_entries))
@@ -695,7 +735,7 @@ class DataLoader:
                 extra["decompression_executor"] = uproot.ThreadPoolExecutor(max_workers=self.threads)
             chunks = iterate(tree, keys, tin.where, self.chunk_entries, **extra)
         try:
-            self._read_chunks(tin, src, ci, ev, chunks, keys, needed, bmap, use_entry)
+            self._read_chunks(tin, src, ci, ev, chunks, keys, needed, bmap, use_entry, total)
         finally:
             if extra:
                 extra["decompression_executor"].shutdown()
@@ -711,6 +751,7 @@ class DataLoader:
         needed: set[str],
         bmap: dict[str, str],
         use_entry: bool,
+        total: int = 0,
     ) -> None:
         cname = tin.class_name
         cut = self._cuts.get(cname, "")
@@ -817,6 +858,8 @@ class DataLoader:
                 ev.entry.append(entries[sel])
                 ev.source.append(np.full(len(sel), src, np.int32))
                 ev.ttype.append(np.full(len(sel), ttype, np.int8))
+            if self.progress is not None:
+                self.progress(tin.where, min(start + n, total) if total else start + n, total)
 
     def _const_chunks(self, n_entries: int) -> Any:
         for start in range(0, n_entries, self.chunk_entries):

@@ -236,8 +236,8 @@ def _square(a, what: str) -> np.ndarray:
 def sym_eigen(a) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues and eigenvectors of a real symmetric matrix as ROOT's ``TMatrixDSymEigen`` gives them.
 
-    Only the lower triangle of ``a`` is read, as by ROOT. Returns ``(values, vectors)``: ``values`` sorted in decreasing order, ``vectors[:, i]`` the
-    eigenvector of ``values[i]`` with ROOT's sign.
+    Only the lower triangle of ``a`` is read, as by ROOT. Returns ``(values, vectors)``: ``values`` sorted in
+    decreasing order, ``vectors[:, i]`` the eigenvector of ``values[i]`` with ROOT's sign.
 
     >>> vals, vecs = sym_eigen(np.diag([1.0, 3.0, 2.0]))
     >>> vals

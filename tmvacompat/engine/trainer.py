@@ -78,6 +78,7 @@ class EpochRecord:
     elapsed: float
     convergence_count: int
     improved: bool
+    val_seconds: float = 0.0  # time spent computing the validation error of this epoch
 
 
 @dataclass
@@ -227,6 +228,7 @@ def train(
     seed: int | None = None,
     callback: EpochCallback | None = None,
     fused: bool | None = None,
+    monitor: Any = None,
 ) -> TrainingHistory:
     """Train ``net`` in place with TMVA's loop; the network ends with the best-validation weights.
 
@@ -242,6 +244,9 @@ def train(
             (``val_loss`` None on non-validation epochs; ``epoch`` counts within the phase). Returning True
             stops training (the best weights are still restored).
         fused: force (True) or forbid (False) the fused dense path; None picks it when possible.
+        monitor: optional observer with any of ``phase_start(phase_index, n_phases, phase, initial_val_loss,
+            events_per_epoch)``, ``epoch_end(record)`` (an :class:`EpochRecord`, after ``callback``'s
+            bookkeeping) and ``phase_end(result)`` (a :class:`PhaseResult`); it only watches.
 
     Returns:
         A :class:`TrainingHistory`.
@@ -319,6 +324,8 @@ def train(
                 f"phase {p}: validation loss of the starting weights is {min_val}", token=str(min_val)
             )
         init_val = min_val
+        if monitor is not None and hasattr(monitor, "phase_start"):
+            monitor.phase_start(p, len(phases), phase, float(init_val), nb * B)
         phase_best_epoch, count, e = 0, 0, 0
         stop_reason = "max_epochs"
         t_phase = time.perf_counter()
@@ -369,8 +376,11 @@ def train(
             val_loss: float | None = None
             improved = False
             converged = False
+            val_seconds = 0.0
             if e % test_rep == 0:
+                t_val = time.perf_counter()
                 val_loss = validate() + rterm
+                val_seconds = time.perf_counter() - t_val
                 if not np.isfinite(val_loss):
                     _restore(net, best)
                     err = TrainingError(
@@ -398,13 +408,17 @@ def train(
                 if converged and count > phase.convergence_steps:
                     stop_reason = "converged"
             elapsed = time.perf_counter() - t_start
-            history.records.append(EpochRecord(p, e, train_loss, val_loss, elapsed, count, improved))
-            if callback is not None and callback(e, train_loss, val_loss, elapsed) is True:
+            record = EpochRecord(p, e, train_loss, val_loss, elapsed, count, improved, val_seconds)
+            history.records.append(record)
+            stop = callback is not None and callback(e, train_loss, val_loss, elapsed) is True
+            if monitor is not None and hasattr(monitor, "epoch_end"):
+                monitor.epoch_end(record)
+            if stop:
                 stop_reason = "callback"
                 break
             if converged:
                 break
-        history.phases.append(
+        result = (
             PhaseResult(
                 phase=p,
                 epochs=e,
@@ -417,6 +431,9 @@ def train(
                 steps=opt.t,
             )
         )
+        history.phases.append(result)
+        if monitor is not None and hasattr(monitor, "phase_end"):
+            monitor.phase_end(result)
         if stop_reason == "callback":
             break
 

@@ -87,6 +87,9 @@ class MethodDL(MethodBase):
     option_set = DL_OPTIONS
     #: MethodDL's BatchLayout follows the first phase; MethodDNN's batches follow each phase.
     _batch_layout_per_phase = False
+    #: observer of the training (the Factory's epoch table): optional ``start(n_train, n_validation)`` and
+    #: the engine trainer's ``phase_start``/``epoch_end``/``phase_end``; None trains silently
+    monitor: Any = None
 
     def __init__(self, title: str, options: str = "", **kw: Any) -> None:
         super().__init__(title, options, **kw)
@@ -225,25 +228,38 @@ class MethodDL(MethodBase):
             stacklevel=4,
         )
 
-    def _train_model(self, dataset: DataSet, train: Any, chain: TransformChain, atype: str) -> Model:
-        o = self.options
-        nvar = dataset.n_variables
-        nout = {"Classification": 1, "Regression": dataset.n_targets, "Multiclass": dataset.n_classes}[atype]
+    def build_network(self, nvar: int, nout: int, atype: str = "Classification") -> Network:
+        """The untrained engine network this booking makes for ``nvar`` variables and ``nout`` outputs
+        (widths resolved, input layout applied, parameters zero); what training starts from and what the
+        Factory's network description shows.
+
+        >>> MethodDL("DL", "Layout=TANH|8,LINEAR").build_network(4, 1).n_params
+        49
+        """
         layers = [
             replace(s, width=s.resolved_width(nvar, nout)) if isinstance(s, DenseSpec) else s
             for s in self.layout
         ]
         input_layout = self._input_layout(nvar)
-        self._check_batch_layouts(nvar)
         input_shape = NetworkInfo(layers=layers, input_layout=input_layout).input_shape()
         net = Network.build(layers, input_shape, n_outputs=nout, nvar=nvar, dtype=np.float32)
         if net.output_shape != (nout,):
             raise LayoutError(
                 f"method {self.title!r}: the last layer gives {net.output_shape} outputs but the "
                 f"{atype} needs {nout}",
-                token=str(o.Layout).split(",")[-1],
+                token=str(self.options.Layout).split(",")[-1],
                 expected=[f"a last layer DENSE|{nout}|LINEAR (or DENSE|0|LINEAR)"],
             )
+        return net
+
+    def _train_model(self, dataset: DataSet, train: Any, chain: TransformChain, atype: str) -> Model:
+        o = self.options
+        nvar = dataset.n_variables
+        nout = {"Classification": 1, "Regression": dataset.n_targets, "Multiclass": dataset.n_classes}[atype]
+        input_layout = self._input_layout(nvar)
+        self._check_batch_layouts(nvar)
+        net = self.build_network(nvar, nout, atype)
+        layers = list(net.specs)
         seed = int(o.RandomSeed) or None
         initialize(net, str(o.WeightInitialization), seed)
 
@@ -273,6 +289,9 @@ class MethodDL(MethodBase):
                     expected=["a positive sum of event weights"],
                 )
         self.training_error = None
+        monitor = self.monitor
+        if monitor is not None and hasattr(monitor, "start"):
+            monitor.start(n_fit, n_val)
         try:
             self.history = train_network(
                 net,
@@ -286,6 +305,7 @@ class MethodDL(MethodBase):
                 phases=self.phases,
                 seed=seed,
                 callback=self.callback,
+                monitor=monitor,
             )
         except TrainingError as err:
             self._keep_best_after(err)
