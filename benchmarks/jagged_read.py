@@ -122,8 +122,8 @@ def main() -> None:
             path = write_file(os.path.join(tmp, f"img{length}.root"), args.events, length)
             for name, fn in (("DataLoader", loader_read), ("Model.input_matrix", model_read)):
                 fn(path, "jagged", length)  # warm caches and imports
-                fixed = time_it(lambda fn=fn: fn(path, "fixed", length), repeats)
-                jagged = time_it(lambda fn=fn: fn(path, "jagged", length), repeats)
+                fixed = time_it(lambda fn=fn, p=path, n=length: fn(p, "fixed", n), repeats)
+                jagged = time_it(lambda fn=fn, p=path, n=length: fn(p, "jagged", n), repeats)
                 print(
                     f"| {length} | {name} | {fixed:.3f} | {jagged:.3f} | {jagged / fixed:.2f}x |", flush=True
                 )
