@@ -234,6 +234,7 @@ options = "{cnn_options}"
     reader.BookMVA("CNN", model)
     np.testing.assert_array_equal(reader.EvaluateMVA("CNN", sources[0]), by_tree)
     np.testing.assert_array_equal(reader.EvaluateMVA("CNN", arrays), by_tree)
+    np.testing.assert_array_equal(reader.EvaluateMVA("CNN", sources), chained)
 
 
 def test_jagged_vectors_read_by_the_dataloader_equal_the_fixed_array(tmp_path):
