@@ -144,10 +144,14 @@ def array_block(col: Any, lo: int, hi: int, dtype: Any = np.float32) -> tuple[np
     if flat.ndim != 1 or flat.dtype.kind not in "fiub":
         return None
     starts, counts = offsets[:-1], np.diff(offsets)
-    width = hi - lo
-    out = np.full((len(counts), width), np.nan, dtype)
-    inside = counts[:, None] > np.arange(lo, hi)[None, :]
-    rows, k = np.nonzero(inside)
+    n, width = len(counts), hi - lo
     with np.errstate(all="ignore"):
-        out[rows, k] = flat[starts[rows] + lo + k]
-    return out, inside.all(axis=1) if width else np.ones(len(counts), bool)
+        if n and counts[0] >= hi and np.all(counts == counts[0]):  # every entry the same length: a view
+            return flat.reshape(n, int(counts[0]))[:, lo:hi].astype(dtype), np.ones(n, bool)
+        positions = np.arange(lo, hi)
+        inside = counts[:, None] > positions[None, :]
+        if not len(flat):
+            return np.full((n, width), np.nan, dtype), np.zeros(n, bool) if width else np.ones(n, bool)
+        out = flat[np.where(inside, starts[:, None] + positions[None, :], 0)].astype(dtype)
+    out[~inside] = np.nan
+    return out, inside.all(axis=1)
