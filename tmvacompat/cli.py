@@ -1,14 +1,22 @@
-"""Command line: ``tmvacompat example``, ``tmvacompat options STRING``, ``tmvacompat layout STRING``,
-``tmvacompat evaluate WEIGHTS FILE.root:TREE``, ``tmvacompat convert WEIGHTS.xml -o model.onnx``.
+"""Command line: ``tmvacompat example``, ``train JOB.toml``, ``apply WEIGHTS IN.root:TREE -o OUT.root``,
+``inspect WEIGHTS``, ``check-options --method DL STRING``, ``convert WEIGHTS.xml -o model.onnx``,
+``options STRING``, ``layout STRING``, ``evaluate WEIGHTS FILE.root:TREE``.
+
+Errors are one line on stderr (exit 2 for bad input, 1 for a failing system call); ``--verbose`` shows the
+traceback.
 
 Example:
     $ tmvacompat layout 'CONV|10|3|3|1|1|1|1|RELU,MAXPOOL|2|2|1|1,RESHAPE|FLAT,DENSE|64|TANH,DENSE|1|LINEAR'
+    $ tmvacompat apply dataset/weights/TMVAClassification_DNN_CPU.weights.xml data.root:TreeS -o out.root
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+import traceback
+import warnings
 
 from tmvacompat.errors import TMVACompatError
 
@@ -58,8 +66,101 @@ def _convert(weights: str, output: str, opset: int | None, batch_size: int | Non
     print(f"wrote {output}")
 
 
+def _train(job_path: str) -> int:
+    from tmvacompat.jobfile import load_job, run_job
+
+    factory = run_job(load_job(job_path))
+    failed = 0
+    for booked in factory._booked:
+        m = booked.method
+        if booked.error is not None:
+            failed += 1
+            print(f"tmvacompat: error: {m.title}: training failed: {booked.error}", file=sys.stderr)
+        else:
+            print(f"weight file: {m.weight_file}")
+    if factory.output_file:
+        print(f"output file: {factory.output_file}")
+    return 2 if failed else 0
+
+
+def _apply(weights: str, source: str, output: str, branch: str | None, tree: str, step: int) -> None:
+    from tmvacompat.apply import apply_to_tree
+
+    t0 = time.perf_counter()
+    n = apply_to_tree(weights, source, output, branch=branch, tree_name=tree, step_size=step)
+    print(f"{output}:{tree}: {n} entries ({time.perf_counter() - t0:.1f} s)")
+
+
+def _inspect(weights: str) -> None:
+    from math import prod
+
+    from tmvacompat.weightfile import load_weights
+    from tmvacompat.weightfile.layers_xml import expected_shapes
+
+    m = load_weights(weights)
+    info = dict(m.general_info)
+    print(f"method       : {m.method}::{m.title} ({m.analysis_type})")
+    print(f"written by   : ROOT {info.get('ROOT Release', '?')}, TMVA {info.get('TMVA Release', '?')}")
+    print(f"trained on   : {info.get('Training events', '?')} events, {info.get('Date', '?')}")
+    if m.analysis_type == "Multiclass":
+        print(f"classes      : {', '.join(m.classes)}")
+    for kind, infos in (("variables", m.variables), ("spectators", m.spectators), ("targets", m.targets)):
+        if not infos:
+            continue
+        print(f"{kind:<13}: {len(infos)}")
+        for v in infos:
+            rng = f"[{v.min:.4g}, {v.max:.4g}]" if v.min <= v.max else ""
+            name = v.formula if v.formula != v.expression else v.expression
+            label = f" ({v.label})" if v.label and v.label != v.expression else ""
+            print(f"    {name}{label} {v.type} {rng}".rstrip())
+    chain = m.transforms
+    steps = [] if chain is None else [t for t in chain.transforms]
+    text = ", ".join(f"{t.xml_name or type(t).__name__}({len(t.inputs)} inputs)" for t in steps) or "none"
+    print(f"transforms   : {text} (VarTransform={m.option('VarTransform', '')!r})")
+    net = m.network
+    print(f"network      : input {net.input_layout}, output function {net.output_function}, loss {net.loss}")
+    shape = net.input_layout
+    labelled = {"INPUT": shape}
+    total = 0
+    for i, (spec, params) in enumerate(zip(net.layers, net.params, strict=True)):
+        _want, out = expected_shapes(spec, shape, labelled, where=f"layer {i}")
+        count = sum(int(prod(a.shape)) for a in params.values())
+        total += count
+        print(f"  {i:3d} {type(spec).__name__[:-4] or spec.kind:<10} {str(shape):>14} -> {str(out):<14}"
+              f" {count:>9} parameters  {spec}")  # fmt: skip
+        shape = out
+        if getattr(spec, "name", None):
+            labelled[spec.name] = out
+    print(f"parameters   : {total}")
+
+
+def _check_options(method: str, text: str, analysis_type: str) -> None:
+    from tmvacompat.data.loader import DataLoader
+    from tmvacompat.factory import Factory
+
+    factory = Factory("check", None, f"Silent:AnalysisType={analysis_type}")
+    booked = factory.BookMethod(DataLoader("dataset"), method, "check", text)
+    for name, modified, value in booked.xml_options():
+        mark = "*" if modified else " "
+        print(f"{mark} {name:>28} = {value}")
+    if getattr(booked, "layout", None) is not None:
+        print("layout:")
+        for spec in booked.layout if isinstance(booked.layout, list) else [booked.layout]:
+            print(f"    {spec}")
+    for i, phase in enumerate(getattr(booked, "phases", None) or [], start=1):
+        print(f"phase {i}: {phase}")
+    print("(* = set in the option string; BookMethod accepts it)")
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    return f"tmvacompat: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tmvacompat", description=__doc__.split("\n")[0])
+    parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="cmd", required=True)
     ex = sub.add_parser("example", help="train the TMVAClassification DL example on generated data")
     ex.add_argument("--workdir", default="tmvacompat_example")
@@ -72,14 +173,51 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("weights")
     ev.add_argument("source")
     ev.add_argument("--limit", type=int, default=10)
-    cv = sub.add_parser("convert", help="export a DL weight file to ONNX (onnxruntime, ROOT's SOFIE)")
+    cv = sub.add_parser(
+        "convert", parents=[verbose], help="export a DL weight file to ONNX (onnxruntime, ROOT's SOFIE)"
+    )
     cv.add_argument("weights")
     cv.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     cv.add_argument("--opset", type=int, default=None, help="ONNX opset (default 13)")
     cv.add_argument("--batch-size", type=int, default=None, help="fixed batch size (SOFIE: 1)")
+    tr = sub.add_parser(
+        "train", parents=[verbose], help="run a job file (a TMVAClassification.C macro as TOML)"
+    )
+    tr.add_argument("job", help="the TOML job file (see tmvacompat.jobfile)")
+    ap = sub.add_parser(
+        "apply",
+        parents=[verbose],
+        help="evaluate a weight file on every entry of a tree, write a friend tree",
+    )
+    ap.add_argument("weights", help="WEIGHTS.xml")
+    ap.add_argument("source", help="input tree, FILE.root:TREE")
+    ap.add_argument("-o", "--output", required=True, help="output ROOT file")
+    ap.add_argument("--branch", help="output branch name (default: the method title)")
+    ap.add_argument("--tree", default="tmva", help="output tree name (default: tmva)")
+    ap.add_argument("--step", type=int, default=100_000, help="entries read per chunk")
+    ins = sub.add_parser("inspect", parents=[verbose], help="describe a weight file")
+    ins.add_argument("weights")
+    co = sub.add_parser(
+        "check-options", parents=[verbose], help="check a method's option string as BookMethod does"
+    )
+    co.add_argument("--method", default="DL", help="method type: DL (default) or DNN")
+    co.add_argument(
+        "--analysis-type", default="Auto", choices=["Auto", "Classification", "Regression", "Multiclass"]
+    )
+    co.add_argument("text")
     args = parser.parse_args(argv)
+    previous_format = warnings.formatwarning
+    warnings.formatwarning = _format_warning
     try:
-        if args.cmd == "example":
+        if args.cmd == "train":
+            return _train(args.job)
+        if args.cmd == "apply":
+            _apply(args.weights, args.source, args.output, args.branch, args.tree, args.step)
+        elif args.cmd == "inspect":
+            _inspect(args.weights)
+        elif args.cmd == "check-options":
+            _check_options(args.method, args.text, args.analysis_type)
+        elif args.cmd == "example":
             from tmvacompat.example import run_example
 
             run_example(args.workdir, args.ntrain)
@@ -91,9 +229,17 @@ def main(argv: list[str] | None = None) -> int:
             _convert(args.weights, args.output, args.opset, args.batch_size)
         else:
             _evaluate(args.weights, args.source, args.limit)
-    except TMVACompatError as err:
-        print(f"tmvacompat: error: {err}", file=sys.stderr)
-        return 2
+    except (TMVACompatError, OSError) as err:
+        if args.verbose:
+            traceback.print_exc()
+        text = str(err) if isinstance(err, TMVACompatError) else f"{type(err).__name__}: {err}"
+        print(f"tmvacompat: error: {' '.join(text.split())}", file=sys.stderr)
+        return 2 if isinstance(err, TMVACompatError) else 1
+    except KeyboardInterrupt:
+        print("tmvacompat: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        warnings.formatwarning = previous_format
     return 0
 
 

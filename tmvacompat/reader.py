@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,9 +152,8 @@ class Reader:
         return x
 
     def _batch(self, booked: _Booked, data) -> np.ndarray:
-        if isinstance(data, np.ndarray) or (
-            isinstance(data, (list, tuple)) and not isinstance(data, Mapping)
-        ):
+        sources = isinstance(data, (list, tuple)) and any(isinstance(d, (str, os.PathLike)) for d in data)
+        if isinstance(data, np.ndarray) or (isinstance(data, (list, tuple)) and not sources):
             arr = np.asarray(data)
             if arr.ndim == 1 and arr.shape[0] == booked.nvar:
                 arr = arr[None, :]

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from tmvacompat.data.rootread import array_block
 from tmvacompat.errors import InputDataError, closest
 
 __all__ = [
@@ -644,6 +645,9 @@ class _Evaluator:
         if _is_awkward(value):
             import awkward as ak
 
+            block = array_block(value, idx, idx + 1, np.float64)
+            if block is not None:  # one pass over the flat content, whatever the list lengths
+                return np.where(block[1], block[0][:, 0], 0.0), _and(valid, block[1])
             counts = np.asarray(ak.num(value, axis=1))
             has = counts > idx
             padded = ak.fill_none(ak.pad_none(value, idx + 1, axis=1), 0.0)

@@ -49,7 +49,7 @@ import numpy as np
 
 from tmvacompat.data.dataset import FLT_MAX, ClassInfo, DataSet, Sample, VariableInfo, internal_name
 from tmvacompat.data.expressions import evaluate_masked, parse, split_label
-from tmvacompat.data.rootread import iterate
+from tmvacompat.data.rootread import array_block, iterate
 from tmvacompat.data.tmvarandom import STDLIBS, RandomGenerator, permutation, shuffle
 from tmvacompat.errors import (
     InputDataError,
@@ -907,6 +907,10 @@ class DataLoader:
                 )
             with np.errstate(all="ignore"):
                 return arr[:, lo:hi].astype(np.float32), np.ones(n, bool)
+        if expr in fields:  # a jagged branch (std::vector): one pass over its flat content
+            block = array_block(fields[expr], lo, hi)
+            if block is not None:
+                return block
         out = np.empty((n, len(cols)), np.float32)
         ok_all = np.ones(n, bool)
         inner = expr if parse(expr).ast[0] == "name" else f"({expr})"

@@ -25,7 +25,7 @@ import numpy as np
 
 from tmvacompat.errors import InputDataError, TMVACompatError
 
-__all__ = ["tree_where", "read_arrays", "iterate", "scalar_column"]
+__all__ = ["tree_where", "read_arrays", "iterate", "scalar_column", "array_block"]
 
 
 def tree_where(tree: Any) -> str:
@@ -106,3 +106,52 @@ def scalar_column(col: Any, name: str, where: str | None) -> np.ndarray:
     if arr.dtype.kind in "OSU":
         raise InputDataError(f"{name!r} holds strings, not numbers", token=name, where=where)
     return arr
+
+
+def array_block(col: Any, lo: int, hi: int, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray] | None:
+    """Elements ``lo..hi-1`` of every entry of an array branch as a (n, hi-lo) block of ``dtype`` and the
+    mask of entries holding all of them, or None when ``col`` is not a list of numbers per entry.
+
+    Fixed-size (2-D numpy) and jagged (``std::vector<float>``, awkward ``var * number``) columns are read
+    in one pass over the flat content, so the cost grows linearly with the vector length. Missing elements
+    are NaN.
+
+    >>> import awkward as ak
+    >>> values, ok = array_block(ak.Array([[1.0, 2.0, 3.0], [4.0]]), 0, 2)
+    >>> values.tolist(), ok.tolist()
+    ([[1.0, 2.0], [4.0, nan]], [True, False])
+    """
+    if isinstance(col, np.ndarray):
+        if col.ndim != 2 or col.dtype.kind not in "fiub" or col.shape[1] < hi:
+            return None
+        with np.errstate(all="ignore"):
+            return col[:, lo:hi].astype(dtype), np.ones(len(col), bool)
+    if not type(col).__module__.startswith("awkward"):
+        return None
+    import awkward as ak
+
+    if col.ndim != 2:
+        return None
+    try:
+        layout = ak.to_layout(col)
+        if not layout.is_list:
+            return None
+        lists = layout.to_ListOffsetArray64(True)  # offsets from 0, content trimmed to them
+        offsets = np.asarray(lists.offsets, dtype=np.int64)
+        flat = ak.to_numpy(lists.content, allow_missing=False)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if flat.ndim != 1 or flat.dtype.kind not in "fiub":
+        return None
+    starts, counts = offsets[:-1], np.diff(offsets)
+    n, width = len(counts), hi - lo
+    with np.errstate(all="ignore"):
+        if n and counts[0] >= hi and np.all(counts == counts[0]):  # every entry the same length: a view
+            return flat.reshape(n, int(counts[0]))[:, lo:hi].astype(dtype), np.ones(n, bool)
+        positions = np.arange(lo, hi)
+        inside = counts[:, None] > positions[None, :]
+        if not len(flat):
+            return np.full((n, width), np.nan, dtype), np.zeros(n, bool) if width else np.ones(n, bool)
+        out = flat[np.where(inside, starts[:, None] + positions[None, :], 0)].astype(dtype)
+    out[~inside] = np.nan
+    return out, inside.all(axis=1)

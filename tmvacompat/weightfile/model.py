@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from tmvacompat.data.dataset import VariableInfo
-from tmvacompat.data.rootread import read_arrays, scalar_column, tree_where
+from tmvacompat.data.rootread import array_block, read_arrays, scalar_column, tree_where
 from tmvacompat.errors import InputDataError, InputNotFoundError, WeightFileError
 from tmvacompat.options import TMVACompatWarning
 
@@ -193,7 +193,7 @@ class Model:
         if self.mva_pdfs is None:
             raise WeightFileError(
                 f"<{what}> MVA PDFs for Signal and Background don't exist: the method {self.title!r} was "
-                "trained without the option \"CreateMVAPdfs\" (its <MVAPdfs> element is empty)",
+                'trained without the option "CreateMVAPdfs" (its <MVAPdfs> element is empty)',
                 where=self.path,
                 token="CreateMVAPdfs",
                 expected=["CreateMVAPdfs"],
@@ -648,33 +648,97 @@ def _field_getter(data):
     )
 
 
+def tree_branches(tree, variables: Sequence[VariableInfo], where: str | None = None) -> list[str]:
+    """The branches of uproot ``tree`` that ``variables`` read (expressions such as ``var1+var2`` and
+    array elements ``vars[3]`` resolved), sorted.
+
+    Raises:
+        InputNotFoundError: a needed branch is not in the tree (the closest names are suggested).
+
+    >>> tree_branches(uproot.open("f.root")["TreeS"], model.variables)  # doctest: +SKIP
+    ['var1', 'var2', 'var3', 'var4']
+    """
+    from tmvacompat.data.expressions import branches
+
+    needed: set[str] = set()
+    tree_keys = set(tree.keys())
+    for v in variables:
+        if v.expression in tree_keys:
+            needed.add(v.expression)
+        else:
+            needed |= set(branches(v.formula))
+    missing = sorted(b for b in needed if b not in tree_keys)
+    if missing:
+        from tmvacompat.errors import closest
+
+        raise InputNotFoundError(
+            f"tree has no branch {missing[0]!r} needed by the variables {_names(variables)}",
+            token=missing[0],
+            expected=closest(missing[0], tree_keys) or sorted(tree_keys)[:40],
+            where=where or tree_where(tree),
+        )
+    return sorted(needed)
+
+
+def _names(variables: Sequence[VariableInfo]) -> list[str]:
+    """Variable expressions for messages, an AddVariablesArray block once as ``vars[0..63]``."""
+    out: list[str] = []
+    for expr, idx in _groups(variables):
+        first = variables[idx[0]]
+        if first.array_index is None:
+            out.append(expr)
+        else:
+            out.append(f"{expr}[{first.array_index}..{first.array_index + len(idx) - 1}]")
+    return out
+
+
+def _groups(variables: Sequence[VariableInfo]) -> list[tuple[str, list[int]]]:
+    """(expression, variable indices): consecutive elements of one AddVariablesArray block together."""
+    groups: list[tuple[str, list[int]]] = []
+    for j, v in enumerate(variables):
+        prev = variables[groups[-1][1][-1]] if groups else None
+        if (
+            v.array_index is not None
+            and prev is not None
+            and prev.expression == v.expression
+            and prev.array_index == v.array_index - 1
+        ):
+            groups[-1][1].append(j)
+        else:
+            groups.append((v.expression, [j]))
+    return groups
+
+
+def _is_source(item) -> bool:
+    return isinstance(item, (str, os.PathLike)) or _is_tree(item)
+
+
 def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None = None) -> np.ndarray:
-    """Build the float32 (n, nvar) input matrix for ``variables`` from array-like or field-like ``data``."""
+    """Build the float32 (n, nvar) input matrix for ``variables`` from array-like or field-like ``data``.
+
+    ``data`` may also be ``"file.root:tree"``, an uproot TTree, or a list of those (read one after the other,
+    as a TChain would).
+
+    >>> inputs_from_data({"a": [1.0, 2.0]}, [VariableInfo.of("a")]).tolist()
+    [[1.0], [2.0]]
+    """
+    if isinstance(data, (str, os.PathLike)):
+        from tmvacompat.data.loader import open_tree
+
+        tree = open_tree(os.fspath(data))
+        try:
+            return inputs_from_data(tree, variables, where)
+        finally:
+            tree.file.close()
+    if isinstance(data, (list, tuple)) and data and all(_is_source(d) for d in data):
+        parts = [inputs_from_data(d, variables, where) for d in data]
+        return np.concatenate(parts) if parts else np.zeros((0, len(variables)), np.float32)
     nvar = len(variables)
     if _is_tree(data):
-        needed: set[str] = set()
-        from tmvacompat.data.expressions import branches
-
-        tree_keys = set(data.keys())
-        for v in variables:
-            if v.expression in tree_keys:
-                needed.add(v.expression)
-            else:
-                needed |= set(branches(v.formula))
-        missing = sorted(b for b in needed if b not in tree_keys)
-        if missing:
-            from tmvacompat.errors import closest
-
-            raise InputNotFoundError(
-                f"tree has no branch {missing[0]!r} needed by the variables "
-                f"{[v.expression for v in variables]}",
-                token=missing[0],
-                expected=closest(missing[0], tree_keys) or sorted(tree_keys)[:40],
-                where=where,
-            )
         # awkward keeps jagged branches (jet_pt[0], Max$(jet_pt)) in a form the expressions understand
+        needed = tree_branches(data, variables, where)
         where = tree_where(data) if where is None else f"{where} on {tree_where(data)}"
-        data = read_arrays(data, sorted(needed), where)
+        data = read_arrays(data, needed, where)
     if isinstance(data, (list, tuple)):
         data = np.asarray(data)
     if isinstance(data, np.ndarray) or (
@@ -701,7 +765,32 @@ def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None 
     cols = []
     n = None
     fields_cache: dict[str, Any] | None = None
-    for v in variables:
+    for expr, idx in _groups(variables):
+        first = variables[idx[0]]
+        if first.array_index is not None:
+            # an AddVariablesArray block: the whole (n, size) slice in one pass, jagged vectors included
+            value = get(expr)
+            block = (
+                None if value is None else array_block(value, first.array_index, first.array_index + len(idx))
+            )
+            if block is not None:
+                for k in range(len(idx)):
+                    cols.append((variables[idx[k]], block[0][:, k]))
+                continue
+        for j in idx:
+            cols.append((variables[j], None))
+    out_cols = []
+    for v, col in cols:
+        if col is not None:
+            if n is not None and col.shape[0] != n:
+                raise InputDataError(
+                    f"variable {v.formula!r} has {col.shape[0]} entries, the others {n}",
+                    token=v.expression,
+                    where=where,
+                )
+            out_cols.append(col)
+            n = col.shape[0]
+            continue
         whole = v.formula == v.expression  # not an element of an AddVariablesArray variable
         col = get(v.expression) if whole else None
         if col is None and v.label and whole:
@@ -748,11 +837,11 @@ def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None 
                 token=v.expression,
                 where=where,
             )
-        cols.append(col)
-    if not cols:
+        out_cols.append(col)
+    if not out_cols:
         return np.zeros((0, 0), np.float32)
     x = np.empty((n or 0, nvar), dtype=np.float32)
-    for j, c in enumerate(cols):
+    for j, c in enumerate(out_cols):
         x[:, j] = c  # TTreeFormula value (double) stored as Float_t
     return x
 
@@ -767,5 +856,6 @@ __all__ = [
     "VariableInfo",
     "apply_output_function",
     "inputs_from_data",
+    "tree_branches",
     "NAN_RESPONSE",
 ]
