@@ -58,6 +58,8 @@ _LAZY = {
     "parse_var_transform": "tmvacompat.data.transforms",
     "TransformChain": "tmvacompat.data.transforms",
     "to_onnx": "tmvacompat.onnx_export",
+    "DLClassifier": "tmvacompat.sklearn",
+    "DLRegressor": "tmvacompat.sklearn",
 }
 
 
