@@ -1,5 +1,5 @@
 """Command line: ``tmvacompat example``, ``tmvacompat options STRING``, ``tmvacompat layout STRING``,
-``tmvacompat evaluate WEIGHTS FILE.root:TREE``.
+``tmvacompat evaluate WEIGHTS FILE.root:TREE``, ``tmvacompat gui TMVA.root -o plots/``.
 
 Example:
     $ tmvacompat layout 'CONV|10|3|3|1|1|1|1|RELU,MAXPOOL|2|2|1|1,RESHAPE|FLAT,DENSE|64|TANH,DENSE|1|LINEAR'
@@ -50,6 +50,19 @@ def _evaluate(weights: str, source: str, limit: int) -> None:
         print(v)
 
 
+def _gui(source: str, outdir: str, formats: str, dataset: str | None, nsig: float, nbkg: float) -> None:
+    from tmvacompat.plot import plot_all
+
+    try:
+        fmts = formats.split(",")
+        written = plot_all(source, outdir, fmts, dataset=dataset, n_signal=nsig, n_background=nbkg)
+    except TMVACompatError:
+        raise
+    except OSError as err:  # the output folder cannot be made or written
+        raise TMVACompatError(f"cannot write the plots to {outdir!r}: {err}", token=outdir) from err
+    print(f"{len(written)} files written to {outdir}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tmvacompat", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -64,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("weights")
     ev.add_argument("source")
     ev.add_argument("--limit", type=int, default=10)
+    gu = sub.add_parser("gui", help="write TMVAGui's plots of a Factory output file (PNG and PDF)")
+    gu.add_argument("file", help="the Factory's output ROOT file (TMVA.root)")
+    gu.add_argument("-o", "--outdir", default="plots")
+    gu.add_argument("--format", default="png,pdf", help="comma-separated: png, pdf, svg, eps")
+    gu.add_argument("--dataset", default=None, help="one dataset folder (default: all)")
+    gu.add_argument("--nsig", type=float, default=1000, help="signal events for the optimal cut")
+    gu.add_argument("--nbkg", type=float, default=1000, help="background events for the optimal cut")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "example":
@@ -74,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             _options(args.text)
         elif args.cmd == "layout":
             _layout(args.text)
+        elif args.cmd == "gui":
+            _gui(args.file, args.outdir, args.format, args.dataset, args.nsig, args.nbkg)
         else:
             _evaluate(args.weights, args.source, args.limit)
     except TMVACompatError as err:
