@@ -510,8 +510,9 @@ def plot_correlations(source: Any, dataset: str | None = None) -> dict[str, Any]
             )
             for i in range(k):
                 for j in range(k):
-                    ax.text(i + 0.5, j + 0.5, f"{vals[i, j]:.0f}", ha="center", va="center", fontsize=11,
-                            color="white" if abs(vals[i, j]) > 60 else "black")  # fmt: skip
+                    color = "white" if abs(vals[i, j]) > 60 else "black"
+                    text = f"{vals[i, j] + 0.0:.0f}"  # Int_t(100 rho): no "-0"
+                    ax.text(i + 0.5, j + 0.5, text, ha="center", va="center", fontsize=11, color=color)
             ax.set_xticks(np.arange(k) + 0.5, labels, rotation=45, ha="right", fontsize=11)
             ax.set_yticks(np.arange(k) + 0.5, labels, fontsize=11)
             ax.tick_params(which="minor", length=0)
