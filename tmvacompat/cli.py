@@ -1,6 +1,6 @@
 """Command line: ``tmvacompat example``, ``train JOB.toml``, ``apply WEIGHTS IN.root:TREE -o OUT.root``,
 ``inspect WEIGHTS``, ``check-options --method DL STRING``, ``convert WEIGHTS.xml -o model.onnx``,
-``options STRING``, ``layout STRING``, ``evaluate WEIGHTS FILE.root:TREE``.
+``gui TMVA.root -o plots/``, ``options STRING``, ``layout STRING``, ``evaluate WEIGHTS FILE.root:TREE``.
 
 Errors are one line on stderr (exit 2 for bad input, 1 for a failing system call); ``--verbose`` shows the
 traceback.
@@ -156,6 +156,19 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
     return f"tmvacompat: warning: {message}\n"
 
 
+def _gui(source: str, outdir: str, formats: str, dataset: str | None, nsig: float, nbkg: float) -> None:
+    from tmvacompat.plot import plot_all
+
+    try:
+        fmts = formats.split(",")
+        written = plot_all(source, outdir, fmts, dataset=dataset, n_signal=nsig, n_background=nbkg)
+    except TMVACompatError:
+        raise
+    except OSError as err:  # the output folder cannot be made or written
+        raise TMVACompatError(f"cannot write the plots to {outdir!r}: {err}", token=outdir) from err
+    print(f"{len(written)} files written to {outdir}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tmvacompat", description=__doc__.split("\n")[0])
     parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
@@ -205,6 +218,15 @@ def main(argv: list[str] | None = None) -> int:
         "--analysis-type", default="Auto", choices=["Auto", "Classification", "Regression", "Multiclass"]
     )
     co.add_argument("text")
+    gu = sub.add_parser(
+        "gui", parents=[verbose], help="write TMVAGui's plots of a Factory output file (PNG and PDF)"
+    )
+    gu.add_argument("file", help="the Factory's output ROOT file (TMVA.root)")
+    gu.add_argument("-o", "--outdir", default="plots")
+    gu.add_argument("--format", default="png,pdf", help="comma-separated: png, pdf, svg, eps")
+    gu.add_argument("--dataset", default=None, help="one dataset folder (default: all)")
+    gu.add_argument("--nsig", type=float, default=1000, help="signal events for the optimal cut")
+    gu.add_argument("--nbkg", type=float, default=1000, help="background events for the optimal cut")
     args = parser.parse_args(argv)
     previous_format = warnings.formatwarning
     warnings.formatwarning = _format_warning
@@ -227,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             _layout(args.text)
         elif args.cmd == "convert":
             _convert(args.weights, args.output, args.opset, args.batch_size)
+        elif args.cmd == "gui":
+            _gui(args.file, args.outdir, args.format, args.dataset, args.nsig, args.nbkg)
         else:
             _evaluate(args.weights, args.source, args.limit)
     except (TMVACompatError, OSError) as err:

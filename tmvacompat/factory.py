@@ -484,12 +484,64 @@ class Factory:
             return float(r.roc_test[iClass])
         raise TMVACompatError(f"method {title!r} is a regression: it has no ROC integral", token=title)
 
+    def GetROCCurve(self, loader: DataLoader | str, iClass: int = 0) -> Any:
+        """A matplotlib Figure with the test-sample ROC curve of every method trained on ``loader`` (TMVA
+        returns a TCanvas); multiclass methods show class ``iClass`` against the rest. Needs matplotlib
+        and mplhep (``pip install 'tmvacompat[plot]'``).
+
+        >>> factory.GetROCCurve(loader).savefig("roc.png")   # doctest: +SKIP
+        """
+        from tmvacompat.evaluation import roc_curve, roc_integral
+        from tmvacompat.plot import roc_figure
+
+        name = self._loader_name(loader)
+        booked = [b for b in self._trained() if b.loader.name == name]
+        if not booked:
+            raise OptionError(
+                f"no trained method on dataset {name!r}",
+                token=name,
+                expected=sorted({b.loader.name for b in self._trained()}) or ["(none trained)"],
+            )
+        if any(b.test_values is None for b in booked):
+            self.TestAllMethods()
+        curves, areas = {}, {}
+        for b in booked:
+            points = _roc_inputs(b, iClass)
+            if points is not None:
+                curves[b.method.title] = roc_curve(*points)
+                areas[b.method.title] = roc_integral(*points)
+        if not curves:
+            raise TMVACompatError(f"dataset {name!r} has only regression methods: no ROC curve", token=name)
+        multi = any(b.method.analysis_type == "Multiclass" for b in booked)
+        title = f"ROC Curve for class {iClass}" if multi else "ROC Curve"
+        return roc_figure(curves, title, aucs=areas)
+
 
 def _per_dataset(path: str | None, name: str) -> str | None:
     if path is None:
         return None
     root, ext = os.path.splitext(path)
     return f"{root}_{name}{ext}"
+
+
+def _roc_inputs(b: _Booked, iClass: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(values, is_signal, weights) of a method's test sample for its ROC curve; None for a regression."""
+    test = b.loader.GetDataSet().test
+    kind = b.method.analysis_type
+    if kind == "Classification":
+        names = list(b.loader.GetDataSet().class_names)
+        sig = names.index("Signal") if "Signal" in names else 0
+        return np.asarray(b.test_values), np.asarray(test.class_ids) == sig, np.asarray(test.weights)
+    if kind == "Multiclass":
+        values = np.asarray(b.test_values)
+        if not 0 <= iClass < values.shape[1]:
+            raise OptionError(
+                f"iClass={iClass} is not a class of dataset {b.loader.name!r}",
+                token=str(iClass),
+                expected=[f"0..{values.shape[1] - 1}"],
+            )
+        return values[:, iClass], np.asarray(test.class_ids) == iClass, np.asarray(test.weights)
+    return None
 
 
 def _by_label(infos, values: np.ndarray) -> dict[str, np.ndarray]:
