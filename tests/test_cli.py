@@ -112,6 +112,10 @@ def test_train_job_writes_what_the_macro_writes_and_apply_reproduces_the_test_tr
     for title in ("DNN_A", "DNN_B"):
         weights = tmp_path / "dataset" / "weights" / f"TMVAClassification_{title}.weights.xml"
         assert weights.is_file() and f"weight file: dataset/weights/TMVAClassification_{title}" in out
+    # the macro's closing TMVAGui, as PNG files (plots = "plots" by default)
+    pngs = sorted(p.name for p in (tmp_path / "plots").glob("*.png"))
+    assert any(n.startswith("overtrain_DNN_A") for n in pngs) and "rejBvsS.png" in pngs, pngs
+    assert "files written to plots" in out
     with uproot.open(tmp_path / "TMVA.root") as f:
         test = f["dataset/TestTree"].arrays(["myvar1", "var3", "spec1", "DNN_A"], library="np")
     assert len(test["DNN_A"]) == 1000

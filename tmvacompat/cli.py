@@ -80,6 +80,14 @@ def _train(job_path: str) -> int:
             print(f"weight file: {m.weight_file}")
     if factory.output_file:
         print(f"output file: {factory.output_file}")
+        outdir = load_job(job_path)["factory"]["plots"]
+        if outdir:  # the macro's closing TMVA::TMVAGui(outfile), as files
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                print("tmvacompat: warning: no plots: pip install 'tmvacompat[plot]'", file=sys.stderr)
+            else:
+                _gui(factory.output_file, outdir, "png", None, 1000.0, 1000.0)
     return 2 if failed else 0
 
 

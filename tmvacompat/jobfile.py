@@ -6,6 +6,7 @@ One table per macro section, the same names and strings as the macro's calls::
     job_name = "TMVAClassification"
     output = "TMVA.root"
     options = "!V:!Silent:AnalysisType=Classification"
+    plots = "plots"                            # TMVAGui's pictures of the output file ("" for none)
 
     [dataloader]                               # TMVA::DataLoader(name) and its data preparation
     name = "dataset"
@@ -59,6 +60,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "job_name": (_STR, "TMVAClassification"),
         "output": (_STR, "TMVA.root"),
         "options": (_STR, "!V:!Silent:Color:DrawProgressBar:AnalysisType=Auto"),
+        "plots": (_STR, "plots"),
     },
     "dataloader": {
         "name": (_STR, "dataset"),
