@@ -364,3 +364,30 @@ def _fields(model: AEModel) -> dict:
     import dataclasses
 
     return {f.name: getattr(model, f.name) for f in dataclasses.fields(model) if not f.name.startswith("_")}
+
+
+@needs_vectors
+def test_factory_vae_writes_the_kl_history_and_generates_from_its_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    factory = Factory("TMVAVAE", "TMVA.root", "!V:Silent")
+    loader = DataLoader("dataset")
+    for v in VARS:
+        loader.AddVariable(v, "F")
+    loader.AddBackgroundTree(f"{TUTORIAL}:TreeB", 1.0)
+    loader.PrepareTrainingAndTestTree("", "nTrain_Background=2000:SplitMode=Block:!V")
+    opts = VAE.format(kl=0.05, epochs=20, anneal=5).replace("!H:!V:", "!H:!V:VarTransform=N:")
+    method = factory.BookMethod(loader, Types.kAE, "VAE", opts)
+    factory.TrainAllMethods()
+    factory.TestAllMethods()
+    factory.EvaluateAllMethods()
+    terms = method.history_terms()
+    with uproot.open("TMVA.root") as f:
+        folder = f["dataset/Method_AE/VAE"]
+        for key in ("klDivergence", "reconstructionError", "valKLDivergence", "valReconstructionError"):
+            h = folder[f"TrainingHistory_VAE_{key}"]
+            np.testing.assert_allclose(h.values(), terms[key], rtol=1e-6)
+    model = load_weights("dataset/weights/TMVAVAE_VAE.weights.xml")
+    gen = model.generate(5000, seed=1)
+    bkg = _tutorial("TreeB")
+    assert np.all(np.abs(gen.mean(axis=0) - bkg.mean(axis=0)) < 0.3 * bkg.std(axis=0))
+    np.testing.assert_array_equal(gen, method.generate(5000, seed=1))

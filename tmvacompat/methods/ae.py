@@ -47,7 +47,7 @@ from tmvacompat.engine.init import INIT_CODES, initialize
 from tmvacompat.engine.network import Network
 from tmvacompat.engine.trainer import train as train_network
 from tmvacompat.errors import LayoutError, OptionError, TMVACompatError, TrainingError
-from tmvacompat.layout import parse_layout
+from tmvacompat.layout import INPUT_LABEL, parse_layout
 from tmvacompat.methods.declarations import AE_OPTIONS
 from tmvacompat.methods.dl import _REG_CHAR, MethodDL
 from tmvacompat.methods.vae_train import train_vae
@@ -55,6 +55,23 @@ from tmvacompat.options import TMVACompatWarning, _user_stacklevel, training_pha
 from tmvacompat.specs import AutoencoderLayout, DenseSpec
 from tmvacompat.weightfile import AEModel, NetworkInfo
 from tmvacompat.weightfile.ae_model import check_reconstructable
+
+
+def _stacked(enc_specs: list, dec_specs: list) -> list:
+    """Encoder and decoder as one layer list; the decoder's ``INPUT`` (the latent vector) becomes a label
+    of the encoder's last layer."""
+    if not any(INPUT_LABEL in getattr(s, "sources", ()) for s in dec_specs):
+        return [*enc_specs, *dec_specs]
+    last = enc_specs[-1]
+    label = last.name or "_latent_"
+    enc = [*enc_specs[:-1], replace(last, name=label)]
+    dec = [
+        replace(s, sources=tuple(label if x == INPUT_LABEL else x for x in s.sources))
+        if hasattr(s, "sources")
+        else s
+        for s in dec_specs
+    ]
+    return [*enc, *dec]
 
 
 class MethodAE(MethodDL):
@@ -194,7 +211,7 @@ class MethodAE(MethodDL):
                 )
             else:
                 # one stacked network: the engine's trainer (fused for dense stacks), target = input
-                specs = [*enc_specs, *dec_specs]
+                specs = _stacked(enc_specs, dec_specs)
                 full = Network.build(specs, in_shape, n_outputs=nvar, nvar=nvar, dtype=np.float32)
                 full.set_params(enc.get_params() + dec.get_params())
                 Y = X.reshape(len(X), -1)
