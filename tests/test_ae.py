@@ -391,3 +391,31 @@ def test_factory_vae_writes_the_kl_history_and_generates_from_its_file(tmp_path,
     bkg = _tutorial("TreeB")
     assert np.all(np.abs(gen.mean(axis=0) - bkg.mean(axis=0)) < 0.3 * bkg.std(axis=0))
     np.testing.assert_array_equal(gen, method.generate(5000, seed=1))
+
+
+@needs_vectors
+def test_root_reads_the_score_and_reconstruction_leaves(tmp_path, monkeypatch):
+    ROOT = pytest.importorskip("ROOT", reason="PyROOT is not installed (the root extra)")
+    monkeypatch.chdir(tmp_path)
+    factory = Factory("TMVAAnomaly", "TMVA.root", "!V:Silent")
+    loader = DataLoader("dataset")
+    for v in VARS:
+        loader.AddVariable(v, "F")
+    loader.AddBackgroundTree(f"{TUTORIAL}:TreeB", 1.0)
+    loader.PrepareTrainingAndTestTree("", "nTrain_Background=1000:nTest_Background=500:SplitMode=Block:!V")
+    factory.BookMethod(loader, Types.kAE, "AE", DENSE_AE.replace("MaxEpochs=100", "MaxEpochs=3"))
+    factory.TrainAllMethods()
+    factory.EvaluateAllMethods()
+    model = load_weights("dataset/weights/TMVAAnomaly_AE.weights.xml")
+    with uproot.open("TMVA.root") as uf:
+        x = np.column_stack([uf["dataset/TestTree"][v].array(library="np") for v in VARS])
+    f = ROOT.TFile.Open("TMVA.root")
+    tree = f.Get("dataset/TestTree")
+    n = tree.Draw("AE:AE_Reco.var3:AE_Reco.var4", "", "goff")
+    assert n == 500
+    got = [np.array([getattr(tree, f"GetV{i}")()[j] for j in range(n)]) for i in (1, 2, 3)]
+    np.testing.assert_array_equal(got[0], model.anomaly_score(x).astype(np.float32))
+    reco = model.reconstruct(x)
+    np.testing.assert_array_equal(got[1], reco[:, 2])
+    np.testing.assert_array_equal(got[2], reco[:, 3])
+    f.Close()
