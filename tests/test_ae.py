@@ -419,3 +419,22 @@ def test_root_reads_the_score_and_reconstruction_leaves(tmp_path, monkeypatch):
     np.testing.assert_array_equal(got[1], reco[:, 2])
     np.testing.assert_array_equal(got[2], reco[:, 3])
     f.Close()
+
+
+def test_reader_books_the_halves_not_the_ae_document(tmp_path):
+    from tmvacompat import Reader
+
+    x = _mixture(600, 6)
+    m = MethodAE(
+        "AE", VAE.format(kl=1.0, epochs=2, anneal=0).replace("Variational=True", "Variational=False")
+    )
+    model = m.train(_dataset(x[:500], x[500:]), weight_file=str(tmp_path / "ae.xml"))
+    with pytest.raises(WeightFileError, match="Reader cannot book; book its halves"):
+        Reader("!Color:Silent").BookMVA("AE", tmp_path / "ae.xml")
+    model.decoder.save(tmp_path / "dec.xml")
+    reader = Reader("!Color:Silent")
+    for name in ("z0", "z1"):
+        reader.AddVariable(name, np.zeros(1, np.float32))
+    reader.BookMVA("Dec", tmp_path / "dec.xml")
+    z = model.encode(x[500:])
+    np.testing.assert_array_equal(reader.EvaluateRegression("Dec", z), model.decode(z))
