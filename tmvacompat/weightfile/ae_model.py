@@ -336,6 +336,11 @@ class AEModel:
         rng = np.random.default_rng(seed)
         return self.decode(rng.standard_normal((int(n), self.latent_size)).astype(np.float32))
 
+    # the CreateMVAPdfs faces of the score, as for a DL classifier's output
+    _pdfs = Model._pdfs
+    proba = Model.proba
+    rarity = Model.rarity
+
     # ------------------------------------------------------------------ writing
     def to_xml(self, precision: str = "lossless", strict: bool = False) -> str:
         """The ``AE::<title>`` document :meth:`save` writes."""
