@@ -44,6 +44,7 @@ from tmvacompat.data.loader import DataLoader
 from tmvacompat.data.transforms import TransformChain
 from tmvacompat.errors import OptionError, TMVACompatError
 from tmvacompat.evaluation import format_classification, format_multiclass, format_regression
+from tmvacompat.methods.ae import MethodAE
 from tmvacompat.methods.base import MethodBase
 from tmvacompat.methods.declarations import FACTORY_OPTIONS
 from tmvacompat.methods.dl import _LOSS, MethodDL, MethodDNN
@@ -54,12 +55,14 @@ from tmvacompat.output import EventSample, MethodResult, write_output
 class Types:
     """TMVA's method type enumeration (``TMVA::Types::kDL``); the values are the method names.
 
-    ``kDL`` and ``kDNN`` (the old MethodDNN, trained as MethodDL) can be booked; the other names exist so
-    that a macro booking them gets a clear refusal from ``BookMethod`` rather than an AttributeError.
+    ``kDL``, ``kDNN`` (the old MethodDNN, trained as MethodDL) and ``kAE`` (MethodAE) can be booked; the
+    other names exist so that a macro booking them gets a clear refusal from ``BookMethod`` rather than an
+    AttributeError.
     """
 
     kDL = "DL"
     kDNN = "DNN"
+    kAE = "AE"
     kCuts = "Cuts"
     kLikelihood = "Likelihood"
     kPDERS = "PDERS"
@@ -92,7 +95,7 @@ class Types:
     kCrossValidation = "CrossValidation"
 
 
-METHODS: dict[str, type[MethodBase]] = {"DL": MethodDL, "DNN": MethodDNN}
+METHODS: dict[str, type[MethodBase]] = {"DL": MethodDL, "DNN": MethodDNN, "AE": MethodAE}
 
 _ANALYSIS_LABEL = {"Multiclass": "Multiclass classification"}
 #: events per Model.evaluate call while a progress bar is shown (a multiple of the engine's 4096 blocks)
@@ -114,6 +117,8 @@ class _Booked:
     test_proba: np.ndarray | None = None
     test_rarity: np.ndarray | None = None
     history_steps: list[int] = field(default_factory=list)
+    train_branches: dict[str, Any] = field(default_factory=dict)  # method-specific extra tree branches
+    test_branches: dict[str, Any] = field(default_factory=dict)
 
 
 class Factory:
@@ -341,6 +346,7 @@ class Factory:
             b.history = {
                 "trainingError": [r.train_loss for r in records],
                 "valError": [r.val_loss for r in records],
+                **m.history_terms(),
             }
             b.history_steps = [r.epoch for r in records]
             self._report_training(m, ds, time.perf_counter() - t0)
@@ -381,6 +387,8 @@ class Factory:
             )
             b.train_values = self._apply(b.method, ds.train.X, "training", ds.name)
             b.test_values = self._apply(b.method, ds.test.X, "testing", ds.name)
+            b.train_branches = b.method.output_branches(ds.train.X)
+            b.test_branches = b.method.output_branches(ds.test.X)
             model = b.method.model
             if model is not None and model.mva_pdfs is not None and model.analysis_type == "Classification":
                 # MethodBase::AddOutput: the prob_<title> results, and the test rarities for its histograms
@@ -448,6 +456,8 @@ class Factory:
                         test_proba=b.test_proba,
                         train_proba=b.train_proba,
                         test_rarity=b.test_rarity,
+                        train_branches=b.train_branches,
+                        test_branches=b.test_branches,
                     )
                     for b in booked
                 ],
@@ -478,6 +488,11 @@ class Factory:
         if b.result is None:
             self.EvaluateAllMethods()
         r = b.result
+        if r is None:
+            raise TMVACompatError(
+                f"method {title!r} has no ROC integral: its dataset has no Signal and Background classes",
+                token=title,
+            )
         if hasattr(r, "roc_integral"):
             return float(r.roc_integral)
         if hasattr(r, "roc_test"):
@@ -589,7 +604,12 @@ def _format(name: str, booked: list[_Booked]) -> str:
     if "Classification" in kinds:
         parts.append(
             format_classification(
-                name, [b.result for b in booked if b.method.analysis_type == "Classification"]
+                name,
+                [
+                    b.result
+                    for b in booked
+                    if b.method.analysis_type == "Classification" and b.result is not None
+                ],
             )
         )
     if "Multiclass" in kinds:

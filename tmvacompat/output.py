@@ -155,6 +155,10 @@ class MethodResult:
     test_proba: np.ndarray | None = None
     train_proba: np.ndarray | None = None
     test_rarity: np.ndarray | None = None
+    #: method-specific extra branches (MethodAE: ``<Title>_Reco``, the reconstruction, one leaf per
+    #: variable): name -> (leaf names, (n, nleaves) values), for the TrainTree and the TestTree
+    train_branches: Mapping[str, tuple[Sequence[str], np.ndarray]] = field(default_factory=dict)
+    test_branches: Mapping[str, tuple[Sequence[str], np.ndarray]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -245,6 +249,13 @@ def _graph(x: np.ndarray, y: np.ndarray, title: str):
 # --------------------------------------------------------------------------------------------------
 # per-analysis objects
 # --------------------------------------------------------------------------------------------------
+def _two_classes(names: Sequence[str], train: EventSample, test: EventSample) -> bool:
+    """Whether a classifier output can be evaluated: two classes, both in the test and training events."""
+    if len(names) != 2:
+        return False
+    return all(len(np.unique(np.asarray(s.class_ids))) == 2 for s in (train, test))
+
+
 def _signal_class(class_names: Sequence[str]) -> int:
     return list(class_names).index("Signal") if "Signal" in class_names else 0
 
@@ -378,7 +389,15 @@ def _tree_columns(
     # the results map (std::map<TString>): each method's values and, with CreateMVAPdfs, prob_<title>
     results = [(m.title, m) for m in methods]
     results += [(f"prob_{m.title}", m) for m in methods if _proba(m, which) is not None]
+    extra = {}
+    for m in methods:
+        for name, (leaves, values) in (m.test_branches if which == "TestTree" else m.train_branches).items():
+            extra[name] = (list(leaves), np.asarray(values).reshape(sample.n, len(leaves)))
+            results.append((name, m))
     for name, m in sorted(results, key=lambda r: r[0].encode()):
+        if name in extra:
+            add_leaflist(name, *extra[name])
+            continue
         if name != m.title:
             add(name, _proba(m, which))
             continue
@@ -476,7 +495,9 @@ def write_output(
         objects[f"{base}/WeightFileName"] = m.weight_file or default_wf
         try:
             hist_objs = training_history_plots(m.title, m.training_history, m.history_steps)
-            if m.analysis == "Classification":
+            if m.analysis == "Classification" and not _two_classes(names, train, test):
+                res, objs = None, {}  # an anomaly score on background alone: trees and history only
+            elif m.analysis == "Classification":
                 res, objs = _classification_objects(m, train, test, sig)
             elif m.analysis == "Multiclass":
                 res, objs = _multiclass_objects(m, train, test, names)

@@ -103,6 +103,15 @@ class Reader:
                 ones booked with AddVariable / AddSpectator (both lists are named).
         """
         model = path if isinstance(path, Model) else load_weights(path)
+        if not isinstance(model, Model):  # an AE:: document: TMVA's Reader has no MethodAE
+            raise WeightFileError(
+                f"{model.path or title}: {model.method}::{model.title} is a MethodAE file, which TMVA's "
+                "Reader cannot book; book its halves (load_weights(...).encoder / .decoder, DL models) or "
+                "use "
+                "load_weights(...).anomaly_score / reconstruct",
+                token=model.method,
+                expected=["DL", "DNN"],
+            )
         where = model.path or str(title)
         file_vars = [v.expression for v in model.variables]
         if self._variables:

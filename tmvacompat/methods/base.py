@@ -106,18 +106,7 @@ class MethodBase:
             weight_file: where to write; default :attr:`weight_file`; ``""`` writes nothing.
         """
         atype = self.decide_analysis_type(dataset)
-        if atype == "Classification" and dataset.n_classes != 2:
-            raise OptionError(
-                f"method {self.title!r}: Classification needs exactly 2 classes, the dataset has "
-                f"{dataset.n_classes} ({', '.join(dataset.class_names)})",
-                token="AnalysisType",
-                expected=["Multiclass"],
-            )
-        if atype == "Regression" and dataset.n_targets == 0:
-            raise OptionError(
-                f"method {self.title!r}: Regression needs targets (DataLoader.AddTarget)",
-                token="AnalysisType",
-            )
+        self._check_analysis_type(atype, dataset)
         self.analysis_type = atype
         train = dataset.train
         X, class_ids, w = train.X, train.class_ids, train.weights
@@ -127,17 +116,16 @@ class MethodBase:
             train = dataclasses.replace(train, weights=np.where(w < 0, np.zeros_like(w), w))
             w = train.weights
         t0 = time.perf_counter()
+        with_targets = atype == "Regression" and self._transforms_targets
         chain = TransformChain.fit(
             X,
             class_ids,
-            targets=train.targets if atype == "Regression" else None,
+            targets=train.targets if with_targets else None,
             weights=w,
             n_classes=dataset.n_classes,
             items=str(self.options.get("VarTransform", "None")),
             variables=[(v.label, v.expression) for v in dataset.variables],
-            target_names=[(t.label, t.expression) for t in dataset.targets]
-            if atype == "Regression"
-            else None,
+            target_names=[(t.label, t.expression) for t in dataset.targets] if with_targets else None,
             class_names=list(dataset.class_names),
         )
         self.model = self._train_model(dataset, train, chain, atype)
@@ -152,6 +140,34 @@ class MethodBase:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self.model.save(path)
         return self.model
+
+    #: whether VarTransform covers the regression targets (MethodAE's transformation is of its inputs only)
+    _transforms_targets: ClassVar[bool] = True
+
+    def _check_analysis_type(self, atype: str, dataset: DataSet) -> None:
+        """Refuse an analysis type the dataset cannot serve (2 classes, targets)."""
+        if atype == "Classification" and dataset.n_classes != 2:
+            raise OptionError(
+                f"method {self.title!r}: Classification needs exactly 2 classes, the dataset has "
+                f"{dataset.n_classes} ({', '.join(dataset.class_names)})",
+                token="AnalysisType",
+                expected=["Multiclass"],
+            )
+        if atype == "Regression" and dataset.n_targets == 0:
+            raise OptionError(
+                f"method {self.title!r}: Regression needs targets (DataLoader.AddTarget)",
+                token="AnalysisType",
+            )
+
+    def history_terms(self) -> dict[str, list[float]]:
+        """Per validation epoch monitored quantities beyond TMVA's ``trainingError``/``valError`` (the
+        output file's ``TrainingHistory_<Title>_<key>``); none by default."""
+        return {}
+
+    def output_branches(self, data: Any) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Extra TrainTree/TestTree branches for the events ``data``: name -> (leaf names, (n, nleaves)
+        values); none by default."""
+        return {}
 
     # ------------------------------------------------------------------ CreateMVAPdfs
     def _mva_pdf_settings(self) -> tuple[PDFSettings, PDFSettings] | None:

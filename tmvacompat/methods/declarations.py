@@ -213,6 +213,36 @@ AE: list[Option] = [
     ),
 ]
 
+#: MethodDL options the GSoC MethodAE lacks and tmvacompat's MethodAE reads (after the GSoC ones, so the
+#: GSoC options keep their XML order), then the variational-autoencoder settings (tmvacompat's own).
+AE_EXTENSIONS: list[Option] = [
+    Option(
+        "RandomSeed", int, 0, help="Seed for weight initialization and batch shuffling (0: not reproducible)"
+    ),
+    Option(
+        "ValidationSize",
+        str,
+        "20%",
+        help="Validation part of the training data: 20%, 0.2 or 100 events",
+        check=check_validation_size,
+    ),
+    Option(
+        "Variational",
+        bool,
+        False,
+        help="Variational autoencoder: the encoder's last layer gives mean and log-variance heads",
+    ),
+    Option("KLWeight", float, 1.0, help="Weight of the KL divergence in the VAE loss"),
+    Option("KLAnnealingEpochs", int, 0, help="Epochs over which the KL weight rises linearly to KLWeight"),
+    Option(
+        "AnomalyScore",
+        str,
+        "MSE",
+        allowed=("MSE", "ELBO"),
+        help="Anomaly score: reconstruction MSE in the transformed space, or (VAE) the negative ELBO",
+    ),
+]
+
 #: The old MethodDNN::DeclareOptions (ROOT 6.08-6.20, weight files with Method="DNN::..."), in order.
 #: ROOT 6.08 defaulted Architecture to STANDARD; 6.12 weight files show CPU, kept here.
 DNN: list[Option] = [
@@ -274,7 +304,7 @@ READER: list[Option] = [
 BASE_OPTIONS = OptionSet("MethodBase", BASE)
 READER_OPTIONS = OptionSet("Reader", READER)
 DL_OPTIONS = OptionSet("DL", BASE + DL, MVAPDF)
-AE_OPTIONS = OptionSet("AE", BASE + AE, MVAPDF)
+AE_OPTIONS = OptionSet("AE", BASE + AE + AE_EXTENSIONS, MVAPDF)
 DNN_OPTIONS = OptionSet("DNN", BASE + DNN, MVAPDF)
 FACTORY_OPTIONS = OptionSet("Factory", FACTORY)
 
@@ -282,6 +312,7 @@ __all__ = [
     "BASE",
     "DL",
     "AE",
+    "AE_EXTENSIONS",
     "DNN",
     "MVAPDF",
     "FACTORY",

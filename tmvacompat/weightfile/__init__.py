@@ -1,4 +1,5 @@
-"""TMVA weight files: read, evaluate and write MethodDL (``DL::``) and MethodDNN (``DNN::``) XML.
+"""TMVA weight files: read, evaluate and write MethodDL (``DL::``), MethodDNN (``DNN::``) and tmvacompat's
+MethodAE (``AE::``, :class:`AEModel`) XML.
 
 Example:
     >>> from tmvacompat.weightfile import load_weights          # doctest: +SKIP
@@ -12,7 +13,16 @@ written here but cannot be loaded by ROOT's ``TMVA::Reader``.
 
 from __future__ import annotations
 
+from tmvacompat.weightfile.ae_model import AEModel
 from tmvacompat.weightfile.model import Model, NetworkInfo, VariableInfo
 from tmvacompat.weightfile.xmlread import SUPPORTED_METHODS, load_weights, model_from_bytes
 
-__all__ = ["Model", "NetworkInfo", "VariableInfo", "load_weights", "model_from_bytes", "SUPPORTED_METHODS"]
+__all__ = [
+    "AEModel",
+    "Model",
+    "NetworkInfo",
+    "VariableInfo",
+    "load_weights",
+    "model_from_bytes",
+    "SUPPORTED_METHODS",
+]

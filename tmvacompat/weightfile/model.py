@@ -563,22 +563,23 @@ class Model:
         return res
 
     # ------------------------------------------------------------------ writing
-    def save(self, path: str | os.PathLike, precision: str = "lossless") -> None:
+    def save(self, path: str | os.PathLike, precision: str = "lossless", strict: bool = False) -> None:
         """Write the model as a TMVA weight file (atomically: temporary file + rename).
 
         ``precision="lossless"`` writes the shortest text that reads back to the exact stored values;
         ``precision="tmva"`` formats numbers as TMVA does (``%.6e`` float32 matrices, ``%.16e`` attributes,
-        ``%.8e`` variable ranges).
+        ``%.8e`` variable ranges) and warns when the network has layers TMVA cannot build (CONVT,
+        PADDING2D, ADD, CONCAT, labels); ``strict=True`` refuses those with a WeightFileError.
         """
         from tmvacompat.weightfile.xmlwrite import save_model
 
-        save_model(self, path, precision=precision)
+        save_model(self, path, precision=precision, strict=strict)
 
-    def to_xml(self, precision: str = "lossless") -> str:
+    def to_xml(self, precision: str = "lossless", strict: bool = False) -> str:
         """The weight file text :meth:`save` would write."""
         from tmvacompat.weightfile.xmlwrite import model_to_xml
 
-        return model_to_xml(self, precision=precision)
+        return model_to_xml(self, precision=precision, strict=strict)
 
 
 def apply_output_function(raw: np.ndarray, char: str) -> np.ndarray:

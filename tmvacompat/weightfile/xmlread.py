@@ -49,7 +49,7 @@ from tmvacompat.specs import (
 from tmvacompat.weightfile.layers_xml import KIND_OF_ELEMENT, MATRIX_NAMES, expected_shapes
 from tmvacompat.weightfile.model import ANALYSIS_TYPES, Model, NetworkInfo, VariableInfo
 
-SUPPORTED_METHODS = ("DL", "DNN")
+SUPPORTED_METHODS = ("DL", "DNN", "AE")
 MAX_FILE_BYTES = 1 << 31
 MAX_ATTRIBUTE_CHARS = 1 << 16
 MAX_LAYERS = 10_000
@@ -248,13 +248,43 @@ def model_from_element(root: ET.Element, path: str = "<memory>") -> Model:
     method, title = method_attr.split("::", 1)
     if method not in SUPPORTED_METHODS:
         raise _fail(
-            f"method {method!r} ({method_attr}) is not supported; tmvacompat reads MethodDL ('DL::') and "
-            "MethodDNN ('DNN::') weight files only",
+            f"method {method!r} ({method_attr}) is not supported; tmvacompat reads MethodDL ('DL::'), "
+            "MethodDNN ('DNN::') and its own MethodAE ('AE::') weight files only",
             where,
             token=method,
             expected=list(SUPPORTED_METHODS),
         )
+    head = read_header(root, where)
+    weights_el = _child(root, "Weights", where)
+    if method == "AE":
+        from tmvacompat.weightfile.ae_model import ae_model_from_element
 
+        return ae_model_from_element(root, weights_el, title, head, path)
+    variables, analysis = head["variables"], head["analysis_type"]
+    if method == "DL":
+        dims = [
+            _int(weights_el, a, f"{where}/Weights", lo=1) for a in ("InputDepth", "InputHeight", "InputWidth")
+        ]
+    else:
+        dims = [_int(weights_el, "InputWidth", f"{where}/Weights", lo=1)]
+    if prod(dims) != len(variables):
+        raise _fail(
+            f"the network input {' x '.join(map(str, dims))} does not hold the {len(variables)} variables",
+            f"{where}/Weights",
+            token="InputWidth",
+        )
+    if method == "DL":
+        network = read_dl_network(weights_el, f"{where}/Weights")
+    else:
+        network = _read_dnn_weights(weights_el, f"{where}/Weights", analysis)
+    model = Model(method=method, title=title, network=network, path=path, **head)
+    read_transformations_into(model, root, path)
+    return model
+
+
+def read_header(root: ET.Element, where: str) -> dict:
+    """What a ``<MethodSetup>`` says before ``<Weights>``: ``analysis_type``, ``general_info``,
+    ``options``, ``variables``, ``spectators``, ``targets``, ``classes`` (the :class:`Model` fields)."""
     gi = root.find("GeneralInfo")
     general = (
         [(c.get("name", ""), c.get("value", "")) for c in gi if c.tag == "Info"] if gi is not None else []
@@ -296,27 +326,7 @@ def model_from_element(root: ET.Element, path: str = "<memory>") -> Model:
             "a multiclass file needs at least two <Class> entries", f"{where}/Classes", token="Classes"
         )
 
-    weights_el = _child(root, "Weights", where)
-    if method == "DL":
-        dims = [
-            _int(weights_el, a, f"{where}/Weights", lo=1) for a in ("InputDepth", "InputHeight", "InputWidth")
-        ]
-    else:
-        dims = [_int(weights_el, "InputWidth", f"{where}/Weights", lo=1)]
-    if prod(dims) != len(variables):
-        raise _fail(
-            f"the network input {' x '.join(map(str, dims))} does not hold the {len(variables)} variables",
-            f"{where}/Weights",
-            token="InputWidth",
-        )
-    if method == "DL":
-        network = _read_dl_weights(weights_el, f"{where}/Weights")
-    else:
-        network = _read_dnn_weights(weights_el, f"{where}/Weights", analysis)
-
-    model = Model(
-        method=method,
-        title=title,
+    return dict(
         analysis_type=analysis,
         general_info=general,
         options=options,
@@ -324,9 +334,11 @@ def model_from_element(root: ET.Element, path: str = "<memory>") -> Model:
         spectators=spectators,
         targets=targets,
         classes=classes,
-        network=network,
-        path=path,
     )
+
+
+def read_transformations_into(model, root: ET.Element, path: str) -> None:
+    """Read ``<Transformations>`` and ``<MVAPdfs>`` into ``model`` (kept for a verbatim write-back)."""
     tr_el = root.find("Transformations")
     model._source_transformations = tr_el
     model._source_mvapdfs = root.find("MVAPdfs")
@@ -341,10 +353,9 @@ def model_from_element(root: ET.Element, path: str = "<memory>") -> Model:
             # the XML side (inspection, round trip) still works; evaluation reports this
             model._transform_error = f"cannot read <Transformations>: {err}"
         else:
-            chain = read_transformations(tr_el, path, variables=variables, targets=targets)
+            chain = read_transformations(tr_el, path, variables=model.variables, targets=model.targets)
             model.transforms = chain
             model._source_chain = chain
-    return model
 
 
 # ---------------------------------------------------------------------- matrices
@@ -495,7 +506,8 @@ def _spec_from_element(el: ET.Element, where: str):
     raise _fail(f"unknown layer element <{tag}>", where, token=tag, expected=sorted(KIND_OF_ELEMENT))
 
 
-def _read_dl_weights(el: ET.Element, where: str) -> NetworkInfo:
+def read_dl_network(el: ET.Element, where: str) -> NetworkInfo:
+    """A MethodDL ``<Weights>``-style element (attributes and layer elements) as a :class:`NetworkInfo`."""
     depth = _int(el, "NetDepth", where, lo=1)
     layer_els = list(el)
     if len(layer_els) != depth or depth > MAX_LAYERS:
@@ -601,4 +613,13 @@ def version_code(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-__all__ = ["load_weights", "model_from_bytes", "model_from_element", "parse_xml", "SUPPORTED_METHODS"]
+__all__ = [
+    "load_weights",
+    "model_from_bytes",
+    "model_from_element",
+    "parse_xml",
+    "read_header",
+    "read_dl_network",
+    "read_transformations_into",
+    "SUPPORTED_METHODS",
+]

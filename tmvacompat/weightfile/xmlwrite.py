@@ -151,12 +151,17 @@ def _check_finite(arr: np.ndarray, where: str, name: str) -> None:
 
 
 def _weights_dl(model, precision: str) -> _Node:
-    net = model.network
+    return network_node("Weights", model.network, precision)
+
+
+def network_node(tag: str, net, precision: str) -> _Node:
+    """A MethodDL ``<Weights>``-style element named ``tag`` for a :class:`NetworkInfo` (MethodAE writes its
+    ``<Encoder>`` and ``<Decoder>`` this way)."""
     dd, hh, ww = net.input_layout
     bd, bh, bw = net.batch_layout
     wd_dtype = np.float32 if net.dtype == np.float32 else np.float64
     node = _Node(
-        "Weights",
+        tag,
         [
             ("NetDepth", str(len(net.layers))),
             ("InputDepth", str(dd)),
@@ -247,8 +252,27 @@ def _weights_dnn(model, precision: str) -> _Node:
     return node
 
 
-def model_to_xml(model, precision: str = "lossless") -> str:
-    """The full weight-file text for ``model``."""
+def check_tmva_loadable(what: str, problems: list[str], precision: str, strict: bool) -> None:
+    """Say that a document holds what ROOT's TMVA::Reader cannot load: an error with ``strict``, a warning
+    with ``precision="tmva"`` (asking for TMVA's number format suggests the file is meant for TMVA)."""
+    if not problems or not (strict or precision == "tmva"):
+        return
+    message = f"{what}: ROOT's TMVA::Reader cannot load this weight file ({'; '.join(problems)})"
+    if strict:
+        raise WeightFileError(message, token=problems[0], where=what)
+    import warnings
+
+    from tmvacompat.options import TMVACompatWarning
+
+    warnings.warn(message, TMVACompatWarning, stacklevel=4)
+
+
+def model_to_xml(model, precision: str = "lossless", strict: bool = False) -> str:
+    """The full weight-file text for ``model``.
+
+    ``strict=True`` refuses (WeightFileError) a network TMVA's MethodDL cannot build (tmvacompat's layers
+    CONVT, PADDING2D, ADD, CONCAT or graph labels); ``precision="tmva"`` warns about one.
+    """
     if precision not in PRECISIONS:
         raise WeightFileError(
             f"unknown precision {precision!r}", token=str(precision), expected=list(PRECISIONS)
@@ -260,6 +284,28 @@ def model_to_xml(model, precision: str = "lossless") -> str:
     if not isfinite(float(model.network.weight_decay)):
         raise WeightFileError("WeightDecay is not finite", token="WeightDecay", where="Weights")
     model.validate()
+    from tmvacompat.layout import extension_layers
+
+    check_tmva_loadable(
+        f"{model.method}::{model.title}", extension_layers(model.network.layers), precision, strict
+    )
+    root = document_header(model, precision)
+    root.children.append(
+        _weights_dl(model, precision) if model.method == "DL" else _weights_dnn(model, precision)
+    )
+    return document_text(root)
+
+
+def document_text(root: _Node) -> str:
+    """The XML text of a document (header line, TXMLEngine indentation)."""
+    out = ['<?xml version="1.0"?>']
+    _emit(root, 0, out)
+    return "\n".join(out) + "\n"
+
+
+def document_header(model, precision: str) -> _Node:
+    """``<MethodSetup>`` with everything before ``<Weights>`` (general info, options, variables,
+    spectators, classes, targets, transformations, MVA PDFs)."""
     root = _Node("MethodSetup", [("Method", f"{model.method}::{model.title}")])
     gi = root.add("GeneralInfo")
     for name, value in model.general_info:
@@ -296,18 +342,17 @@ def model_to_xml(model, precision: str = "lossless") -> str:
         from tmvacompat.weightfile.transforms_xml import write_mva_pdfs
 
         root.children.append(_from_etree(write_mva_pdfs(model.mva_pdfs, precision=precision)))
-    root.children.append(
-        _weights_dl(model, precision) if model.method == "DL" else _weights_dnn(model, precision)
-    )
-    out = ['<?xml version="1.0"?>']
-    _emit(root, 0, out)
-    return "\n".join(out) + "\n"
+    return root
 
 
-def save_model(model, path: str | os.PathLike, precision: str = "lossless") -> None:
+def save_model(model, path: str | os.PathLike, precision: str = "lossless", strict: bool = False) -> None:
     """Write ``model`` to ``path`` atomically (temporary file in the same directory, then ``os.replace``),
     with the permissions ``open()`` would give and through a symbolic link to the file it points to."""
-    text = model_to_xml(model, precision=precision)
+    save_text(model_to_xml(model, precision=precision, strict=strict), path)
+
+
+def save_text(text: str, path: str | os.PathLike) -> None:
+    """Write a weight file's text to ``path`` atomically."""
     with atomic_path(path, error=WeightFileError, what="weight file") as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -315,4 +360,14 @@ def save_model(model, path: str | os.PathLike, precision: str = "lossless") -> N
             os.fsync(fh.fileno())
 
 
-__all__ = ["model_to_xml", "save_model", "fmt_values", "PRECISIONS"]
+__all__ = [
+    "model_to_xml",
+    "save_model",
+    "save_text",
+    "fmt_values",
+    "network_node",
+    "document_header",
+    "document_text",
+    "check_tmva_loadable",
+    "PRECISIONS",
+]
