@@ -470,7 +470,9 @@ class Factory:
                 self.results[(name, b.method.title)] = b.result
                 out[b.method.title] = b.result
             tables = _format(name, booked)
-            cls_results = [b.result for b in booked if b.method.analysis_type == "Classification"]
+            cls_results = [
+                b.result for b in booked if b.method.analysis_type == "Classification" and b.result is not None
+            ]
             if cls_results:
                 tables += "\n" + format_separation_table(name, cls_results)
             self._log(log_block("", tables.split("\n")))
