@@ -471,7 +471,9 @@ class Factory:
                 out[b.method.title] = b.result
             tables = _format(name, booked)
             cls_results = [
-                b.result for b in booked if b.method.analysis_type == "Classification" and b.result is not None
+                b.result
+                for b in booked
+                if b.method.analysis_type == "Classification" and b.result is not None
             ]
             if cls_results:
                 tables += "\n" + format_separation_table(name, cls_results)
