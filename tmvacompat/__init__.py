@@ -60,6 +60,7 @@ _LAZY = {
     "to_onnx": "tmvacompat.onnx_export",
     "DLClassifier": "tmvacompat.sklearn",
     "DLRegressor": "tmvacompat.sklearn",
+    "AutoEncoder": "tmvacompat.sklearn",
 }
 
 

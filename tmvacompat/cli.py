@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("source")
     ev.add_argument("--limit", type=int, default=10)
     cv = sub.add_parser(
-        "convert", parents=[verbose], help="export a DL weight file to ONNX (onnxruntime, ROOT's SOFIE)"
+        "convert", parents=[verbose], help="export a DL or AE weight file to ONNX (onnxruntime, ROOT's SOFIE)"
     )
     cv.add_argument("weights")
     cv.add_argument("-o", "--output", required=True, help="the .onnx file to write")

@@ -1,4 +1,4 @@
-"""ONNX export of MethodDL / MethodDNN models, for onnxruntime and ROOT's SOFIE (C++ inference).
+"""ONNX export of MethodDL / MethodDNN / MethodAE models, for onnxruntime and ROOT's SOFIE (C++ inference).
 
 :func:`to_onnx` turns a :class:`~tmvacompat.weightfile.model.Model` into one ONNX graph that maps the raw
 input variables (float32, shape ``[N, nvar]``, in the weight file's variable order) to what
@@ -12,6 +12,12 @@ conventions (:mod:`tmvacompat.engine`): ``DENSE`` -> Gemm (transB=1), ``CONV`` -
 ConvTranspose, ``MAXPOOL`` -> MaxPool, ``PADDING2D`` -> Pad, ``RESHAPE`` -> Reshape, ``BNORM`` ->
 BatchNormalization, ``RNN``/``LSTM``/``GRU`` -> RNN/LSTM/GRU (gates reordered to ONNX's i,o,f,c and z,r,h;
 ``resetGateAfter`` is ``linear_before_reset``), ``ADD`` -> Add, ``CONCAT`` -> Concat.
+
+An autoencoder (:class:`~tmvacompat.weightfile.AEModel`) becomes one graph from the raw variables through
+the input transformation, the encoder (the mean head of a VAE) and the decoder to two outputs: ``score``,
+the anomaly score (the mean squared residual in the transformed space; for ``AnomalyScore=ELBO`` plus the
+KL term at z = mean, deterministic there), and ``reconstruction``, the decoder output mapped back through
+the inverse transformation. Means and sums over columns are Gemm products with constant columns.
 
 Not exportable (:class:`ONNXExportError`): the Gauss and Uniform transformations (TMVA's spline PDF and
 inverse error function have no ONNX operator), recurrent layers with ``rememberState`` (their output
@@ -31,6 +37,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from math import prod
 from typing import Any
 
@@ -55,6 +62,8 @@ OPERATORS = frozenset(
 
 INPUT_NAME = "x"
 OUTPUT_NAME = "mva"
+#: an autoencoder graph's outputs: the anomaly score (N,) and the reconstruction (N, nvar)
+AE_OUTPUTS = ("score", "reconstruction")
 
 
 class ONNXExportError(WeightFileError):
@@ -322,67 +331,25 @@ def _check_exportable(model, where: str) -> None:
                 raise _not_exportable_transform(t, where)
 
 
-# ------------------------------------------------------------------------------------- public API
-def to_onnx(
-    model,
-    path: str | os.PathLike | None = None,
-    *,
-    opset: int = DEFAULT_OPSET,
-    batch_size: int | None = None,
-    nan_response: bool = True,
-) -> Any:
-    """Export a DL / DNN model to an ``onnx.ModelProto`` (and write it to ``path`` if given).
-
-    The graph's input ``x`` is float32 ``[N, nvar]`` (the raw variables, columns in the weight file's
-    order: ``[v.expression for v in model.variables]``); its output ``mva`` is what :meth:`Model.evaluate`
-    returns: ``[N]`` for a classifier or a single regression target, ``[N, k]`` for several targets or
-    classes. Everything runs in float32 (a MethodDNN float64 net agrees to float32 rounding).
-
-    Args:
-        model: a :class:`~tmvacompat.weightfile.model.Model` (``load_weights(...)`` or a trained one).
-        path: where to write the ``.onnx`` file (atomically), or None.
-        opset: the ONNX opset (13 to the installed onnx's newest).
-        batch_size: a fixed batch dimension (SOFIE's recurrent operators need one; 1 for event-by-event
-            inference), or None for a dynamic ``N``.
-        nan_response: classifiers give -999 for an event with a NaN input, as TMVA's Reader (IsNaN, Cast,
-            ReduceMax, Greater, Or, Where operators); False leaves them out (NaN in, NaN out).
-
-    Raises:
-        ONNXExportError: a transformation or layer without an ONNX form (Gauss, Uniform, rememberState),
-            an opset out of range, or no onnx package.
-
-    >>> to_onnx(load_weights("TMVAClassification_DL.weights.xml"), "model.onnx")  # doctest: +SKIP
-    """
-    onnx, helper, numpy_helper = _onnx()
-    where = getattr(model, "path", None) or getattr(model, "title", "model")
-    newest = onnx.defs.onnx_opset_version()
-    if not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
-        raise ONNXExportError(
-            f"opset {opset!r} is not supported by this export", token=str(opset),
-            expected=[f"an integer from {MIN_OPSET} to {newest}"],
-        )  # fmt: skip
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
-        raise ONNXExportError(f"batch_size must be a positive integer or None, got {batch_size!r}",
-                              token=str(batch_size))  # fmt: skip
-    _check_exportable(model, where)
+# ------------------------------------------------------------------------------------- graph pieces
+def _network(g: _Graph, x: str, model, where: str) -> tuple[str, int]:
+    """The nodes of ``model.network`` on the (transformed) inputs ``x`` (N, nvar): (output (N, nout), nout),
+    before the output function."""
     from tmvacompat.engine.network import Network
     from tmvacompat.errors import LayoutError
 
     net_info = model.network
+    nvar = len(model.variables)
     try:
         net = Network.build(net_info.layers, net_info.input_shape(), n_outputs=model.n_outputs,
-                            nvar=len(model.variables), dtype=np.float32)  # fmt: skip
+                            nvar=nvar, dtype=np.float32)  # fmt: skip
     except LayoutError as err:
         raise ONNXExportError(f"the stored network cannot be built: {err.message}", where=where) from err
-    nvar = len(model.variables)
     if prod(net.input_shape) != nvar:
         raise ONNXExportError(
             f"the network takes {prod(net.input_shape)} inputs but the model has {nvar} variables",
             where=where,
         )
-
-    g = _Graph(helper, numpy_helper, opset)
-    x = _forward_transforms(g, INPUT_NAME, model, where)
     if len(net.input_shape) != 1:
         x = g.reshape(x, net.input_shape)
     nodes: dict[int, tuple[str, tuple]] = {-1: (x, net.input_shape)}
@@ -396,22 +363,50 @@ def to_onnx(
     nout = prod(out_shape)
     if len(out_shape) != 1:
         out = g.reshape(out, (nout,))
-    of = net_info.output_function
+    return out, nout
+
+
+def _columns(g: _Graph, t: str, start: int, stop: int, n: int) -> str:
+    """Columns ``start:stop`` of the (N, n) tensor ``t``."""
+    if (start, stop) == (0, n):
+        return t
+    consts = [g.const(k, v, np.int64) for k, v in (("starts", [start]), ("ends", [stop]), ("axes", [1]))]
+    return g.op("Slice", [t, *consts], "sliced")
+
+
+def _row_sum(g: _Graph, t: str, n: int, factor: float) -> str:
+    """``factor`` times the sum over the columns of the (N, n) tensor ``t``, shape (N,) (a Gemm with a
+    constant column: SOFIE's reductions are not needed)."""
+    col = g.op("Gemm", [t, g.const("sum_weights", np.full((n, 1), factor, np.float32))], "row_sum")
+    return g.op("Reshape", [col, g.const("shape", [-1], np.int64)], "values")
+
+
+def _bind_output(g: _Graph, tensor: str, name: str) -> None:
+    """Give the graph output ``name`` to ``tensor``: rename it where it is produced when nothing else reads
+    it, else through an Identity."""
+    used = any(tensor in n.input for n in g.nodes)
+    producer = next((n for n in g.nodes if tensor in n.output), None)
+    if producer is None or used:
+        tensor = g.op("Identity", [tensor])
+        producer = g.nodes[-1]
+    producer.output[list(producer.output).index(tensor)] = name
+
+
+def _dl_graph(g: _Graph, onnx, model, where: str, nan_response: bool) -> tuple[list, dict]:
+    """The nodes of a DL / DNN model: ([(output name, shape)], metadata)."""
+    _check_exportable(model, where)
+    x = _forward_transforms(g, INPUT_NAME, model, where)
+    out, nout = _network(g, x, model, where)
+    of = model.network.output_function
     if of == "S":
         out = g.op("Sigmoid", [out], "sigmoid")
     elif of == "M":
         out = g.op("Softmax", [out], "softmax", axis=1)
 
-    def first_columns(t: str, k: int) -> str:
-        if k == nout:
-            return t
-        consts = [g.const(n, v, np.int64) for n, v in (("starts", [0]), ("ends", [k]), ("axes", [1]))]
-        return g.op("Slice", [t, *consts], "sliced")
-
     kind = model.analysis_type
     if kind == "Regression":
         nt = max(1, len(model.targets))
-        out = _inverse_targets(g, first_columns(out, nt), model, where)
+        out = _inverse_targets(g, _columns(g, out, 0, nt, nout), model, where)
         shape_out: list = [None, nt]
         if nt == 1:
             out = g.op("Reshape", [out, g.const("shape", [-1], np.int64)], "values")
@@ -419,26 +414,14 @@ def to_onnx(
     elif kind == "Multiclass":
         shape_out = [None, nout]
     else:
-        out = g.op("Reshape", [first_columns(out, 1), g.const("shape", [-1], np.int64)], "values")
+        out = g.op("Reshape", [_columns(g, out, 0, 1, nout), g.const("shape", [-1], np.int64)], "values")
         shape_out = [None]
         if nan_response:  # TMVA's Reader: -999 for a NaN input or a NaN response
             bad_in = g.op("Cast", [g.op("IsNaN", [INPUT_NAME])], to=onnx.TensorProto.FLOAT)
             bad_in = g.op("Greater", [g.reduce_max(bad_in, 1), g.const("half", 0.5)])
             bad = g.op("Or", [bad_in, g.op("IsNaN", [out])], "bad")
             out = g.op("Where", [bad, g.const("nan_response", -999.0), out], "values")
-    if out not in g.nodes[-1].output:
-        out = g.op("Identity", [out])
-    last = g.nodes[-1]
-    last.output[list(last.output).index(out)] = OUTPUT_NAME
-
-    batch: int | str = batch_size if batch_size is not None else "N"
-    inp = helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, [batch, nvar])
-    outp = helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT,
-                                         [batch if d is None else d for d in shape_out])  # fmt: skip
-    graph = helper.make_graph(g.nodes, _graph_name(model), [inp], [outp], initializer=g.inits)
-    opsets = [helper.make_opsetid("", opset)]
-    proto = helper.make_model(graph, opset_imports=opsets, producer_name="tmvacompat",
-                              ir_version=helper.find_min_ir_version_for(opsets))  # fmt: skip
+    _bind_output(g, out, OUTPUT_NAME)
     meta = {
         "method": f"{model.method}::{model.title}",
         "analysis_type": kind,
@@ -446,6 +429,155 @@ def to_onnx(
         "classes": ",".join(model.classes),
         "targets": ",".join(v.expression for v in model.targets),
     }
+    return [(OUTPUT_NAME, shape_out)], meta
+
+
+def _ae_outputs(outputs, where: str) -> tuple[str, ...]:
+    """The AE graph outputs asked for, checked (default: both, score first)."""
+    if outputs is None:
+        return AE_OUTPUTS
+    names = (outputs,) if isinstance(outputs, str) else tuple(outputs)
+    bad = [n for n in names if n not in AE_OUTPUTS]
+    if bad or not names or len(set(names)) != len(names):
+        raise ONNXExportError(
+            f"outputs={outputs!r}: an autoencoder graph gives {' and '.join(map(repr, AE_OUTPUTS))}, each at "
+            "most once",
+            token=repr(bad[0] if bad else outputs),
+            expected=[repr(n) for n in AE_OUTPUTS] + [repr(AE_OUTPUTS)],
+            where=where,
+        )
+    return names
+
+
+def _ae_graph(g: _Graph, model, where: str, outputs) -> tuple[list, dict]:
+    """The nodes of a MethodAE model: x -> transformation -> encoder (mean) -> decoder; the score in the
+    transformed space, the reconstruction through the inverse transformation."""
+    names = _ae_outputs(outputs, where)
+    k, nvar = model.latent_size, len(model.variables)
+    encoder, decoder = model.encoder, model.decoder
+    for half in (encoder, decoder):
+        _check_exportable(half, where)
+    xt = _forward_transforms(g, INPUT_NAME, encoder, where)
+    elbo = model.score == "ELBO" and "score" in names
+    # the ELBO needs the log-variance head too; the mean rows give the same values as the mean-only encoder
+    enc = model._half("encoder_full") if elbo else encoder
+    h, nh = _network(g, xt, enc, f"{where}: Encoder")
+    mu = _columns(g, h, 0, k, nh)
+    raw, nout = _network(g, mu, model._half("decoder_raw"), f"{where}: Decoder")
+    if nout != nvar:
+        raise ONNXExportError(
+            f"the decoder gives {nout} values but the model has {nvar} variables", where=where
+        )
+    shapes = {"score": [None], "reconstruction": [None, nvar]}
+    tensors = {}
+    for name in names:
+        if name == "score":  # mean over the variables of the squared difference, as AEModel.anomaly_score
+            d = g.op("Sub", [xt, raw], "residual")
+            out = _row_sum(g, g.op("Mul", [d, d], "squared"), nvar, 1.0 / nvar)
+            if elbo:  # + KLWeight * -1/2 sum(1 + s - mu^2 - exp(s)) at z = mu
+                s = _columns(g, h, k, 2 * k, nh)
+                term = g.op("Sub", [g.op("Add", [s, g.const("one", 1.0)]), g.op("Mul", [mu, mu])])
+                term = g.op("Sub", [term, g.op("Exp", [s])], "kl_terms")
+                kl = _row_sum(g, term, k, -0.5 * float(model.kl_weight))
+                out = g.op("Add", [out, kl], "elbo")
+        else:
+            out = _inverse_targets(g, raw, decoder, where)
+        tensors[name] = out
+    for name, out in tensors.items():  # after all nodes exist: renaming must not orphan a later reader
+        _bind_output(g, out, name)
+    meta = {
+        "method": f"{model.method}::{model.title}",
+        "analysis_type": model.analysis_type,
+        "variables": ",".join(v.expression for v in model.variables),
+        "outputs": ",".join(names),
+        "anomaly_score": model.score,
+        "latent_size": str(k),
+        "variational": "1" if model.variational else "0",
+    }
+    return [(n, shapes[n]) for n in names], meta
+
+
+# ------------------------------------------------------------------------------------- public API
+def to_onnx(
+    model,
+    path: str | os.PathLike | None = None,
+    *,
+    opset: int = DEFAULT_OPSET,
+    batch_size: int | None = None,
+    nan_response: bool = True,
+    outputs: str | Sequence[str] | None = None,
+) -> Any:
+    """Export a DL / DNN model or an autoencoder as an ``onnx.ModelProto`` (written to ``path`` if given).
+
+    The graph's input ``x`` is float32 ``[N, nvar]`` (the raw variables, columns in the weight file's
+    order: ``[v.expression for v in model.variables]``). For a DL / DNN model its output ``mva`` is what
+    :meth:`Model.evaluate` returns: ``[N]`` for a classifier or a single regression target, ``[N, k]`` for
+    several targets or classes. For an :class:`~tmvacompat.weightfile.AEModel` the outputs are ``score``
+    ``[N]`` (:meth:`AEModel.anomaly_score`, the MethodAE GetMvaValue: MSE in the transformed space, plus the
+    KL term at z = mean for ``AnomalyScore=ELBO``) and ``reconstruction`` ``[N, nvar]``
+    (:meth:`AEModel.reconstruct`, in the original variable space); ``model.encoder`` and ``model.decoder``
+    export as DL models. Everything runs in float32 (a MethodDNN float64 net agrees to float32 rounding).
+
+    Args:
+        model: a :class:`~tmvacompat.weightfile.model.Model` or
+            :class:`~tmvacompat.weightfile.AEModel` (``load_weights(...)`` or a trained one).
+        path: where to write the ``.onnx`` file (atomically), or None.
+        opset: the ONNX opset (13 to the installed onnx's newest).
+        batch_size: a fixed batch dimension (SOFIE's recurrent operators need one; 1 for event-by-event
+            inference), or None for a dynamic ``N``.
+        nan_response: classifiers give -999 for an event with a NaN input, as TMVA's Reader (IsNaN, Cast,
+            ReduceMax, Greater, Or, Where operators); False leaves them out (NaN in, NaN out). An
+            autoencoder's score is NaN for a NaN input, as :meth:`AEModel.anomaly_score`.
+        outputs: (autoencoders only) ``"score"``, ``"reconstruction"`` or both in the order given;
+            None: both, score first.
+
+    Raises:
+        ONNXExportError: a transformation or layer without an ONNX form (Gauss, Uniform, rememberState),
+            an opset out of range, ``outputs`` for a model without those outputs, or no onnx package.
+
+    >>> to_onnx(load_weights("TMVAClassification_DL.weights.xml"), "model.onnx")  # doctest: +SKIP
+    >>> to_onnx(load_weights("TMVAAnomaly_AE.weights.xml"), "ae.onnx", outputs="score")  # doctest: +SKIP
+    """
+    onnx, helper, numpy_helper = _onnx()
+    from tmvacompat.weightfile.ae_model import AEModel
+
+    where = getattr(model, "path", None) or getattr(model, "title", "model")
+    newest = onnx.defs.onnx_opset_version()
+    if not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ONNXExportError(
+            f"opset {opset!r} is not supported by this export", token=str(opset),
+            expected=[f"an integer from {MIN_OPSET} to {newest}"],
+        )  # fmt: skip
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
+        raise ONNXExportError(f"batch_size must be a positive integer or None, got {batch_size!r}",
+                              token=str(batch_size))  # fmt: skip
+    g = _Graph(helper, numpy_helper, opset)
+    if isinstance(model, AEModel):
+        outs, meta = _ae_graph(g, model, where, outputs)
+    else:
+        if outputs is not None:
+            raise ONNXExportError(
+                f"outputs={outputs!r} selects an autoencoder's outputs; a {model.method} model has one "
+                f"output, {OUTPUT_NAME!r}",
+                token="outputs",
+                expected=["outputs=None"],
+                where=where,
+            )
+        outs, meta = _dl_graph(g, onnx, model, where, nan_response)
+
+    nvar = len(model.variables)
+    batch: int | str = batch_size if batch_size is not None else "N"
+    inp = helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, [batch, nvar])
+    value_infos = [
+        helper.make_tensor_value_info(
+            name, onnx.TensorProto.FLOAT, [batch if d is None else d for d in shape]
+        )
+        for name, shape in outs
+    ]
+    graph = helper.make_graph(g.nodes, _graph_name(model), [inp], value_infos, initializer=g.inits)
+    opsets = [helper.make_opsetid("", opset)]
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="tmvacompat",
+                              ir_version=helper.find_min_ir_version_for(opsets))  # fmt: skip
     helper.set_model_props(proto, meta)
     unknown = g.ops - OPERATORS
     assert not unknown, f"operators outside the SOFIE list: {unknown}"
@@ -463,4 +595,6 @@ def _graph_name(model) -> str:
     return "".join(c if c.isalnum() else "_" for c in text)
 
 
-__all__ = ["to_onnx", "ONNXExportError", "OPERATORS", "DEFAULT_OPSET", "INPUT_NAME", "OUTPUT_NAME"]
+__all__ = [
+    "to_onnx", "ONNXExportError", "OPERATORS", "DEFAULT_OPSET", "INPUT_NAME", "OUTPUT_NAME", "AE_OUTPUTS",
+]  # fmt: skip

@@ -1,6 +1,6 @@
-"""A scikit-learn face for MethodDL: :class:`DLClassifier` and :class:`DLRegressor`.
+"""scikit-learn faces of MethodDL and MethodAE: DLClassifier, DLRegressor and AutoEncoder.
 
-Both estimators book tmvacompat's own :class:`~tmvacompat.methods.dl.MethodDL` with a TMVA option string and
+The DL estimators book tmvacompat's own :class:`~tmvacompat.methods.dl.MethodDL` with a TMVA option string and
 train it on a :meth:`DataSet.from_arrays <tmvacompat.data.dataset.DataSet.from_arrays>` built from ``X``,
 ``y`` and ``sample_weight``, so a fit is exactly a MethodDL training: TMVA's losses, output functions,
 VarTransform, validation split, convergence test and weight files.
@@ -50,6 +50,11 @@ its 10-row data sets, except one check, which tests a property a mini-batch netw
   since TMVA's loss is the weighted mean over mini-batches drawn from the rows: repeated rows change the
   batches, the validation split and the Normalize ranges (as repeated events would in TMVA).
 
+:class:`AutoEncoder` books :class:`~tmvacompat.methods.ae.MethodAE` the same way on ``X`` alone (its keywords
+are listed in its documentation) and is a transformer: ``transform`` encodes, ``inverse_transform`` decodes,
+``predict`` reconstructs, ``score_samples`` is minus the anomaly score. It passes the same checks with the
+same exception.
+
 The checks with pandas inputs are skipped by scikit-learn itself when pandas is not installed. A
 ``random_seed`` of 0 (TMVA's default) trains differently every time, and the estimator's tags say so.
 
@@ -80,15 +85,22 @@ from tmvacompat.data.expressions import parse, split_label
 from tmvacompat.data.tmvarandom import RandomGenerator, permutation
 from tmvacompat.data.transforms import TransformChain
 from tmvacompat.errors import InputDataError, OptionError, TMVACompatError
-from tmvacompat.methods.declarations import DL_OPTIONS
+from tmvacompat.methods.ae import MethodAE
+from tmvacompat.methods.declarations import AE_OPTIONS, DL_OPTIONS
 from tmvacompat.methods.dl import MethodDL
 from tmvacompat.options import format_training_strategy, parse_training_strategy, training_phases
-from tmvacompat.weightfile import Model
+from tmvacompat.weightfile import AEModel, Model
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.base import (
+        BaseEstimator,
+        ClassifierMixin,
+        ClassNamePrefixFeaturesOutMixin,
+        RegressorMixin,
+        TransformerMixin,
+    )
     from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+    from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, validate_data
 
     _MISSING: str | None = None
 except ImportError as _err:  # the optional extra: the estimators say what to install when they are made
@@ -106,8 +118,14 @@ except ImportError as _err:  # the optional extra: the estimators say what to in
     class RegressorMixin:  # type: ignore[no-redef]
         pass
 
+    class TransformerMixin:  # type: ignore[no-redef]
+        pass
 
-__all__ = ["DLClassifier", "DLRegressor"]
+    class ClassNamePrefixFeaturesOutMixin:  # type: ignore[no-redef]
+        pass
+
+
+__all__ = ["DLClassifier", "DLRegressor", "AutoEncoder"]
 
 #: keyword parameter -> MethodDL option
 _OPTION_KEYWORDS = {
@@ -132,12 +150,36 @@ _STRATEGY_KEYWORDS = {
     "optimizer": ("Optimizer", "optimizer"),
     "drop_config": ("DropConfig", "drop_config"),
 }
-_INT_KEYWORDS = ("random_seed", "batch_size", "max_epochs", "convergence_steps", "test_repetitions")
+#: keyword parameter -> MethodAE option (the strategy keywords are shared)
+_AE_OPTION_KEYWORDS = {
+    "layout": "Layout",
+    "input_layout": "InputLayout",
+    "var_transform": "VarTransform",
+    "weight_initialization": "WeightInitialization",
+    "random_seed": "RandomSeed",
+    "validation_size": "ValidationSize",
+    "variational": "Variational",
+    "kl_weight": "KLWeight",
+    "kl_annealing_epochs": "KLAnnealingEpochs",
+    "anomaly_score": "AnomalyScore",
+}
+_INT_KEYWORDS = (
+    "random_seed", "batch_size", "max_epochs", "convergence_steps", "test_repetitions", "kl_annealing_epochs",
+)  # fmt: skip
+_BOOL_KEYWORDS = ("variational",)
 _NORM_MODES = ("None", "NumEvents", "EqualNumEvents")
 
 
 def _option_text(keyword: str, value: Any) -> str:
     """The text of a keyword parameter's value in an option string (checked for its kind)."""
+    if keyword in _BOOL_KEYWORDS:
+        if isinstance(value, bool | np.bool_):
+            return "True" if value else "False"
+        if isinstance(value, str):
+            return value
+        raise OptionError(
+            f"{keyword}={value!r} is not a bool", token=f"{keyword}={value!r}", expected=["True", "False"]
+        )
     if keyword in _INT_KEYWORDS:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral | str):
             raise OptionError(
@@ -215,14 +257,25 @@ def _renamed(model: Model, variables: Sequence[str] | None, targets: Sequence[st
             [(v.label, v.expression) for v in new.variables],
             [(v.label, v.expression) for v in new.targets],
         )
-    new.invalidate()
+    _forget_caches(new)
     return new
+
+
+def _forget_caches(model: Model | AEModel) -> None:
+    """Drop what a model derived from its names (an AE's halves, a DL model's evaluators)."""
+    if isinstance(model, AEModel):
+        model._halves.clear()
+    else:
+        model.invalidate()
 
 
 class _DLBase(BaseEstimator):
     """What both estimators share: option handling, the training call, export."""
 
     _analysis_types: tuple[str, ...] = ()
+    _option_set = DL_OPTIONS
+    _option_keywords = _OPTION_KEYWORDS
+    _method_class: Any = MethodDL
 
     def __init__(
         self,
@@ -273,7 +326,7 @@ class _DLBase(BaseEstimator):
 
     # ------------------------------------------------------------------ options
     def tmva_options(self) -> str:
-        """The MethodDL option string this estimator books: ``options`` with the keyword parameters applied.
+        """The MethodDL (MethodAE) option string this estimator books: ``options`` with the keywords applied.
 
         >>> DLClassifier("!H:Layout=TANH|4,LINEAR", random_seed=3, batch_size=10).tmva_options()
         ... # doctest: +ELLIPSIS
@@ -288,10 +341,10 @@ class _DLBase(BaseEstimator):
                 token=repr(self.options),
                 expected=["'Layout=TANH|64,LINEAR:VarTransform=N'"],
             )
-        values = DL_OPTIONS.parse(self.options)
+        values = self._option_set.parse(self.options)
         updates = {
             name: _option_text(kw, getattr(self, kw))
-            for kw, name in _OPTION_KEYWORDS.items()
+            for kw, name in self._option_keywords.items()
             if getattr(self, kw) is not None
         }
         if updates:
@@ -315,7 +368,7 @@ class _DLBase(BaseEstimator):
         try:
             with warnings.catch_warnings():  # fit() warns about the options; tags are asked for often
                 warnings.simplefilter("ignore")
-                seed = int(DL_OPTIONS.parse(self.tmva_options()).RandomSeed)
+                seed = int(self._option_set.parse(self.tmva_options()).RandomSeed)
         except (TMVACompatError, TypeError):
             seed = 1
         tags.non_deterministic = seed == 0
@@ -391,7 +444,7 @@ class _DLBase(BaseEstimator):
             order = permutation(len(X), RandomGenerator(seed))
             X, labels, w = X[order], labels[order], w[order]
         dataset = DataSet.from_arrays(X, labels, w_train=w, variables=self._variable_names(), **dataset_kw)
-        method = MethodDL(type(self).__name__, options, analysis_type=atype)
+        method = self._method_class(type(self).__name__, options, analysis_type=atype)
         self.model_ = method.train(dataset, weight_file="")
         self.history_ = method.history
         self.n_iter_ = len(method.history.records) if method.history is not None else 0
@@ -468,6 +521,7 @@ class _DLBase(BaseEstimator):
                 )
             model = copy.deepcopy(model) if model is self.model_ else model
             model.title = title
+            _forget_caches(model)
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)  # as TMVA creates <dataset>/weights/
         model.save(path, precision=precision)
@@ -613,8 +667,167 @@ class DLRegressor(RegressorMixin, _DLBase):
         return values.reshape(len(values), -1) if self._y_2d else values
 
 
+class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DLBase):
+    """TMVA's MethodAE (``Types.kAE``) as a scikit-learn transformer and novelty scorer.
+
+    ``fit(X)`` trains MethodAE (the input is the target); ``transform`` encodes to the latent coordinates
+    (the mean for a VAE), ``inverse_transform`` decodes them, ``predict`` gives the reconstruction in the
+    original variable space, ``score_samples`` minus the anomaly score (what MethodAE's GetMvaValue returns;
+    higher is more normal, as for scikit-learn's outlier detectors) and ``decision_function``
+    ``score_samples - offset_``, negative for the ``contamination`` fraction of the training rows that
+    reconstruct worst. ``score(X)`` is the mean of ``score_samples``.
+
+    Parameters: ``options`` is a MethodAE option string; the keywords override its options: ``layout``
+    (``"Encoder={...}Decoder={...}"``), ``input_layout``, ``var_transform``, ``weight_initialization``,
+    ``random_seed``, ``validation_size``, ``variational`` (``Variational``), ``kl_weight`` (``KLWeight``),
+    ``kl_annealing_epochs`` (``KLAnnealingEpochs``), ``anomaly_score`` (``"MSE"`` or ``"ELBO"``), the
+    TrainingStrategy keywords of :class:`DLClassifier`, ``split_seed`` and ``norm_mode`` as there, and
+    ``contamination`` in (0, 0.5].
+
+    Attributes:
+        model_: the trained :class:`~tmvacompat.weightfile.AEModel` (``model_.encoder``/``model_.decoder``
+            are MethodDL models); offset_: the ``decision_function`` threshold on ``score_samples``;
+        history_, n_iter_, tmva_options_, n_features_in_, feature_names_in_: as for :class:`DLClassifier`.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 2)) @ rng.normal(size=(2, 4))
+    >>> layout = "Encoder={DENSE|16|TANH,DENSE|2|LINEAR}Decoder={DENSE|16|TANH,DENSE|0|LINEAR}"
+    >>> ae = AutoEncoder(layout=layout, var_transform="N", learning_rate=3e-3, optimizer="ADAM",
+    ...                  batch_size=32, max_epochs=20, random_seed=1).fit(X)
+    >>> ae.transform(X[:3]).shape, ae.predict(X[:3]).shape, ae.inverse_transform(ae.transform(X[:3])).shape
+    ((3, 2), (3, 4), (3, 4))
+    >>> off = X * [1, -1, 1, -1]                # rows off the plane the training rows lie in
+    >>> bool(ae.score(off) < 10 * ae.score(X)), float(np.mean(ae.decision_function(X) < 0))
+    (True, 0.1)
+    """
+
+    _option_set = AE_OPTIONS
+    _option_keywords = _AE_OPTION_KEYWORDS
+    _method_class = MethodAE
+
+    def __init__(
+        self,
+        options: str = "",
+        *,
+        layout: str | None = None,
+        input_layout: str | None = None,
+        var_transform: str | None = None,
+        weight_initialization: str | None = None,
+        random_seed: int | None = None,
+        validation_size: str | float | int | None = None,
+        variational: bool | None = None,
+        kl_weight: float | None = None,
+        kl_annealing_epochs: int | None = None,
+        anomaly_score: str | None = None,
+        learning_rate: float | None = None,
+        momentum: float | None = None,
+        batch_size: int | None = None,
+        max_epochs: int | None = None,
+        convergence_steps: int | None = None,
+        test_repetitions: int | None = None,
+        weight_decay: float | None = None,
+        regularization: str | None = None,
+        optimizer: str | None = None,
+        drop_config: str | Sequence[float] | None = None,
+        split_seed: int | None = 100,
+        norm_mode: str = "None",
+        contamination: float = 0.1,
+    ) -> None:
+        if _MISSING is not None:
+            raise ImportError(_MISSING)
+        self.options = options
+        self.layout = layout
+        self.input_layout = input_layout
+        self.var_transform = var_transform
+        self.weight_initialization = weight_initialization
+        self.random_seed = random_seed
+        self.validation_size = validation_size
+        self.variational = variational
+        self.kl_weight = kl_weight
+        self.kl_annealing_epochs = kl_annealing_epochs
+        self.anomaly_score = anomaly_score
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.convergence_steps = convergence_steps
+        self.test_repetitions = test_repetitions
+        self.weight_decay = weight_decay
+        self.regularization = regularization
+        self.optimizer = optimizer
+        self.drop_config = drop_config
+        self.split_seed = split_seed
+        self.norm_mode = norm_mode
+        self.contamination = contamination
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> AutoEncoder:
+        """Train MethodAE on ``X`` (n, nvar), weighted by ``sample_weight``; ``y`` is ignored (it is there
+        for Pipeline, which passes it on).
+
+        Raises:
+            InputDataError: bad arrays (NaN, wrong shapes, fewer than 2 rows) or weights.
+            OptionError / LayoutError / TrainingError: as for :meth:`DLClassifier.fit`, and a
+                ``contamination`` outside (0, 0.5].
+        """
+        c = self.contamination
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0.0 < float(c) <= 0.5:
+            raise OptionError(
+                f"contamination={c!r} is not a fraction in (0, 0.5]",
+                token=f"contamination={c!r}",
+                expected=["0.1"],
+            )
+        try:
+            X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_min_samples=2)
+        except ValueError as err:
+            raise InputDataError(f"AutoEncoder: {err}") from err
+        ids = np.zeros(len(X), np.int32)
+        w = self._weights(sample_weight, X, ids, 1)
+        self._train(X, ids, w, "Classification", class_names=["Background"])
+        self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * float(c)))
+        return self
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.model_.latent_size
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The latent coordinates (n, k) (``AEModel.encode``: the mean for a VAE), as float64."""
+        check_is_fitted(self)
+        return self.model_.encode(self._check_X(X, reset=False)).astype(np.float64)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """The reconstructed variables (n, nvar) for latent coordinates (n, k) (``AEModel.decode``)."""
+        check_is_fitted(self)
+        try:
+            z = check_array(X, dtype=[np.float32, np.float64])
+        except ValueError as err:
+            raise InputDataError(f"AutoEncoder.inverse_transform: {err}") from err
+        return self.model_.decode(z).astype(np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The reconstruction (n, nvar) in the original variable space (``AEModel.reconstruct``)."""
+        check_is_fitted(self)
+        return self.model_.reconstruct(self._check_X(X, reset=False)).astype(np.float64)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Minus the anomaly score (n,): higher is more normal (``-AEModel.anomaly_score``)."""
+        check_is_fitted(self)
+        return -np.asarray(self.model_.anomaly_score(self._check_X(X, reset=False)), np.float64)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for rows that reconstruct worse than the
+        ``contamination`` quantile of the training rows."""
+        return self.score_samples(X) - self.offset_
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """The (weighted) mean of :meth:`score_samples`: minus the mean anomaly score; ``y`` is ignored."""
+        values = self.score_samples(X)
+        return float(np.average(values, weights=sample_weight))
+
+
 if _MISSING is not None:
     # Without scikit-learn the examples cannot run: keep them out of doctest collection.
-    for _documented in (DLClassifier, DLRegressor, _DLBase.tmva_options):
+    for _documented in (DLClassifier, DLRegressor, AutoEncoder, _DLBase.tmva_options):
         _documented.__doc__ = None
     __doc__ = None
