@@ -438,3 +438,16 @@ def test_reader_books_the_halves_not_the_ae_document(tmp_path):
     reader.BookMVA("Dec", tmp_path / "dec.xml")
     z = model.encode(x[500:])
     np.testing.assert_array_equal(reader.EvaluateRegression("Dec", z), model.decode(z))
+
+
+def test_pca_is_refused_for_an_autoencoder():
+    # TMVA's P2X adds the sum of all means to every variable: no inverse to map a reconstruction back
+    from tmvacompat import DataSet
+    from tmvacompat.errors import TMVACompatError
+    from tmvacompat.methods.ae import MethodAE
+
+    x = np.random.default_rng(0).normal(size=(200, 3)).astype(np.float32)
+    ds = DataSet.from_arrays(x, np.zeros(200, int), class_names=["Background"])
+    m = MethodAE("AE", "!H:!V:VarTransform=P:Layout=Encoder={DENSE|2|TANH}Decoder={DENSE|0|LINEAR}")
+    with pytest.raises(TMVACompatError, match="P2X"):
+        m.train(ds, weight_file="")

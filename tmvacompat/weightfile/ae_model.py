@@ -100,14 +100,21 @@ def check_reconstructable(chain: Any, where: str) -> None:
             f"{where}: VarTransform has {len(active)} transformations ({names}); an autoencoder maps its "
             "reconstruction back through one (TMVA's Reader inverts only the first of several)",
             token="VarTransform",
-            expected=["N", "P", "G", "U", "None"],
+            expected=["N", "G", "U", "None"],
+        )
+    if active and type(active[0]).__name__ == "PCATransform":
+        raise WeightFileError(
+            f"{where}: VarTransform=P cannot map a reconstruction back: TMVA's inverse PCA (P2X) adds the sum "
+            "of all the means to every variable, so it is no inverse; use N, G, U or None",
+            token="VarTransform",
+            expected=["N", "G", "U", "None"],
         )
     if active and not getattr(active[0], "invertible", True):
         raise WeightFileError(
             f"{where}: the {active[0].xml_name} transformation has no inverse, so the reconstruction cannot "
             "be mapped back to the variables",
             token="VarTransform",
-            expected=["N", "P", "G", "U", "None"],
+            expected=["N", "G", "U", "None"],
         )
 
 
