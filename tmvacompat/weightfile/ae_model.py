@@ -104,8 +104,8 @@ def check_reconstructable(chain: Any, where: str) -> None:
         )
     if active and type(active[0]).__name__ == "PCATransform":
         raise WeightFileError(
-            f"{where}: VarTransform=P cannot map a reconstruction back: TMVA's inverse PCA (P2X) adds the sum "
-            "of all the means to every variable, so it is no inverse; use N, G, U or None",
+            f"{where}: VarTransform=P cannot map a reconstruction back: TMVA's inverse PCA (P2X) adds the "
+            "sum of all the means to every variable, so it is no inverse; use N, G, U or None",
             token="VarTransform",
             expected=["N", "G", "U", "None"],
         )
