@@ -290,28 +290,6 @@ class MethodAE(MethodDL):
                 f"method {self.title!r}, {which}: {err.message}", token=err.token, expected=err.expected
             ) from err
 
-    def _split(self, n: int, w: np.ndarray) -> tuple[int, int]:
-        from tmvacompat.methods.dl import validation_count
-
-        n_val = validation_count(str(self.options.ValidationSize), n)
-        n_fit = n - n_val
-        if n_val < 1 or n_fit < 1:
-            raise OptionError(
-                f"method {self.title!r}: ValidationSize={self.options.ValidationSize} leaves {n_fit} "
-                f"training and {n_val} validation events out of {n}",
-                token=f"ValidationSize={self.options.ValidationSize}",
-                expected=["20%"],
-            )
-        for part, ws in (("training", w[:n_fit]), ("validation", w[n_fit:])):
-            total = float(np.sum(ws, dtype=np.float64))
-            if not total > 0.0:
-                raise TrainingError(
-                    f"method {self.title!r}: the {len(ws)} {part} events' weights sum to {total:g}",
-                    token=f"sum of {part} weights = {total:g}",
-                    expected=["a positive sum of event weights"],
-                )
-        return n_fit, n_val
-
     # ------------------------------------------------------------------ application
     def read_weights(self, path: str) -> AEModel:
         """Load an ``AE::`` weight file into this method."""

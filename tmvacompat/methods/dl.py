@@ -208,6 +208,32 @@ class MethodDL(MethodBase):
         return (sample.class_ids == sig).astype(np.float32).reshape(n, 1)
 
     # ------------------------------------------------------------------ training
+    def _split(self, n: int, w: np.ndarray) -> tuple[int, int]:
+        """(training, validation) event counts of the training sample (TMVA validates on the last
+        ``ValidationSize`` events); refuses a split that leaves either side empty or without weight."""
+        o = self.options
+        n_val = validation_count(str(o.ValidationSize), n)
+        n_fit = n - n_val
+        if n_val < 1 or n_fit < 1:
+            raise OptionError(
+                f"method {self.title!r}: ValidationSize={o.ValidationSize} leaves {n_fit} training and "
+                f"{n_val} validation events out of {n}",
+                token=f"ValidationSize={o.ValidationSize}",
+                expected=["20%"],
+            )
+        for part, ws in (("training", w[:n_fit]), ("validation", w[n_fit:])):
+            total = float(np.sum(ws, dtype=np.float64))
+            if not total > 0.0:
+                raise TrainingError(
+                    f"method {self.title!r}: the {len(ws)} {part} events' weights sum to {total:g}; the "
+                    "weighted loss is then zero or unbounded below and nothing can be learned. Check the "
+                    "weight expression, or set IgnoreNegWeightsInTraining to train with the negative "
+                    "weights set to 0",
+                    token=f"sum of {part} weights = {total:g}",
+                    expected=["a positive sum of event weights"],
+                )
+        return n_fit, n_val
+
     def _keep_best_after(self, err: TrainingError) -> None:
         """A training that fails after some epoch improved on the validation sample keeps those best weights
         (the engine has restored them) and goes on to write its weight file, with a warning; one that never
@@ -268,26 +294,7 @@ class MethodDL(MethodBase):
         Y = self._labels(train, atype, dataset, chain)
         w = np.asarray(train.weights, np.float32)
         n = len(train)
-        n_val = validation_count(str(o.ValidationSize), n)
-        n_fit = n - n_val
-        if n_val < 1 or n_fit < 1:
-            raise OptionError(
-                f"method {self.title!r}: ValidationSize={o.ValidationSize} leaves {n_fit} training and "
-                f"{n_val} validation events out of {n}",
-                token=f"ValidationSize={o.ValidationSize}",
-                expected=["20%"],
-            )
-        for part, ws in (("training", w[:n_fit]), ("validation", w[n_fit:])):
-            total = float(np.sum(ws, dtype=np.float64))
-            if not total > 0.0:
-                raise TrainingError(
-                    f"method {self.title!r}: the {len(ws)} {part} events' weights sum to {total:g}; the "
-                    "weighted loss is then zero or unbounded below and nothing can be learned. Check the "
-                    "weight expression, or set IgnoreNegWeightsInTraining to train with the negative "
-                    "weights set to 0",
-                    token=f"sum of {part} weights = {total:g}",
-                    expected=["a positive sum of event weights"],
-                )
+        n_fit, n_val = self._split(n, w)
         self.training_error = None
         monitor = self.monitor
         if monitor is not None and hasattr(monitor, "start"):
