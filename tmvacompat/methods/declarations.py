@@ -25,16 +25,18 @@ from tmvacompat.errors import OptionError
 from tmvacompat.layout import check_layout, parse_batch_layout, parse_input_layout, parse_layout
 from tmvacompat.options import Option, OptionSet, parse_training_strategy
 
+_UINT32_MAX = 2**32 - 1
 _VALIDATION_RE = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(%?)\Z")
 
 
 def check_validation_size(text: str) -> None:
-    """``ValidationSize``: ``20%``, a fraction ``0.2`` (< 1) or an event count ``100`` (>= 1), positive.
+    """``ValidationSize``: ``20%``, a fraction ``0.2`` (< 1) or an event count ``100`` (>= 1), positive
+    and below 2**31 (TMVA converts the count to a C++ int).
 
     >>> check_validation_size("20%")
     """
     m = _VALIDATION_RE.match(text)
-    if m is None or float(text.rstrip("%")) <= 0:
+    if m is None or not 0 < float(text.rstrip("%")) < 2**31:
         raise OptionError(
             f"ValidationSize {text!r} is not a positive percentage, fraction or event count "
             f"(TMVA would abort: 'Cannot parse number')",
@@ -153,7 +155,13 @@ DL: list[Option] = [
         help="Weight initialization strategy",
     ),
     Option(
-        "RandomSeed", int, 0, help="Seed for weight initialization and batch shuffling (0: not reproducible)"
+        "RandomSeed",
+        int,
+        0,
+        help="Seed for weight initialization and batch shuffling (0: not reproducible)",
+        minimum=0,
+        maximum=_UINT32_MAX,
+        note="TMVA seeds TRandom3 with an unsigned 32-bit seed (0: not reproducible)",
     ),
     Option(
         "ValidationSize",
