@@ -119,6 +119,7 @@ class MethodBase:
                 token="AnalysisType",
             )
         self.analysis_type = atype
+        dataset.check_variables_vary()
         train = dataset.train
         X, class_ids, w = train.X, train.class_ids, train.weights
         if self.options.get("IgnoreNegWeightsInTraining", False) and (w < 0).any():
