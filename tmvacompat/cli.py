@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _evaluate(args.weights, args.source, args.limit)
     except TMVACompatError as err:
-        print(f"tmvacompat: error: {err}", file=sys.stderr)
+        one_line = " ".join(str(err).split())  # a message quoting a multi-line library error stays one line
+        print(f"tmvacompat: error: {one_line}", file=sys.stderr)
         return 2
     return 0
 

@@ -330,9 +330,13 @@ def _parse_fields(
                 raise layer.error(
                     f"BNORM {what} must be a number, not {tok!r}", tok, pos, ["e.g. BNORM|0.99|1e-4"]
                 )
-            if what == "momentum" and not (v == -1.0 or 0.0 <= v <= 1.0):
+            if what == "momentum" and not (v == -1.0 or 0.0 <= v < 1.0):
+                # momentum 1 would never update the running averages; the engine refuses it at build time
                 raise layer.error(
-                    f"BNORM momentum {v} must be in [0, 1] or -1 (cumulative average)", tok, pos
+                    f"BNORM momentum {v} must be in [0, 1) or -1 (cumulative average)",
+                    tok,
+                    pos,
+                    ["-1", "a value in [0, 1)"],
                 )
             if what == "epsilon" and v <= 0:
                 raise layer.error(f"BNORM epsilon {v} must be positive", tok, pos)

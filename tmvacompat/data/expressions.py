@@ -408,10 +408,20 @@ class Expression:
             n = ev.n
             if n is None and fields:  # a constant: one value per entry of the given fields
                 n = len(next(iter(fields.values())))
-            out = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)) if n is not None else None
-            if out is None:  # a constant expression and no fields to size it
-                out = np.asarray(value, dtype=np.float64).reshape(-1)
-            out = np.array(out, dtype=np.float64)
+            try:
+                out = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)) if n is not None else None
+                if out is None:  # a constant expression and no fields to size it
+                    out = np.asarray(value, dtype=np.float64).reshape(-1)
+                out = np.array(out, dtype=np.float64)
+            except (ValueError, TypeError) as err:  # strings (or other objects) where numbers are needed
+                names = sorted(self.names) or [self.text]
+                shown = ", ".join(repr(x) for x in names)
+                raise InputDataError(
+                    f"expression {self.text!r} does not give numbers: branch {shown} holds strings or other "
+                    f"non-numeric values ({str(err).splitlines()[0] if str(err) else type(err).__name__})",
+                    token=names[0],
+                    where=where,
+                ) from None
             valid_arr = np.broadcast_to(np.asarray(valid, dtype=bool), out.shape).copy()
         return out, valid_arr
 
