@@ -155,6 +155,8 @@ def run_case(target: str, fn, *names: str):
 # option strings and layouts
 
 _KEYS = [o.name for o in DL_OPTIONS] + ["nTrain_Signal", "TrainTestSplit_Signal", "SplitSeed", "Bogus", ""]
+_KEYS += ["CreateMVAPdfs", "NbinsMVAPdf", "NAvEvtPerBinMVAPdfSig", "MaxNSmoothMVAPdfBkg"]
+_KEYS += ["KDEFineFactorMVAPdf"]
 _VALUES = [
     "-1",
     "0",

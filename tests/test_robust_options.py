@@ -82,3 +82,20 @@ def test_deep_formulas_are_refused_with_a_layout_error(text):
 def test_overflowing_formulas_are_layout_errors(text):
     with pytest.raises(LayoutError):
         eval_size_formula(text, 3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CreateMVAPdfs:NbinsMVAPdf=-5",
+        "CreateMVAPdfs:NbinsMVAPdf=2000000000",
+        "CreateMVAPdfs:MaxNSmoothMVAPdfBkg=100000000",
+        "CreateMVAPdfs:NAvEvtPerBinMVAPdf=0",
+    ],
+)
+def test_mva_pdf_counts_are_checked_when_the_method_is_booked(text):
+    from tmvacompat.methods.dl import MethodDL
+
+    with pytest.raises(OptionError, match="MVAPdf"):
+        MethodDL("DL", f"!H:!V:Layout=TANH|4,LINEAR:{text}")
+    assert MethodDL("DL", "!H:!V:Layout=TANH|4,LINEAR:CreateMVAPdfs:NAvEvtPerBinMVAPdf=0:NbinsMVAPdf=40")

@@ -26,6 +26,7 @@ from tmvacompat.layout import check_layout, parse_batch_layout, parse_input_layo
 from tmvacompat.options import Option, OptionSet, parse_training_strategy
 
 _UINT32_MAX = 2**32 - 1
+_INT_MAX = 2**31 - 1
 _VALIDATION_RE = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(%?)\Z")
 
 
@@ -94,8 +95,27 @@ BASE: list[Option] = [
 #: PDF::DeclareOptions under the suffixes MethodBase::ProcessBaseOptions gives the MVA PDFs (MVAPdf, then
 #: MVAPdfBkg, MVAPdfSig). They belong to the PDFs, not to the method: read only with CreateMVAPdfs and not
 #: written to the weight file's <Options>.
+#: Ranges of the PDF options: counts are non-negative (-1 = unset for Min/MaxNSmooth); the upper bounds are
+#: tmvacompat's budgets (a histogram of 10^7 bins is 80 MB; 10^4 smoothing passes of TH1::Smooth).
+_PDF_RANGES: dict[str, tuple[float, float, str]] = {
+    "Nbins": (0, 10**7, "0 (from NAvEvtPerBin) up to tmvacompat's budget of 10^7 bins"),
+    "NAvEvtPerBin": (0, _INT_MAX, "a non-negative number of events per bin"),
+    "NSmooth": (0, 10**4, "0 up to tmvacompat's budget of 10^4 smoothing passes"),
+    "MinNSmooth": (-1, 10**4, "-1 (unset) up to tmvacompat's budget of 10^4 smoothing passes"),
+    "MaxNSmooth": (-1, 10**4, "-1 (unset) up to tmvacompat's budget of 10^4 smoothing passes"),
+    "KDEFineFactor": (0.0, 1e6, "a non-negative fine factor"),
+}
 MVAPDF: list[Option] = [
-    Option(name + suffix, typ, default, allowed=allowed or None, help=f"{name} of the {suffix} PDF")
+    Option(
+        name + suffix,
+        typ,
+        default,
+        allowed=allowed or None,
+        help=f"{name} of the {suffix} PDF",
+        minimum=_PDF_RANGES[name][0] if name in _PDF_RANGES else None,
+        maximum=_PDF_RANGES[name][1] if name in _PDF_RANGES else None,
+        note=_PDF_RANGES[name][2] if name in _PDF_RANGES else "",
+    )
     for suffix in MVA_PDF_SUFFIXES
     for name, typ, default, allowed in PDF_OPTION_DECLARATIONS
 ]
