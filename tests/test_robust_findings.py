@@ -127,3 +127,27 @@ def test_damaged_list_offsets_in_an_uncompressed_basket_are_refused_not_read_out
             loader.GetDataSet()
         refused += "branch 'jet'" in str(err.value) and str(damaged) in str(err.value)
     assert refused == 3
+
+
+def test_a_string_branch_with_invalid_utf8_is_refused_without_decoding_it(tmp_path):
+    # awkward's to_numpy loops forever on such bytes: strings must be refused from their type alone
+    path = tmp_path / "bad_utf8.root"
+    with uproot.recreate(path, compression=None) as f:
+        for tree in ("S", "B"):
+            f.mktree(tree, {"a": np.float32, "name": "string"})
+            names = np.array([f"e{k}" for k in range(300)])
+            f[tree].extend({"a": np.arange(300, dtype=np.float32), "name": names})
+    data = path.read_bytes()
+    assert data.count(b"e299") == 2
+    path.write_bytes(data.replace(b"e299", b"e\xb599"))
+    with uproot.open(path) as f, pytest.raises(InputDataError) as err:
+        _model(["a", "name"]).evaluate(f["B"])
+    assert "'name'" in str(err.value) and "strings" in str(err.value)
+    loader = DataLoader("ds")
+    loader.AddVariable("a", "F")
+    loader.AddVariable("name", "F")
+    loader.AddSignalTree(f"{path}:S")
+    loader.AddBackgroundTree(f"{path}:B")
+    with pytest.raises(InputDataError) as err:
+        loader.GetDataSet()
+    assert "'name'" in str(err.value) and str(path) in str(err.value)

@@ -630,6 +630,9 @@ def _field_getter(data):
             if name not in names:
                 return None
             col = data[name]
+            text = str(ak.type(col))
+            if "string" in text or "bytes" in text:
+                return col  # refused by the caller; never decoded (ak.to_numpy can hang on invalid UTF-8)
             try:
                 return ak.to_numpy(col)
             except Exception:
