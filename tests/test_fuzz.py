@@ -3,11 +3,13 @@
 Targets: option strings and TrainingStrategy values, layouts, weight files (real TMVA files and files
 tmvacompat writes: truncated, bit-flipped, with attributes set to huge, negative or garbage values, elements
 dropped or repeated, hostile XML), and ROOT inputs (real ROOT-written files and uproot-written ones under all
-four compressions: truncated, bit-flipped baskets, missing trees and branches, jagged and string branches)
+four compressions and none: truncated, bit-flipped baskets, missing trees and branches, jagged and string
+branches)
 through the DataLoader, ``Model.evaluate``, the Reader and the command line. The only exceptions allowed are
 TMVACompatError subclasses, and each names what it is about (the option, the file, the tree or branch).
 Memory is bounded by an address-space limit while the cases run (numpy's MemoryError would fail the test)
-and every case must finish within :data:`CASE_SECONDS`.
+and every case must finish within :data:`CASE_SECONDS` (one stuck in compiled code is ended with its
+traceback after :data:`HANG_SECONDS`).
 
 The CI run takes a few seconds per target with fixed seeds; ``TMVACOMPAT_FUZZ_LONG=1`` runs many more cases
 with fresh seeds (printed, so that a failure can be replayed with ``TMVACOMPAT_FUZZ_SEED=<seed>``).
@@ -17,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import faulthandler
 import os
 import random
 import re
 import resource
 import shutil
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -63,6 +67,7 @@ SEED = int(os.environ.get("TMVACOMPAT_FUZZ_SEED", random.SystemRandom().randrang
 CASES = 2000 if LONG else 150
 EXAMPLES = 3000 if LONG else 250
 CASE_SECONDS = 20.0
+HANG_SECONDS = 120.0
 #: address space the cases may use beyond what the process holds when they start
 MEMORY_HEADROOM = 6 << 30
 
@@ -136,6 +141,8 @@ def run_case(target: str, fn, *names: str):
     exception, or a case slower than :data:`CASE_SECONDS`, fails the test."""
     _count(target)
     t0 = time.perf_counter()
+    # a case stuck in compiled code (awkward once looped forever on bad UTF-8) ends the run with its traceback
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=sys.__stderr__)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -147,6 +154,7 @@ def run_case(target: str, fn, *names: str):
         assert "\n" not in text.strip() or len(text) < 4000, f"{target}: unwieldy message {text[:300]}"
         return err
     finally:
+        faulthandler.cancel_dump_traceback_later()
         took = time.perf_counter() - t0
         assert took < CASE_SECONDS, f"{target}: a case took {took:.1f} s"
 
