@@ -33,7 +33,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from tmvacompat._formula import eval_size_formula
+from tmvacompat._formula import MAX_SIZE, eval_size_formula
 from tmvacompat.errors import LayoutError, closest
 from tmvacompat.options import TMVACompatWarning, _user_stacklevel
 from tmvacompat.specs import (
@@ -78,7 +78,7 @@ _LABEL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INT_RE = re.compile(r"[+-]?\d+\Z")
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 INPUT_LABEL = "INPUT"
-_MAX_SIZE = 10**9  # a sanity bound on any size field (no layer has a billion units)
+_MAX_SIZE = MAX_SIZE  # a sanity bound on any size field (no layer has a billion units)
 
 
 def _warn(message: str) -> None:
@@ -160,20 +160,17 @@ def _keyword(tok: str, pos: int) -> str | None:
 
 
 def _eval_width(tok: str) -> int:
-    """Check a size formula: evaluated at N=1, or at N=97 if N=1 divides by zero (``10/(N-1)``)."""
+    """Check a size formula: evaluated at N=1, or at N=97 if N=1 divides by zero (``10/(N-1)``).
+
+    Only the syntax and the nesting depth are checked here; the range is checked once ``N`` is known
+    (:meth:`DenseSpec.resolved_width`).
+    """
     try:
-        try:
-            return eval_size_formula(tok, 1)
-        except LayoutError as err:
-            if "division by zero" not in err.message:
-                raise
-            return eval_size_formula(tok, 97)
-    except LayoutError:
-        raise
-    except (OverflowError, ValueError):
-        raise LayoutError(
-            f"layer size formula {tok!r} gives a number too large", token=tok, position=0
-        ) from None
+        return eval_size_formula(tok, 1, bounded=False)
+    except LayoutError as err:
+        if "division by zero" not in err.message:
+            raise
+        return eval_size_formula(tok, 97, bounded=False)
 
 
 def _parse_dense(layer: _Layer, fields: list[tuple[str, int]], name: str | None) -> DenseSpec:
@@ -235,7 +232,7 @@ def _dense_width(layer: _Layer, tok: str, pos: int) -> int | str:
             ) from None
         epos = pos + err.position if err.position is not None else pos
         raise layer.error(f"bad layer size formula {tok!r}: {err.message}", err.token or tok, epos) from None
-    if "n" not in tok.lower() and not 0 <= value <= _MAX_SIZE:
+    if not 0 <= value <= _MAX_SIZE and ("n" not in tok.lower() or value > _MAX_SIZE):
         what = "negative" if value < 0 else "too large"
         raise layer.error(f"layer width {tok} is {what}", tok, pos, [f"an integer in [0, {_MAX_SIZE}]"])
     return tok
@@ -333,9 +330,13 @@ def _parse_fields(
                 raise layer.error(
                     f"BNORM {what} must be a number, not {tok!r}", tok, pos, ["e.g. BNORM|0.99|1e-4"]
                 )
-            if what == "momentum" and not (v == -1.0 or 0.0 <= v <= 1.0):
+            if what == "momentum" and not (v == -1.0 or 0.0 <= v < 1.0):
+                # momentum 1 would never update the running averages; the engine refuses it at build time
                 raise layer.error(
-                    f"BNORM momentum {v} must be in [0, 1] or -1 (cumulative average)", tok, pos
+                    f"BNORM momentum {v} must be in [0, 1) or -1 (cumulative average)",
+                    tok,
+                    pos,
+                    ["-1", "a value in [0, 1)"],
                 )
             if what == "epsilon" and v <= 0:
                 raise layer.error(f"BNORM epsilon {v} must be positive", tok, pos)

@@ -32,7 +32,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tmvacompat.errors import OptionError, TMVACompatError, closest
@@ -355,6 +355,8 @@ class Option:
     allowed: tuple[str, ...] | None = None
     check: Callable[[Any], Any] | None = field(default=None, compare=False)
     note: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
 
     def __post_init__(self) -> None:
         if self.type not in (bool, int, float, str):
@@ -367,9 +369,37 @@ class Option:
     def convert(self, value: Any, *, position: int | None = None, method: str | None = None) -> Any:
         """The typed value of ``value`` (a string from an option string, or a Python value).
 
+        Numbers are checked against ``[minimum, maximum]``; an int option without bounds must fit the C++
+        ``int`` TMVA stores it in.
+
         Raises:
-            OptionError: wrong type or a value outside ``allowed`` (naming option, value, what is expected).
+            OptionError: wrong type, a value outside ``allowed`` or outside the range (naming option, value,
+                what is expected).
         """
+        result = self._convert(value, position=position, method=method)
+        if self.type not in (int, float):
+            return result
+        lo, hi = self.minimum, self.maximum
+        if self.type is int:
+            lo = -_INT_MAX - 1 if lo is None else lo
+            hi = _INT_MAX if hi is None else hi
+        if (lo is not None and result < lo) or (hi is not None and result > hi):
+            where = f"option {self.name}" + (f" of {method}" if method else "")
+            lo_t = "" if lo is None else f"{lo:g}" if self.type is float else str(lo)
+            hi_t = "" if hi is None else f"{hi:g}" if self.type is float else str(hi)
+            rng = f"[{lo_t}, {hi_t}]" if lo is not None and hi is not None else (
+                f">= {lo_t}" if lo is not None else f"<= {hi_t}"
+            )
+            why = f"; {self.note}" if self.note else ""
+            raise OptionError(
+                f"{where}: value {result!r} is out of range{why}",
+                token=str(value),
+                position=position,
+                expected=[f"a number in {rng}" if rng.startswith("[") else f"a number {rng}"],
+            )
+        return result
+
+    def _convert(self, value: Any, *, position: int | None = None, method: str | None = None) -> Any:
         where = f"option {self.name}" + (f" of {method}" if method else "")
         shown = value if isinstance(value, str) else repr(value)
         if self.type is bool:
@@ -664,7 +694,8 @@ class OptionSet:
                     position=pos,
                     expected=[tok.value],
                 )
-        value = opt.convert(tok.value, position=pos, method=self.method)
+        named = replace(opt, name=name) if "*" in opt.name else opt  # messages name the key given
+        value = named.convert(tok.value, position=pos, method=self.method)
         if opt.check is not None:
             try:
                 checked = opt.check(value)
@@ -855,6 +886,8 @@ def _ts_value(key: str, raw: str, pos: int) -> Any:
         lo = _TS_MIN.get(key, 0)
         if value < lo:
             raise bad(f"allowed (must be >= {lo})", [f"an integer >= {lo}"])
+        if value > _INT_MAX:  # TMVA reads it with TString::Atoi into an int
+            raise bad(f"allowed (must be <= {_INT_MAX})", [f"an integer in [{lo}, {_INT_MAX}]"])
         return value
     if key in _TS_FLOAT or key in _OPT_KEYS:
         value = read_float(raw, where, pos)

@@ -31,6 +31,7 @@ __all__ = ["VariableInfo", "ClassInfo", "Sample", "DataSet", "internal_name", "F
 
 #: TMVA's "range not set" marker: VariableInfo min/max start at +FLT_MAX / -FLT_MAX.
 FLT_MAX = float(np.finfo(np.float32).max)
+_FLT_MIN = float(np.finfo(np.float32).tiny)  # the smallest normal float, as the DataLoader compares
 
 # Tools::ReplaceRegularExpressions: every character of fRegexp becomes the replacement, then the rest are
 # spelled out in this order (so '$', '&', '%', '=', '<', '>', '(', ')' and ' ' already became '_').
@@ -229,6 +230,34 @@ class DataSet:
         raise InputDataError(
             f"dataset {self.name!r} has no class {name!r}", token=name, expected=list(self.class_names)
         )
+
+    def check_variables_vary(self) -> None:
+        """Refuse a variable that is constant in the training sample, as TMVA's DataSetFactory does (the
+        DataLoader refuses it while loading; a DataSet built from arrays is checked when a method trains).
+
+        >>> import numpy as np
+        >>> ds = DataSet.from_arrays(np.array([[1.0, 2.0], [1.0, 3.0]]), [0, 1], variables=["a", "b"])
+        >>> try:
+        ...     ds.check_variables_vary()
+        ... except ValueError as err:
+        ...     print(err.token)
+        a
+
+        Raises:
+            InputDataError: names the first constant variable and its value.
+        """
+        X = self.train.X
+        if len(X) < 2:
+            return
+        with np.errstate(invalid="ignore"):
+            lo, hi = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+        for info, a, b in zip(self.variables, lo, hi, strict=False):
+            if np.isfinite(a) and abs(float(b) - float(a)) <= _FLT_MIN:
+                raise InputDataError(
+                    f"variable {info.label!r} is constant ({float(a)}) in the training sample; TMVA stops "
+                    f"here: please remove the variable",
+                    token=info.label,
+                )
 
     def sample(self, which: str) -> Sample:
         """``"train"``/``"Training"`` or ``"test"``/``"Testing"``."""

@@ -409,12 +409,34 @@ class Expression:
             n = ev.n
             if n is None and fields:  # a constant: one value per entry of the given fields
                 n = len(next(iter(fields.values())))
-            out = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)) if n is not None else None
-            if out is None:  # a constant expression and no fields to size it
-                out = np.asarray(value, dtype=np.float64).reshape(-1)
-            out = np.array(out, dtype=np.float64)
+            try:
+                if _is_text(value):  # never decoded: awkward can hang on strings that are not valid UTF-8
+                    raise ValueError("strings")
+                out = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)) if n is not None else None
+                if out is None:  # a constant expression and no fields to size it
+                    out = np.asarray(value, dtype=np.float64).reshape(-1)
+                out = np.array(out, dtype=np.float64)
+            except (ValueError, TypeError) as err:  # strings (or other objects) where numbers are needed
+                names = sorted(self.names) or [self.text]
+                shown = ", ".join(repr(x) for x in names)
+                raise InputDataError(
+                    f"expression {self.text!r} does not give numbers: branch {shown} holds strings or other "
+                    f"non-numeric values ({str(err).splitlines()[0] if str(err) else type(err).__name__})",
+                    token=names[0],
+                    where=where,
+                ) from None
             valid_arr = np.broadcast_to(np.asarray(valid, dtype=bool), out.shape).copy()
         return out, valid_arr
+
+
+def _is_text(value: Any) -> bool:
+    """True for an awkward array of strings or bytes."""
+    if not type(value).__module__.startswith("awkward"):
+        return False
+    import awkward as ak
+
+    text = str(ak.type(value))
+    return "string" in text or "bytes" in text
 
 
 @functools.lru_cache(maxsize=1024)
@@ -514,6 +536,8 @@ def _to_float(x: Any) -> Any:
     if _is_awkward(x):
         import awkward as ak
 
+        if _is_text(x):
+            return x  # refused by evaluate_masked without being decoded (invalid UTF-8 hangs awkward)
         # the type decides (not the values): a jagged array whose lists happen to be equal stays jagged
         if "var" not in str(ak.type(x)):
             try:

@@ -99,7 +99,7 @@ def prepare_options(class_names: Sequence[str]) -> Any:
             Option(
                 "MixMode", str, "SameAsSplitMode", allowed=("SameAsSplitMode", "Random", "Alternate", "Block")
             ),
-            Option("SplitSeed", int, 100),
+            Option("SplitSeed", int, 100, minimum=0, maximum=2**32 - 1),
             Option("SplitStdLib", str, STDLIBS[0], allowed=STDLIBS),
             Option("NormMode", str, "EqualNumEvents", allowed=("None", "NumEvents", "EqualNumEvents")),
             Option("ScaleWithPreselEff", bool, False),
@@ -110,10 +110,22 @@ def prepare_options(class_names: Sequence[str]) -> Any:
         ]
     per_class = []
     for c in class_names:
-        per_class.append(Option(f"nTrain_{c}", int, 0, f"Number of training events of class {c} (0 = all)"))
-        per_class.append(Option(f"nTest_{c}", int, 0, f"Number of test events of class {c} (0 = all)"))
         per_class.append(
-            Option(f"TrainTestSplit_{c}", float, 0.0, f"Train/test split of class {c} (0 = off)")
+            Option(f"nTrain_{c}", int, 0, f"Number of training events of class {c} (0 = all)", minimum=0)
+        )
+        per_class.append(
+            Option(f"nTest_{c}", int, 0, f"Number of test events of class {c} (0 = all)", minimum=0)
+        )
+        per_class.append(
+            Option(
+                f"TrainTestSplit_{c}",
+                float,
+                0.0,
+                f"Train/test split of class {c} (0 = off)",
+                minimum=0.0,
+                maximum=1.0,
+                note="TMVA aborts unless it is in (0, 1] or 0 (off)",
+            )
         )
     first = ("SplitMode", "MixMode", "SplitSeed", "SplitStdLib", "NormMode", "ScaleWithPreselEff")
     head = [o for o in common if o.name in first]
@@ -1007,9 +1019,20 @@ class DataLoader:
                 scale = float(np.float32(ev.n_after) / np.float32(ev.n_before)) if ev.n_before else 1.0
             req_train = int(o[f"nTrain_{cname}"])
             req_test = int(o[f"nTest_{cname}"])
-            tts = float(o[f"TrainTestSplit_{cname}"])
+            # TMVA keeps the fraction in a Float_t and multiplies in float: 0.29 * 100 gives 29, not 28
+            tts = np.float32(o[f"TrainTestSplit_{cname}"])
             if 0.0 < tts < 1.0:
-                req_train, req_test = int(tts * (r + s + u)), 0
+                req_train, req_test = int(tts * np.float32(r + s + u)), 0
+                if req_train == 0:
+                    # TMVA would fall back to its balanced half/half split without a word
+                    raise OptionError(
+                        f"TrainTestSplit_{cname}={float(o[f'TrainTestSplit_{cname}'])!r} of the {r + s + u} "
+                        f"events of class {cname!r} gives 0 training events (TMVA would then silently "
+                        f"split the class half and half); give a fraction of at least 1/{r + s + u}, "
+                        f"or nTrain_{cname}",
+                        token=f"TrainTestSplit_{cname}",
+                        expected=[f"a fraction in [{1 / max(1, r + s + u):.3g}, 1]"],
+                    )
             elif tts != 0.0 and tts != 1.0:
                 raise OptionError(
                     f"TrainTestSplit_{cname} must be in (0, 1], got {tts}",

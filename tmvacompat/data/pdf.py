@@ -646,6 +646,12 @@ def mva_pdf_settings(values: Mapping[str, Any]) -> tuple[PDFSettings, PDFSetting
                 token=s.interpol,
                 expected=["Spline0", "Spline1", "Spline2", "Spline3"],
             )
+        if s.nbins <= 0 and s.avg_events_per_bin <= 0:  # known at booking: refuse it before training
+            raise OptionError(
+                f"no number of bins for the MVA PDFs (Nbins={s.nbins}, NAvEvtPerBin={s.avg_events_per_bin})",
+                token="NAvEvtPerBinMVAPdf",
+                expected=["NbinsMVAPdf > 0 or NAvEvtPerBinMVAPdf > 0"],
+            )
     return out[0], out[1]
 
 

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -48,23 +49,52 @@ def _damage(
             break
     what = f"branch {culprit!r}" if culprit else f"branches {list(keys)}"
     span = f"entries {start}-{stop}" if stop is not None else f"entries from {start}"
+    detail = " ".join(str(err).split())  # codec and uproot messages span several lines
     return InputDataError(
-        f"cannot read {what} ({span}): the file is damaged or truncated ({type(err).__name__}: {err})",
+        f"cannot read {what} ({span}): the file is damaged or truncated ({type(err).__name__}: {detail})",
         token=culprit or ",".join(keys),
         where=where,
     )
 
 
+def _check_structure(chunk: Any, where: str, start: int, stop: int | None) -> None:
+    """Refuse arrays whose structure is inconsistent: a damaged basket stored without compression (no
+    checksum) can decode into list offsets pointing outside their content, which awkward's kernels would
+    read out of bounds."""
+    import awkward as ak
+
+    if not isinstance(chunk, ak.Array):
+        return
+    for key in ak.fields(chunk) or [None]:
+        col = chunk if key is None else chunk[key]
+        if "var *" not in str(ak.type(col)) and "string" not in str(ak.type(col)):
+            continue  # flat numbers: any bit pattern is a number
+        problem = ak.validity_error(col)
+        if problem:
+            span = f"entries {start}-{stop}" if stop is not None else f"entries from {start}"
+            text = " ".join(str(problem).split())
+            found = re.search(r"\): (.*?)(?: \(in compiled code|$)", text)
+            detail = (found.group(1) if found else text)[:160]
+            raise InputDataError(
+                f"cannot read branch {key!r} ({span}): the file is damaged (its lists do not fit their "
+                f"contents: {detail})",
+                token=str(key),
+                where=where,
+            )
+
+
 def read_arrays(tree: Any, keys: Sequence[str], where: str | None = None, **kwargs: Any) -> Any:
     """``tree.arrays(keys, library="ak", **kwargs)``, with read failures as InputDataError."""
     where = where or tree_where(tree)
+    start = int(kwargs.get("entry_start") or 0)
     try:
-        return tree.arrays(list(keys), library="ak", **kwargs)
+        arrays = tree.arrays(list(keys), library="ak", **kwargs)
     except TMVACompatError:
         raise
     except Exception as err:  # uproot, its codecs and awkward raise many kinds for damaged data
-        start = int(kwargs.get("entry_start") or 0)
         raise _damage(err, tree, keys, where, start, kwargs.get("entry_stop")) from err
+    _check_structure(arrays, where, start, kwargs.get("entry_stop"))
+    return arrays
 
 
 def iterate(tree: Any, keys: Sequence[str], where: str, step_size: int, **kwargs: Any) -> Iterator[Any]:
@@ -82,6 +112,7 @@ def iterate(tree: Any, keys: Sequence[str], where: str, step_size: int, **kwargs
         except Exception as err:
             stop = min(start + step_size, int(tree.num_entries)) if isinstance(step_size, int) else None
             raise _damage(err, tree, keys, where, start, stop) from err
+        _check_structure(chunk, where, start, int(report.tree_entry_stop))
         start = int(report.tree_entry_stop)
         yield chunk, report
 

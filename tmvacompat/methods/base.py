@@ -108,6 +108,7 @@ class MethodBase:
         atype = self.decide_analysis_type(dataset)
         self._check_analysis_type(atype, dataset)
         self.analysis_type = atype
+        dataset.check_variables_vary()
         train = dataset.train
         X, class_ids, w = train.X, train.class_ids, train.weights
         if self.options.get("IgnoreNegWeightsInTraining", False) and (w < 0).any():

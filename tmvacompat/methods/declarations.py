@@ -25,16 +25,19 @@ from tmvacompat.errors import OptionError
 from tmvacompat.layout import check_layout, parse_batch_layout, parse_input_layout, parse_layout
 from tmvacompat.options import Option, OptionSet, parse_training_strategy
 
+_UINT32_MAX = 2**32 - 1
+_INT_MAX = 2**31 - 1
 _VALIDATION_RE = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(%?)\Z")
 
 
 def check_validation_size(text: str) -> None:
-    """``ValidationSize``: ``20%``, a fraction ``0.2`` (< 1) or an event count ``100`` (>= 1), positive.
+    """``ValidationSize``: ``20%``, a fraction ``0.2`` (< 1) or an event count ``100`` (>= 1), positive
+    and below 2**31 (TMVA converts the count to a C++ int).
 
     >>> check_validation_size("20%")
     """
     m = _VALIDATION_RE.match(text)
-    if m is None or float(text.rstrip("%")) <= 0:
+    if m is None or not 0 < float(text.rstrip("%")) < 2**31:
         raise OptionError(
             f"ValidationSize {text!r} is not a positive percentage, fraction or event count "
             f"(TMVA would abort: 'Cannot parse number')",
@@ -92,8 +95,27 @@ BASE: list[Option] = [
 #: PDF::DeclareOptions under the suffixes MethodBase::ProcessBaseOptions gives the MVA PDFs (MVAPdf, then
 #: MVAPdfBkg, MVAPdfSig). They belong to the PDFs, not to the method: read only with CreateMVAPdfs and not
 #: written to the weight file's <Options>.
+#: Ranges of the PDF options: counts are non-negative (-1 = unset for Min/MaxNSmooth); the upper bounds are
+#: tmvacompat's budgets (a histogram of 10^7 bins is 80 MB; 10^4 smoothing passes of TH1::Smooth).
+_PDF_RANGES: dict[str, tuple[float, float, str]] = {
+    "Nbins": (0, 10**7, "0 (from NAvEvtPerBin) up to tmvacompat's budget of 10^7 bins"),
+    "NAvEvtPerBin": (0, _INT_MAX, "a non-negative number of events per bin"),
+    "NSmooth": (0, 10**4, "0 up to tmvacompat's budget of 10^4 smoothing passes"),
+    "MinNSmooth": (-1, 10**4, "-1 (unset) up to tmvacompat's budget of 10^4 smoothing passes"),
+    "MaxNSmooth": (-1, 10**4, "-1 (unset) up to tmvacompat's budget of 10^4 smoothing passes"),
+    "KDEFineFactor": (0.0, 1e6, "a non-negative fine factor"),
+}
 MVAPDF: list[Option] = [
-    Option(name + suffix, typ, default, allowed=allowed or None, help=f"{name} of the {suffix} PDF")
+    Option(
+        name + suffix,
+        typ,
+        default,
+        allowed=allowed or None,
+        help=f"{name} of the {suffix} PDF",
+        minimum=_PDF_RANGES[name][0] if name in _PDF_RANGES else None,
+        maximum=_PDF_RANGES[name][1] if name in _PDF_RANGES else None,
+        note=_PDF_RANGES[name][2] if name in _PDF_RANGES else "",
+    )
     for suffix in MVA_PDF_SUFFIXES
     for name, typ, default, allowed in PDF_OPTION_DECLARATIONS
 ]
@@ -153,7 +175,13 @@ DL: list[Option] = [
         help="Weight initialization strategy",
     ),
     Option(
-        "RandomSeed", int, 0, help="Seed for weight initialization and batch shuffling (0: not reproducible)"
+        "RandomSeed",
+        int,
+        0,
+        help="Seed for weight initialization and batch shuffling (0: not reproducible)",
+        minimum=0,
+        maximum=_UINT32_MAX,
+        note="TMVA seeds TRandom3 with an unsigned 32-bit seed (0: not reproducible)",
     ),
     Option(
         "ValidationSize",

@@ -57,6 +57,7 @@ from tmvacompat.options import (
 )
 from tmvacompat.specs import AutoencoderLayout, DenseSpec
 from tmvacompat.weightfile import Model, NetworkInfo
+from tmvacompat.weightfile.layers_xml import check_network_budget
 
 # ErrorStrategy -> loss character per analysis type (spec §1.3)
 _LOSS = {
@@ -268,6 +269,7 @@ class MethodDL(MethodBase):
         ]
         input_layout = self._input_layout(nvar)
         input_shape = NetworkInfo(layers=layers, input_layout=input_layout).input_shape()
+        check_network_budget(layers, input_layout, f"method {self.title!r}: Layout")
         net = Network.build(layers, input_shape, n_outputs=nout, nvar=nvar, dtype=np.float32)
         if net.output_shape != (nout,):
             raise LayoutError(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tmvacompat.errors import WeightFileError
+from tmvacompat.errors import SizeLimitError, WeightFileError
 from tmvacompat.specs import (
     ACTIVATION_CODES,
     AddSpec,
@@ -132,7 +132,9 @@ def expected_shapes(
         if not isinstance(spec.width, int) or spec.width <= 0:
             raise WeightFileError(
                 f"DenseLayer width {spec.width!r} must be a resolved positive integer "
-                "(use DenseSpec.resolved_width)", token=str(spec.width), where=where,
+                "(use DenseSpec.resolved_width)",
+                token=str(spec.width),
+                where=where,
             )
         width = spec.width
         return {"Weights": (width, _size(in_shape)), "Biases": (width, 1)}, (1, 1, width)
@@ -214,6 +216,116 @@ def expected_shapes(
             return {}, in_shape
         return {}, (1, 1, _size(in_shape) + sum(_size(s) for s in srcs))
     raise WeightFileError(f"unsupported layer spec {spec!r}", where=where)
+
+
+#: Budgets a real model stays far below, checked from the declared shapes before anything is allocated:
+#: the values one event needs across all layers (outputs plus a convolution's unrolled input) -- 256 MiB in
+#: float32, the size of a 3 x 1024 x 1024 image through 20 layers of 4 channels -- and the parameters of a
+#: network (1 GiB in float32; TMVA's own largest tutorial networks hold about a million).
+MAX_EVENT_VALUES = 1 << 26
+MAX_PARAMETERS = 1 << 28
+#: Values a batch may hold at evaluation; the batch size shrinks for networks with large per-event needs.
+EVAL_BATCH_VALUES = 1 << 28
+
+
+def layer_event_values(spec, in_shape: Shape, out_shape: Shape) -> int:
+    """The values one event needs in this layer: its output, plus the unrolled input of a convolution and
+    the per-step states of a recurrent layer.
+
+    >>> layer_event_values(ConvSpec(4, 3, 3, 1, 1, 1, 1), (1, 8, 8), (4, 8, 8))
+    832
+    """
+    values = _size(out_shape)
+    if isinstance(spec, ConvSpec):
+        values += out_shape[1] * out_shape[2] * in_shape[0] * spec.filter_height * spec.filter_width
+    elif isinstance(spec, ConvTransposeSpec):
+        values += in_shape[1] * in_shape[2] * spec.depth * spec.filter_height * spec.filter_width
+    elif isinstance(spec, (RNNSpec, LSTMSpec, GRUSpec)):
+        gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[spec.kind]
+        values += spec.time_steps * spec.state_size * (2 * gates + 1)
+    return values
+
+
+def check_budget(event_values: int, parameters: int, where: str) -> None:
+    """Refuse a network whose declared shapes need more than :data:`MAX_EVENT_VALUES` values per event or
+    :data:`MAX_PARAMETERS` parameters; ``where`` names the file and the layer element that crossed it.
+
+    >>> check_budget(100, 1000, "demo.xml: Weights/DenseLayer[0]")
+
+    Raises:
+        SizeLimitError: a budget is exceeded (also a builtin ``MemoryError``).
+    """
+    if event_values > MAX_EVENT_VALUES:
+        raise SizeLimitError(
+            f"the layers up to here need {event_values} values per event ({event_values * 4 / 2**30:.3g} GiB "
+            f"in float32); tmvacompat refuses networks above {MAX_EVENT_VALUES} values per event",
+            where=where,
+            token=str(event_values),
+            expected=[f"at most {MAX_EVENT_VALUES} values per event"],
+        )
+    if parameters > MAX_PARAMETERS:
+        raise SizeLimitError(
+            f"the layers up to here declare {parameters} parameters; tmvacompat refuses networks above "
+            f"{MAX_PARAMETERS}",
+            where=where,
+            token=str(parameters),
+            expected=[f"at most {MAX_PARAMETERS} parameters"],
+        )
+
+
+def network_event_values(layers, input_layout: Shape) -> int | None:
+    """The values one event needs across ``layers`` (resolved specs) fed ``input_layout``, or None when the
+    shapes do not chain (the engine reports that)."""
+    shape = tuple(input_layout)
+    labelled = {"INPUT": shape}
+    total = _size(shape)
+    try:
+        for spec in layers:
+            _, out = expected_shapes(spec, shape, labelled)  # type: ignore[arg-type]
+            total += layer_event_values(spec, shape, out)
+            shape = out
+            if spec.name:
+                labelled[spec.name] = out
+    except (WeightFileError, TypeError, AttributeError):
+        return None
+    return total
+
+
+def check_network_budget(layers, input_layout: Shape, where: str) -> None:
+    """:func:`check_budget` for a network about to be built from resolved ``layers`` (a method's Layout):
+    refused before its parameters are allocated. Shapes that do not chain are left to the engine.
+
+    >>> check_network_budget([DenseSpec(8, "TANH"), DenseSpec(1, "LINEAR")], (1, 1, 4), "Layout")
+
+    Raises:
+        SizeLimitError: names ``where`` and the layer (index and kind) that crossed a budget.
+    """
+    shape = tuple(input_layout)
+    labelled = {"INPUT": shape}
+    event_values, parameters = _size(shape), 0
+    check_budget(event_values, parameters, f"{where}, input {shape}")
+    for i, spec in enumerate(layers):
+        try:
+            want, out = expected_shapes(spec, shape, labelled)  # type: ignore[arg-type]
+        except (WeightFileError, TypeError, AttributeError):
+            return
+        event_values += layer_event_values(spec, shape, out)
+        parameters += sum(r * c for r, c in want.values())
+        check_budget(event_values, parameters, f"{where}, layer {i} ({spec.kind})")
+        shape = out
+        if spec.name:
+            labelled[spec.name] = out
+
+
+def eval_batch_size(event_values: int | None, largest: int = 4096) -> int:
+    """Events per evaluation batch so a batch holds at most :data:`EVAL_BATCH_VALUES` values.
+
+    >>> eval_batch_size(1000), eval_batch_size(2 * 10**6), eval_batch_size(None)
+    (4096, 134, 4096)
+    """
+    if not event_values:
+        return largest
+    return max(1, min(largest, EVAL_BATCH_VALUES // event_values))
 
 
 def layer_attributes(spec) -> list[tuple[str, object]]:

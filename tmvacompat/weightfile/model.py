@@ -36,6 +36,7 @@ from tmvacompat.data.dataset import VariableInfo
 from tmvacompat.data.rootread import array_block, read_arrays, scalar_column, tree_where
 from tmvacompat.errors import InputDataError, InputNotFoundError, WeightFileError
 from tmvacompat.options import TMVACompatWarning
+from tmvacompat.weightfile.layers_xml import eval_batch_size, network_event_values
 
 ANALYSIS_TYPES = ("Classification", "Regression", "Multiclass")
 #: TMVA's value for classifications whose inputs contain NaN (Reader::EvaluateMVA).
@@ -524,7 +525,12 @@ class Model:
         if x.dtype != net.dtype:
             x = x.astype(net.dtype)
         # one event: the engine's forward (its buffer is per thread, and read before the next call)
-        raw = net.forward(x).reshape(x.shape[0], -1) if x.shape[0] == 1 else net.predict(x)
+        if x.shape[0] == 1:
+            raw = net.forward(x).reshape(1, -1)
+        else:
+            # batches sized so that every layer's activations of one batch stay within the budget
+            per_event = network_event_values(self.network.layers, self.network.input_layout)
+            raw = net.predict(x, batch_size=eval_batch_size(per_event))
         out = apply_output_function(raw, self.network.output_function)
         return self.finish_outputs(out, bad)
 
@@ -625,6 +631,9 @@ def _field_getter(data):
             if name not in names:
                 return None
             col = data[name]
+            text = str(ak.type(col))
+            if "string" in text or "bytes" in text:
+                return col  # refused by the caller; never decoded (ak.to_numpy can hang on invalid UTF-8)
             try:
                 return ak.to_numpy(col)
             except Exception:
@@ -736,9 +745,10 @@ def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None 
         return np.concatenate(parts) if parts else np.zeros((0, len(variables)), np.float32)
     nvar = len(variables)
     if _is_tree(data):
-        # awkward keeps jagged branches (jet_pt[0], Max$(jet_pt)) in a form the expressions understand
-        needed = tree_branches(data, variables, where)
+        # awkward keeps jagged branches (jet_pt[0], Max$(jet_pt)) in a form the expressions understand;
+        # messages name the model and the file:tree
         where = tree_where(data) if where is None else f"{where} on {tree_where(data)}"
+        needed = tree_branches(data, variables, where)
         data = read_arrays(data, needed, where)
     if isinstance(data, (list, tuple)):
         data = np.asarray(data)

@@ -192,10 +192,20 @@ def _after_selection(tr: Element) -> list[Element]:
 def _read_normalize(ctx: _Ctx, tr: Element, inputs, outputs) -> NormalizeTransform:
     n = len(inputs)
     sets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for cl in tr.findall("Class"):
+    classes = tr.findall("Class")
+    for cl in classes:
         ci = _int(ctx, cl, "ClassIndex")
         if ci < 0:
             raise ctx.err(f"negative ClassIndex {ci}", cl, token=str(ci))
+        if ci >= len(classes):
+            # TMVA writes ClassIndex 0 .. n-1 and sizes its table by the largest index read: an index
+            # beyond the elements present would only allocate empty ranges
+            raise ctx.err(
+                f"ClassIndex={ci} but the transform has {len(classes)} <Class> elements",
+                cl,
+                token=str(ci),
+                expected=[f"0 .. {len(classes) - 1}"],
+            )
         mins, maxs = np.zeros(n, np.float32), np.zeros(n, np.float32)
         for ranges in cl.findall("Ranges"):
             for rg in ranges:

@@ -46,7 +46,13 @@ from tmvacompat.specs import (
     ReshapeSpec,
     RNNSpec,
 )
-from tmvacompat.weightfile.layers_xml import KIND_OF_ELEMENT, MATRIX_NAMES, expected_shapes
+from tmvacompat.weightfile.layers_xml import (
+    KIND_OF_ELEMENT,
+    MATRIX_NAMES,
+    check_budget,
+    expected_shapes,
+    layer_event_values,
+)
 from tmvacompat.weightfile.model import ANALYSIS_TYPES, Model, NetworkInfo, VariableInfo
 
 SUPPORTED_METHODS = ("DL", "DNN", "AE")
@@ -528,10 +534,16 @@ def read_dl_network(el: ET.Element, where: str) -> NetworkInfo:
     layers, params = [], []
     shape = input_layout
     labelled = {"INPUT": shape}
+    event_values = prod(input_layout)
+    parameters = 0
+    check_budget(event_values, parameters, f"{where} (InputDepth x InputHeight x InputWidth)")
     for i, lel in enumerate(layer_els):
         w = f"{where}/{lel.tag}[{i}]"
         spec = _spec_from_element(lel, w)
         want, out = expected_shapes(spec, shape, labelled, where=w)
+        event_values += layer_event_values(spec, shape, out)
+        parameters += sum(r * c for r, c in want.values())
+        check_budget(event_values, parameters, w)
         p = {}
         for mname in MATRIX_NAMES[lel.tag]:
             allowed = None
@@ -572,18 +584,27 @@ def _read_dnn_weights(el: ET.Element, where: str, analysis: str) -> NetworkInfo:
         )
     layers, params = [], []
     prev = input_width
+    event_values, parameters = input_width, 0
+    check_budget(event_values, parameters, f"{where} (InputWidth)")
     dtype = np.dtype(np.float64)  # MethodDNN keeps TMatrixT<Double_t> and writes 16 digits
     for i, lel in enumerate(layer_els):
         w = f"{where}/Layer[{i}]"
         text = _attr(lel, "ActivationFunction", w)
         # 6.10+ writes the code as a number; the first MethodDNN wrote the enum value as a raw char
-        code = int(text) if text.strip().isdigit() else ord(text[0])
+        stripped = text.strip()
+        if re.fullmatch(r"[0-9]+", stripped):
+            code = int(stripped)
+        else:
+            code = ord(text[0]) if text else -1
         if code not in ACTIVATION_NAMES:
             raise _fail(
                 f"ActivationFunction={text!r} is not a TMVA activation code", w, token="ActivationFunction"
             )
         wel = _child(lel, "Weights", w)
         width = _int(wel, "rows", f"{w}/Weights", lo=1)
+        event_values += width
+        parameters += width * (prev + 1)
+        check_budget(event_values, parameters, w)
         spec = DenseSpec(width=width, activation=ACTIVATION_NAMES[code])
         p = {
             "Weights": _read_matrix(lel, "Weights", (width, prev), w, dtype, "rows", "cols"),
