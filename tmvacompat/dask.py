@@ -118,10 +118,36 @@ def _input_infos(model: Any) -> list[Any]:
     return infos
 
 
+def _output_meta(model: Any) -> Any:
+    import awkward as ak
+
+    width = model.n_outputs
+    if model.analysis_type == "Classification" or (model.analysis_type == "Regression" and width == 1):
+        meta_np = np.zeros(0, np.float32)
+    else:
+        meta_np = np.zeros((0, width), np.float32)
+    return ak.Array(ak.Array(meta_np).layout.to_typetracer(forget_length=True))
+
+
+def _needed_branches(model: Any) -> list[str]:
+    from tmvacompat.data.expressions import branches
+
+    names: set[str] = set()
+    for info in _input_infos(model):
+        names |= set(branches(info.formula))
+    names.discard("Entry$")
+    return sorted(names)
+
+
 def _evaluate_partition(part: Any, texts: tuple[str, ...]) -> Any:
     import awkward as ak
 
     model = model_from_texts(texts)
+    if ak.backend(part) == "typetracer":  # dask-awkward's column optimisation: say which branches are read
+        for name in _needed_branches(model):
+            if name in part.fields:
+                ak.typetracer.touch_data(part[name])
+        return _output_meta(model)
     if len(part) == 0:
         width = model.n_outputs if model.analysis_type != "Classification" else 0
         empty = np.zeros((0, width) if width and (model.analysis_type == "Multiclass" or width > 1) else 0)
@@ -136,9 +162,13 @@ def evaluate(weights: Any, data: Any, *, step_size: int | str = "100 MB") -> Any
     branches) or a list of ``"file.root:tree"`` inputs (globs allowed; only the needed branches are read).
 
     >>> evaluate("w.weights.xml", ["data_*.root:TreeS"]).compute()   # doctest: +SKIP
+
+    With dask 2026.8 and dask-awkward 2025.3 dask-awkward's graph optimisations fail on any
+    ``map_partitions`` over ``uproot.dask`` (``Cannot fuse tasks with multiple outputs``); compute with
+    them off: ``with dask.config.set({"awkward.optimization.enabled": False}): scores.compute()`` (a list
+    of files given here reads only the needed branches either way).
     """
     _need_dask()
-    import awkward as ak
     import dask_awkward as dak
 
     from tmvacompat.weightfile import load_weights
@@ -148,21 +178,11 @@ def evaluate(weights: Any, data: Any, *, step_size: int | str = "100 MB") -> Any
     if not isinstance(data, dak.Array):
         import uproot
 
-        from tmvacompat.data.expressions import branches
-
         pairs = expand_inputs(data)
-        names = set()
-        for info in _input_infos(model):
-            names |= set(branches(info.formula))
-        names.discard("Entry$")
-        data = uproot.dask({p: t for p, t in pairs}, filter_name=sorted(names), step_size=step_size)
-    width = model.n_outputs
-    if model.analysis_type == "Classification" or (model.analysis_type == "Regression" and width == 1):
-        meta_np = np.zeros(0, np.float32)
-    else:
-        meta_np = np.zeros((0, width), np.float32)
-    meta = ak.Array(ak.Array(meta_np).layout.to_typetracer(forget_length=True))
-    return dak.map_partitions(_evaluate_partition, data, texts, meta=meta, label="tmvacompat-evaluate")
+        data = uproot.dask(dict(pairs), filter_name=_needed_branches(model), step_size=step_size)
+    return dak.map_partitions(
+        _evaluate_partition, data, texts, meta=_output_meta(model), label="tmvacompat-evaluate"
+    )
 
 
 def _write_one(texts: tuple[str, ...], path: str, tree: str, out: str, branch: str | None,
