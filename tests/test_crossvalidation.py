@@ -149,6 +149,16 @@ def test_combined_weight_file_has_tmva_names_and_round_trips(evaluated, tutorial
     x = ds.train.X[:50]
     mean = np.mean([f.evaluate(x) for f in model.folds], axis=0)
     assert np.allclose(avg.evaluate_matrix(np.concatenate([x, ds.train.spectators[:50]], axis=1)), mean)
+    # tmvacompat apply writes the same responses for the signal tree (Block split: its first 999 entries are
+    # the first training events)
+    import uproot
+
+    from tmvacompat.apply import apply_to_tree
+
+    assert apply_to_tree(path, f"{tutorial}:TreeS", work / "friend.root", progress=False) == 1000
+    with uproot.open(work / "friend.root") as f:
+        got = f["tmva"]["DNN"].array(library="np")[:999]
+        assert np.allclose(got, cv.output_values["DNN"][:999], rtol=0, atol=1e-6)
     result = cv.GetResults()[0]
     assert sorted(result.rocs) == [0, 1, 2] and 0.5 < result.GetROCAverage() <= 1.0
     assert "Fold  0 ROC-Int : " in result.format() and "Average ROC-Int : " in result.format()

@@ -90,7 +90,7 @@ def apply_to_tree(
 
     >>> apply_to_tree("w.weights.xml", "in.root:T", "out.root", branch="score")  # doctest: +SKIP
     """
-    model = weights if isinstance(weights, Model) else load_weights(weights)
+    model = load_weights(weights) if isinstance(weights, (str, os.PathLike)) else weights
     tree = open_tree(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else source
     where = tree_where(tree)
     in_path = getattr(getattr(tree, "file", None), "file_path", None)

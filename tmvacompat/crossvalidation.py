@@ -304,7 +304,9 @@ class CrossValidation:
         if n < 2:
             return None, None
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client
+
+            from tmvacompat.dask import local_cluster
         except ImportError:
             if workers > 1:
                 raise TMVACompatError(
@@ -312,7 +314,7 @@ class CrossValidation:
                     token="Workers",
                 ) from None
             return None, None
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = local_cluster(n)
         return Client(cluster), cluster
 
     def _fold_dataset(self, ds: DataSet, train_idx: np.ndarray, test_idx: np.ndarray, k: int) -> DataSet:

@@ -33,7 +33,15 @@ import numpy as np
 
 from tmvacompat.errors import InputDataError, InputFileNotFoundError, TMVACompatError
 
-__all__ = ["model_texts", "model_from_texts", "evaluate", "write_friends", "expand_inputs", "client_for"]
+__all__ = [
+    "model_texts",
+    "model_from_texts",
+    "evaluate",
+    "write_friends",
+    "expand_inputs",
+    "client_for",
+    "local_cluster",
+]
 
 _MODELS: dict[str, Any] = {}  # per worker process: parsed models by the hash of their texts
 
@@ -53,10 +61,12 @@ def _need_dask() -> None:
 def model_texts(weights: Any) -> tuple[str, ...]:
     """The texts to ship for a model: its weight file, then a CrossValidation file's fold files.
 
-    >>> model_texts("missing.weights.xml")
-    Traceback (most recent call last):
-    ...
-    tmvacompat.errors.WeightFileNotFoundError: weight file does not exist: ... (missing.weights.xml)
+    >>> from tmvacompat.specs import DenseSpec
+    >>> from tmvacompat.weightfile import Model
+    >>> m = Model.from_parts(title="t", variables=["a"], layers=[DenseSpec(1, "LINEAR")],
+    ...     params=[{"Weights": np.ones((1, 1)), "Biases": np.zeros((1, 1))}])
+    >>> texts = model_texts(m); len(texts), model_from_texts(texts).title
+    (1, 't')
     """
     from tmvacompat.weightfile import load_weights
 
@@ -195,13 +205,36 @@ def _write_one(texts: tuple[str, ...], path: str, tree: str, out: str, branch: s
     return out, out_tree, n
 
 
+def local_cluster(workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes, one task at a time each, whose engines share the cores:
+    each gets ``cores // workers`` Numba threads (at least one), so workers do not oversubscribe them."""
+    from distributed import LocalCluster
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    per = str(max(1, cores // max(int(workers), 1)))
+    env = {"NUMBA_NUM_THREADS": per, "OMP_NUM_THREADS": per, "OPENBLAS_NUM_THREADS": per}
+    return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
+                        env=env)  # fmt: skip
+
+
+def _warm(texts: tuple[str, ...]) -> int:
+    """Parse the model and run it once on this worker (loads its kernels from Numba's cache; imports the
+    readers and writers the tasks use)."""
+    import tmvacompat.apply  # noqa: F401 - uproot, awkward and the writer, imported once per worker
+
+    model = model_from_texts(texts)
+    nvar = len(_input_infos(model))
+    model.evaluate_matrix(np.zeros((1, nvar), np.float32))
+    return os.getpid()
+
+
 def client_for(workers: int | None = None, scheduler: str | None = None) -> tuple[Any, Any]:
     """(client, cluster to close): a client of the cluster at ``scheduler``, or of a new
-    ``LocalCluster`` of ``workers`` single-threaded processes; (None, None) for neither."""
+    :func:`local_cluster` of ``workers`` processes; (None, None) for neither."""
     if scheduler is None and not workers:
         return None, None
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as err:
         raise TMVACompatError(
             f"--workers/--scheduler need dask.distributed (pip install 'tmvacompat[dask]'): {err}",
@@ -217,9 +250,7 @@ def client_for(workers: int | None = None, scheduler: str | None = None) -> tupl
             ) from None  # fmt: skip
     if int(workers) < 1:
         raise TMVACompatError(f"--workers must be >= 1, got {workers}", token=str(workers))
-    cluster = LocalCluster(
-        n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    cluster = local_cluster(int(workers))
     return Client(cluster), cluster
 
 
@@ -282,6 +313,7 @@ def write_friends(
     try:
         if client is None:
             return [_write_one(*job) for job in jobs]
+        client.run(_warm, texts)  # every worker parses the model and loads its kernel before the files
         futures = [client.submit(_write_one, *job, pure=False) for job in jobs]
         return client.gather(futures)
     finally:
