@@ -32,7 +32,7 @@ import numpy as np
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NET = (
     "!H:!V:VarTransform=N:Layout=TANH|64,TANH|64,LINEAR:RandomSeed=1:"
-    "TrainingStrategy=LearningRate=1e-3,Optimizer=ADAM,BatchSize=256,MaxEpochs=2,ConvergenceSteps=100"
+    "TrainingStrategy=LearningRate=1e-3,Optimizer=ADAM,BatchSize=256,MaxEpochs=2,TestRepetitions=1,ConvergenceSteps=100"
 )
 
 

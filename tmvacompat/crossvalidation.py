@@ -165,10 +165,32 @@ class _CvBooked:
     options: str
 
 
-def _train_fold(payload: dict[str, Any]) -> dict[str, Any]:
-    """One fold (run locally or on a dask worker): train, return the weight file text and the outputs."""
+def fold_dataset(ds: DataSet, train_idx: np.ndarray, test_idx: np.ndarray) -> DataSet:
+    """The DataSet of one fold: training events ``train_idx`` and test events ``test_idx`` of ``ds``'s
+    training sample, the variable ranges over the fold's training events."""
+    train = ds.train.take(train_idx)
+    test = ds.train.take(test_idx)
+    return DataSet(
+        ds.name,
+        train,
+        test,
+        _ranged(ds.variables, train.X),
+        ds.classes,
+        _ranged(ds.targets, train.targets),
+        _ranged(ds.spectators, train.spectators),
+        ds.analysis_type,
+        ds.sources,
+        dict(ds.split_options),
+    )
+
+
+def _train_fold(payload: dict[str, Any], ds: DataSet | None = None) -> dict[str, Any]:
+    """One fold (run here or on a dask worker, which holds ``ds`` once for all folds): build the fold's
+    DataSet from its indices, train, return the weight file text and the outputs."""
     from tmvacompat.factory import METHODS
 
+    if ds is not None:
+        payload = dict(payload, dataset_obj=fold_dataset(ds, payload["train_idx"], payload["test_idx"]))
     t0 = time.perf_counter()
     cls = METHODS[payload["method_type"]]
     method = cls(
@@ -317,22 +339,6 @@ class CrossValidation:
         cluster = local_cluster(n)
         return Client(cluster), cluster
 
-    def _fold_dataset(self, ds: DataSet, train_idx: np.ndarray, test_idx: np.ndarray, k: int) -> DataSet:
-        train = ds.train.take(train_idx)
-        test = ds.train.take(test_idx)
-        return DataSet(
-            ds.name,
-            train,
-            test,
-            _ranged(ds.variables, train.X),
-            ds.classes,
-            _ranged(ds.targets, train.targets),
-            _ranged(ds.spectators, train.spectators),
-            ds.analysis_type,
-            ds.sources,
-            dict(ds.split_options),
-        )
-
     def Evaluate(self) -> None:  # noqa: N802
         """Train every fold of every booked method, write the fold and combined weight files, evaluate
         every training event with the fold that did not see it, and write the output file."""
@@ -372,15 +378,18 @@ class CrossValidation:
                         "job": self.job_name,
                         "dataset": ds.name,
                         "analysis_type": atype,
-                        "dataset_obj": self._fold_dataset(ds, train_idx, folds[k], k),
+                        "train_idx": train_idx,
+                        "test_idx": folds[k],
                     }
                 )
         client, cluster = self._executor(len(tasks))
         try:
             if client is None:
-                outputs = [_train_fold(t) for t in tasks]
+                outputs = [_train_fold(t, ds) for t in tasks]
             else:
-                futures = client.map(_train_fold, tasks, pure=False)
+                # the training sample goes to each worker once; a task carries only its fold's indices
+                shared = client.scatter(ds, broadcast=True)
+                futures = [client.submit(_train_fold, t, shared, pure=False) for t in tasks]
                 outputs = client.gather(futures)
         finally:
             if cluster is not None:
@@ -399,10 +408,11 @@ class CrossValidation:
                 model = model_from_bytes(out["xml"].encode(), path)
                 fold_models.append(model)
                 result.seconds[k] = float(out["seconds"])
+                fold_ds = fold_dataset(ds, task["train_idx"], task["test_idx"])
                 if atype in ("Classification", "Multiclass"):
-                    result.rocs[k] = self._roc(ds, task["dataset_obj"].test, out["test_values"], atype)
+                    result.rocs[k] = self._roc(ds, fold_ds.test, out["test_values"], atype)
                 if bool(o.FoldFileOutput):
-                    self._write_fold_output(task["dataset_obj"], m, k, out, path, atype)
+                    self._write_fold_output(fold_ds, m, k, out, path, atype)
             cv_model = self._combined(ds, m, fold_models, atype)
             cv_model.save(os.path.join(weights_dir, f"{self.job_name}_{m.title}.weights.xml"))
             cv_model.path = os.path.join(weights_dir, f"{self.job_name}_{m.title}.weights.xml")
