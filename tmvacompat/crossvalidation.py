@@ -21,9 +21,9 @@ As ``TMVA::CrossValidation`` (CrossValidation.cxx, CvSplit.cxx, MethodCrossValid
 
 Folds train in parallel on dask workers (``pip install 'tmvacompat[dask]'``): the extension option
 ``Workers`` (0 = a ``LocalCluster`` with one process per free core when more than one is free, 1 = serial)
-or an existing ``dask.distributed.Client`` passed as ``client=``. Each task receives the fold's arrays and
-the method's option string and returns the weight file text; TMVA's ``NumWorkerProcs`` is accepted and
-means the same as ``Workers``.
+or an existing ``dask.distributed.Client`` passed as ``client=``. The training sample is scattered to each
+worker once; a task carries its fold's event indices and the method's option string and returns the
+weight file text. TMVA's ``NumWorkerProcs`` is accepted and means the same as ``Workers``.
 
 Example:
     >>> cv = CrossValidation("TMVACrossValidation", loader, "TMVACV.root",     # doctest: +SKIP
