@@ -50,6 +50,7 @@ _LAZY = {
     "DataLoader": "tmvacompat.data.loader",
     "DataSet": "tmvacompat.data.dataset",
     "Factory": "tmvacompat.factory",
+    "CrossValidation": "tmvacompat.crossvalidation",
     "Types": "tmvacompat.factory",
     "MethodDL": "tmvacompat.methods.dl",
     "Reader": "tmvacompat.reader",

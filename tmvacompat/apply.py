@@ -30,7 +30,7 @@ from tmvacompat.leaflist import Leaf, LeafList, mktree
 from tmvacompat.weightfile import load_weights
 from tmvacompat.weightfile.model import Model, tree_branches
 
-__all__ = ["apply_to_tree", "output_branch_type"]
+__all__ = ["apply_to_tree", "apply_to_trees", "output_branch_type"]
 
 
 def output_branch_type(model: Model) -> tuple[Any, list[str] | None]:
@@ -90,7 +90,7 @@ def apply_to_tree(
 
     >>> apply_to_tree("w.weights.xml", "in.root:T", "out.root", branch="score")  # doctest: +SKIP
     """
-    model = weights if isinstance(weights, Model) else load_weights(weights)
+    model = load_weights(weights) if isinstance(weights, (str, os.PathLike)) else weights
     tree = open_tree(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else source
     where = tree_where(tree)
     in_path = getattr(getattr(tree, "file", None), "file_path", None)
@@ -101,7 +101,10 @@ def apply_to_tree(
         )
     name = branch or model.title
     btype, leaves = output_branch_type(model)
-    keys = tree_branches(tree, model.variables, where=model.path)
+    infos = list(model.variables)
+    if getattr(model, "needs_spectators", False):  # CrossValidation: the split expression reads spectators
+        infos += list(model.spectators)
+    keys = tree_branches(tree, infos, where=model.path)
     if not keys:
         raise InputDataError(
             f"the variables {[v.expression for v in model.variables]} of {model.title!r} read no branch",
@@ -126,3 +129,36 @@ def apply_to_tree(
                 done += len(values)
                 show(done)
     return done
+
+
+def apply_to_trees(
+    weights: str | os.PathLike | Model,
+    sources: list[str],
+    output: str | os.PathLike,
+    *,
+    branch: str | None = None,
+    tree_name: str | None = None,
+    step_size: int = 100_000,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> list[tuple[str, str, int]]:
+    """``tmvacompat apply`` on one or several inputs (``"file.root:tree"``, globs allowed).
+
+    One input (and no dask option): ``output`` is the friend file, tree ``tree_name`` (default ``tmva``).
+    Several inputs, or ``workers``/``scheduler``: ``output`` is a folder, input ``X.root`` gives
+    ``output/X.root`` with the tree named as the input tree (or ``tree_name``), one dask task per file
+    (:func:`tmvacompat.dask.write_friends`). Returns (output file, tree, entries) per input.
+
+    >>> apply_to_trees("w.weights.xml", ["a.root:T", "b.root:T"], "out", workers=2)  # doctest: +SKIP
+    """
+    from tmvacompat.dask import expand_inputs, write_friends
+
+    pairs = expand_inputs(sources)
+    if len(pairs) == 1 and len(sources) == 1 and workers is None and scheduler is None:
+        path, tree = pairs[0]
+        name = tree_name or "tmva"
+        n = apply_to_tree(weights, f"{path}:{tree}", output, branch=branch, tree_name=name,
+                          step_size=step_size)  # fmt: skip
+        return [(os.fspath(output), name, n)]
+    return write_friends(weights, [f"{p}:{t}" for p, t in pairs], output, branch=branch, tree_name=tree_name,
+                         workers=workers, scheduler=scheduler, step_size=step_size)  # fmt: skip

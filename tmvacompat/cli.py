@@ -1,4 +1,4 @@
-"""Command line: ``tmvacompat example``, ``train JOB.toml``, ``apply WEIGHTS IN.root:TREE -o OUT.root``,
+"""Command line: ``tmvacompat example``, ``train JOB.toml``, ``apply WEIGHTS IN.root:TREE [...] -o OUT``,
 ``inspect WEIGHTS``, ``check-options --method DL STRING``, ``convert WEIGHTS.xml -o model.onnx``,
 ``gui TMVA.root -o plots/``, ``options STRING``, ``layout STRING``, ``evaluate WEIGHTS FILE.root:TREE``.
 
@@ -91,12 +91,23 @@ def _train(job_path: str) -> int:
     return 2 if failed else 0
 
 
-def _apply(weights: str, source: str, output: str, branch: str | None, tree: str, step: int) -> None:
-    from tmvacompat.apply import apply_to_tree
+def _apply(weights: str, sources: list[str], output: str, branch: str | None, tree: str | None, step: int,
+           workers: int | None, scheduler: str | None) -> None:  # fmt: skip
+    from tmvacompat.apply import apply_to_trees
 
     t0 = time.perf_counter()
-    n = apply_to_tree(weights, source, output, branch=branch, tree_name=tree, step_size=step)
-    print(f"{output}:{tree}: {n} entries ({time.perf_counter() - t0:.1f} s)")
+    written = apply_to_trees(weights, sources, output, branch=branch, tree_name=tree, step_size=step,
+                             workers=workers, scheduler=scheduler)  # fmt: skip
+    seconds = time.perf_counter() - t0
+    if len(written) == 1:
+        path, name, n = written[0]
+        print(f"{path}:{name}: {n} entries ({seconds:.1f} s)")
+        return
+    for path, name, n in written:
+        print(f"{path}:{name}: {n} entries")
+    total = sum(n for _, _, n in written)
+    rate = total / max(seconds, 1e-9)
+    print(f"{len(written)} files, {total} entries ({seconds:.1f} s, {rate:,.0f} entries/s)")
 
 
 def _inspect(weights: str) -> None:
@@ -211,11 +222,17 @@ def main(argv: list[str] | None = None) -> int:
         help="evaluate a weight file on every entry of a tree, write a friend tree",
     )
     ap.add_argument("weights", help="WEIGHTS.xml")
-    ap.add_argument("source", help="input tree, FILE.root:TREE")
-    ap.add_argument("-o", "--output", required=True, help="output ROOT file")
+    ap.add_argument("source", nargs="+", help="input trees, FILE.root:TREE (globs allowed in FILE)")
+    ap.add_argument(
+        "-o", "--output", required=True, help="output ROOT file (one input) or folder (several inputs)"
+    )
     ap.add_argument("--branch", help="output branch name (default: the method title)")
-    ap.add_argument("--tree", default="tmva", help="output tree name (default: tmva)")
+    ap.add_argument(
+        "--tree", default=None, help="output tree name (default: tmva for one input, else the input's)"
+    )
     ap.add_argument("--step", type=int, default=100_000, help="entries read per chunk")
+    ap.add_argument("--workers", type=int, default=None, help="files in parallel on a dask LocalCluster")
+    ap.add_argument("--scheduler", default=None, help="address of an existing dask scheduler")
     ins = sub.add_parser("inspect", parents=[verbose], help="describe a weight file")
     ins.add_argument("weights")
     co = sub.add_parser(
@@ -242,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "train":
             return _train(args.job)
         if args.cmd == "apply":
-            _apply(args.weights, args.source, args.output, args.branch, args.tree, args.step)
+            _apply(args.weights, args.source, args.output, args.branch, args.tree, args.step, args.workers,
+                   args.scheduler)  # fmt: skip
         elif args.cmd == "inspect":
             _inspect(args.weights)
         elif args.cmd == "check-options":

@@ -133,7 +133,13 @@ class Reader:
             buffers = tuple(b for _, b in self._variables)
         else:
             buffers = (None,) * len(file_vars)
-        self._booked[str(title)] = _Booked(model, buffers, len(file_vars))
+        nvar = len(file_vars)
+        if getattr(model, "needs_spectators", False):
+            # MethodCrossValidation picks each event's fold from its spectators: their buffers are inputs too
+            nspec = len(model.spectators)
+            buffers += tuple(b for _, b in self._spectators) if self._variables else (None,) * nspec
+            nvar += nspec
+        self._booked[str(title)] = _Booked(model, buffers, nvar)
         return model
 
     def _get(self, title: str) -> _Booked:

@@ -252,6 +252,7 @@ _F1: dict[str, Callable[[Any], Any]] = {
     "cosh": np.cosh,
     "tanh": np.tanh,
     "floor": np.floor,
+    "int": np.trunc,  # the C++ cast TFormula accepts (CrossValidation's SplitExpr uses it)
     "ceil": np.ceil,
     "TMath::Abs": np.abs,
     "TMath::Sqrt": np.sqrt,

@@ -321,6 +321,8 @@ class DataLoader:
         self.progress: Callable[[str, int, int], Any] | None = None
         #: per class, what the last read of the trees gave (empty before :meth:`GetDataSet`)
         self.read_stats: tuple[ClassReadStats, ...] = ()
+        #: where ``Streaming=True`` writes its scratch files (None: the system's temporary folder)
+        self.scratch_dir: str | None = None
 
     # ---------------------------------------------------------------------------------- booking
     @property
@@ -467,6 +469,7 @@ class DataLoader:
             raise InputDataError(f"AddTree: empty list of trees for class {class_name!r}", token=class_name)
         if cut:
             parse(cut)
+        parts = _expand_globs(parts)
         new: list[_TreeInput] = []
         total = 0
         for part in parts:
@@ -660,10 +663,38 @@ class DataLoader:
         return self.GetDataSet()
 
     def GetDataSet(self) -> DataSet:
-        """Read the trees and build the :class:`DataSet` (once; cached until the booking changes)."""
+        """Read the trees and build the :class:`DataSet` (once; cached until the booking changes).
+
+        With ``Streaming=True`` and fewer ``BufferEvents`` than the trees' entries, a
+        :class:`~tmvacompat.data.streaming.StreamingDataSet` (events on scratch files, streamed in training).
+        """
         if self._dataset is None:
-            self._dataset = self._build()
+            self._dataset = self._stream() if self.streaming else None
+            if self._dataset is None:
+                self._dataset = self._build()
         return self._dataset
+
+    @property
+    def streaming(self) -> bool:
+        """Whether ``Streaming=True`` was given to PrepareTrainingAndTestTree."""
+        return self._options is not None and bool(self._options.get("Streaming", False))
+
+    def _stream(self) -> Any:
+        """A StreamingDataSet, or None when BufferEvents holds every entry (then read in memory)."""
+        from tmvacompat.data.streaming import build_stream
+
+        buffer = int(self._options.get("BufferEvents", 1_000_000))
+        if buffer < 1:
+            raise OptionError(f"BufferEvents must be >= 1, got {buffer}", token=f"BufferEvents={buffer}")
+        entries = 0
+        for tin in self._inputs:
+            tree = tin.tree if tin.tree is not None else _open_tree(tin.path, tin.tree_name)
+            entries += int(tree.num_entries)
+        if buffer >= entries:
+            return None
+        if not self._variables:
+            raise InputDataError(f"dataset {self.name!r}: no input variable booked (AddVariable first)")
+        return build_stream(self, self.scratch_dir)
 
     def _build(self) -> DataSet:
         if not self._variables:
@@ -1201,6 +1232,25 @@ class DataLoader:
             f"DataLoader({self.name!r}: {len(self._variables)} variables, classes {self._classes}, "
             f"{len(self._inputs)} trees)"
         )
+
+
+def _expand_globs(parts: list[Any]) -> list[Any]:
+    """TChain::Add's wildcards: ``"data_*.root:tree"`` becomes the matching files, sorted; a pattern that
+    matches nothing is an error naming it."""
+    import glob
+
+    out: list[Any] = []
+    for part in parts:
+        if isinstance(part, (str, os.PathLike)):
+            path, name = _split_spec(os.fspath(part))
+            if glob.has_magic(path):
+                found = sorted(glob.glob(path))
+                if not found:
+                    raise InputFileNotFoundError(f"no file matches {path!r} (tree {part!r})", token=path)
+                out.extend(f"{p}:{name}" for p in found)
+                continue
+        out.append(part)
+    return out
 
 
 def _looks_like_options(text: str) -> bool:

@@ -58,6 +58,20 @@ PREPARE: list[Option] = [
         "(libstdc++: ROOT built with GCC, as on Linux; libc++: ROOT on macOS)",
     ),
     Option(
+        "Streaming",
+        bool,
+        False,
+        help="tmvacompat extension: train out of core, the events streamed through a buffer of BufferEvents "
+        "(tmvacompat.data.streaming)",
+    ),
+    Option(
+        "BufferEvents",
+        int,
+        1_000_000,
+        help="tmvacompat extension: with Streaming, the events held in memory at once (at least the "
+        "number of entries of all trees: read in memory, TMVA's exact split)",
+    ),
+    Option(
         "NormMode",
         str,
         "EqualNumEvents",

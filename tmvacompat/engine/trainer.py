@@ -263,9 +263,13 @@ def train(
         raise TrainingError(f"unsupported loss kind {loss!r}", token=str(loss), expected=list(LOSS_CODES))
     if not phases:
         raise TrainingError("no training phase given", token="phases")
-    X, Y, w = _prepare(net, X_train, Y_train, w_train, "training set")
+    source = X_train if hasattr(X_train, "blocks") else None
+    if source is not None:  # streamed: a small block gives shapes and dtypes (and the kernels' compile)
+        X, Y, w = _prepare(net, *source.sample(), "training set")
+    else:
+        X, Y, w = _prepare(net, X_train, Y_train, w_train, "training set")
     Xv, Yv, wv = _prepare(net, X_val, Y_val, w_val, "validation set")
-    n_train, n_val = X.shape[0], Xv.shape[0]
+    n_train, n_val = (int(source.n_events) if source is not None else X.shape[0]), Xv.shape[0]
     value_fn, grad_fn = _loss_functions(loss)
     history = TrainingHistory()
     t_start = time.perf_counter()
@@ -329,34 +333,52 @@ def train(
         phase_best_epoch, count, e = 0, 0, 0
         stop_reason = "max_epochs"
         t_phase = time.perf_counter()
+        bufs = None
         if runner is None:
-            xb = np.empty((B, X.shape[1]), X.dtype)
-            yb = np.empty((B, Y.shape[1]), Y.dtype)
-            wb = np.empty(B, w.dtype)
-            gb = np.empty((B, Y.shape[1]), Y.dtype)
+            bufs = (np.empty((B, X.shape[1]), X.dtype), np.empty((B, Y.shape[1]), Y.dtype),
+                    np.empty(B, w.dtype), np.empty((B, Y.shape[1]), Y.dtype))  # fmt: skip
+
+        def run(X, Y, w, perm, nb, runner=runner, B=B, opt=opt, blocks=blocks, drop_rng=drop_rng, bufs=bufs):
+            if runner is not None:
+                return runner.run(X, Y, w, perm, 0, nb, drop_rng)
+            xb, yb, wb, gb = bufs
+            total, bad, bad_loss = 0.0, -1, 0.0
+            with single_threaded_blas() if blocks else nullcontext():
+                for b in range(nb):
+                    idx = perm[b * B : (b + 1) * B]
+                    np.take(X, idx, axis=0, out=xb)
+                    np.take(Y, idx, axis=0, out=yb)
+                    np.take(w, idx, out=wb)
+                    out = net.forward(xb, training=True)
+                    out2 = out.reshape(B, -1)
+                    lb = grad_fn(out2, yb, wb, gb)
+                    if not np.isfinite(lb):
+                        bad, bad_loss = b, lb
+                        break
+                    total += lb
+                    net.backward(gb, need_input_grad=False)
+                    opt.step()
+            return total, bad, bad_loss
 
         while True:
             e += 1
-            perm = shuffle_rng.permutation(n_train)
-            if runner is not None:
-                total, bad, bad_loss = runner.run(X, Y, w, perm, 0, nb, drop_rng)
-            else:
-                total, bad, bad_loss = 0.0, -1, 0.0
-                with single_threaded_blas() if blocks else nullcontext():
-                    for b in range(nb):
-                        idx = perm[b * B : (b + 1) * B]
-                        np.take(X, idx, axis=0, out=xb)
-                        np.take(Y, idx, axis=0, out=yb)
-                        np.take(w, idx, out=wb)
-                        out = net.forward(xb, training=True)
-                        out2 = out.reshape(B, -1)
-                        lb = grad_fn(out2, yb, wb, gb)
-                        if not np.isfinite(lb):
-                            bad, bad_loss = b, lb
-                            break
-                        total += lb
-                        net.backward(gb, need_input_grad=False)
-                        opt.step()
+            if source is None:
+                perm = shuffle_rng.permutation(n_train)
+                total, bad, bad_loss = run(X, Y, w, perm, nb)
+            else:  # one buffer at a time, shuffled within; the rest of a buffer's last batch is skipped
+                total, bad, bad_loss, done = 0.0, -1, 0.0, 0
+                for Xb, Yb, wb_ in source.blocks(shuffle_rng):
+                    Xb, Yb, wb_ = _prepare(net, Xb, Yb, wb_, "training set")
+                    nbb = Xb.shape[0] // B
+                    if nbb == 0:
+                        continue
+                    part, bad, bad_loss = run(Xb, Yb, wb_, shuffle_rng.permutation(Xb.shape[0]), nbb)
+                    if bad >= 0:
+                        bad += done
+                        break
+                    total += part
+                    done += nbb
+                nb = max(done, 1)
             if bad >= 0:
                 _restore(net, best)
                 err = TrainingError(

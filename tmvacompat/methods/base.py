@@ -108,6 +108,8 @@ class MethodBase:
         atype = self.decide_analysis_type(dataset)
         self._check_analysis_type(atype, dataset)
         self.analysis_type = atype
+        if getattr(dataset, "is_stream", False):
+            return self._train_stream(dataset, atype, weight_file)
         dataset.check_variables_vary()
         train = dataset.train
         X, class_ids, w = train.X, train.class_ids, train.weights
@@ -130,6 +132,41 @@ class MethodBase:
             class_names=list(dataset.class_names),
         )
         self.model = self._train_model(dataset, train, chain, atype)
+        return self._finish_training(dataset, atype, t0, weight_file)
+
+    def validation_events(self, n_train: int) -> int:
+        """How many of ``n_train`` training events the method sets aside for validation (streamed
+        training needs to know before it splits the stream)."""
+        return 0
+
+    def _train_stream(self, dataset: Any, atype: str, weight_file: str | None) -> Model:
+        """Training on a :class:`~tmvacompat.data.streaming.StreamingDataSet`: the transformations are
+        fitted on its subsample (a leading Normalize on the exact ranges), the network on the stream."""
+        from tmvacompat.data.streaming import finish_stream, patch_normalize
+
+        finish_stream(dataset, self.validation_events(dataset.n_train))
+        X, class_ids, w, T = dataset.transform_sample()
+        if self.options.get("IgnoreNegWeightsInTraining", False):
+            w = np.where(w < 0, 0.0, w)
+        t0 = time.perf_counter()
+        chain = TransformChain.fit(
+            X,
+            class_ids,
+            targets=T if atype == "Regression" else None,
+            weights=w,
+            n_classes=dataset.n_classes,
+            items=str(self.options.get("VarTransform", "None")),
+            variables=[(v.label, v.expression) for v in dataset.variables],
+            target_names=[(t.label, t.expression) for t in dataset.targets]
+            if atype == "Regression"
+            else None,
+            class_names=list(dataset.class_names),
+        )
+        patch_normalize(chain, dataset)
+        self.model = self._train_model(dataset, None, chain, atype)
+        return self._finish_training(dataset, atype, t0, weight_file)
+
+    def _finish_training(self, dataset: Any, atype: str, t0: float, weight_file: str | None) -> Model:
         self.training_time = time.perf_counter() - t0
         if atype == "Classification" and self.mva_pdf_settings is not None:
             self.model.mva_pdfs = self.create_mva_pdfs(dataset)

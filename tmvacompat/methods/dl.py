@@ -14,7 +14,7 @@ Every option TMVA's MethodDL declares is accepted (``InputLayout``, ``BatchLayou
 
 Example:
     >>> import numpy as np
-    >>> from tmvacompat.data.dataset import DataSet
+    >>> from tmvacompat.data.dataset import DataSet, Sample
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(600, 2)).astype(np.float32); y = (X[:, 0] + X[:, 1] < 0).astype(int)
     >>> ds = DataSet.from_arrays(X[:400], y[:400], X[400:], y[400:])
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from tmvacompat.data.dataset import DataSet
+from tmvacompat.data.dataset import DataSet, Sample
 from tmvacompat.data.transforms import TransformChain
 from tmvacompat.engine.init import INIT_CODES, initialize
 from tmvacompat.engine.network import Network
@@ -209,12 +209,20 @@ class MethodDL(MethodBase):
         return (sample.class_ids == sig).astype(np.float32).reshape(n, 1)
 
     # ------------------------------------------------------------------ training
+    def validation_events(self, n_train: int) -> int:
+        """``ValidationSize`` of ``n_train`` training events (the last ones of the training sample)."""
+        return validation_count(str(self.options.ValidationSize), n_train)
+
     def _split(self, n: int, w: np.ndarray) -> tuple[int, int]:
         """(training, validation) event counts of the training sample (TMVA validates on the last
         ``ValidationSize`` events); refuses a split that leaves either side empty or without weight."""
-        o = self.options
-        n_val = validation_count(str(o.ValidationSize), n)
+        n_val = self.validation_events(n)
         n_fit = n - n_val
+        self._check_split(n, n_fit, n_val, [("training", w[:n_fit]), ("validation", w[n_fit:])])
+        return n_fit, n_val
+
+    def _check_split(self, n: int, n_fit: int, n_val: int, parts: list[tuple[str, np.ndarray]]) -> None:
+        o = self.options
         if n_val < 1 or n_fit < 1:
             raise OptionError(
                 f"method {self.title!r}: ValidationSize={o.ValidationSize} leaves {n_fit} training and "
@@ -222,7 +230,7 @@ class MethodDL(MethodBase):
                 token=f"ValidationSize={o.ValidationSize}",
                 expected=["20%"],
             )
-        for part, ws in (("training", w[:n_fit]), ("validation", w[n_fit:])):
+        for part, ws in parts:
             total = float(np.sum(ws, dtype=np.float64))
             if not total > 0.0:
                 raise TrainingError(
@@ -233,7 +241,6 @@ class MethodDL(MethodBase):
                     token=f"sum of {part} weights = {total:g}",
                     expected=["a positive sum of event weights"],
                 )
-        return n_fit, n_val
 
     def _keep_best_after(self, err: TrainingError) -> None:
         """A training that fails after some epoch improved on the validation sample keeps those best weights
@@ -292,24 +299,40 @@ class MethodDL(MethodBase):
         initialize(net, str(o.WeightInitialization), seed)
 
         loss = self._loss(atype)
-        X = chain.forward(train.X)
-        Y = self._labels(train, atype, dataset, chain)
-        w = np.asarray(train.weights, np.float32)
-        n = len(train)
-        n_fit, n_val = self._split(n, w)
+        streamed = getattr(dataset, "is_stream", False)
+        if streamed:  # the training events come buffer by buffer; the validation events are in memory
+            n = dataset.n_train
+            n_val = dataset.n_validation
+            n_fit = n - n_val
+            Xv_raw, Tv, wv64, clsv = dataset.validation_arrays()
+            ignore_neg = bool(o.get("IgnoreNegWeightsInTraining", False))
+
+            def make(Xr, Tr, wr, cls):
+                wr = np.where(wr < 0, 0.0, wr) if ignore_neg else wr
+                s = Sample(Xr, Tr, np.zeros((len(Xr), 0), np.float32), wr, wr, cls)
+                return chain.forward(Xr), self._labels(s, atype, dataset, chain), np.asarray(wr, np.float32)
+
+            Xv, Yv, wv = make(Xv_raw, Tv, wv64, clsv)
+            source = dataset.training_source(make, self.phases[0].batch_size)
+            # the training weights' sums are checked per class when the stream is split
+            self._check_split(n, n_fit, n_val, [("validation", wv)])
+        else:
+            X = chain.forward(train.X)
+            Y = self._labels(train, atype, dataset, chain)
+            w = np.asarray(train.weights, np.float32)
+            n = len(train)
+            n_fit, n_val = self._split(n, w)
         self.training_error = None
         monitor = self.monitor
         if monitor is not None and hasattr(monitor, "start"):
             monitor.start(n_fit, n_val)
         try:
+            fit_data = (source, None, None) if streamed else (X[:n_fit], Y[:n_fit], w[:n_fit])
+            val_data = (Xv, Yv, wv) if streamed else (X[n_fit:], Y[n_fit:], w[n_fit:])
             self.history = train_network(
                 net,
-                X[:n_fit],
-                Y[:n_fit],
-                w[:n_fit],
-                X[n_fit:],
-                Y[n_fit:],
-                w[n_fit:],
+                *fit_data,
+                *val_data,
                 loss=loss,
                 phases=self.phases,
                 seed=seed,

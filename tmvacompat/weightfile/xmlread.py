@@ -252,6 +252,10 @@ def model_from_element(root: ET.Element, path: str = "<memory>") -> Model:
     if "::" not in method_attr:
         raise _fail(f"Method={method_attr!r} is not '<Type>::<Title>'", where, token=method_attr)
     method, title = method_attr.split("::", 1)
+    if method == "CrossValidation":  # MethodCrossValidation: the fold files beside it hold the networks
+        from tmvacompat.weightfile.crossvalidation import cv_model_from_element
+
+        return cv_model_from_element(root, path)  # type: ignore[return-value]
     if method not in SUPPORTED_METHODS:
         raise _fail(
             f"method {method!r} ({method_attr}) is not supported; tmvacompat reads MethodDL ('DL::'), "

@@ -1,0 +1,208 @@
+"""Beyond one machine's memory and one process: streamed training, dask application, CrossValidation.
+
+    python benchmarks/scale.py                      # the issue's size: 10M events x 20 variables, 10 files
+    python benchmarks/scale.py --events 2000000     # a smaller sample (same layout)
+    python benchmarks/scale.py --skip cv            # leave a part out (generate, stream, memory, apply, cv)
+
+The inputs are generated once with uproot (ZSTD) into ``--data`` (default /tmp/tmvacompat_scale): each file
+holds ``TreeS`` (mean +0.3) and ``TreeB`` (mean -0.3), Gaussian variables ``v0..v19`` with a correlated
+pair. Every training and the in-memory reference run in a child process of its own, so its peak RSS
+(``ru_maxrss``) is its own. Network: 20 -> TANH|64 -> TANH|64 -> 1, Adam, BatchSize=256, 2 epochs.
+
+Reported:
+* streamed (``Streaming=True:BufferEvents=N``) and in-memory training: wall time of reading + training, the
+  trainer's events/s (training batches only) and the peak RSS;
+* application over all files: plain ``Model.evaluate`` looping over the files in this process, ``apply`` of
+  the friend trees serially, and ``tmvacompat.dask.write_friends`` on a LocalCluster of 1 and 2 workers;
+* CrossValidation (3 folds, on the first 2 files) serially and with 2 dask workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NET = (
+    "!H:!V:VarTransform=N:Layout=TANH|64,TANH|64,LINEAR:RandomSeed=1:"
+    "TrainingStrategy=LearningRate=1e-3,Optimizer=ADAM,BatchSize=256,MaxEpochs=2,TestRepetitions=1,ConvergenceSteps=100"
+)
+
+
+def generate(folder: str, events: int, files: int, nvar: int) -> list[str]:
+    import uproot
+
+    os.makedirs(folder, exist_ok=True)
+    paths = [os.path.join(folder, f"sample_{k:02d}.root") for k in range(files)]
+    stamp = os.path.join(folder, "stamp.json")
+    want = {"events": events, "files": files, "nvar": nvar}
+    if os.path.exists(stamp) and json.load(open(stamp)) == want and all(map(os.path.exists, paths)):
+        return paths
+    rng = np.random.default_rng(1)
+    per_tree = events // files // 2
+    for path in paths:
+        with uproot.recreate(path, compression=uproot.ZSTD(1)) as f:
+            for tree, shift in (("TreeS", 0.3), ("TreeB", -0.3)):
+                x = rng.normal(shift, 1.0, size=(per_tree, nvar)).astype(np.float32)
+                x[:, 1] += 0.5 * x[:, 0]
+                f[tree] = {f"v{j}": x[:, j] for j in range(nvar)}
+    json.dump(want, open(stamp, "w"))
+    return paths
+
+
+def _loader(paths: list[str], nvar: int, prep: str):
+    from tmvacompat import DataLoader
+
+    loader = DataLoader("dataset")
+    for j in range(nvar):
+        loader.AddVariable(f"v{j}", "F")
+    loader.AddSignalTree([f"{p}:TreeS" for p in paths])
+    loader.AddBackgroundTree([f"{p}:TreeB" for p in paths])
+    loader.PrepareTrainingAndTestTree("", prep)
+    return loader
+
+
+def child_train(args: argparse.Namespace) -> None:
+    """One training in this process; prints a JSON line with the timings and the peak RSS."""
+    from tmvacompat.methods.dl import MethodDL
+
+    paths = json.loads(args.paths)
+    prep = "SplitMode=Random:NormMode=NumEvents:!V"
+    if args.child == "stream":
+        prep += f":Streaming=True:BufferEvents={args.buffer}"
+    t0 = time.perf_counter()
+    ds = _loader(paths, args.nvar, prep).GetDataSet()
+    m = MethodDL("DNN", NET, job_name="Scale")
+    t1 = time.perf_counter()
+    m.train(ds, weight_file=args.weights or "")
+    t2 = time.perf_counter()
+    n_train = int(getattr(ds, "n_train", 0) or len(ds.train))
+    print(json.dumps({
+        "kind": args.child, "read_s": t1 - t0, "train_s": t2 - t1, "total_s": t2 - t0,
+        "trainer_events_per_s": m.history.events_per_second, "n_train": n_train,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }))  # fmt: skip
+
+
+def run_child(kind: str, args: argparse.Namespace, paths: list[str], weights: str = "") -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, "--paths", json.dumps(paths), "--nvar", str(args.nvar),
+           "--buffer", str(args.buffer), "--weights", weights]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=ROOT_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_apply(weights: str, paths: list[str], scratch: str) -> dict:
+    from tmvacompat.apply import apply_to_tree
+    from tmvacompat.dask import client_for, write_friends
+    from tmvacompat.weightfile import load_weights
+
+    model = load_weights(weights)
+    model.evaluate(f"{paths[0]}:TreeS")  # compile / load the kernel once
+    n = 0
+    t0 = time.perf_counter()
+    for p in paths:
+        n += len(model.evaluate(f"{p}:TreeS"))
+    res = {"entries": n, "plain_evaluate_s": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    for p in paths:
+        apply_to_tree(
+            model, f"{p}:TreeS", os.path.join(scratch, "serial_" + os.path.basename(p)), progress=False
+        )
+    res["serial_apply_s"] = time.perf_counter() - t0
+    for workers in (1, 2):
+        client, cluster = client_for(workers)
+        try:
+            client.run(lambda: __import__("tmvacompat.weightfile"))
+            write_friends(
+                model, [f"{paths[0]}:TreeS"], os.path.join(scratch, f"warm{workers}"), client=client
+            )
+            t0 = time.perf_counter()
+            write_friends(
+                model, [f"{p}:TreeS" for p in paths], os.path.join(scratch, f"w{workers}"), client=client
+            )
+            res[f"dask_{workers}_workers_s"] = time.perf_counter() - t0
+        finally:
+            client.close()
+            cluster.close()
+    return res
+
+
+def bench_cv(paths: list[str], nvar: int, scratch: str) -> dict:
+    from tmvacompat.crossvalidation import CrossValidation
+    from tmvacompat.data.dataset import DataSet
+    from tmvacompat.methods.dl import MethodDL
+
+    rng = np.random.default_rng(0)  # load this process's training kernels before the serial timing
+    x = rng.normal(size=(2000, nvar)).astype(np.float32)
+    warm = DataSet.from_arrays(x, (x[:, 0] > 0).astype(int), x, (x[:, 0] > 0).astype(int))
+    MethodDL("warm", NET.replace("MaxEpochs=2", "MaxEpochs=1")).train(warm, weight_file="")
+    out = {}
+    old = os.getcwd()
+    os.chdir(scratch)
+    try:
+        for workers in (1, 2):
+            loader = _loader(paths, nvar, "nTest_Signal=1:nTest_Background=1:SplitMode=Block:!V")
+            loader.GetDataSet()
+            cv = CrossValidation("CV", loader, None, f"!V:Silent:NumFolds=3:Workers={workers}")
+            cv.BookMethod("DL", "DNN", NET.replace("MaxEpochs=2", "MaxEpochs=1"))
+            t0 = time.perf_counter()
+            cv.Evaluate()
+            out[f"cv_{workers}_workers_s"] = time.perf_counter() - t0
+            out[f"cv_{workers}_workers_roc"] = cv.GetResults()[0].GetROCAverage()
+            out["cv_events"] = len(loader.GetDataSet().train)
+    finally:
+        os.chdir(old)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--files", type=int, default=10)
+    ap.add_argument("--nvar", type=int, default=20)
+    ap.add_argument("--buffer", type=int, default=500_000, help="BufferEvents of the streamed training")
+    ap.add_argument("--data", default="/tmp/tmvacompat_scale")
+    ap.add_argument("--skip", default="", help="comma-separated: stream, memory, apply, cv")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--paths", default="[]", help=argparse.SUPPRESS)
+    ap.add_argument("--weights", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child_train(args)
+        return
+    skip = set(filter(None, args.skip.split(",")))
+    t0 = time.perf_counter()
+    folder = os.path.join(args.data, f"{args.events}x{args.nvar}x{args.files}")
+    paths = generate(folder, args.events, args.files, args.nvar)
+    results: dict = {"events": args.events, "files": args.files, "nvar": args.nvar, "buffer": args.buffer,
+                     "generate_s": time.perf_counter() - t0}  # fmt: skip
+    scratch = os.path.join(args.data, "scratch")
+    os.makedirs(scratch, exist_ok=True)
+    weights = os.path.join(scratch, "Scale_DNN.weights.xml")
+    if "stream" not in skip:
+        results["stream"] = run_child("stream", args, paths, weights)
+        print(json.dumps(results["stream"]), flush=True)
+    if "memory" not in skip:
+        results["memory"] = run_child("memory", args, paths)
+        print(json.dumps(results["memory"]), flush=True)
+    if "apply" not in skip and os.path.exists(weights):
+        results["apply"] = bench_apply(weights, paths, scratch)
+        print(json.dumps(results["apply"]), flush=True)
+    if "cv" not in skip:
+        results["cv"] = bench_cv(paths[:2], args.nvar, scratch)
+        print(json.dumps(results["cv"]), flush=True)
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

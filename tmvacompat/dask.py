@@ -1,0 +1,322 @@
+"""Application at scale on dask: responses as dask-awkward arrays and friend trees written by workers.
+
+Needs the optional extra ``dask`` (``pip install 'tmvacompat[dask]'``: dask, dask-awkward, distributed).
+
+* :func:`evaluate` takes a model (or weight file) and ``uproot.dask`` arrays or a list of
+  ``"file.root:tree"`` inputs (globs allowed) and returns the responses as a lazy dask-awkward array, one
+  entry per input entry (a float per event, or a list of one float per class/target);
+* :func:`write_friends` writes one friend tree per input file, each by one task: ``X.root`` gives
+  ``OUT/X.root`` with the tree named as the input tree and a branch named after the method title (what
+  ``tmvacompat apply`` does with several inputs).
+
+What is sent to the workers is the weight file *text* (and a CrossValidation file's fold texts), never
+pickled Numba objects: each worker parses it once per process and compiles (or loads from Numba's on-disk
+cache) the inference kernel. Each task reads only its own input file and the branches the variables need.
+
+Example:
+    >>> import uproot                                                              # doctest: +SKIP
+    >>> from tmvacompat.dask import evaluate                                       # doctest: +SKIP
+    >>> arrays = uproot.dask({"a.root": "TreeS", "b.root": "TreeS"})               # doctest: +SKIP
+    >>> scores = evaluate("dataset/weights/TMVAClassification_DNN.weights.xml", arrays)  # doctest: +SKIP
+    >>> scores.compute()                                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tmvacompat.errors import InputDataError, InputFileNotFoundError, TMVACompatError
+
+__all__ = [
+    "model_texts",
+    "model_from_texts",
+    "evaluate",
+    "write_friends",
+    "expand_inputs",
+    "client_for",
+    "local_cluster",
+]
+
+_MODELS: dict[str, Any] = {}  # per worker process: parsed models by the hash of their texts
+
+
+def _need_dask() -> None:
+    try:
+        import dask  # noqa: F401
+        import dask_awkward  # noqa: F401
+    except ImportError as err:
+        raise TMVACompatError(
+            f"tmvacompat.dask needs the optional packages dask, dask-awkward and distributed "
+            f"(pip install 'tmvacompat[dask]'): {err}",
+            token="dask",
+        ) from None
+
+
+def model_texts(weights: Any) -> tuple[str, ...]:
+    """The texts to ship for a model: its weight file, then a CrossValidation file's fold files.
+
+    >>> from tmvacompat.specs import DenseSpec
+    >>> from tmvacompat.weightfile import Model
+    >>> m = Model.from_parts(title="t", variables=["a"], layers=[DenseSpec(1, "LINEAR")],
+    ...     params=[{"Weights": np.ones((1, 1)), "Biases": np.zeros((1, 1))}])
+    >>> texts = model_texts(m); len(texts), model_from_texts(texts).title
+    (1, 't')
+    """
+    from tmvacompat.weightfile import load_weights
+
+    model = weights if not isinstance(weights, (str, os.PathLike)) else load_weights(weights)
+    if getattr(model, "method", "") == "CrossValidation":
+        return (model.to_xml(), *(f.to_xml() for f in model.folds))
+    return (model.to_xml(),)
+
+
+def model_from_texts(texts: Sequence[str]) -> Any:
+    """The model of :func:`model_texts`' texts, parsed once per process (a worker reuses it)."""
+    key = hashlib.sha256("\0".join(texts).encode()).hexdigest()
+    model = _MODELS.get(key)
+    if model is None:
+        from tmvacompat.weightfile.xmlread import model_from_bytes, parse_xml
+
+        if len(texts) > 1:
+            from tmvacompat.weightfile.crossvalidation import cv_model_from_element
+
+            model = cv_model_from_element(parse_xml(texts[0].encode(), "<shipped>"), "<shipped>", texts[1:])
+        else:
+            model = model_from_bytes(texts[0].encode(), "<shipped>")
+        _MODELS[key] = model
+    return model
+
+
+def expand_inputs(inputs: Sequence[str] | str) -> list[tuple[str, str]]:
+    """``"file.root:tree"`` inputs (globs in the file part) as (path, tree) pairs, in order.
+
+    >>> expand_inputs(["nothing*.root:T"])
+    Traceback (most recent call last):
+    ...
+    tmvacompat.errors.InputFileNotFoundError: no file matches 'nothing*.root' (input 'nothing*.root:T')
+    """
+    from tmvacompat.data.loader import _split_spec
+
+    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    out: list[tuple[str, str]] = []
+    for item in items:
+        path, tree = _split_spec(os.fspath(item))
+        if glob.has_magic(path):
+            found = sorted(glob.glob(path))
+            if not found:
+                raise InputFileNotFoundError(f"no file matches {path!r} (input {item!r})", token=path)
+            out.extend((p, tree) for p in found)
+        else:
+            if not os.path.exists(path):
+                raise InputFileNotFoundError(f"input file {path!r} does not exist", token=path)
+            out.append((path, tree))
+    if not out:
+        raise InputDataError("no input given", token="inputs", expected=["file.root:tree"])
+    return out
+
+
+def _input_infos(model: Any) -> list[Any]:
+    infos = list(model.variables)
+    if getattr(model, "needs_spectators", False):
+        infos += list(model.spectators)
+    return infos
+
+
+def _output_meta(model: Any) -> Any:
+    import awkward as ak
+
+    width = model.n_outputs
+    if model.analysis_type == "Classification" or (model.analysis_type == "Regression" and width == 1):
+        meta_np = np.zeros(0, np.float32)
+    else:
+        meta_np = np.zeros((0, width), np.float32)
+    return ak.Array(ak.Array(meta_np).layout.to_typetracer(forget_length=True))
+
+
+def _needed_branches(model: Any) -> list[str]:
+    from tmvacompat.data.expressions import branches
+
+    names: set[str] = set()
+    for info in _input_infos(model):
+        names |= set(branches(info.formula))
+    names.discard("Entry$")
+    return sorted(names)
+
+
+def _evaluate_partition(part: Any, texts: tuple[str, ...]) -> Any:
+    import awkward as ak
+
+    model = model_from_texts(texts)
+    if ak.backend(part) == "typetracer":  # dask-awkward's column optimisation: say which branches are read
+        for name in _needed_branches(model):
+            if name in part.fields:
+                ak.typetracer.touch_data(part[name])
+        return _output_meta(model)
+    if len(part) == 0:
+        width = model.n_outputs if model.analysis_type != "Classification" else 0
+        empty = np.zeros((0, width) if width and (model.analysis_type == "Multiclass" or width > 1) else 0)
+        return ak.Array(empty.astype(np.float32))
+    values = np.asarray(model.evaluate(part), np.float32)
+    return ak.Array(values)
+
+
+def evaluate(weights: Any, data: Any, *, step_size: int | str = "100 MB") -> Any:
+    """The responses of ``weights`` (a Model, a CrossValidation model or a weight file) on ``data`` as a
+    lazy dask-awkward array: ``data`` is a dask-awkward array from ``uproot.dask`` (fields named as the
+    branches) or a list of ``"file.root:tree"`` inputs (globs allowed; only the needed branches are read).
+
+    >>> evaluate("w.weights.xml", ["data_*.root:TreeS"]).compute()   # doctest: +SKIP
+
+    With dask 2026.8 and dask-awkward 2025.3 dask-awkward's graph optimisations fail on any
+    ``map_partitions`` over ``uproot.dask`` (``Cannot fuse tasks with multiple outputs``); compute with
+    them off: ``with dask.config.set({"awkward.optimization.enabled": False}): scores.compute()`` (a list
+    of files given here reads only the needed branches either way).
+    """
+    _need_dask()
+    import dask_awkward as dak
+
+    from tmvacompat.weightfile import load_weights
+
+    model = weights if not isinstance(weights, (str, os.PathLike)) else load_weights(weights)
+    texts = model_texts(model)
+    if not isinstance(data, dak.Array):
+        import uproot
+
+        pairs = expand_inputs(data)
+        data = uproot.dask(dict(pairs), filter_name=_needed_branches(model), step_size=step_size)
+    return dak.map_partitions(
+        _evaluate_partition, data, texts, meta=_output_meta(model), label="tmvacompat-evaluate"
+    )
+
+
+def _write_one(texts: tuple[str, ...], path: str, tree: str, out: str, branch: str | None,
+               out_tree: str, step_size: int) -> tuple[str, str, int]:  # fmt: skip
+    from tmvacompat.apply import apply_to_tree
+
+    model = model_from_texts(texts)
+    n = apply_to_tree(model, f"{path}:{tree}", out, branch=branch, tree_name=out_tree, step_size=step_size,
+                      progress=False)  # fmt: skip
+    return out, out_tree, n
+
+
+def local_cluster(workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes, one task at a time each, whose engines share the cores:
+    each gets ``cores // workers`` Numba threads (at least one), so workers do not oversubscribe them."""
+    from distributed import LocalCluster
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    per = str(max(1, cores // max(int(workers), 1)))
+    env = {"NUMBA_NUM_THREADS": per, "OMP_NUM_THREADS": per, "OPENBLAS_NUM_THREADS": per}
+    return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
+                        env=env)  # fmt: skip
+
+
+def _warm(texts: tuple[str, ...]) -> int:
+    """Parse the model and run it once on this worker (loads its kernels from Numba's cache; imports the
+    readers and writers the tasks use)."""
+    import tmvacompat.apply  # noqa: F401 - uproot, awkward and the writer, imported once per worker
+
+    model = model_from_texts(texts)
+    nvar = len(_input_infos(model))
+    model.evaluate_matrix(np.zeros((1, nvar), np.float32))
+    return os.getpid()
+
+
+def client_for(workers: int | None = None, scheduler: str | None = None) -> tuple[Any, Any]:
+    """(client, cluster to close): a client of the cluster at ``scheduler``, or of a new
+    :func:`local_cluster` of ``workers`` processes; (None, None) for neither."""
+    if scheduler is None and not workers:
+        return None, None
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise TMVACompatError(
+            f"--workers/--scheduler need dask.distributed (pip install 'tmvacompat[dask]'): {err}",
+            token="distributed",
+        ) from None
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except (OSError, TimeoutError) as err:
+            raise TMVACompatError(
+                f"cannot connect to the dask scheduler {scheduler!r}: {err}", token=scheduler,
+                expected=["tcp://host:8786"],
+            ) from None  # fmt: skip
+    if int(workers) < 1:
+        raise TMVACompatError(f"--workers must be >= 1, got {workers}", token=str(workers))
+    cluster = local_cluster(int(workers))
+    return Client(cluster), cluster
+
+
+def write_friends(
+    weights: Any,
+    inputs: Sequence[str] | str,
+    output: str | os.PathLike,
+    *,
+    branch: str | None = None,
+    tree_name: str | None = None,
+    client: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    step_size: int = 100_000,
+) -> list[tuple[str, str, int]]:
+    """Write a friend tree per input file into the folder ``output`` (``X.root`` -> ``output/X.root``,
+    tree named as the input tree unless ``tree_name``), one task per file on ``client`` (or a new
+    ``LocalCluster`` of ``workers`` processes, or the cluster at ``scheduler``; serial when none is given).
+    Returns (output file, tree, entries) per input, in input order.
+
+    >>> write_friends("w.weights.xml", ["a.root:T", "b.root:T"], "friends", workers=2)  # doctest: +SKIP
+    [('friends/a.root', 'T', 6000), ('friends/b.root', 'T', 6000)]
+    """
+    from tmvacompat.weightfile import load_weights
+
+    model = weights if not isinstance(weights, (str, os.PathLike)) else load_weights(weights)
+    texts = model_texts(model)
+    pairs = expand_inputs(inputs)
+    outdir = os.fspath(output)
+    targets: dict[str, str] = {}
+    for path, tree in pairs:
+        name = os.path.join(outdir, os.path.basename(path))
+        if name in targets:
+            raise InputDataError(
+                f"inputs {targets[name]!r} and {path}:{tree} would both be written to {name!r}; give inputs "
+                f"with distinct file names",
+                token=os.path.basename(path),
+            )
+        if os.path.exists(name) and os.path.samefile(name, path):
+            raise InputDataError(f"the output {name!r} is the input file {path!r}", token=name)
+        targets[name] = f"{path}:{tree}"
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise InputDataError(f"with several inputs the output {outdir!r} must be a folder", token=outdir)
+    os.makedirs(outdir, exist_ok=True)
+    jobs = [
+        (
+            texts,
+            path,
+            tree,
+            os.path.join(outdir, os.path.basename(path)),
+            branch,
+            tree_name or tree,
+            step_size,
+        )
+        for path, tree in pairs
+    ]
+    own = None
+    if client is None:
+        client, own = client_for(workers, scheduler)
+    try:
+        if client is None:
+            return [_write_one(*job) for job in jobs]
+        client.run(_warm, texts)  # every worker parses the model and loads its kernel before the files
+        futures = [client.submit(_write_one, *job, pure=False) for job in jobs]
+        return client.gather(futures)
+    finally:
+        if own is not None:
+            client.close()
+            own.close()
