@@ -218,7 +218,7 @@ total, bad, _ = ft.run(X, Y, w, np.arange(512, dtype=np.int64), 0, 2)
 assert bad == -1 and np.isfinite(total)
 print("ok")
 """
-    env = {**__import__("os").environ, "NUMBA_NUM_THREADS": "2", "TMVACOMPAT_BACKGROUND_COMPILE": "0"}
+    env = {**__import__("os").environ, "NUMBA_NUM_THREADS": "2"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
                        cwd=tmp_path)  # fmt: skip
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

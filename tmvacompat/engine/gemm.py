@@ -33,10 +33,11 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 from tmvacompat.engine.activations import fma
@@ -66,7 +67,7 @@ class _VectorModel(models.PrimitiveModel):
         super().__init__(dmm, fe_type, ir.VectorType(element, fe_type.lanes))
 
 
-def _vector_of(dtype: types.Type) -> VectorType:
+def _vector_of(dtype: Any) -> VectorType:
     # 256-bit vectors (AVX2's registers): eight accumulators fit the 16 registers with room for operands
     return VectorType(dtype, 256 // dtype.bitwidth)
 
@@ -145,7 +146,8 @@ def _vfma(typingctx, a, b, c):
     def codegen(context, builder, sig, args):
         ty = args[0].type
         name = f"llvm.fma.v{ty.count}{'f32' if ty.element == ir.FloatType() else 'f64'}"
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty, ty, ty]), name)
+        fnty = ir.FunctionType(ty, [ty, ty, ty])
+        fn = builder.module.globals.get(name) or ir.Function(builder.module, fnty, name)
         return builder.call(fn, args)
 
     return a(a, b, c), codegen

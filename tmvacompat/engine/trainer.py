@@ -291,7 +291,8 @@ def train(
             _restore(net, best)
         net.set_dropout(list(phase.drop_config))
         keep = [1.0 - d for d in phase.drop_config]
-        root = int(seed) if seed is not None else int(np.random.SeedSequence().entropy)
+        entropy: Any = np.random.SeedSequence().entropy  # an int when no entropy is given
+        root = int(seed) if seed is not None else int(entropy)
         shuffle_rng = np.random.default_rng([root, p])
         drop_seed = int(np.random.SeedSequence([root, p, 1]).generate_state(1, np.uint64)[0])
         net.set_rng(drop_seed)  # the generic path draws from the network's generator,
@@ -306,7 +307,7 @@ def train(
         if runner is not None:
             runner.prepare(X, Y, w)  # before the validator: overlaps the two compiles on a cold start
         nb = n_train // B
-        validate = _Validator(net, Xv, Yv, wv, B, value_fn, fused=runner is not None)
+        validate: Callable[[], float] = _Validator(net, Xv, Yv, wv, B, value_fn, fused=runner is not None)
         # layers that split the batch over the engine's threads (CONV, CONVT, MAXPOOL) and the sharded fused
         # kernel run BLAS on one thread; any multi-threaded BLAS call between them (the dense layers, the
         # validation) would leave BLAS's threads spinning on the other cores, against ours
@@ -366,9 +367,7 @@ def train(
                     token=f"epoch {e} batch {bad + 1}",
                     where=f"training phase {p}",
                 )
-                err.phase, err.epoch, err.batch = p, e, bad + 1
-                err.best_params = _snapshot(net)
-                err.history = history
+                vars(err).update(phase=p, epoch=e, batch=bad + 1, best_params=_snapshot(net), history=history)
                 raise err
             events += nb * B
             rterm = reg_term()
@@ -389,9 +388,8 @@ def train(
                         token=f"epoch {e}",
                         where=f"training phase {p}",
                     )
-                    err.phase, err.epoch, err.batch = p, e, None
-                    err.best_params = _snapshot(net)
-                    err.history = history
+                    vars(err).update(phase=p, epoch=e, batch=None, best_params=_snapshot(net),
+                                     history=history)
                     raise err
                 if val_loss < min_val:
                     count = 0
