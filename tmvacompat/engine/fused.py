@@ -121,7 +121,7 @@ def _add_bias(z, P, ob):
     """``z += b`` row by row (``b = P[ob:ob+m]``), the float operations of the engine's Dense layer."""
     rows, m = z.shape
     # a view: indices from range() are known non-negative. Indexing P[ob + j] instead makes Numba check each
-    # index for wrap-around, which keeps the loop scalar (~5 % of a batch-1024 training step)
+    # index for wrap-around, which keeps the loop scalar
     b = P[ob:ob + m]
     for i in range(rows):
         zi = z[i]
@@ -429,7 +429,7 @@ def _layout(layers: list[Any]) -> tuple[list[tuple[int, int]], list[tuple[int, i
 
 
 _shard_launch = threading.Lock()
-#: fewest rows per shard of a batch: below this, one thread per batch is faster (measured in benchmarks/)
+#: fewest rows per shard of a batch: below this, one thread per batch is faster
 SHARD_MIN_ROWS = 128
 #: parameters per optimizer-update range of the sharded kernel (a few ranges per thread)
 UPDATE_CHUNK = 4096

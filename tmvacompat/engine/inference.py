@@ -10,9 +10,8 @@ the network. The kernel takes them and its scratch ``buf`` as arguments.
 
 * Row blocks of at least :data:`SMALL_ROWS` events go through
   :func:`~tmvacompat.engine.gemm.gemm_panels` (tiles of 6 rows x 16 outputs in registers, the bias in the
-  accumulators, weights packed once per network), then the activation kernel over the block. On the
-  tutorial network that is 15-20 % faster than ``np.dot`` (OpenBLAS, which packs the weights on every
-  call) with a separate bias pass, and it compiles faster.
+  accumulators, weights packed once per network), then the activation kernel over the block (faster
+  than ``np.dot``, which packs the weights on every call, with a separate bias pass).
 * Smaller blocks (one event from the Reader, a handful of rows) go through
   :func:`~tmvacompat.engine.gemm.gemv_panels`: the same panels, four at a time, so that one row still
   keeps eight multiply-add chains in flight.
@@ -63,8 +62,7 @@ from tmvacompat.errors import InputDataError, TrainingError
 #: row blocks smaller than this use matrix-vector loops instead of the register tiles of gemm_panels
 SMALL_ROWS = 8
 #: rows per chunk: a chunk's three activation buffers (3 x 96 KB for 128 outputs) and the packed weights
-#: stay in a 512 KB L2 (192 rows: 1170-1179 ns per event on the tutorial network, 512: 1195-1237, 2048:
-#: 1293-1345, interleaved in one process)
+#: stay in a 512 KB L2
 CHUNK = 192
 #: inputs of at least this many rows are split over the engine's threads (Numba's thread count)
 PARALLEL_MIN_ROWS = 4096
