@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS, needs_vectors
 
 from tmvacompat.data.transforms import TransformChain
 from tmvacompat.engine.inference import (
@@ -31,11 +31,9 @@ from tmvacompat.specs import ACTIVATION_CODES, ConvSpec, DenseSpec
 from tmvacompat.weightfile import Model, load_weights
 from tmvacompat.weightfile.model import NAN_RESPONSE, apply_output_function
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MULTI_DIR = VECTORS / "nasufsonmez_multiclass"
 MULTI = MULTI_DIR / "TMVAMulticlass_DL_CPU.weights.xml"
 DAN = VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml"
-needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"real TMVA vectors not found at {VECTORS}")
 
 NVAR = 5
 # rows: one event, the kernel's own small-row loops, BLAS blocks, and several chunks (chunk 512)
