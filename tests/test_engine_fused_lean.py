@@ -31,13 +31,32 @@ def test_tutorial_activations_fused_equals_generic(loss, nout, drop, reg):
     X = rng.normal(size=(96, 5)).astype(np.float32)
     Y = (rng.integers(0, 2, (96, nout)) if loss == "C" else rng.normal(size=(96, nout))).astype(np.float32)
     w = rng.uniform(0.5, 1.5, 96).astype(np.float32)
-    phase = TrainingPhase(learning_rate=0.01, optimizer="ADAM", batch_size=16, max_epochs=3,
-                          test_repetitions=1, regularization=reg, weight_decay=1e-3, drop_config=drop)
+    phase = TrainingPhase(
+        learning_rate=0.01,
+        optimizer="ADAM",
+        batch_size=16,
+        max_epochs=3,
+        test_repetitions=1,
+        regularization=reg,
+        weight_decay=1e-3,
+        drop_config=drop,
+    )
     out = []
     for fused in (True, False):
         net = _net(LEAN, nout)
-        hist = train(net, X[:64], Y[:64], w[:64], X[64:], Y[64:], w[64:], loss=loss, phases=[phase], seed=5,
-                     fused=fused)
+        hist = train(
+            net,
+            X[:64],
+            Y[:64],
+            w[:64],
+            X[64:],
+            Y[64:],
+            w[64:],
+            loss=loss,
+            phases=[phase],
+            seed=5,
+            fused=fused,
+        )
         assert hist.phases[0].path == ("fused" if fused else "generic")
         out.append((_params(net), hist.train_losses(), hist.val_losses()))
     pairs = zip(out[0][0], out[1][0], strict=True)

@@ -265,8 +265,9 @@ def test_ks_integer_weights_equal_replication():
     d, _ = ks_2samp_weighted(a, b, wa, None)
     # the float32 samples (what the statistic sees) handed to SciPy as float64: SciPy 1.18 computes the
     # statistic of float32 inputs in float32
-    ref = scipy.stats.ks_2samp(np.repeat(a.astype(np.float32).astype(np.float64), wa),
-                               b.astype(np.float32).astype(np.float64))
+    ref = scipy.stats.ks_2samp(
+        np.repeat(a.astype(np.float32).astype(np.float64), wa), b.astype(np.float32).astype(np.float64)
+    )
     assert d == pytest.approx(ref.statistic, abs=1e-12)
 
 

@@ -471,7 +471,7 @@ def test_array_variables_are_written_as_tmva_marks_them(tmp_path):
 
 
 def test_array_type_needs_an_indexed_internal_name(tmp_path):
-    src = (VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml")
+    src = VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml"
     if not src.is_file():
         pytest.skip(f"real TMVA vectors not found at {VECTORS}")
     text = src.read_text().replace('Internal="var1" Type="F"', 'Internal="var1" Type="F[]"', 1)

@@ -122,7 +122,7 @@ def _add_bias(z, P, ob):
     rows, m = z.shape
     # a view: indices from range() are known non-negative. Indexing P[ob + j] instead makes Numba check each
     # index for wrap-around, which keeps the loop scalar
-    b = P[ob:ob + m]
+    b = P[ob : ob + m]
     for i in range(rows):
         zi = z[i]
         for j in range(m):
@@ -218,7 +218,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
     xin = view2d(ws, 0, nb, nin)
     yb = view2d(ws, R * nin, nb, nout)
     gout = view2d(ws, R * (nin + nout), nb, nout)
-    wb = ws[R * (nin + 2 * nout):R * (nin + 2 * nout) + nb]
+    wb = ws[R * (nin + 2 * nout) : R * (nin + 2 * nout) + nb]
     want_grad = nb > 0
     for r in range(nb):
         idx = perm[base + r]
@@ -240,13 +240,13 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             ain = view2d(ws, lay[l, L_IN], nb, k)
             off = ubase + lay[l, L_U] + r0 * k
             mask = view2d(ws, lay[l, L_S], nb, k)
-            _dropout(0, src, U[off:off + nb * k], keep[l], ain, mask)
+            _dropout(0, src, U[off : off + nb * k], keep[l], ain, mask)
         else:
             ain = src
         W = view2d(P, lay[l, L_W], m, k)
         z = view2d(ws, lay[l, L_Z], nb, m)
         if m == 1:
-            _matvec_rows(ain, P[lay[l, L_W]:lay[l, L_W] + k], z)
+            _matvec_rows(ain, P[lay[l, L_W] : lay[l, L_W] + k], z)
         else:
             np.dot(ain, W.T, z)
         _add_bias(z, P, lay[l, L_B])
@@ -278,16 +278,16 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             a_off = lay[l - 1, L_A]
         ain = view2d(ws, a_off, nb, k)
         if m == 1:
-            _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
+            _rank1_grad(dz, ain, G[lay[l, L_W] : lay[l, L_W] + k])
         elif small and use_gemm(P, nb, k):  # no OpenBLAS fixed cost (as the generic Dense)
             gemm_tn(m, k, nb, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k)
         else:
             np.dot(dz.T, ain, view2d(G, lay[l, L_W], m, k))
-        _sum_rows(dz, G[lay[l, L_B]:lay[l, L_B] + m])
+        _sum_rows(dz, G[lay[l, L_B] : lay[l, L_B] + m])
         if l > 0:
             dx = view2d(ws, lay[l, L_DX], nb, k)
             if m == 1:
-                _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
+                _outer(dz, P[lay[l, L_W] : lay[l, L_W] + k], dx)
             elif small and use_gemm(P, nb, k):
                 gemm_nn(nb, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
             else:
@@ -311,8 +311,34 @@ def _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2):
 
 
 @njit(cache=True, error_model="numpy")
-def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay, keep, n_weights, B,
-                  opt_code, hpW, hpB, t0, lr, beta1, beta2, loss_code, small):
+def fused_batches(
+    X,
+    Y,
+    wts,
+    perm,
+    b0,
+    b1,
+    U,
+    drop_stride,
+    P,
+    G,
+    S1,
+    S2,
+    ws,
+    lay,
+    keep,
+    n_weights,
+    B,
+    opt_code,
+    hpW,
+    hpB,
+    t0,
+    lr,
+    beta1,
+    beta2,
+    loss_code,
+    small,
+):
     """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
 
     ``P``/``G``/``S1``/``S2``: flat parameters, gradients and optimizer states, all weight matrices first
@@ -329,8 +355,26 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
     total = 0.0
     nP = P.size
     for b in range(b0, b1):
-        lb = _batch_step(X, Y, wts, perm, b * B, B, B, B - B, U, (b - b0) * drop_stride, P, G, ws, lay, keep,
-                         loss_code, small, 1.0)
+        lb = _batch_step(
+            X,
+            Y,
+            wts,
+            perm,
+            b * B,
+            B,
+            B,
+            B - B,
+            U,
+            (b - b0) * drop_stride,
+            P,
+            G,
+            ws,
+            lay,
+            keep,
+            loss_code,
+            small,
+            1.0,
+        )
         if not np.isfinite(lb):
             return lb, b, t
         total += lb
@@ -343,8 +387,37 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
 
 # nogil: a thread's first BLAS call looks the routine up with the GIL, which the kernel must not hold
 @njit(cache=True, error_model="numpy", parallel=True, nogil=True)
-def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2, WS, lay, keep, n_weights,
-                          B, R, chunks, opt_code, hpW, hpB, t0, lr, beta1, beta2, loss_code, small, lbuf):
+def fused_batches_sharded(
+    X,
+    Y,
+    wts,
+    perm,
+    b0,
+    b1,
+    U,
+    drop_stride,
+    P,
+    GS,
+    S1,
+    S2,
+    WS,
+    lay,
+    keep,
+    n_weights,
+    B,
+    R,
+    chunks,
+    opt_code,
+    hpW,
+    hpB,
+    t0,
+    lr,
+    beta1,
+    beta2,
+    loss_code,
+    small,
+    lbuf,
+):
     """:func:`fused_batches` with every batch split into ``S = GS.shape[0]`` near-equal shards of rows that
     run in parallel, each on one thread with single-threaded products (data parallelism in one thread pool:
     the caller limits BLAS to one thread). Shard ``s`` writes its gradients into ``GS[s]`` and uses
@@ -362,8 +435,26 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
             r0 = B * s // S
             nb = B * (s + 1) // S - r0
             ub = (b - b0) * drop_stride
-            lbuf[s] = _batch_step(X, Y, wts, perm, b * B + r0, nb, R, r0, U, ub, P, GS[s], WS[s], lay, keep,
-                                  loss_code, small, nb / B)
+            lbuf[s] = _batch_step(
+                X,
+                Y,
+                wts,
+                perm,
+                b * B + r0,
+                nb,
+                R,
+                r0,
+                U,
+                ub,
+                P,
+                GS[s],
+                WS[s],
+                lay,
+                keep,
+                loss_code,
+                small,
+                nb / B,
+            )
         lb = 0.0
         for s in range(S):
             lb += lbuf[s] * ((B * (s + 1) // S - B * s // S) / B)
@@ -528,12 +619,21 @@ class FusedDenseTrainer:
     -1
     """
 
-    def __init__(self, net: Any, optimizer: Optimizer, loss: str, batch_size: int,
-                 keep: list[float] | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        net: Any,
+        optimizer: Optimizer,
+        loss: str,
+        batch_size: int,
+        keep: list[float] | None = None,
+        threads: int | None = None,
+    ) -> None:
         whole = isinstance(threads, (int, np.integer)) and not isinstance(threads, bool)
         if threads is not None and not (whole and threads >= 1):
-            raise TrainingError(f"threads must be a whole number >= 1 (or None for Numba's thread count), "
-                                f"got {threads!r}", token="threads")
+            raise TrainingError(
+                f"threads must be a whole number >= 1 (or None for Numba's thread count), got {threads!r}",
+                token="threads",
+            )
         if not can_fuse(net, loss, optimizer):
             raise TrainingError(
                 "network/optimizer/loss not supported by the fused dense path (it needs a plain stack of "
@@ -589,20 +689,20 @@ class FusedDenseTrainer:
         col = {"z": L_Z, "a": L_A, "in": L_IN, "scale": L_S, "dz": L_DZ, "dx": L_DX}[what]
         n = self.lay[layer, L_K] if what in ("in", "scale", "dx") else self.lay[layer, L_M]
         off = int(self.lay[layer, col])
-        return self.ws[off:off + self.R * n].reshape(self.R, n)
+        return self.ws[off : off + self.R * n].reshape(self.R, n)
 
     def _copy_in(self) -> None:
         for s, (off, n) in self._slots:
-            self.P[off:off + n] = s.param.reshape(-1)
-            self.S1[off:off + n] = s.state1.reshape(-1)
-            self.S2[off:off + n] = s.state2.reshape(-1)
+            self.P[off : off + n] = s.param.reshape(-1)
+            self.S1[off : off + n] = s.state1.reshape(-1)
+            self.S2[off : off + n] = s.state2.reshape(-1)
 
     def _copy_out(self) -> None:
         for s, (off, n) in self._slots:
-            s.param.reshape(-1)[...] = self.P[off:off + n]
-            s.grad.reshape(-1)[...] = self.G[off:off + n]
-            s.state1.reshape(-1)[...] = self.S1[off:off + n]
-            s.state2.reshape(-1)[...] = self.S2[off:off + n]
+            s.param.reshape(-1)[...] = self.P[off : off + n]
+            s.grad.reshape(-1)[...] = self.G[off : off + n]
+            s.state1.reshape(-1)[...] = self.S1[off : off + n]
+            s.state2.reshape(-1)[...] = self.S2[off : off + n]
 
     def group_size(self, n_batches: int) -> int:
         """Batches per kernel call: all without dropout, else bounded by :data:`MAX_GROUP_UNIFORMS`."""
@@ -646,8 +746,16 @@ class FusedDenseTrainer:
         zero batches (no effect)."""
         self.kernel(*self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u))
 
-    def run(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray, perm: np.ndarray, b0: int, b1: int,
-            rng: np.random.Generator | None = None) -> tuple[float, int, float]:
+    def run(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        w: np.ndarray,
+        perm: np.ndarray,
+        b0: int,
+        b1: int,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[float, int, float]:
         """Train batches ``b0 .. b1-1`` of ``perm``.
 
         ``X``/``Y``/``w`` must be C-contiguous in the network dtype (``Y`` 2-D, ``w`` 1-D), ``perm`` int64.
@@ -687,6 +795,14 @@ class FusedDenseTrainer:
 from tmvacompat.engine.inference import DensePredictor  # noqa: E402, I001
 
 
-__all__ = ["LOSS_CODES", "LOSS_KERNELS", "SHARD_MIN_ROWS",
-           "can_fuse", "shard_count", "FusedDenseTrainer", "fused_batches", "fused_batches_sharded",
-           "DensePredictor"]
+__all__ = [
+    "LOSS_CODES",
+    "LOSS_KERNELS",
+    "SHARD_MIN_ROWS",
+    "can_fuse",
+    "shard_count",
+    "FusedDenseTrainer",
+    "fused_batches",
+    "fused_batches_sharded",
+    "DensePredictor",
+]

@@ -327,8 +327,22 @@ def _gemm_wide(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
             pa0 = ao + k0 * sak
             pb0 = bo + k0 * ldb + jj
             for i in range(0, M, 6):
-                _block_6(n_k, A, pa0 + i * sai, sai, sak, B, pb0, ldb, C, co + i * ldc + jj, ldc, W,
-                         min(6, M - i), resume)
+                _block_6(
+                    n_k,
+                    A,
+                    pa0 + i * sai,
+                    sai,
+                    sak,
+                    B,
+                    pb0,
+                    ldb,
+                    C,
+                    co + i * ldc + jj,
+                    ldc,
+                    W,
+                    min(6, M - i),
+                    resume,
+                )
         j += NR
 
 
@@ -471,7 +485,7 @@ def pack_panels(wt: np.ndarray) -> np.ndarray:
     if m < nr:
         raise ValueError(f"pack_panels: {m} columns, fewer than a panel ({nr})")
     starts = [min(j, m - nr) for j in range(0, m, nr)]
-    return np.concatenate([np.ascontiguousarray(wt[:, j:j + nr]).reshape(-1) for j in starts])
+    return np.concatenate([np.ascontiguousarray(wt[:, j : j + nr]).reshape(-1) for j in starts])
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # into gemm_panels: compiled there, not linked
@@ -607,5 +621,17 @@ def gemm_panels(rows, m, k, A, Q, oq, P, ob, C):
             _tile_6(k, A, i * k, k, Q, oq + (j0 // NR) * k * NR, C, i * m + j, m, P, ob + j)
 
 
-__all__ = ["GEMM_MAX_BATCH", "gemm", "gemm_nn", "gemm_nt", "gemm_panels", "gemm_tn", "gemv_narrow",
-           "gemv_panels", "pack_panels", "panel_width", "use_gemm", "VectorType"]
+__all__ = [
+    "GEMM_MAX_BATCH",
+    "gemm",
+    "gemm_nn",
+    "gemm_nt",
+    "gemm_panels",
+    "gemm_tn",
+    "gemv_narrow",
+    "gemv_panels",
+    "pack_panels",
+    "panel_width",
+    "use_gemm",
+    "VectorType",
+]

@@ -85,8 +85,8 @@ def _prepare_inputs(X, s, P, lay, a):
     rows, nin = a.shape
     noff = lay[0, H_NORM]
     f32one = np.float32(1)
-    off = P[max(noff, 0):max(noff, 0) + nin]
-    scale2 = P[max(noff, 0) + nin:max(noff, 0) + 2 * nin]
+    off = P[max(noff, 0) : max(noff, 0) + nin]
+    scale2 = P[max(noff, 0) + nin : max(noff, 0) + 2 * nin]
     nbad = 0
     for i in range(rows):
         bad = False
@@ -227,9 +227,15 @@ def _c_aligned(x: np.ndarray) -> np.ndarray:
     return x if x.flags.aligned and x.flags.writeable else x.copy()
 
 
-def pack_dense(layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *, output_function: str = "I",
-               normalize: tuple[np.ndarray, np.ndarray] | None = None, chunk: int = CHUNK,
-               check_nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def pack_dense(
+    layers: list[tuple[np.ndarray, np.ndarray, int]],
+    dtype,
+    *,
+    output_function: str = "I",
+    normalize: tuple[np.ndarray, np.ndarray] | None = None,
+    chunk: int = CHUNK,
+    check_nan: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Build the flat parameters ``P`` and the table ``lay`` of :func:`dense_infer`.
 
     ``layers``: (weights (m, k), biases (m,) or (m, 1), activation code) per layer. ``normalize``: the
@@ -483,5 +489,15 @@ class DenseEvaluator:
         return out, dense_infer(row, out, self.P, self.lay, buf)
 
 
-__all__ = ["DensePredictor", "DenseEvaluator", "dense_infer", "pack_dense", "scratch_size",
-           "row_blocks", "SMALL_ROWS", "PARALLEL_MIN_ROWS", "OUTPUT_CODES", "BAD_ARGUMENTS"]
+__all__ = [
+    "DensePredictor",
+    "DenseEvaluator",
+    "dense_infer",
+    "pack_dense",
+    "scratch_size",
+    "row_blocks",
+    "SMALL_ROWS",
+    "PARALLEL_MIN_ROWS",
+    "OUTPUT_CODES",
+    "BAD_ARGUMENTS",
+]

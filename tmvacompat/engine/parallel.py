@@ -97,8 +97,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def run_blocks(blocks: Sequence[tuple[int, int]], run: Callable[[int, int, int], T], *,
-               limit_blas: bool = True) -> list[T]:
+def run_blocks(
+    blocks: Sequence[tuple[int, int]], run: Callable[[int, int, int], T], *, limit_blas: bool = True
+) -> list[T]:
     """``run(start, stop, k)`` for every block ``k`` of ``blocks``, block 0 on this thread and the others on
     the engine's worker threads, BLAS on one thread meanwhile (``limit_blas=False`` for blocks that call no
     BLAS: setting and restoring the limit has a cost per call, and threadpoolctl's first scan of the loaded

@@ -193,8 +193,9 @@ class _Validator:
     size), so chunking changes only the rounding.
     """
 
-    def __init__(self, net: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray, B: int, value,
-                 fused: bool = False) -> None:
+    def __init__(
+        self, net: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray, B: int, value, fused: bool = False
+    ) -> None:
         self.net, self.X, self.Y, self.w, self.B, self.value = net, X, Y, w, B, value
         self.nb = X.shape[0] // B
         self.k = max(1, VALIDATION_CHUNK // B)
@@ -388,8 +389,9 @@ def train(
                         token=f"epoch {e}",
                         where=f"training phase {p}",
                     )
-                    vars(err).update(phase=p, epoch=e, batch=None, best_params=_snapshot(net),
-                                     history=history)
+                    vars(err).update(
+                        phase=p, epoch=e, batch=None, best_params=_snapshot(net), history=history
+                    )
                     raise err
                 if val_loss < min_val:
                     count = 0
@@ -416,18 +418,16 @@ def train(
                 break
             if converged:
                 break
-        result = (
-            PhaseResult(
-                phase=p,
-                epochs=e,
-                initial_val_loss=init_val,
-                best_val_loss=min_val,
-                best_epoch=phase_best_epoch,
-                stop_reason=stop_reason,
-                path="fused" if runner is not None else "generic",
-                seconds=time.perf_counter() - t_phase,
-                steps=opt.t,
-            )
+        result = PhaseResult(
+            phase=p,
+            epochs=e,
+            initial_val_loss=init_val,
+            best_val_loss=min_val,
+            best_epoch=phase_best_epoch,
+            stop_reason=stop_reason,
+            path="fused" if runner is not None else "generic",
+            seconds=time.perf_counter() - t_phase,
+            steps=opt.t,
         )
         history.phases.append(result)
         if monitor is not None and hasattr(monitor, "phase_end"):

@@ -21,7 +21,7 @@ from numba import njit
 @njit(cache=True, error_model="numpy")
 def view2d(buf, off, rows, cols):
     """A (rows, cols) C-contiguous view of the 1-D C-contiguous ``buf`` from element ``off``."""
-    return buf[off:off + rows * cols].reshape((rows, cols))
+    return buf[off : off + rows * cols].reshape((rows, cols))
 
 
 @njit(cache=True, error_model="numpy")

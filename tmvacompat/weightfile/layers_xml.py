@@ -132,7 +132,9 @@ def expected_shapes(
         if not isinstance(spec.width, int) or spec.width <= 0:
             raise WeightFileError(
                 f"DenseLayer width {spec.width!r} must be a resolved positive integer "
-                "(use DenseSpec.resolved_width)", token=str(spec.width), where=where,
+                "(use DenseSpec.resolved_width)",
+                token=str(spec.width),
+                where=where,
             )
         width = spec.width
         return {"Weights": (width, _size(in_shape)), "Biases": (width, 1)}, (1, 1, width)
