@@ -379,14 +379,13 @@ class DensePredictor:
     def __call__(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Raw outputs, shape (n, n_outputs), for inputs of shape (n, n_inputs); written into ``out`` when
         given (a C-contiguous writable array of that shape and the network's dtype)."""
-        # The common small call checks only what the kernel's entry point cannot (the Python type, dtype
-        # and dimensions it reads the arrays with; a writable out); the kernel checks shapes and layout
-        # for free and refuses (BAD_ARGUMENTS), and then the careful path below converts or explains.
-        # `is`: numpy's dtypes of the native float types are singletons (an equal dtype that is not the
-        # same object takes the careful path, which finds nothing wrong with it)
+        # The common small call checks only that the arrays have the one type the kernel is compiled for
+        # (numpy arrays of the dtype, two dimensions, flags.carray: C-contiguous, aligned, writable); the
+        # kernel checks shapes for free and refuses (BAD_ARGUMENTS), and then the careful path below
+        # converts or explains. `is`: numpy's dtypes of the native float types are singletons (an equal
+        # dtype that is not the same object takes the careful path, which finds nothing wrong with it)
         dt = self.dtype
         nd = np.ndarray
-        # (flags.carray: C-contiguous, aligned and writable, the one array type the kernel is compiled for)
         if type(X) is nd and X.dtype is dt and X.ndim == 2 and len(X) < PARALLEL_MIN_ROWS and X.flags.carray:
             if out is None:
                 out = np.empty((len(X), self.nout), dt)
@@ -459,7 +458,7 @@ class DenseEvaluator:
         """(outputs (n, nout) in the network dtype, number of NaN rows) for a float32 (n, nin) matrix."""
         # float64 nets: the same float32 values; C order: one kernel signature per dtype
         x = _c_aligned(np.ascontiguousarray(x, dtype=self.dtype))
-        if x.ndim != 2 or x.shape[1] != self.nin:  # the kernel's entry point reads two dimensions
+        if x.ndim != 2 or x.shape[1] != self.nin:  # the kernel is compiled for two dimensions
             raise InputDataError(f"inputs of shape {x.shape}: the network takes (events, {self.nin}) "
                                  "matrices", token="x")  # fmt: skip
         out = np.empty((x.shape[0], self.nout), self.dtype)
