@@ -128,7 +128,7 @@ def torch_e2e(X: np.ndarray, y: np.ndarray, w: np.ndarray, B: int, epochs: int):
         for _ in range(epochs):
             perm = torch.randperm(n_fit, generator=g)
             for k in range(n_fit // B):
-                idx = perm[k * B:(k + 1) * B]
+                idx = perm[k * B : (k + 1) * B]
                 opt.zero_grad(set_to_none=True)
                 lv = (lossf(model(Xt[idx]), Yt[idx]) * Wt[idx]).mean()
                 lv.backward()
@@ -169,8 +169,10 @@ def factory_run(path: str, n_sig: int, n_bkg: int, B: int, epochs: int) -> float
         loader.AddBackgroundTree(f"{path}:TreeB", 1.0)
         loader.SetWeightExpression("weight")
         loader.PrepareTrainingAndTestTree(
-            "", "", f"nTrain_Signal={n_sig}:nTrain_Background={n_bkg}:nTest_Signal=100:nTest_Background=100:"
-            "SplitMode=Block:NormMode=None:!V"
+            "",
+            "",
+            f"nTrain_Signal={n_sig}:nTrain_Background={n_bkg}:nTest_Signal=100:nTest_Background=100:"
+            "SplitMode=Block:NormMode=None:!V",
         )
         factory.BookMethod(loader, Types.kDL, "DNN", options(B, epochs))
         loader.GetDataSet()
@@ -191,15 +193,20 @@ def main() -> None:
     epochs = {32: 2, 128: 4, 1024: 6} if args.quick else {32: 3, 128: 6, 1024: 10}
     X, y, w = make_data(n + 1000)
     Xtr, ytr, wtr = X[:n], y[:n], w[:n]
-    ds = DataSet.from_arrays(Xtr, ytr, X[n:], y[n:], w_train=wtr, w_test=w[n:],
-                             class_names=["Signal", "Background"])
+    ds = DataSet.from_arrays(
+        Xtr, ytr, X[n:], y[n:], w_train=wtr, w_test=w[n:], class_names=["Signal", "Background"]
+    )
     n_fit = n - n // 5
     print(f"# tmvacompat end-to-end training benchmark\n\nMachine: {machine()}\n")
-    print(f"{n} training events ({n_fit} train, {n - n_fit} validate), 20 -> 3 x 128 tanh -> 1, Adam, "
-          f"CROSSENTROPY, float32; medians of {repeats} interleaved runs; events/s = {n_fit} x epochs / "
-          "wall time of the whole train call\n")
-    print("| threads | batch | epochs | ours MethodDL.train | ours bare kernel | e2e/bare | torch loop "
-          "| ours/torch |")
+    print(
+        f"{n} training events ({n_fit} train, {n - n_fit} validate), 20 -> 3 x 128 tanh -> 1, Adam, "
+        f"CROSSENTROPY, float32; medians of {repeats} interleaved runs; events/s = {n_fit} x epochs / "
+        "wall time of the whole train call\n"
+    )
+    print(
+        "| threads | batch | epochs | ours MethodDL.train | ours bare kernel | e2e/bare | torch loop "
+        "| ours/torch |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for th in threads:
         with Threads(th):
@@ -210,8 +217,11 @@ def main() -> None:
                 rate = {k: n_fit * E / t for k, t in interleaved(fns, repeats, th).items()}
                 tr = rate.get("torch")
                 vs = "-" if tr is None else f"{rate['e2e'] / tr:.2f}x"
-                print(f"| {th} | {B} | {E} | {fmt(rate['e2e'])} | {fmt(rate['bare'])} | "
-                      f"{rate['e2e'] / rate['bare']:.2f} | {fmt(tr)} | {vs} |", flush=True)
+                print(
+                    f"| {th} | {B} | {E} | {fmt(rate['e2e'])} | {fmt(rate['bare'])} | "
+                    f"{rate['e2e'] / rate['bare']:.2f} | {fmt(tr)} | {vs} |",
+                    flush=True,
+                )
     with Threads(1), tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "e2e_input.root")
         write_root(path, Xtr, ytr, wtr)
@@ -221,8 +231,10 @@ def main() -> None:
         secs = statistics.median(factory_run(path, n_sig, n_bkg, B, E) for _ in range(repeats))
         n_ev = n_sig + n_bkg
         nf = n_ev - n_ev // 5
-        print(f"\nFactory + DataLoader (ROOT file written with uproot mktree), 1 thread, batch {B}, {E} "
-              f"epochs: TrainAllMethods {secs:.2f} s = {fmt(nf * E / secs)} events/s")
+        print(
+            f"\nFactory + DataLoader (ROOT file written with uproot mktree), 1 thread, batch {B}, {E} "
+            f"epochs: TrainAllMethods {secs:.2f} s = {fmt(nf * E / secs)} events/s"
+        )
 
 
 if __name__ == "__main__":

@@ -205,7 +205,7 @@ def numpy_train_dense(widths, acts, X, Y, B, loss):
     def epoch():
         perm = rng.permutation(n)
         for k in range(n // B):
-            idx = perm[k * B:(k + 1) * B]
+            idx = perm[k * B : (k + 1) * B]
             a = [X[idx]]
             for W, b, act in zip(Ws, bs, acts, strict=True):
                 z = a[-1] @ W.T + b
@@ -250,8 +250,13 @@ def torch_mlp(widths, acts):
 
 def torch_cnn():
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-        torch.nn.Linear(8 * 7 * 7, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1),
+        torch.nn.Conv2d(1, 8, 3),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 7 * 7, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 1),
     )
 
 
@@ -260,15 +265,16 @@ def torch_train(model, X, Y, B, loss, fused_adam=False):
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     wt = torch.ones(X.shape[0], 1)
     opt = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-7, fused=fused_adam or None)
-    lossf = torch.nn.BCEWithLogitsLoss(reduction="none") if loss == "C" else \
-        torch.nn.MSELoss(reduction="none")
+    lossf = (
+        torch.nn.BCEWithLogitsLoss(reduction="none") if loss == "C" else torch.nn.MSELoss(reduction="none")
+    )
     n = X.shape[0]
     g = torch.Generator().manual_seed(0)
 
     def epoch():
         perm = torch.randperm(n, generator=g)
         for k in range(n // B):
-            idx = perm[k * B:(k + 1) * B]
+            idx = perm[k * B : (k + 1) * B]
             xb, yb, wb = Xt[idx], Yt[idx], wt[idx]
             opt.zero_grad(set_to_none=True)
             out = model(xb)
@@ -293,9 +299,13 @@ def onnx_session(net, threads):
             nodes.append(helper.make_node("Tanh", [cur], [f"a{i}"]))
             cur = f"a{i}"
     nin, nout = net.layers[0].fan_in, net.layers[-1].width
-    graph = helper.make_graph(nodes, "mlp",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, nin])],
-                              [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [None, nout])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, nin])],
+        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [None, nout])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     so = ort.SessionOptions()
@@ -308,24 +318,30 @@ def onnx_session(net, threads):
 def numpy_predict(net, X, chunk=2048):
     out = np.empty((X.shape[0], net.layers[-1].width), DT)
     for s in range(0, X.shape[0], chunk):
-        a = X[s:s + chunk]
+        a = X[s : s + chunk]
         for layer in net.layers:
             a = a @ layer.params["Weights"].T + layer.params["Biases"][:, 0]
             if layer.activation == 3:
                 a = np.tanh(a)
-        out[s:s + chunk] = a
+        out[s : s + chunk] = a
     return out
 
 
 def _inference_row(th, n_events, repeats, net, X, pred, tmodel, ref):
     res = {"threads": th}
     out = np.empty((n_events, 1), DT)
-    fns = {"ours": lambda: pred(X, out), "ours (Network.predict)": lambda: net.predict(X, 4096),
-           "numpy": lambda: numpy_predict(net, X)}
+    fns = {
+        "ours": lambda: pred(X, out),
+        "ours (Network.predict)": lambda: net.predict(X, 4096),
+        "numpy": lambda: numpy_predict(net, X),
+    }
     x1 = X[:1].copy()
     o1 = np.empty((1, 1), DT)
-    lat = {"ours": lambda: pred(x1, o1), "ours (Network.predict)": lambda: net.predict(x1),
-           "numpy": lambda: numpy_predict(net, x1)}
+    lat = {
+        "ours": lambda: pred(x1, o1),
+        "ours (Network.predict)": lambda: net.predict(x1),
+        "numpy": lambda: numpy_predict(net, x1),
+    }
     if tmodel is not None:
         Xt = torch.from_numpy(X)
         xt1 = torch.from_numpy(x1)
@@ -333,7 +349,7 @@ def _inference_row(th, n_events, repeats, net, X, pred, tmodel, ref):
         def tpred():
             with torch.inference_mode():
                 for s in range(0, n_events, 4096):
-                    tmodel(Xt[s:s + 4096])
+                    tmodel(Xt[s : s + 4096])
 
         def t1():
             with torch.inference_mode():
@@ -344,8 +360,9 @@ def _inference_row(th, n_events, repeats, net, X, pred, tmodel, ref):
     if ort is not None:
         sess, oname = onnx_session(net, th)
         assert np.allclose(sess.run([oname], {"x": X[:1000]})[0], ref, atol=1e-4)
-        fns["onnxruntime"] = lambda: [sess.run([oname], {"x": X[s:s + 4096]})
-                                      for s in range(0, n_events, 4096)]
+        fns["onnxruntime"] = lambda: [
+            sess.run([oname], {"x": X[s : s + 4096]}) for s in range(0, n_events, 4096)
+        ]
         lat["onnxruntime"] = lambda: sess.run([oname], {"x": x1})
     for k, t in interleaved(fns, repeats).items():
         res[k] = n_events / t
@@ -416,8 +433,13 @@ def compile_times():
             env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
             for label in ("cold (empty cache)", "warm (cache filled)"):
                 t0 = time.perf_counter()
-                out = subprocess.run([sys.executable, "-c", COMPILE_SCRIPT, str(B)], env=env,
-                                     capture_output=True, text=True, check=True).stdout
+                out = subprocess.run(
+                    [sys.executable, "-c", COMPILE_SCRIPT, str(B)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
                 total = time.perf_counter() - t0
                 d = json.loads(out.strip().splitlines()[-1])
                 d["process"] = total
@@ -450,14 +472,18 @@ def main() -> None:
     print(versions + "; float32 everywhere.\n")
 
     rates = {th: gemm_rate(th) for th in (1, 2)}
-    print(f"GEMM (1024^3 float32, Numba np.dot -> SciPy OpenBLAS): {rates[1]:.1f} GFLOP/s on 1 thread, "
-          f"{rates[2]:.1f} on 2.\n")
+    print(
+        f"GEMM (1024^3 float32, Numba np.dot -> SciPy OpenBLAS): {rates[1]:.1f} GFLOP/s on 1 thread, "
+        f"{rates[2]:.1f} on 2.\n"
+    )
 
     rng = np.random.default_rng(0)
     # --------------------------------------------------------------- tutorial network training
     print("## Training: 20 -> 3 x 128 tanh -> 1, Adam, cross entropy (events/s)\n")
-    print("| threads | batch | ours | path | torch | torch fused Adam | numpy | ours/torch "
-          "| ours/torch fused | ours/numpy | GEMM GFLOP/s (same rounds) | % of GEMM rate |")
+    print(
+        "| threads | batch | ours | path | torch | torch fused Adam | numpy | ours/torch "
+        "| ours/torch fused | ours/numpy | GEMM GFLOP/s (same rounds) | % of GEMM rate |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     widths, acts = [20, 128, 128, 128, 1], ["tanh", "tanh", "tanh", None]
     for th, B in ((1, 32), (1, 128), (1, 1024), (2, 128), (2, 1024)):
@@ -475,17 +501,27 @@ def main() -> None:
             times = interleaved(fns, repeats, th)
             gemm_now = gemm_flops / times.pop("gemm") / 1e9
             ev = {k: (n // B) * B / t for k, t in times.items()}
-        ours, npy, tor, torf, path, net = ev["ours"], ev["numpy"], ev.get("torch"), ev.get("torchf"), \
-            info["path"], info["net"]
+        ours, npy, tor, torf, path, net = (
+            ev["ours"],
+            ev["numpy"],
+            ev.get("torch"),
+            ev.get("torchf"),
+            info["path"],
+            info["net"],
+        )
         eff = ours * 6 * n_weights(net) / (gemm_now * 1e9) * 100
         rel = f"{ours / tor:.2f}x" if tor else "-"
         relf = f"{ours / torf:.2f}x" if torf else "-"
-        print(f"| {th} | {B} | {fmt(ours)} | {path} | {fmt(tor)} | {fmt(torf)} | {fmt(npy)} | {rel} | "
-              f"{relf} | {ours / npy:.2f}x | {gemm_now:.1f} | {eff:.0f}% |")
-    print("\nours/torch is against a plain PyTorch loop with the default Adam, the baseline of the engine's "
-          "speed targets (46k / 112k / 214k events/s where they were set); ours/torch fused against "
-          "`Adam(fused=True)`, PyTorch's faster variant. % of GEMM rate = events/s x 6 x weights / the "
-          "GEMM rate measured in the same interleaved rounds (1024^3, same thread count).\n")
+        print(
+            f"| {th} | {B} | {fmt(ours)} | {path} | {fmt(tor)} | {fmt(torf)} | {fmt(npy)} | {rel} | "
+            f"{relf} | {ours / npy:.2f}x | {gemm_now:.1f} | {eff:.0f}% |"
+        )
+    print(
+        "\nours/torch is against a plain PyTorch loop with the default Adam, the baseline of the engine's "
+        "speed targets (46k / 112k / 214k events/s where they were set); ours/torch fused against "
+        "`Adam(fused=True)`, PyTorch's faster variant. % of GEMM rate = events/s x 6 x weights / the "
+        "GEMM rate measured in the same interleaved rounds (1024^3, same thread count).\n"
+    )
     if args.training_only:
         return
 
@@ -496,8 +532,13 @@ def main() -> None:
     n = 4096 if args.quick else 16384
     Xi = rng.standard_normal((n, 256), dtype=DT)
     Yi = (Xi[:, :128].mean(axis=1, keepdims=True) > 0).astype(DT)
-    cnn = [ConvSpec(8, 3, 3, 1, 1, 0, 0, "RELU"), MaxPoolSpec(2, 2, 2, 2), ReshapeSpec(flatten=True),
-           DenseSpec(64, "RELU"), DenseSpec(1, "LINEAR")]
+    cnn = [
+        ConvSpec(8, 3, 3, 1, 1, 0, 0, "RELU"),
+        MaxPoolSpec(2, 2, 2, 2),
+        ReshapeSpec(flatten=True),
+        DenseSpec(64, "RELU"),
+        DenseSpec(1, "LINEAR"),
+    ]
 
     def cnn_rates(B: int, threads: int) -> tuple[float, float | None, str]:
         """(ours, PyTorch or None, our path) events/s of the small CNN at batch ``B``, interleaved."""
@@ -512,8 +553,10 @@ def main() -> None:
         for B in (32, 128):
             ours, tor, path = cnn_rates(B, 1)
             rel = f"{ours / tor:.2f}x" if tor else "-"
-            print(f"| CNN 1x16x16: conv 8 3x3 relu, maxpool 2, dense 64 relu, 1 | {B} | {fmt(ours)} | "
-                  f"{path} | {fmt(tor)} | {rel} |")
+            print(
+                f"| CNN 1x16x16: conv 8 3x3 relu, maxpool 2, dense 64 relu, 1 | {B} | {fmt(ours)} | "
+                f"{path} | {fmt(tor)} | {rel} |"
+            )
         Xa = rng.standard_normal((4 * n, 20), dtype=DT)
         ae = [DenseSpec(64, "TANH"), DenseSpec(8, "TANH"), DenseSpec(64, "TANH"), DenseSpec(20, "LINEAR")]
         for B in (32, 256):
@@ -525,8 +568,9 @@ def main() -> None:
             ev = {k: (4 * n // B) * B / t for k, t in interleaved(fns, repeats).items()}
             ours, tor, path = ev["ours"], ev.get("torch"), info["path"]
             rel = f"{ours / tor:.2f}x" if tor else "-"
-            print(f"| autoencoder 20-64-8-64-20 tanh, MSE | {B} | {fmt(ours)} | {path} | {fmt(tor)} | "
-                  f"{rel} |")
+            print(
+                f"| autoencoder 20-64-8-64-20 tanh, MSE | {B} | {fmt(ours)} | {path} | {fmt(tor)} | {rel} |"
+            )
     print()
     print("## Small CNN, 2 threads (events/s; conv and pooling split each batch over the threads)\n")
     print("| batch | ours | torch | ours/torch |")

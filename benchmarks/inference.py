@@ -95,7 +95,7 @@ def inference(n_events: int, repeats: int) -> dict:
         def tpred():
             with torch.inference_mode():
                 for s in range(0, n_events, 4096):
-                    tmodel(Xt[s:s + 4096])
+                    tmodel(Xt[s : s + 4096])
 
         def t1():
             with torch.inference_mode():

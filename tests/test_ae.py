@@ -7,11 +7,10 @@ passes over the written XML (halves as DL documents), a plain AE for KLWeight=0.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import uproot
+from conftest import VECTORS, needs_vectors
 
 from tmvacompat import DataLoader, Factory, TMVACompatWarning, Types, load_weights
 from tmvacompat.data.dataset import DataSet
@@ -19,10 +18,6 @@ from tmvacompat.errors import LayoutError, OptionError, TMVACompatError, WeightF
 from tmvacompat.methods.ae import MethodAE
 from tmvacompat.weightfile import AEModel, Model
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
-needs_vectors = pytest.mark.skipif(
-    not VECTORS.is_dir(), reason=f"TMVA test vectors not found at {VECTORS} (a fresh clone has none)"
-)
 TUTORIAL = VECTORS / "danchepkwony_rootPractice" / "tmva_class_example.root"
 VARS = ("var1", "var2", "var3", "var4")
 DENSE_AE = (

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import VECTORS, needs_vectors
 
 from tmvacompat import TMVACompatWarning
 from tmvacompat.cli import main
-
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 
 
 def test_layout_prints_specs_and_canonical_form(capsys):
@@ -46,7 +43,6 @@ def test_evaluate_a_tmva_weight_file_on_a_tree(capsys):
 
 
 # ----------------------------------------------------------------------------------- train / apply / inspect
-needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"TMVA test vectors not found at {VECTORS}")
 CLASS_INPUT = VECTORS / "danchepkwony_rootPractice" / "tmva_class_example.root"
 IMAGES = [VECTORS / "root_written" / f"images_part{i}.root" for i in (0, 1)]
 

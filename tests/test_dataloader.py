@@ -9,12 +9,11 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from conftest import VECTORS
 
 from tmvacompat.data.dataset import DataSet, internal_name
 from tmvacompat.data.loader import DataLoader, DataLoaderWarning, _mix_order
 from tmvacompat.errors import InputDataError, OptionError
-
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 
 
 def vec(*parts: str) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from conftest import VECTORS
 from defusedxml import ElementTree
 
 from tmvacompat.errors import LayoutError, OptionError
@@ -20,8 +19,6 @@ from tmvacompat.methods.declarations import (
 )
 from tmvacompat.options import training_phases
 from tmvacompat.specs import AutoencoderLayout, DenseSpec
-
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 
 
 def _options(name: str) -> tuple[str, list[tuple[str, str, bool]]]:

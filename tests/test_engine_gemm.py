@@ -74,7 +74,7 @@ def test_each_element_is_independent_of_the_block_it_is_computed_in():
     A = rng.standard_normal((37, 700)).astype(np.float32)  # > KC: the inner dimension runs in slices
     B = rng.standard_normal((700, 40)).astype(np.float32)
     whole = _product(A, B)
-    rows = np.vstack([_product(A[i:i + 5], B) for i in range(0, 37, 5)])
+    rows = np.vstack([_product(A[i : i + 5], B) for i in range(0, 37, 5)])
     np.testing.assert_array_equal(whole, rows)
     np.testing.assert_array_equal(whole, _product(A, B, transposed_a=True))
     cols = _product(A, np.ascontiguousarray(B[:, :16]))
@@ -191,8 +191,8 @@ def test_gemm_panels_rows_do_not_depend_on_their_block():
     _panels(23, 48, 70, A, Q, 3, P, 5, whole)
     for start in range(0, 18, 5):
         part = np.empty((6, 48), np.float32)
-        _panels(6, 48, 70, np.ascontiguousarray(A[start:start + 6]), Q, 3, P, 5, part)
-        np.testing.assert_array_equal(part, whole[start:start + 6])
+        _panels(6, 48, 70, np.ascontiguousarray(A[start : start + 6]), Q, 3, P, 5, part)
+        np.testing.assert_array_equal(part, whole[start : start + 6])
 
 
 @njit(cache=True)

@@ -72,8 +72,14 @@ def test_deterministic_given_seed(method):
 
 
 def test_codes_and_names():
-    assert [init_method(c) for c in "GUIZXF"] == ["GAUSS", "UNIFORM", "IDENTITY", "ZERO", "XAVIER",
-                                                  "XAVIERUNIFORM"]
+    assert [init_method(c) for c in "GUIZXF"] == [
+        "GAUSS",
+        "UNIFORM",
+        "IDENTITY",
+        "ZERO",
+        "XAVIER",
+        "XAVIERUNIFORM",
+    ]
     with pytest.raises(OptionError, match="XAVIER"):
         init_method("XAVEIR")
 

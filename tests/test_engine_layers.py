@@ -405,7 +405,7 @@ def test_maxpool_2x2_picks_the_first_maximum_of_every_window(stride):
     for oy in range(OH):
         for ox in range(OW):
             r, c = oy * stride, ox * stride
-            win = x[:, :, r:r + 2, c:c + 2].reshape(n, C, 4)
+            win = x[:, :, r : r + 2, c : c + 2].reshape(n, C, 4)
             k = win.argmax(axis=2)  # numpy: the first maximum
             np.testing.assert_array_equal(y[:, :, oy, ox], win.max(axis=2))
             np.testing.assert_array_equal(arg[:, :, oy, ox], (r + k // 2) * W + c + k % 2)

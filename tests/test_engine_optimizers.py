@@ -34,8 +34,9 @@ def make_layer(dtype=np.float64) -> Layer:
 
 def run_steps(kind, n_steps, reg="NONE", wd=0.0, lr=0.01, momentum=0.0, params=None, dtype=np.float64):
     layer = make_layer(dtype)
-    opt = Optimizer([layer], kind, learning_rate=lr, momentum=momentum, regularization=reg, weight_decay=wd,
-                    params=params)
+    opt = Optimizer(
+        [layer], kind, learning_rate=lr, momentum=momentum, regularization=reg, weight_decay=wd, params=params
+    )
     for k in range(n_steps):
         layer.grads["Weights"][...] = GW[k]
         layer.grads["Biases"][...] = GB[k]
@@ -147,10 +148,12 @@ def test_adagrad(n):
 @pytest.mark.parametrize("n", [1, 2])
 def test_rmsprop(n):
     layer, _ = run_steps("RMSPROP", n, lr=0.01, momentum=0.3)
-    np.testing.assert_allclose(layer.params["Weights"], rmsprop_ref(W0, GW[:n], 0.01, 0.3), rtol=1e-13,
-                               atol=1e-15)
-    np.testing.assert_allclose(layer.params["Biases"], rmsprop_ref(B0, GB[:n], 0.01, 0.3), rtol=1e-13,
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        layer.params["Weights"], rmsprop_ref(W0, GW[:n], 0.01, 0.3), rtol=1e-13, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        layer.params["Biases"], rmsprop_ref(B0, GB[:n], 0.01, 0.3), rtol=1e-13, atol=1e-15
+    )
 
 
 @pytest.mark.parametrize("n", [1, 2])
@@ -172,8 +175,9 @@ def test_adadelta_first_step_closed_form():
 def test_regularization_gradient_on_weights_only(reg):
     wd = 0.05
     layer, _ = run_steps("SGD", 2, reg=reg, wd=wd, lr=0.1, momentum=0.5)
-    np.testing.assert_allclose(layer.params["Weights"], sgd_ref(W0, GW[:2], 0.1, 0.5, reg, wd), rtol=0,
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        layer.params["Weights"], sgd_ref(W0, GW[:2], 0.1, 0.5, reg, wd), rtol=0, atol=1e-15
+    )
     # biases are never regularised
     np.testing.assert_allclose(layer.params["Biases"], sgd_ref(B0, GB[:2], 0.1, 0.5), rtol=0, atol=1e-15)
 
@@ -220,8 +224,13 @@ def test_state_resets_and_phase_factory():
     layer, opt = run_steps("RMSPROP", 2, lr=0.01, momentum=0.3)
     opt.reset()
     assert opt.t == 0 and all(not s.state1.any() and not s.state2.any() for s in opt.slots)
-    phase = TrainingPhase(optimizer="ADAGRAD", learning_rate=0.2, regularization="L1", weight_decay=0.3,
-                          optimizer_params={"ADAGRAD_eps": 1e-4, "ADAM_beta1": 0.1})
+    phase = TrainingPhase(
+        optimizer="ADAGRAD",
+        learning_rate=0.2,
+        regularization="L1",
+        weight_decay=0.3,
+        optimizer_params={"ADAGRAD_eps": 1e-4, "ADAM_beta1": 0.1},
+    )
     opt2 = optimizer_for_phase([layer], phase)
     assert (opt2.kind, opt2.learning_rate, opt2.reg_code, opt2.weight_decay) == ("ADAGRAD", 0.2, 1, 0.3)
     assert opt2.hyper == {"eps": 1e-4}

@@ -141,9 +141,26 @@ def test_trainer_takes_the_sharded_path_and_learns():
         for nt in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
             numba.set_num_threads(nt)
             net = _net([DenseSpec(16, "TANH"), DenseSpec(1, "LINEAR")], 2, 1)
-            hist = train(net, X, Y, None, X[:256], Y[:256], None, loss="C", seed=3,
-                         phases=[TrainingPhase(learning_rate=0.05, batch_size=256, max_epochs=30,
-                                               test_repetitions=1, convergence_steps=100)])
+            hist = train(
+                net,
+                X,
+                Y,
+                None,
+                X[:256],
+                Y[:256],
+                None,
+                loss="C",
+                seed=3,
+                phases=[
+                    TrainingPhase(
+                        learning_rate=0.05,
+                        batch_size=256,
+                        max_epochs=30,
+                        test_repetitions=1,
+                        convergence_steps=100,
+                    )
+                ],
+            )
             assert hist.phases[0].path == "fused"
             results.append((hist.train_losses(), net.layers[0].params["Weights"].copy()))
     finally:
@@ -218,7 +235,7 @@ total, bad, _ = ft.run(X, Y, w, np.arange(512, dtype=np.int64), 0, 2)
 assert bad == -1 and np.isfinite(total)
 print("ok")
 """
-    env = {**__import__("os").environ, "NUMBA_NUM_THREADS": "2", "TMVACOMPAT_BACKGROUND_COMPILE": "0"}
+    env = {**__import__("os").environ, "NUMBA_NUM_THREADS": "2"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
                        cwd=tmp_path)  # fmt: skip
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

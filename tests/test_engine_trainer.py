@@ -53,9 +53,22 @@ def test_xor_like_classification_reaches_high_accuracy():
     X, Y = xor_data(800, 0)
     Xv, Yv = xor_data(400, 1)
     net = build([DenseSpec(16, "TANH"), DenseSpec(0, "LINEAR")], 2, dtype=np.float32)
-    hist = train(net, X, Y, None, Xv, Yv, None, loss="C", seed=7,
-                 phases=[TrainingPhase(learning_rate=0.02, batch_size=32, max_epochs=40, test_repetitions=1,
-                                       convergence_steps=20)])
+    hist = train(
+        net,
+        X,
+        Y,
+        None,
+        Xv,
+        Yv,
+        None,
+        loss="C",
+        seed=7,
+        phases=[
+            TrainingPhase(
+                learning_rate=0.02, batch_size=32, max_epochs=40, test_repetitions=1, convergence_steps=20
+            )
+        ],
+    )
     assert hist.phases[0].path == "fused"
     # noise-free labels: the Bayes accuracy is 1; a 16-unit tanh net gets close
     acc = np.mean((net.predict(Xv)[:, 0] > 0) == (Yv[:, 0] > 0.5))
@@ -69,9 +82,22 @@ def test_linear_regression_reaches_least_squares_optimum():
     X = rng.normal(size=(2000, 3))
     Y = X @ np.array([[1.5], [-2.0], [0.5]]) + 0.3 + rng.normal(scale=0.1, size=(2000, 1))
     net = build([DenseSpec(0, "LINEAR")], 3)
-    train(net, X[:1600], Y[:1600], None, X[1600:], Y[1600:], None, loss="R", seed=2,
-          phases=[TrainingPhase(learning_rate=0.01, batch_size=16, max_epochs=60, test_repetitions=1,
-                                optimizer="ADAM")])
+    train(
+        net,
+        X[:1600],
+        Y[:1600],
+        None,
+        X[1600:],
+        Y[1600:],
+        None,
+        loss="R",
+        seed=2,
+        phases=[
+            TrainingPhase(
+                learning_rate=0.01, batch_size=16, max_epochs=60, test_repetitions=1, optimizer="ADAM"
+            )
+        ],
+    )
     # closed form: ordinary least squares on the training set
     A = np.hstack([X[:1600], np.ones((1600, 1))])
     coef = np.linalg.lstsq(A, Y[:1600], rcond=None)[0]
@@ -89,10 +115,29 @@ def test_validation_error_uses_floor_nval_over_b_batches_plus_regularization():
     net = build(HIDDEN, 3)
     before = params_of(net)
     # learning rate 0: the weights never move, so every error is a closed form of the initial weights
-    hist = train(net, X, Y, None, Xv, Yv, wv, loss="R", seed=1,
-                 phases=[TrainingPhase(learning_rate=0.0, optimizer="SGD", momentum=0.0, batch_size=20,
-                                       max_epochs=2, test_repetitions=1, regularization="L2",
-                                       weight_decay=0.01)])
+    hist = train(
+        net,
+        X,
+        Y,
+        None,
+        Xv,
+        Yv,
+        wv,
+        loss="R",
+        seed=1,
+        phases=[
+            TrainingPhase(
+                learning_rate=0.0,
+                optimizer="SGD",
+                momentum=0.0,
+                batch_size=20,
+                max_epochs=2,
+                test_repetitions=1,
+                regularization="L2",
+                weight_decay=0.01,
+            )
+        ],
+    )
     assert max_diff(before, params_of(net)) == 0.0
     reg = 0.01 * sum(float((layer.params["Weights"] ** 2).sum()) for layer in net.layers)
     out = numpy_forward(net, Xv[:40])  # floor(50 / 20) = 2 batches: the last 10 events are never used
@@ -109,10 +154,23 @@ def test_early_stopping_counts_like_tmva():
     Xv, Yv = rng.normal(size=(100, 4)), rng.integers(0, 2, (100, 1)).astype(float)
     net = build(HIDDEN, 4)
     seen = []
-    hist = train(net, X, Y, None, Xv, Yv, None, loss="C", seed=4,
-                 callback=lambda e, tl, vl, t: seen.append((e, vl)),
-                 phases=[TrainingPhase(learning_rate=0.05, batch_size=10, max_epochs=500, test_repetitions=2,
-                                       convergence_steps=5)])
+    hist = train(
+        net,
+        X,
+        Y,
+        None,
+        Xv,
+        Yv,
+        None,
+        loss="C",
+        seed=4,
+        callback=lambda e, tl, vl, t: seen.append((e, vl)),
+        phases=[
+            TrainingPhase(
+                learning_rate=0.05, batch_size=10, max_epochs=500, test_repetitions=2, convergence_steps=5
+            )
+        ],
+    )
     ph = hist.phases[0]
     assert ph.stop_reason == "converged"
     # counter grows by TestRepetitions per non-improving validation; stop once it exceeds ConvergenceSteps
@@ -130,9 +188,22 @@ def test_max_epochs_only_checked_on_validation_epochs():
     rng = np.random.default_rng(1)
     X, Y = rng.normal(size=(40, 2)), rng.normal(size=(40, 1))
     net = build(HIDDEN, 2)
-    hist = train(net, X, Y, None, X, Y, None, loss="R", seed=1,
-                 phases=[TrainingPhase(learning_rate=1e-3, batch_size=10, max_epochs=5, test_repetitions=3,
-                                       convergence_steps=100)])
+    hist = train(
+        net,
+        X,
+        Y,
+        None,
+        X,
+        Y,
+        None,
+        loss="R",
+        seed=1,
+        phases=[
+            TrainingPhase(
+                learning_rate=1e-3, batch_size=10, max_epochs=5, test_repetitions=3, convergence_steps=100
+            )
+        ],
+    )
     assert hist.phases[0].epochs == 6 and hist.phases[0].stop_reason == "max_epochs"
 
 
@@ -140,17 +211,36 @@ def test_phases_continue_from_best_weights_and_callback_can_stop():
     rng = np.random.default_rng(2)
     X, Y = rng.normal(size=(120, 3)), rng.normal(size=(120, 1))
     net = build(HIDDEN, 3)
-    phases = [TrainingPhase(learning_rate=0.01, batch_size=20, max_epochs=4, test_repetitions=1),
-              TrainingPhase(learning_rate=0.001, optimizer="SGD", momentum=0.9, batch_size=10, max_epochs=3,
-                            test_repetitions=1)]
+    phases = [
+        TrainingPhase(learning_rate=0.01, batch_size=20, max_epochs=4, test_repetitions=1),
+        TrainingPhase(
+            learning_rate=0.001,
+            optimizer="SGD",
+            momentum=0.9,
+            batch_size=10,
+            max_epochs=3,
+            test_repetitions=1,
+        ),
+    ]
     hist = train(net, X[:80], Y[:80], None, X[80:], Y[80:], None, loss="R", seed=3, phases=phases)
     assert len(hist.phases) == 2
     # phase 2 starts from phase 1's best weights (batch size differs, but 40 = 2 x 20 = 4 x 10 events)
     assert hist.phases[1].initial_val_loss == pytest.approx(hist.phases[0].best_val_loss, rel=1e-12)
     assert hist.phases[0].steps == 4 * (80 // 20) and hist.phases[1].steps == 3 * (80 // 10)
     net2 = build(HIDDEN, 3)
-    hist2 = train(net2, X[:80], Y[:80], None, X[80:], Y[80:], None, loss="R", seed=3, phases=phases,
-                  callback=lambda e, *_: e == 2)
+    hist2 = train(
+        net2,
+        X[:80],
+        Y[:80],
+        None,
+        X[80:],
+        Y[80:],
+        None,
+        loss="R",
+        seed=3,
+        phases=phases,
+        callback=lambda e, *_: e == 2,
+    )
     assert len(hist2.records) == 2 and hist2.phases[-1].stop_reason == "callback"
 
 
@@ -175,17 +265,41 @@ def _problem(loss, dtype, n=96, nin=5, nout=2):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("opt", OPTS)
 def test_fused_equals_generic(opt, dtype):
-    cases = (("C", "L1", (0.1, 0.3), 2), ("R", "L2", (), 2), ("S", "L2", (0.0, 0.2, 0.25), 3),
-             ("C", "L2", (0.0, 0.1, 0.2), 1))  # width-1 output: the fused path skips BLAS there
+    cases = (
+        ("C", "L1", (0.1, 0.3), 2),
+        ("R", "L2", (), 2),
+        ("S", "L2", (0.0, 0.2, 0.25), 3),
+        ("C", "L2", (0.0, 0.1, 0.2), 1),
+    )  # width-1 output: the fused path skips BLAS there
     for loss, reg, drop, n_out in cases:
         X, Y, w, nout = _problem(loss, dtype, nout=n_out)
-        phase = TrainingPhase(learning_rate=0.01, momentum=0.5, optimizer=opt, batch_size=16, max_epochs=2,
-                              test_repetitions=1, regularization=reg, weight_decay=1e-3, drop_config=drop)
+        phase = TrainingPhase(
+            learning_rate=0.01,
+            momentum=0.5,
+            optimizer=opt,
+            batch_size=16,
+            max_epochs=2,
+            test_repetitions=1,
+            regularization=reg,
+            weight_decay=1e-3,
+            drop_config=drop,
+        )
         results = []
         for fused in (True, False):
             net = build(HIDDEN, 5, nout, dtype=dtype, init="XAVIER")
-            hist = train(net, X[:64], Y[:64], w[:64], X[64:], Y[64:], w[64:], loss=loss, phases=[phase],
-                         seed=5, fused=fused)
+            hist = train(
+                net,
+                X[:64],
+                Y[:64],
+                w[:64],
+                X[64:],
+                Y[64:],
+                w[64:],
+                loss=loss,
+                phases=[phase],
+                seed=5,
+                fused=fused,
+            )
             assert hist.phases[0].path == ("fused" if fused else "generic")
             results.append((params_of(net), hist.train_losses()))
         tol = 1e-12 if dtype == np.float64 else 1e-5
@@ -217,9 +331,14 @@ def _plan_unshared(layers, keep, R, B):
     return lay, pos, u_pos
 
 
-@pytest.mark.parametrize("acts", [("TANH", "RELU", "SIGMOID", "GAUSS"),
-                                  ("RELU", "TANH", "SOFTSIGN", "SYMMRELU"),
-                                  ("FTANH", "LINEAR", "TANH", "RELU")])
+@pytest.mark.parametrize(
+    "acts",
+    [
+        ("TANH", "RELU", "SIGMOID", "GAUSS"),
+        ("RELU", "TANH", "SOFTSIGN", "SYMMRELU"),
+        ("FTANH", "LINEAR", "TANH", "RELU"),
+    ],
+)
 def test_shared_workspace_trains_bit_for_bit_like_unshared_buffers(monkeypatch, acts):
     # every activation kind between others: a layer whose backward reads z (relu, gauss, softsign, ...) must
     # keep its own z; dropout on two layers exercises their separate buffers
@@ -227,8 +346,14 @@ def test_shared_workspace_trains_bit_for_bit_like_unshared_buffers(monkeypatch, 
 
     X, Y, w, nout = _problem("C", np.float64, nout=1)
     specs = [DenseSpec(9 - i, a) for i, a in enumerate(acts)] + [DenseSpec(0, "LINEAR")]
-    phase = TrainingPhase(learning_rate=0.02, optimizer="ADAM", batch_size=16, max_epochs=2,
-                          test_repetitions=1, drop_config=(0.0, 0.2, 0.0, 0.1))
+    phase = TrainingPhase(
+        learning_rate=0.02,
+        optimizer="ADAM",
+        batch_size=16,
+        max_epochs=2,
+        test_repetitions=1,
+        drop_config=(0.0, 0.2, 0.0, 0.1),
+    )
     results = []
     for plan in (F._plan, _plan_unshared):
         monkeypatch.setattr(F, "_plan", plan)
@@ -275,26 +400,49 @@ def test_can_fuse_rules():
     assert not can_fuse(net, "D")
     from tmvacompat.specs import AddSpec
 
-    graph = build([DenseSpec(3, "TANH", name="a"), DenseSpec(3, "TANH"), AddSpec(("a",)),
-                   DenseSpec(1, "LINEAR")], 3)
+    graph = build(
+        [DenseSpec(3, "TANH", name="a"), DenseSpec(3, "TANH"), AddSpec(("a",)), DenseSpec(1, "LINEAR")], 3
+    )
     assert not can_fuse(graph, "R")
     with pytest.raises(TrainingError, match="fused=True"):
         X = np.zeros((20, 3))
-        train(graph, X, X[:, :1], None, X, X[:, :1], None, loss="R", fused=True,
-              phases=[TrainingPhase(batch_size=5, max_epochs=1)])
+        train(
+            graph,
+            X,
+            X[:, :1],
+            None,
+            X,
+            X[:, :1],
+            None,
+            loss="R",
+            fused=True,
+            phases=[TrainingPhase(batch_size=5, max_epochs=1)],
+        )
 
 
 # ------------------------------------------------------------------------------------------ determinism
 @pytest.mark.parametrize("fused", [True, False])
 def test_same_seed_gives_bitwise_same_weights(fused):
     X, Y = xor_data(300, 4)
-    phase = TrainingPhase(learning_rate=0.01, batch_size=16, max_epochs=3, test_repetitions=1,
-                          drop_config=(0.2, 0.3))
+    phase = TrainingPhase(
+        learning_rate=0.01, batch_size=16, max_epochs=3, test_repetitions=1, drop_config=(0.2, 0.3)
+    )
     runs = []
     for seed in (21, 21, 22):
         net = build([DenseSpec(16, "TANH"), DenseSpec(0, "LINEAR")], 2, dtype=np.float32, seed=1)
-        train(net, X[:200], Y[:200], None, X[200:], Y[200:], None, loss="C", seed=seed, phases=[phase],
-              fused=fused)
+        train(
+            net,
+            X[:200],
+            Y[:200],
+            None,
+            X[200:],
+            Y[200:],
+            None,
+            loss="C",
+            seed=seed,
+            phases=[phase],
+            fused=fused,
+        )
         runs.append(params_of(net))
     assert max_diff(runs[0], runs[1]) == 0.0
     assert max_diff(runs[0], runs[2]) > 0.0
@@ -308,8 +456,19 @@ def test_diverging_loss_raises_with_epoch_and_batch_and_restores_best(fused):
     net = build([DenseSpec(0, "LINEAR")], 3)
     start = params_of(net)
     with pytest.raises(TrainingError, match=r"epoch 1, batch 2 of 4") as info:
-        train(net, X[:40], Y[:40], None, X[40:], Y[40:], None, loss="R", seed=0, fused=fused,
-              phases=[TrainingPhase(learning_rate=1e200, optimizer="SGD", momentum=0.0, batch_size=10)])
+        train(
+            net,
+            X[:40],
+            Y[:40],
+            None,
+            X[40:],
+            Y[40:],
+            None,
+            loss="R",
+            seed=0,
+            fused=fused,
+            phases=[TrainingPhase(learning_rate=1e200, optimizer="SGD", momentum=0.0, batch_size=10)],
+        )
     err = info.value
     assert (err.phase, err.epoch, err.batch) == (1, 1, 2)
     assert max_diff(start, params_of(net)) == 0.0  # nothing improved yet: the initial weights are back

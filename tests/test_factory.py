@@ -6,19 +6,13 @@ logistic-regression baseline and the generating functions of the ROOT-written in
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import uproot
+from conftest import VECTORS, needs_vectors
 
 from tmvacompat import DataLoader, Factory, TMVACompatWarning, Types, load_weights
 from tmvacompat.errors import LayoutError, OptionError
-
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
-needs_vectors = pytest.mark.skipif(
-    not VECTORS.is_dir(), reason=f"TMVA test vectors not found at {VECTORS} (a fresh clone has none)"
-)
 
 TUTORIAL_DL = (
     "!H:V:ErrorStrategy=CROSSENTROPY:VarTransform=N:WeightInitialization=XAVIERUNIFORM:RandomSeed=1:"

@@ -6,19 +6,14 @@ written out by hand), the stored TestTree values, and a bitwise round trip of th
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import uproot
+from conftest import VECTORS, needs_vectors
 
 from tmvacompat import DataLoader, Factory, TMVACompatWarning, Types, load_weights
 from tmvacompat.errors import WeightFileError
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
-needs_vectors = pytest.mark.skipif(
-    not VECTORS.is_dir(), reason=f"TMVA test vectors not found at {VECTORS} (a fresh clone has none)"
-)
 TUTORIAL = VECTORS / "danchepkwony_rootPractice" / "tmva_class_example.root"
 VARS = ("var1", "var2", "var3", "var4")
 STRATEGY = "TrainingStrategy=LearningRate=1e-3,Optimizer=ADAM,MaxEpochs=30,BatchSize=32,ConvergenceSteps=10"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS, needs_vectors
 
 from tmvacompat.data.transforms import TransformChain
 from tmvacompat.engine.inference import (
@@ -21,8 +21,6 @@ from tmvacompat.engine.inference import (
     DenseEvaluator,
     DensePredictor,
     dense_infer,
-    inference_pointers,
-    kernel_handle,
     pack_dense,
     scratch_size,
 )
@@ -33,11 +31,9 @@ from tmvacompat.specs import ACTIVATION_CODES, ConvSpec, DenseSpec
 from tmvacompat.weightfile import Model, load_weights
 from tmvacompat.weightfile.model import NAN_RESPONSE, apply_output_function
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MULTI_DIR = VECTORS / "nasufsonmez_multiclass"
 MULTI = MULTI_DIR / "TMVAMulticlass_DL_CPU.weights.xml"
 DAN = VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml"
-needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"real TMVA vectors not found at {VECTORS}")
 
 NVAR = 5
 # rows: one event, the kernel's own small-row loops, BLAS blocks, and several chunks (chunk 512)
@@ -299,50 +295,12 @@ def test_refresh_copies_the_new_weights_and_the_old_copy_is_not_read_after():
     np.testing.assert_array_equal(pred(x[7:8]), pred(x)[7:8])
 
 
-def test_kernel_handle_names_what_it_needs():
-    P, lay = pack_dense([(np.ones((3, 2)), np.zeros(3), 0)], np.float32)
-    buf, fns = np.empty(scratch_size(lay), np.float32), inference_pointers(lay, np.float32)
-    h = kernel_handle(P, lay, buf, fns)
-    assert h.dtype == np.int64 and h[0] == P.ctypes.data and h[4] == buf.ctypes.data
-    for bad in ((P, lay, buf[:-1], fns), (P, lay, buf.astype(np.float64), fns), (P, lay[:, :4], buf, fns),
-                (P, lay, buf, fns[:2]), (P[::2], lay, buf, fns)):  # fmt: skip
-        with pytest.raises(TrainingError, match="kernel_handle needs"):
-            kernel_handle(*bad)
-
-
-def test_a_handle_keeps_its_arrays_alive_and_then_lets_them_go():
-    import gc
-    import weakref
-
-    P, lay = pack_dense([(np.full((3, 2), 0.5), np.arange(3.0), 0)], np.float32)
-    fns = inference_pointers(lay, np.float32)
-    h = kernel_handle(P.copy(), lay.copy(), np.empty(scratch_size(lay), np.float32), fns.copy())
-    gc.collect()
-    junk = [np.full(P.size, np.nan, np.float32) for _ in range(50)]  # would reuse freed memory
-    out = np.empty((2, 3), np.float32)
-    assert dense_infer(np.ones((2, 2), np.float32), out, h) == 0
-    np.testing.assert_array_equal(out, [[1.0, 2.0, 3.0]] * 2)
-    probe = P.copy()
-    alive = weakref.ref(probe)
-    h2 = kernel_handle(probe, lay, np.empty(scratch_size(lay), np.float32), fns)
-    del probe, junk
-    gc.collect()
-    assert alive() is not None
-    del h2
-    gc.collect()
-    assert alive() is None
-
-
 def test_pack_dense_checks_layer_sizes():
     with pytest.raises(TrainingError, match="layer 1 has 4 inputs"):
         pack_dense([(np.ones((3, 2)), np.zeros(3), 0), (np.ones((1, 4)), np.zeros(1), 0)], np.float32)
     P, lay = pack_dense([(np.ones((2, 2)), np.zeros(2), 0)], np.float32, output_function="M")
     out = np.empty((1, 2), np.float32)
-    dense_infer(
-        np.array([[1.0, -1.0]], np.float32),
-        out,
-        kernel_handle(P, lay, np.empty(4096, np.float32), inference_pointers(lay, np.float32)),
-    )
+    dense_infer(np.array([[1.0, -1.0]], np.float32), out, P, lay, np.empty(4096, np.float32))
     np.testing.assert_allclose(out, apply_output_function(np.zeros((1, 2), np.float32), "M"))
 
 
@@ -378,25 +336,19 @@ def test_real_classifier_fast_equals_generic():
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
-def test_only_the_parts_a_table_needs_are_called_by_address():
-    from tmvacompat.engine.inference import I_ACT, I_FINISH, I_INPUTS
-
+def test_raw_outputs_and_a_weight_files_input_and_output_steps():
     layers = [(np.ones((3, 2)), np.zeros(3), 3), (np.ones((1, 3)), np.zeros(1), 0)]
-    # the engine's own predictor: raw outputs, no transformation, no NaN check: neither part is compiled
+    # the engine's own predictor: raw outputs, no transformation, no NaN check
     P, lay = pack_dense(layers, np.float32)
-    fns = inference_pointers(lay, np.float32)
-    assert fns[I_ACT] != 0 and fns[I_INPUTS] == 0 and fns[I_FINISH] == 0
     out = np.empty((9, 1), np.float32)
     x = np.random.default_rng(0).standard_normal((9, 2)).astype(np.float32)
-    dense_infer(x, out, kernel_handle(P, lay, np.empty(scratch_size(lay), np.float32), fns))
+    dense_infer(x, out, P, lay, np.empty(scratch_size(lay), np.float32))
     np.testing.assert_allclose(out[:, 0], np.tanh(x @ np.ones((2, 3))) @ np.ones(3), rtol=1e-5)
     # a weight file's network: Normalize, sigmoid output and the NaN check
     P, lay = pack_dense(layers, np.float32, output_function="S", check_nan=True,
                         normalize=(np.zeros(2, np.float32), np.ones(2, np.float32)))  # fmt: skip
-    fns = inference_pointers(lay, np.float32)
-    assert fns[I_INPUTS] != 0 and fns[I_FINISH] != 0
     x[3, 1] = np.nan
-    nbad = dense_infer(x, out, kernel_handle(P, lay, np.empty(scratch_size(lay), np.float32), fns))
+    nbad = dense_infer(x, out, P, lay, np.empty(scratch_size(lay), np.float32))
     assert nbad == 1 and np.isnan(out[3, 0]) and np.isfinite(np.delete(out[:, 0], 3)).all()
     want = 1 / (1 + np.exp(-(np.tanh((x - 1) @ np.ones((2, 3))) @ np.ones(3))))
     np.testing.assert_allclose(np.delete(out[:, 0], 3), np.delete(want, 3), rtol=1e-5)
@@ -448,10 +400,9 @@ def test_kernel_refuses_arrays_it_cannot_read_by_flat_position_and_the_predictor
     one = wide[2:3, 3:7]  # one row: numpy calls it C-contiguous whatever its row stride
     assert one.flags.c_contiguous and not x.flags.c_contiguous
     out = np.empty((6, 2), np.float32)
-    for bad_x, bad_out in ((x, out), (np.zeros((6, 3), np.float32), out), (np.ascontiguousarray(x), out[:5]),
-                           (np.ascontiguousarray(x), np.empty((4, 6), np.float32)[:, 1:3])):  # fmt: skip
-        # the compiled entry point the predictor calls takes any 2-D arrays of the dtype as C-contiguous ones
-        assert pred._run(bad_x, bad_out, pred._h) == BAD_ARGUMENTS
+    buf = np.empty(scratch_size(pred.lay), np.float32)
+    for bad_x, bad_out in ((np.zeros((6, 3), np.float32), out), (np.ascontiguousarray(x), out[:5])):
+        assert dense_infer(bad_x, bad_out, pred.P, pred.lay, buf) == BAD_ARGUMENTS
     np.testing.assert_allclose(pred(x), net.predict(np.ascontiguousarray(x)), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(pred(one), net.predict(np.ascontiguousarray(one)), rtol=1e-6, atol=1e-6)
     strided_out = np.full((6, 4), np.nan, np.float32)[:, :2]

@@ -26,8 +26,9 @@ def test_row_blocks_are_chunk_aligned_and_cover_every_row():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_split_predictions_are_the_same_bits(monkeypatch, dtype):
-    net = Network.build([DenseSpec(32, "TANH"), DenseSpec(16, "SIGMOID"), DenseSpec(3, "LINEAR")], (7,),
-                        dtype=dtype)
+    net = Network.build(
+        [DenseSpec(32, "TANH"), DenseSpec(16, "SIGMOID"), DenseSpec(3, "LINEAR")], (7,), dtype=dtype
+    )
     rng = np.random.default_rng(2)
     for la in net.layers:
         for p in la.params.values():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import pytest
+from conftest import VECTORS
 from defusedxml import ElementTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,7 +41,6 @@ from tmvacompat.specs import (
     RNNSpec,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 ACCEPT = "CONV|10|3|3|1|1|1|1|RELU,MAXPOOL|2|2|1|1,RESHAPE|FLAT,DENSE|64|TANH,DENSE|1|LINEAR"
 
 

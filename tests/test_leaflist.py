@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 uproot = pytest.importorskip("uproot")
 ak = pytest.importorskip("awkward")
@@ -19,7 +20,6 @@ from tmvacompat import leaflist  # noqa: E402
 from tmvacompat.errors import InputDataError, TMVACompatError  # noqa: E402
 from tmvacompat.leaflist import Leaf, LeafList, mktree  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MULTICLASS = VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass.root"
 REGRESSION = VECTORS / "nasufsonmez_regression" / "TMVAReg.root"
 MIX = "a/D:n/I:v[2]/S:ok/O:u/l:c/b"

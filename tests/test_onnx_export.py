@@ -7,10 +7,9 @@ random parameters. The operator list is checked against the operators SOFIE's ON
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import VECTORS, needs_vectors
 
 onnx = pytest.importorskip("onnx", reason="ONNX export needs the optional onnx package")
 ort = pytest.importorskip("onnxruntime", reason="the parity tests run the graphs in onnxruntime")
@@ -36,7 +35,6 @@ from tmvacompat.specs import (  # noqa: E402
 from tmvacompat.weightfile import load_weights  # noqa: E402
 from tmvacompat.weightfile.model import Model, NetworkInfo  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 DL_FILES = [
     "danchepkwony_rootPractice/TMVAClassification_DNN_CPU.weights.xml",
     "danchepkwony_rootPractice/TMVAClassification_DNN_GPU.weights.xml",
@@ -44,7 +42,6 @@ DL_FILES = [
     "privdonut123_NN/TMVAClassification_DNN.weights.xml",
 ]
 GAUSS_FILE = "adropulic_June_July_2019/TMVAClassification_DNN.weights.xml"
-needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"real TMVA vectors not found at {VECTORS}")
 
 # The operators RModelParser_ONNX registers (its constructor and the Register*Parsers helpers it calls),
 # restricted to those an exporter of these networks could use; read from root-project/root

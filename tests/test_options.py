@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import VECTORS
 from defusedxml import ElementTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,6 @@ from tmvacompat.options import (
 )
 from tmvacompat.specs import TrainingPhase
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "tmva-reference.md"
 
 

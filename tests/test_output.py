@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 uproot = pytest.importorskip("uproot")
 
@@ -17,7 +18,6 @@ from tmvacompat.errors import InputDataError, TMVACompatError  # noqa: E402
 from tmvacompat.evaluation import ClassificationResult, MulticlassResult  # noqa: E402
 from tmvacompat.output import EventSample, MethodResult, write_output  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MATHSCORE = VECTORS / "danchepkwony_rootPractice" / "MathScoreResults.root"
 MULTICLASS = VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass.root"
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import uproot
+from conftest import VECTORS, needs_vectors
 
 from tmvacompat.data.dataset import VariableInfo
 from tmvacompat.data.transforms import TransformChain
@@ -23,10 +23,6 @@ from tmvacompat.evaluation import fill_histogram
 from tmvacompat.output import EventSample, MethodResult, write_output
 from tmvacompat.outputplots import histogram_quantile, training_history_plots, variable_plots
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
-needs_vectors = pytest.mark.skipif(
-    not VECTORS.is_dir(), reason=f"TMVA test vectors not found at {VECTORS} (a fresh clone has none)"
-)
 SKIP_CLASSES = {"TDirectory", "TObjString", "TTree", "TGraph"}
 
 

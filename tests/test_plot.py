@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 pytest.importorskip("matplotlib", reason="matplotlib (the plot extra) is not installed")
 pytest.importorskip("mplhep", reason="mplhep (the plot extra) is not installed")
@@ -21,7 +22,6 @@ from tmvacompat import DataLoader, Factory, Types, plot  # noqa: E402
 from tmvacompat.cli import main  # noqa: E402
 from tmvacompat.errors import InputDataError, TMVACompatError  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 OPTS = (
     "!H:!V:VarTransform=N:RandomSeed=1:Layout=TANH|8,LINEAR:"
     "TrainingStrategy=LearningRate=1e-2,BatchSize=50,MaxEpochs=6,TestRepetitions=2,ConvergenceSteps=20"

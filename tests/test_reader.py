@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import array
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS, needs_vectors
 
 from tmvacompat.errors import InputDataError, OptionError, WeightFileError
 from tmvacompat.reader import Reader
 from tmvacompat.specs import DenseSpec
 from tmvacompat.weightfile import Model, load_weights
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MULTI_DIR = VECTORS / "nasufsonmez_multiclass"
 MULTI = MULTI_DIR / "TMVAMulticlass_DL_CPU.weights.xml"
 DAN = VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml"
-needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"real TMVA vectors not found at {VECTORS}")
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import pickle
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 pytest.importorskip("sklearn", reason="scikit-learn (optional extra) is not installed")
 
@@ -28,8 +28,6 @@ from tmvacompat.errors import InputDataError, OptionError, TrainingError  # noqa
 from tmvacompat.methods.declarations import DL_OPTIONS  # noqa: E402
 from tmvacompat.methods.dl import MethodDL  # noqa: E402
 from tmvacompat.sklearn import DLClassifier, DLRegressor  # noqa: E402
-
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 
 #: tiny networks and few epochs: check_estimator's data sets have 10-300 rows
 SMALL = dict(

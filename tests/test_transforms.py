@@ -11,6 +11,7 @@ from xml.etree.ElementTree import Element, SubElement
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,6 @@ from tmvacompat.data.transforms import (
 from tmvacompat.errors import InputDataError, OptionError, WeightFileError
 from tmvacompat.weightfile.transforms_xml import read_transformations, write_transformations
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MULTI_DL = VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml"
 MULTI_ROOT = VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass.root"
 MLP3 = VECTORS / "adropulic_June_July_2019" / "TMVAClassification_MLP_3.weights.xml"

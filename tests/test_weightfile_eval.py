@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 from tmvacompat.weightfile import load_weights
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MULTI_DIR = VECTORS / "nasufsonmez_multiclass"
 MULTI = MULTI_DIR / "TMVAMulticlass_DL_CPU.weights.xml"
 DAN = VECTORS / "danchepkwony_rootPractice"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MULTI_DIR = VECTORS / "nasufsonmez_multiclass"
 MACROS = Path(__file__).resolve().parents[1] / "macros"
 

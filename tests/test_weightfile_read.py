@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 from tmvacompat.errors import WeightFileError
 from tmvacompat.specs import DenseSpec
 from tmvacompat.weightfile import load_weights
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MULTI = VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml"
 DL_CPU = VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml"
 DL_GPU = VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_GPU.weights.xml"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS, needs_vectors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +31,6 @@ from tmvacompat.specs import (
 from tmvacompat.weightfile import Model, VariableInfo, load_weights
 from tmvacompat.weightfile.xmlwrite import fmt_values
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 REAL = [
     VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml",
     VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml",
@@ -38,7 +38,6 @@ REAL = [
     VECTORS / "privdonut123_NN" / "TMVAClassification_DNN.weights.xml",
     VECTORS / "adropulic_June_July_2019" / "TMVAClassification_DNN.weights.xml",
 ]
-needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"real TMVA vectors not found at {VECTORS}")
 
 
 def _paths(path: Path) -> list[tuple[str, tuple[str, ...]]]:
@@ -472,7 +471,7 @@ def test_array_variables_are_written_as_tmva_marks_them(tmp_path):
 
 
 def test_array_type_needs_an_indexed_internal_name(tmp_path):
-    src = (VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml")
+    src = VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml"
     if not src.is_file():
         pytest.skip(f"real TMVA vectors not found at {VECTORS}")
     text = src.read_text().replace('Internal="var1" Type="F"', 'Internal="var1" Type="F[]"', 1)

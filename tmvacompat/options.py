@@ -387,8 +387,10 @@ class Option:
             where = f"option {self.name}" + (f" of {method}" if method else "")
             lo_t = "" if lo is None else f"{lo:g}" if self.type is float else str(lo)
             hi_t = "" if hi is None else f"{hi:g}" if self.type is float else str(hi)
-            rng = f"[{lo_t}, {hi_t}]" if lo is not None and hi is not None else (
-                f">= {lo_t}" if lo is not None else f"<= {hi_t}"
+            rng = (
+                f"[{lo_t}, {hi_t}]"
+                if lo is not None and hi is not None
+                else (f">= {lo_t}" if lo is not None else f"<= {hi_t}")
             )
             why = f"; {self.note}" if self.note else ""
             raise OptionError(

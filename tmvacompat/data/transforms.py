@@ -549,6 +549,7 @@ class PCATransform(VariableTransform):
 # Gauss / Uniform: TMVA::PDF evaluation kernels
 # ---------------------------------------------------------------------------------------------------------
 
+
 @njit(cache=True, error_model="numpy")
 def _erfinv(a):
     """Inverse error function to double precision (Giles' approximation + Newton steps)."""
@@ -917,8 +918,15 @@ class TransformChain:
         an integer forces that class index (out of range -> the all-classes entry).
         """
         plan = self._vplan
-        if (len(plan) == 1 and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 2
-                and x.shape[1] == self.n_variables and plan[0][3] and type(plan[0][0]) is NormalizeTransform):
+        if (
+            len(plan) == 1
+            and type(x) is np.ndarray
+            and x.dtype == np.float32
+            and x.ndim == 2
+            and x.shape[1] == self.n_variables
+            and plan[0][3]
+            and type(plan[0][0]) is NormalizeTransform
+        ):
             # fast path for TMVA's usual VarTransform=N: identical float32 operations, less overhead
             t, pos = plan[0][0], plan[0][1]
             off, scale2 = t._offset_scale(t.pick(t.ref_class if cls is None else cls), pos)

@@ -7,9 +7,3 @@ Import from the submodules: ``tmvacompat.engine.network.Network``, ``tmvacompat.
 """
 
 from __future__ import annotations
-
-from tmvacompat.engine import cachestamp as _cachestamp
-from tmvacompat.engine import extensions as _extensions
-
-_cachestamp.install()  # an edit to any engine module invalidates every engine kernel's cache
-_extensions.install()  # Numba's extension packages (awkward's) load at the first compile that needs them

@@ -29,18 +29,11 @@ Example:
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic, overload
-from numba.np.numpy_support import as_dtype
 
-from tmvacompat.engine.fnptr import FunctionPointer, native_call, pointer
 from tmvacompat.engine.views import flat
 from tmvacompat.errors import LayoutError
 from tmvacompat.specs import ACTIVATION_CODES
@@ -99,7 +92,8 @@ def fma(typingctx, a, b, c):
     def codegen(context, builder, signature, args):
         ty = args[0].type
         name = "llvm.fma.f32" if ty == ir.FloatType() else "llvm.fma.f64"
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty, ty, ty]), name)
+        fnty = ir.FunctionType(ty, [ty, ty, ty])
+        fn = builder.module.globals.get(name) or ir.Function(builder.module, fnty, name)
         return builder.call(fn, args)
 
     return a(a, b, c), codegen
@@ -123,8 +117,7 @@ def fast_tanh(x):  # pragma: no cover - replaced by the Numba overload inside ji
 
 def _tanh32(x):
     # branch-free (select) form so the loop vectorises; tiny |x| returns x exactly. Estrin's scheme with
-    # fused multiply-adds: a short dependency chain (Horner's 7-deep chain of separate multiplies and adds
-    # kept AVX2 waiting on latency: 0.76 -> 0.56 ns per element)
+    # fused multiply-adds: a short dependency chain, where Horner's scheme waits on latency
     xc = min(max(x, -_CLAMP), _CLAMP)
     x2 = xc * xc
     x4 = x2 * x2
@@ -361,82 +354,7 @@ def activation_derivative(code: int, z: np.ndarray) -> np.ndarray:
     return out
 
 
-#: the activations of the TMVA tutorial networks: kernels that only need these compile the lean dispatch
-#: below instead of :func:`act_forward`'s eight branches (about half the compile time)
-COMMON_ACTIVATIONS = frozenset((IDENTITY, RELU, TANH, FTANH))
-
-
-@njit(cache=True, error_model="numpy")
-def act_forward_common(code, z, y):
-    """``y = act(z)`` for relu, tanh, fast tanh: the loops of :func:`act_forward` (identical values)."""
-    zf = flat(z)
-    yf = flat(y)
-    zero = zf.dtype.type(0)
-    if code == RELU:
-        for i in range(zf.size):
-            yf[i] = zero if zf[i] < zero else zf[i]
-    else:
-        for i in range(zf.size):
-            yf[i] = fast_tanh(zf[i])
-
-
-@njit(cache=True, error_model="numpy")
-def act_backward_common(code, z, y, dy, dz):
-    """``dz = act'(z) * dy`` for identity, relu, tanh, fast tanh (``act_backward_from_output``'s loops)."""
-    zf = flat(z)
-    yf = flat(y)
-    df = flat(dy)
-    of = flat(dz)
-    one = zf.dtype.type(1)
-    zero = zf.dtype.type(0)
-    if code == IDENTITY:
-        for i in range(zf.size):
-            of[i] = df[i]
-    elif code == RELU:
-        for i in range(zf.size):
-            of[i] = zero if zf[i] < zero else df[i]
-    else:
-        for i in range(yf.size):
-            of[i] = (one - yf[i] * yf[i]) * df[i]
-
-
-@functools.cache
-def forward_signature(dtype: Any) -> Any:
-    """The Numba signature kernels call the activation forward kernels with by address:
-    ``(code, z, y)`` on C-ordered 2-D arrays of ``dtype`` (see :mod:`tmvacompat.engine.fnptr`)."""
-    a2 = types.Array(numba.from_dtype(np.dtype(dtype)), 2, "C")
-    return types.none(types.int64, a2, a2)
-
-
-def forward_pointer(dtype: Any, lean: bool) -> FunctionPointer:
-    """The function pointer of the forward kernel for ``dtype``: :func:`act_forward_common` (``lean``: the
-    activations of :data:`COMMON_ACTIVATIONS` only; it compiles in about half the time) or
-    :func:`act_forward`. The training step and the inference kernel share it."""
-    return pointer(act_forward_common if lean else act_forward, forward_signature(dtype))
-
-
-def is_lean(codes) -> bool:
-    """Whether activation codes (or names) ``codes`` are all in :data:`COMMON_ACTIVATIONS`, so the lean
-    kernels (:func:`act_forward_common`, :func:`act_backward_common`) serve them.
-
-    >>> is_lean([TANH, RELU, IDENTITY]), is_lean(["TANH", "SIGMOID"])
-    (True, False)
-    """
-    return all(activation_code(c) in COMMON_ACTIVATIONS for c in codes)
-
-
-#: ``call_forward(address, (code, z, y))`` in Numba code: the forward kernel at ``address``
-call_forward = native_call(lambda a: forward_signature(as_dtype(a[1].dtype)), "call_forward")
-
-
 __all__ = [
-    "COMMON_ACTIVATIONS",
-    "call_forward",
-    "forward_pointer",
-    "forward_signature",
-    "is_lean",
-    "act_forward_common",
-    "act_backward_common",
     "IDENTITY",
     "RELU",
     "SIGMOID",

@@ -17,9 +17,8 @@ Padding is index arithmetic inside im2col / col2im (no padded copy of the input)
 Both CONV and CONVT are built from im2col, col2im (its adjoint) and matrix products over chunks of events,
 with the engine's own kernels (:mod:`tmvacompat.engine.gemm`): ``gemm_nn`` for the weights times the
 columns (and, on a small transposed copy of the weights, for their transpose), ``gemm_nt`` for the weight
-gradient (two short operands against a long inner dimension of positions, which OpenBLAS packs on every
-call: the benchmark CNN's conv forward and backward at batch 128 took 556 and 802 us with ``np.dot``, 256
-and 319 with these), and the bias gradient as per-position sums over the events.
+gradient (two short operands against a long inner dimension of positions, which OpenBLAS would pack on
+every call), and the bias gradient as per-position sums over the events.
 
 On several engine threads (Numba's thread count) the CONV, CONVT and MAXPOOL layers split a batch into one
 block of events per thread (:func:`event_blocks`, at least :data:`BLOCK_MIN_EVENTS` events each); the
@@ -99,9 +98,8 @@ def _image_shape(input_shape: tuple[int, ...], what: str) -> tuple[int, int, int
 
 #: target number of elements of the im2col buffer of one chunk
 COLS_CHUNK_ELEMENTS = 262144
-#: a batch is split over the engine's threads into blocks of at least this many events (event_blocks): handing
-#: a block to another thread costs ~50 us, which smaller blocks do not win back (batch 32 in blocks of 16
-#: trained 20 % slower on two threads than on one)
+#: a batch is split over the engine's threads into blocks of at least this many events (event_blocks):
+#: handing a block to another thread has a fixed cost that smaller blocks do not win back
 BLOCK_MIN_EVENTS = 64
 
 
@@ -237,8 +235,8 @@ def _add_bias(z, b):
 @njit(cache=True, error_model="numpy")
 def _channel_sums(dz, gb):
     """gb[d, 0] = the sum of channel d of dz over events and positions: per position the sum over the
-    events (positions are independent: the loop vectorises), then the positions in order. A single running
-    sum cannot vectorise (0.5-1.6 ns per element against ~0.1)."""
+    events (positions are independent: the loop vectorises), then the positions in order (a single running
+    sum cannot vectorise)."""
     n, D, h, w = dz.shape
     hw = h * w
     f = flat(dz)
@@ -262,7 +260,7 @@ def _product(M, N, K, W, trans, B, bo, C, co):
     ``trans``, and ``B``, ``C`` flat with rows of ``N`` elements: :func:`~tmvacompat.engine.gemm.gemm_nn`
     (each element the ordered multiply-add chain over K), or the same chains one by one for results
     narrower than its two vectors (a batch of a few 1 x 1 images). A transposed W is copied first (it is
-    small): one product kernel to compile instead of two (``gemm_tn``: 1.4 s of a cold start)."""
+    small): one product kernel to compile instead of two."""
     A = W
     if trans:
         A = np.empty((W.shape[1], W.shape[0]), W.dtype)
@@ -617,7 +615,7 @@ class ConvTranspose2D(_ConvBase):
 @njit(cache=True, error_model="numpy", inline="always")  # one call site
 def _maxpool_2x2(x, y, arg, sr, sc):
     """:func:`maxpool_forward_kernel` for 2 x 2 windows (TMVA's usual ``MAXPOOL|2|2|2|2``): the same scan
-    order and comparisons written out, about 4x faster than the loops over a window of any size."""
+    order and comparisons written out, which run much faster than the loops over a window of any size."""
     n, C, H, W = x.shape
     OH, OW = y.shape[2], y.shape[3]
     for e in range(n):

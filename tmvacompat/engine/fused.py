@@ -6,24 +6,17 @@ dropout on layer inputs, loss and its gradient, backward (all in :func:`_batch_s
 step of :mod:`tmvacompat.engine.optimizers`.
 
 Everything the kernel touches lives in a few flat arrays (parameters, gradients, the two optimizer states,
-one workspace) addressed through offset tables, so the kernel compiles once per float type whatever the
-depth of the network (no typed lists: those compile their own helpers in every new process and made the
-warm start slow). The step, the activation, loss, matrix-product and optimizer kernels are passed in as
-function pointers (:mod:`tmvacompat.engine.fnptr`), not called directly: a direct call links the callee into
-the caller, where LLVM optimises it again, and the cold start was mostly that. So every function compiles
-once, only the activation set (:data:`COMMON_ACTIVATIONS`, the TMVA tutorial networks, or all), loss and
-optimizer a network uses are compiled, and a first training compiles them in two processes at once
-(:mod:`tmvacompat.engine.warmup`). :class:`FusedDenseTrainer` copies the Network's Dense
-parameters and the :class:`~tmvacompat.engine.optimizers.Optimizer`'s state in before each call and back
-out after it, so
+one workspace) addressed through offset tables, so the kernel compiles once per float type and training
+array layout whatever the depth of the network, and one compiled kernel serves every activation, loss and
+optimizer (small integer codes). :class:`FusedDenseTrainer` copies the Network's Dense parameters and the
+:class:`~tmvacompat.engine.optimizers.Optimizer`'s state in before each call and back out after it, so
 the generic layer path and this path are interchangeable at every call boundary and give the same numbers
 (the same matrix products -- OpenBLAS, or :mod:`tmvacompat.engine.gemm` for the gradients of batches up to
 64 events, chosen by the same rule, :func:`~tmvacompat.engine.gemm.use_gemm` -- loss kernels and update
 kernel in the same order: bitwise equal, except that width-1 layers -- a classifier's output -- use small
 loops instead of three BLAS calls whose fixed cost dominates at small batches, which changes the rounding
-of those sums). Dropout
-draws the same uniforms from the same kind of generator, in the same order, as :meth:`Network.forward`
-(batch by batch, layer by layer), so with the same seed the masks agree too.
+of those sums). Dropout draws the same uniforms from the same kind of generator, in the same order, as
+:meth:`Network.forward` (batch by batch, layer by layer), so with the same seed the masks agree too.
 
 On several threads, batches of at least ``2 *`` :data:`SHARD_MIN_ROWS` events go to
 :func:`fused_batches_sharded` instead: each batch is split into one shard of rows per thread (at most), every
@@ -47,38 +40,39 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numba
 import numpy as np
-from numba import njit, prange, types
-from numba.np.numpy_support import as_dtype
+from numba import njit, prange
 
 from tmvacompat.engine.activations import (
-    COMMON_ACTIVATIONS,
     FTANH,
     IDENTITY,
     SIGMOID,
     TANH,
     act_backward_from_output,
-    call_forward,
-    forward_pointer,
-    forward_signature,
-    is_lean,
-)
-from tmvacompat.engine.activations import (
-    act_backward_common as _act_backward_common,
+    act_forward,
 )
 from tmvacompat.engine.blas import single_threaded_blas
-from tmvacompat.engine.fnptr import FunctionPointer, native_call, pointer
 from tmvacompat.engine.gemm import GEMM_MAX_BATCH, gemm_nn, gemm_tn, use_gemm
 from tmvacompat.engine.losses import _bce_kernel, _mse_kernel, _softmax_ce_kernel  # shared: paths agree
-from tmvacompat.engine.optimizers import ADAM, HP_ALPHA, UPDATE_KERNELS, Optimizer
+from tmvacompat.engine.optimizers import (
+    ADADELTA,
+    ADAGRAD,
+    ADAM,
+    HP_ALPHA,
+    RMSPROP,
+    Optimizer,
+    adadelta_update,
+    adagrad_update,
+    adam_update,
+    rmsprop_update,
+    sgd_update,
+)
 from tmvacompat.engine.views import flat, view2d
 from tmvacompat.errors import TrainingError
 
@@ -94,50 +88,32 @@ _BACKWARD_FROM_OUTPUT = frozenset((TANH, FTANH, SIGMOID))
 
 # columns of the per-layer offset table ``lay`` (int64, one row per layer)
 L_M, L_K, L_CODE, L_W, L_B, L_Z, L_A, L_DZ, L_DX, L_IN, L_S, L_U, L_COLS = range(13)
-# entries of the function-address array ``fns`` the kernels and the step get (see leaf_pointers)
-F_STEP, F_FWD, F_BWD, F_LOSS, F_GTN, F_GNN, F_UPD, F_DROP, F_SUM, F_COUNT = range(10)
 
 
-@functools.cache
-def kernel_signatures(dtype: Any) -> dict[str, Any]:
-    """Numba signatures of the functions the fused kernels call by address, for ``dtype``: ``fwd``, ``bwd``
-    (activation kernels), ``loss``, ``product`` (matrix products), ``update`` (optimizer), ``dropout``
-    and ``sum_update`` (the sharded kernel's gradient sum and update)."""
-    f = numba.from_dtype(np.dtype(dtype))
-    a1, a2, i = types.Array(f, 1, "C"), types.Array(f, 2, "C"), types.int64
-    return {
-        "fwd": forward_signature(dtype),
-        "bwd": types.none(i, a2, a2, a2, a2),
-        "loss": types.float64(a2, a2, a1, a2, types.boolean),
-        "product": types.none(i, i, i, a1, i, i, a1, i, i, a1, i, i),
-        "update": types.none(a1, a1, a1, a1, a1),
-        "dropout": types.none(i, a2, a1, f, a2, a2),
-        "sum_update": types.none(a2, a1, a1, a1, types.Array(i, 2, "C"), i, a1, a1, i),
-    }
+@njit(cache=True, error_model="numpy")
+def _loss(code, out, y, w, grad, want_grad):
+    """The loss kernel of ``code`` (:data:`LOSS_CODES`) on a batch's outputs: the weighted loss, and its
+    gradient into ``grad`` when ``want_grad``."""
+    if code == 0:
+        return _bce_kernel(out, y, w, grad, want_grad)
+    if code == 1:
+        return _mse_kernel(out, y, w, grad, want_grad)
+    return _softmax_ce_kernel(out, y, w, grad, want_grad)
 
 
-@functools.lru_cache(maxsize=64)
-def step_signature(tX: Any, tY: Any, tw: Any, f: Any) -> Any:
-    """The Numba signature of :func:`_batch_step` for training arrays of these Numba types and a network
-    (parameters, workspace) of Numba float type ``f``."""
-    a1, i = types.Array(f, 1, "C"), types.int64
-    return types.float64(tX, tY, tw, types.Array(i, 1, "C"), i, i, i, i, a1, i, a1, a1, a1,
-                         types.Array(i, 2, "C"), a1, types.Array(i, 1, "C"), types.boolean, types.float64)
-
-
-def _role(role: str, pos: int) -> Any:
-    """The :func:`~tmvacompat.engine.fnptr.native_call` of one callee role; its float type is that of the
-    array argument at ``pos``."""
-    return native_call(lambda a: kernel_signatures(as_dtype(a[pos].dtype))[role], f"call_{role}")
-
-
-_call_bwd = _role("bwd", 1)
-_call_loss = _role("loss", 0)
-_call_product = _role("product", 3)
-_call_update = _role("update", 0)
-_call_dropout = _role("dropout", 1)
-_call_sum_update = _role("sum_update", 1)
-_call_step = native_call(lambda a: step_signature(a[0], a[1], a[2], a[10].dtype), "call_step")  # a[10]: P
+@njit(cache=True, error_model="numpy")
+def _update(code, theta, g, s1, s2, hp):
+    """The optimizer ``code``'s update kernel (:mod:`tmvacompat.engine.optimizers`) on one range."""
+    if code == ADAM:
+        adam_update(theta, g, s1, s2, hp)
+    elif code == ADAGRAD:
+        adagrad_update(theta, g, s1, s2, hp)
+    elif code == RMSPROP:
+        rmsprop_update(theta, g, s1, s2, hp)
+    elif code == ADADELTA:
+        adadelta_update(theta, g, s1, s2, hp)
+    else:
+        sgd_update(theta, g, s1, s2, hp)
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # into the step's forward pass
@@ -145,8 +121,8 @@ def _add_bias(z, P, ob):
     """``z += b`` row by row (``b = P[ob:ob+m]``), the float operations of the engine's Dense layer."""
     rows, m = z.shape
     # a view: indices from range() are known non-negative. Indexing P[ob + j] instead makes Numba check each
-    # index for wrap-around, which keeps the loop scalar (~5 % of a batch-1024 training step)
-    b = P[ob:ob + m]
+    # index for wrap-around, which keeps the loop scalar
+    b = P[ob : ob + m]
     for i in range(rows):
         zi = z[i]
         for j in range(m):
@@ -157,7 +133,7 @@ def _add_bias(z, P, ob):
 def _dropout(backward, src, u, keep, dst, scale):
     """Network's inverted dropout. Forward: scale = 1/keep where u < keep else 0; dst = src * scale.
     ``backward``: dst = src * scale (the gradient through the mask; ``u`` and ``keep`` unused).
-    Called by address, and compiled only for networks with dropout."""
+    """
     sf = flat(src)
     df = flat(dst)
     cf = flat(scale)
@@ -225,15 +201,14 @@ def _outer(dz, w, dx):
 
 
 @njit(cache=True, error_model="numpy")
-def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep, fns, small, gscale):
+def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep, loss_code, small, gscale):
     """Forward, loss and backward of the ``nb`` events ``perm[base:base + nb]``: the gradients into ``G``.
 
     ``ws``/``lay``: a workspace laid out for ``R >= nb`` rows; ``r0``: the first row of these events within
     their batch and ``ubase`` that batch's offset in ``U`` (dropout uniforms are drawn per whole batch, so a
-    shard of a batch takes its rows' share). ``fns``: addresses (entries ``F_*``) of the activation forward
-    and backward kernels, the loss kernel, the dropout kernel (layers with keep < 1) and
-    :func:`~tmvacompat.engine.gemm.gemm_tn` / ``gemm_nn``, which compute the gradient products where
-    ``small`` and :func:`~tmvacompat.engine.gemm.use_gemm` agree. ``gscale``: factor on the loss gradient (a
+    shard of a batch takes its rows' share). ``loss_code``: :data:`LOSS_CODES`. Where ``small`` and
+    :func:`~tmvacompat.engine.gemm.use_gemm` agree, :func:`~tmvacompat.engine.gemm.gemm_tn` / ``gemm_nn``
+    compute the gradient products instead of BLAS. ``gscale``: factor on the loss gradient (a
     shard's share of the batch, ``nb / B``; 1 for a whole batch). Returns the loss of these events; when it
     is not finite, nothing is back-propagated.
     """
@@ -243,7 +218,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
     xin = view2d(ws, 0, nb, nin)
     yb = view2d(ws, R * nin, nb, nout)
     gout = view2d(ws, R * (nin + nout), nb, nout)
-    wb = ws[R * (nin + 2 * nout):R * (nin + 2 * nout) + nb]
+    wb = ws[R * (nin + 2 * nout) : R * (nin + 2 * nout) + nb]
     want_grad = nb > 0
     for r in range(nb):
         idx = perm[base + r]
@@ -265,20 +240,20 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             ain = view2d(ws, lay[l, L_IN], nb, k)
             off = ubase + lay[l, L_U] + r0 * k
             mask = view2d(ws, lay[l, L_S], nb, k)
-            _call_dropout(fns[F_DROP], (0, src, U[off:off + nb * k], keep[l], ain, mask))
+            _dropout(0, src, U[off : off + nb * k], keep[l], ain, mask)
         else:
             ain = src
         W = view2d(P, lay[l, L_W], m, k)
         z = view2d(ws, lay[l, L_Z], nb, m)
         if m == 1:
-            _matvec_rows(ain, P[lay[l, L_W]:lay[l, L_W] + k], z)
+            _matvec_rows(ain, P[lay[l, L_W] : lay[l, L_W] + k], z)
         else:
             np.dot(ain, W.T, z)
         _add_bias(z, P, lay[l, L_B])
         if code != 0:
-            call_forward(fns[F_FWD], (code, z, view2d(ws, lay[l, L_A], nb, m)))
+            act_forward(code, z, view2d(ws, lay[l, L_A], nb, m))
     out = view2d(ws, lay[L - 1, L_A], nb, nout)
-    lb = _call_loss(fns[F_LOSS], (out, yb, wb, gout, want_grad))
+    lb = _loss(loss_code, out, yb, wb, gout, want_grad)
     if not np.isfinite(lb):
         return lb
     if gscale != 1.0:
@@ -294,7 +269,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         code = lay[l, L_CODE]
         z = view2d(ws, lay[l, L_Z], nb, m)
         dz = view2d(ws, lay[l, L_DZ], nb, m)
-        _call_bwd(fns[F_BWD], (code, z, view2d(ws, lay[l, L_A], nb, m), dy, dz))
+        act_backward_from_output(code, z, view2d(ws, lay[l, L_A], nb, m), dy, dz)
         if keep[l] < 1:
             a_off = lay[l, L_IN]
         elif l == 0:
@@ -303,23 +278,22 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
             a_off = lay[l - 1, L_A]
         ain = view2d(ws, a_off, nb, k)
         if m == 1:
-            _rank1_grad(dz, ain, G[lay[l, L_W]:lay[l, L_W] + k])
+            _rank1_grad(dz, ain, G[lay[l, L_W] : lay[l, L_W] + k])
         elif small and use_gemm(P, nb, k):  # no OpenBLAS fixed cost (as the generic Dense)
-            _call_product(fns[F_GTN], (m, k, nb, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k))
+            gemm_tn(m, k, nb, ws, lay[l, L_DZ], m, ws, a_off, k, G, lay[l, L_W], k)
         else:
             np.dot(dz.T, ain, view2d(G, lay[l, L_W], m, k))
-        _sum_rows(dz, G[lay[l, L_B]:lay[l, L_B] + m])
+        _sum_rows(dz, G[lay[l, L_B] : lay[l, L_B] + m])
         if l > 0:
             dx = view2d(ws, lay[l, L_DX], nb, k)
             if m == 1:
-                _outer(dz, P[lay[l, L_W]:lay[l, L_W] + k], dx)
+                _outer(dz, P[lay[l, L_W] : lay[l, L_W] + k], dx)
             elif small and use_gemm(P, nb, k):
-                _call_product(fns[F_GNN], (nb, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX],
-                                           k))
+                gemm_nn(nb, k, m, ws, lay[l, L_DZ], m, P, lay[l, L_W], k, ws, lay[l, L_DX], k)
             else:
                 np.dot(dz, view2d(P, lay[l, L_W], m, k), dx)
             if keep[l] < 1:
-                _call_dropout(fns[F_DROP], (1, dx, U[:0], keep[l], dx, view2d(ws, lay[l, L_S], nb, k)))
+                _dropout(1, dx, U[:0], keep[l], dx, view2d(ws, lay[l, L_S], nb, k))
             dy = dx
     return lb
 
@@ -337,19 +311,43 @@ def _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2):
 
 
 @njit(cache=True, error_model="numpy")
-def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay, keep, n_weights, B,
-                  opt_code, hpW, hpB, t0, lr, beta1, beta2, fns, small):
+def fused_batches(
+    X,
+    Y,
+    wts,
+    perm,
+    b0,
+    b1,
+    U,
+    drop_stride,
+    P,
+    G,
+    S1,
+    S2,
+    ws,
+    lay,
+    keep,
+    n_weights,
+    B,
+    opt_code,
+    hpW,
+    hpB,
+    t0,
+    lr,
+    beta1,
+    beta2,
+    loss_code,
+    small,
+):
     """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
 
     ``P``/``G``/``S1``/``S2``: flat parameters, gradients and optimizer states, all weight matrices first
     (``n_weights`` elements), then all biases; ``ws``: flat workspace; ``lay``: per-layer sizes and offsets
     (columns ``L_*``); ``U``: dropout uniforms of these batches, ``drop_stride`` per batch, layer l's at
     ``lay[l, L_U]`` within a batch; ``keep``: keep probability of each layer's input.
-    ``fns``: addresses of :func:`_batch_step` (which gets ``fns`` and ``small`` on), the kernels it calls and
-    the optimizer's update kernel (``UPDATE_KERNELS[opt_code]``, called on the weights and on the biases
-    with their hyperparameters ``hpW``/``hpB``); see :func:`leaf_pointers`. Calls by address keep this
-    kernel's compile short (see :mod:`tmvacompat.engine.fnptr`), and one compiled kernel serves every
-    activation, loss and optimizer.
+    ``opt_code``: the optimizer, whose update runs on the weights and on the biases with their
+    hyperparameters ``hpW``/``hpB``; ``loss_code``: :data:`LOSS_CODES`; ``small``: see :func:`_batch_step`.
+    One compiled kernel serves every activation, loss and optimizer.
     Returns (sum of batch losses, -1, new step t), or (the non-finite loss, its batch index, t) when a
     batch loss is NaN/inf; that batch is not back-propagated or applied.
     """
@@ -357,28 +355,75 @@ def fused_batches(X, Y, wts, perm, b0, b1, U, drop_stride, P, G, S1, S2, ws, lay
     total = 0.0
     nP = P.size
     for b in range(b0, b1):
-        lb = _call_step(fns[F_STEP], (X, Y, wts, perm, b * B, B, B, B - B, U, (b - b0) * drop_stride, P, G,
-                                      ws, lay, keep, fns, small, 1.0))
+        lb = _batch_step(
+            X,
+            Y,
+            wts,
+            perm,
+            b * B,
+            B,
+            B,
+            B - B,
+            U,
+            (b - b0) * drop_stride,
+            P,
+            G,
+            ws,
+            lay,
+            keep,
+            loss_code,
+            small,
+            1.0,
+        )
         if not np.isfinite(lb):
             return lb, b, t
         total += lb
         # optimizer step: all weight matrices in one call, all biases in another
         t = _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2)
-        _call_update(fns[F_UPD], (P[:n_weights], G[:n_weights], S1[:n_weights], S2[:n_weights], hpW))
-        _call_update(fns[F_UPD], (P[n_weights:nP], G[n_weights:nP], S1[n_weights:nP], S2[n_weights:nP], hpB))
+        _update(opt_code, P[:n_weights], G[:n_weights], S1[:n_weights], S2[:n_weights], hpW)
+        _update(opt_code, P[n_weights:nP], G[n_weights:nP], S1[n_weights:nP], S2[n_weights:nP], hpB)
     return total, -1, t
 
 
 # nogil: a thread's first BLAS call looks the routine up with the GIL, which the kernel must not hold
 @njit(cache=True, error_model="numpy", parallel=True, nogil=True)
-def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2, WS, lay, keep, n_weights,
-                          B, R, chunks, opt_code, hpW, hpB, t0, lr, beta1, beta2, fns, small, lbuf):
+def fused_batches_sharded(
+    X,
+    Y,
+    wts,
+    perm,
+    b0,
+    b1,
+    U,
+    drop_stride,
+    P,
+    GS,
+    S1,
+    S2,
+    WS,
+    lay,
+    keep,
+    n_weights,
+    B,
+    R,
+    chunks,
+    opt_code,
+    hpW,
+    hpB,
+    t0,
+    lr,
+    beta1,
+    beta2,
+    loss_code,
+    small,
+    lbuf,
+):
     """:func:`fused_batches` with every batch split into ``S = GS.shape[0]`` near-equal shards of rows that
     run in parallel, each on one thread with single-threaded products (data parallelism in one thread pool:
     the caller limits BLAS to one thread). Shard ``s`` writes its gradients into ``GS[s]`` and uses
     workspace ``WS[s]`` (laid out by ``lay`` for ``R`` rows); the gradients are then summed into ``GS[0]``
     in shard order, and the optimizer steps over the parameter ranges ``chunks`` in parallel (element-wise,
-    so the same bits as one range; :func:`_sum_and_update`, at ``fns[F_SUM]``). For a given ``S`` the
+    so the same bits as one range). For a given ``S`` the
     result does not depend on the thread count; against the unsharded kernel it differs only by how the
     batch sums are grouped. ``lbuf``: float64 scratch of ``S`` losses. Returns as :func:`fused_batches`.
     """
@@ -390,8 +435,26 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
             r0 = B * s // S
             nb = B * (s + 1) // S - r0
             ub = (b - b0) * drop_stride
-            lbuf[s] = _call_step(fns[F_STEP], (X, Y, wts, perm, b * B + r0, nb, R, r0, U, ub, P, GS[s], WS[s],
-                                               lay, keep, fns, small, nb / B))
+            lbuf[s] = _batch_step(
+                X,
+                Y,
+                wts,
+                perm,
+                b * B + r0,
+                nb,
+                R,
+                r0,
+                U,
+                ub,
+                P,
+                GS[s],
+                WS[s],
+                lay,
+                keep,
+                loss_code,
+                small,
+                nb / B,
+            )
         lb = 0.0
         for s in range(S):
             lb += lbuf[s] * ((B * (s + 1) // S - B * s // S) / B)
@@ -399,59 +462,18 @@ def fused_batches_sharded(X, Y, wts, perm, b0, b1, U, drop_stride, P, GS, S1, S2
             return lb, b, t
         total += lb
         t = _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2)
-        _call_sum_update(fns[F_SUM], (GS, P, S1, S2, chunks, n_weights, hpW, hpB, fns[F_UPD]))
+        # the shard gradients summed into GS[0] in shard order, then the update over the ranges ``chunks``
+        G = GS[0]
+        for c in prange(chunks.shape[0]):
+            lo = chunks[c, 0]
+            hi = chunks[c, 1]
+            g = G[lo:hi]
+            for s in range(1, S):
+                gs = GS[s, lo:hi]
+                for i in range(hi - lo):
+                    g[i] += gs[i]
+            _update(opt_code, P[lo:hi], g, S1[lo:hi], S2[lo:hi], hpW if lo < n_weights else hpB)
     return total, -1, t
-
-
-@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
-def _sum_and_update(GS, P, S1, S2, chunks, n_weights, hpW, hpB, upd):
-    """The sharded kernel's optimizer step: the shard gradients ``GS[1:]`` summed into ``GS[0]`` in shard
-    order, then the update kernel at address ``upd`` over the parameter ranges ``chunks`` in parallel
-    (element-wise, so the same bits as one range). Its own function, called by address: its parallel loop
-    compiles apart from the kernel's (on a cold start, in the other process)."""
-    S = GS.shape[0]
-    G = GS[0]
-    for c in prange(chunks.shape[0]):
-        lo = chunks[c, 0]
-        hi = chunks[c, 1]
-        g = G[lo:hi]
-        for s in range(1, S):
-            gs = GS[s, lo:hi]
-            for i in range(hi - lo):
-                g[i] += gs[i]
-        _call_update(upd, (P[lo:hi], g, S1[lo:hi], S2[lo:hi], hpW if lo < n_weights else hpB))
-
-
-def leaf_pointers(dtype: Any, lean: bool, loss_code: int, opt_code: int, small: bool,
-                  dropout: bool = False, sharded: bool = False) -> dict[str, FunctionPointer]:
-    """The functions a fused kernel call reaches by address: activations (``lean``: the kernels for
-    :data:`COMMON_ACTIVATIONS` only), the loss, the optimizer update, for ``small`` batches only
-    engine/gemm.py's products, with ``dropout`` the dropout kernel, and for the ``sharded`` kernel its
-    gradient sum and update (kernels a training never calls are not compiled: their slots in ``fns`` stay
-    0). The same arguments give the same objects in this process, and the same compiled code in any
-    process (the warm-up helper compiles them ahead)."""
-    sig = kernel_signatures(dtype)
-    leaves = {
-        "fwd": forward_pointer(dtype, lean),
-        "bwd": pointer(_act_backward_common if lean else act_backward_from_output, sig["bwd"]),
-        "lossf": pointer(LOSS_KERNELS[loss_code], sig["loss"]),
-        "upd": pointer(UPDATE_KERNELS[opt_code], sig["update"]),
-    }
-    if small:
-        leaves["gtn"] = pointer(gemm_tn, sig["product"])
-        leaves["gnn"] = pointer(gemm_nn, sig["product"])
-    if dropout:
-        leaves["drop"] = pointer(_dropout, sig["dropout"])
-    if sharded:
-        leaves["sumupd"] = pointer(_sum_and_update, sig["sum_update"])
-    return leaves
-
-
-def step_pointer(X: np.ndarray, Y: np.ndarray, w: np.ndarray, dtype: Any) -> FunctionPointer:
-    """The :class:`~tmvacompat.engine.fnptr.FunctionPointer` of :func:`_batch_step` for these training
-    arrays' Numba types and a network of float type ``dtype``."""
-    sig = step_signature(numba.typeof(X), numba.typeof(Y), numba.typeof(w), numba.from_dtype(np.dtype(dtype)))
-    return pointer(_batch_step, sig)
 
 
 def can_fuse(net: Any, loss: str = "C", optimizer: Any = None) -> bool:
@@ -498,7 +520,7 @@ def _layout(layers: list[Any]) -> tuple[list[tuple[int, int]], list[tuple[int, i
 
 
 _shard_launch = threading.Lock()
-#: fewest rows per shard of a batch: below this, one thread per batch is faster (measured in benchmarks/)
+#: fewest rows per shard of a batch: below this, one thread per batch is faster
 SHARD_MIN_ROWS = 128
 #: parameters per optimizer-update range of the sharded kernel (a few ranges per thread)
 UPDATE_CHUNK = 4096
@@ -597,12 +619,21 @@ class FusedDenseTrainer:
     -1
     """
 
-    def __init__(self, net: Any, optimizer: Optimizer, loss: str, batch_size: int,
-                 keep: list[float] | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        net: Any,
+        optimizer: Optimizer,
+        loss: str,
+        batch_size: int,
+        keep: list[float] | None = None,
+        threads: int | None = None,
+    ) -> None:
         whole = isinstance(threads, (int, np.integer)) and not isinstance(threads, bool)
         if threads is not None and not (whole and threads >= 1):
-            raise TrainingError(f"threads must be a whole number >= 1 (or None for Numba's thread count), "
-                                f"got {threads!r}", token="threads")
+            raise TrainingError(
+                f"threads must be a whole number >= 1 (or None for Numba's thread count), got {threads!r}",
+                token="threads",
+            )
         if not can_fuse(net, loss, optimizer):
             raise TrainingError(
                 "network/optimizer/loss not supported by the fused dense path (it needs a plain stack of "
@@ -644,13 +675,8 @@ class FusedDenseTrainer:
         self.hpW = optimizer.hyper_array(dt, True)
         self.hpB = optimizer.hyper_array(dt, False)
         self._no_u = np.zeros(1, dt)
-        #: activation kernels for COMMON_ACTIVATIONS only (compile in about half the time)
-        self.lean = is_lean(a.activation for a in layers)
-        # batches small enough for engine/gemm.py call its products; larger batches never compile them
+        # batches small enough for engine/gemm.py's gradient products (see _batch_step)
         self.small = R <= GEMM_MAX_BATCH
-        self.leaves = leaf_pointers(dt, self.lean, self.loss_code, optimizer.code, self.small,
-                                    bool((self.keep < 1).any()), self.shards > 1)
-        self._fn_arrays: dict[tuple, np.ndarray] = {}
         h = optimizer.hyper
         self._beta1 = float(h.get("beta1", 0.0))
         self._beta2 = float(h.get("beta2", 0.0))
@@ -663,20 +689,20 @@ class FusedDenseTrainer:
         col = {"z": L_Z, "a": L_A, "in": L_IN, "scale": L_S, "dz": L_DZ, "dx": L_DX}[what]
         n = self.lay[layer, L_K] if what in ("in", "scale", "dx") else self.lay[layer, L_M]
         off = int(self.lay[layer, col])
-        return self.ws[off:off + self.R * n].reshape(self.R, n)
+        return self.ws[off : off + self.R * n].reshape(self.R, n)
 
     def _copy_in(self) -> None:
         for s, (off, n) in self._slots:
-            self.P[off:off + n] = s.param.reshape(-1)
-            self.S1[off:off + n] = s.state1.reshape(-1)
-            self.S2[off:off + n] = s.state2.reshape(-1)
+            self.P[off : off + n] = s.param.reshape(-1)
+            self.S1[off : off + n] = s.state1.reshape(-1)
+            self.S2[off : off + n] = s.state2.reshape(-1)
 
     def _copy_out(self) -> None:
         for s, (off, n) in self._slots:
-            s.param.reshape(-1)[...] = self.P[off:off + n]
-            s.grad.reshape(-1)[...] = self.G[off:off + n]
-            s.state1.reshape(-1)[...] = self.S1[off:off + n]
-            s.state2.reshape(-1)[...] = self.S2[off:off + n]
+            s.param.reshape(-1)[...] = self.P[off : off + n]
+            s.grad.reshape(-1)[...] = self.G[off : off + n]
+            s.state1.reshape(-1)[...] = self.S1[off : off + n]
+            s.state2.reshape(-1)[...] = self.S2[off : off + n]
 
     def group_size(self, n_batches: int) -> int:
         """Batches per kernel call: all without dropout, else bounded by :data:`MAX_GROUP_UNIFORMS`."""
@@ -684,25 +710,8 @@ class FusedDenseTrainer:
             return max(1, n_batches)
         return max(1, min(n_batches, MAX_GROUP_UNIFORMS // self.drop_stride))
 
-    def _fns(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """The function-address array ``fns`` for training arrays like these (resolving, i.e. compiling or
-        loading, what is not yet in this process). Keyed by what Numba's type of an array depends on:
-        ``numba.typeof`` itself costs tens of microseconds per kernel call."""
-        key = tuple((a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable,
-                     a.flags.aligned) for a in (X, Y, w))  # fmt: skip
-        fns = self._fn_arrays.get(key)
-        if fns is None:
-            slots = {"fwd": F_FWD, "bwd": F_BWD, "lossf": F_LOSS, "gtn": F_GTN, "gnn": F_GNN, "upd": F_UPD,
-                     "drop": F_DROP, "sumupd": F_SUM}
-            fns = np.zeros(F_COUNT, np.int64)
-            fns[F_STEP] = step_pointer(X, Y, w, self.dtype).resolve()
-            for name, f in self.leaves.items():
-                fns[slots[name]] = f.resolve()
-            self._fn_arrays[key] = fns
-        return fns
-
-    def _kernel_args(self, X, Y, w, perm, b0, b1, U, fns) -> tuple:
-        ptrs = (fns, self.small)
+    def _kernel_args(self, X, Y, w, perm, b0, b1, U) -> tuple:
+        ptrs = (self.loss_code, self.small)
         if self.shards > 1:
             return (
                 X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.GS, self.S1, self.S2, self.WS,
@@ -732,33 +741,21 @@ class FusedDenseTrainer:
         with _shard_launch, single_threaded_blas():
             yield
 
-    def compile_tasks(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[tuple[Any, tuple]]:
-        """Every Numba function a training call on these arrays runs, with its argument types, the most
-        expensive to compile first: the step, the kernel and the functions they call by address."""
-        args = self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u,
-                                 np.zeros(F_COUNT, np.int64))
-        kernel_types = tuple(self.kernel.typeof_pyval(a) for a in args)
-        step = step_pointer(X, Y, w, self.dtype)
-        order = ("gtn", "gnn", "sumupd", "fwd", "bwd", "lossf", "upd", "drop")  # the slow ones first
-        leaves = [self.leaves[k] for k in order if k in self.leaves]
-        return [(step.dispatcher, step.argtypes), (self.kernel, kernel_types)] + [
-            (q.dispatcher, q.argtypes) for q in leaves]
-
     def prepare(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> None:
-        """Compile everything the training calls on these arrays run, resolve the function addresses and
-        call the kernel on zero batches (no effect).
+        """Compile (or load from Numba's cache) the kernel for training arrays like these, by calling it on
+        zero batches (no effect)."""
+        self.kernel(*self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u))
 
-        On a cold start this shares the compiling with a helper process, which then compiles the inference
-        kernel (:func:`tmvacompat.engine.warmup.compile_together`).
-        """
-        from tmvacompat.engine.warmup import compile_together
-
-        compile_together(self.compile_tasks(X, Y, w), self.dtype, self.lean)
-        fns = self._fns(X, Y, w)  # cache loads of what the helper compiled
-        self.kernel(*self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u, fns))
-
-    def run(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray, perm: np.ndarray, b0: int, b1: int,
-            rng: np.random.Generator | None = None) -> tuple[float, int, float]:
+    def run(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        w: np.ndarray,
+        perm: np.ndarray,
+        b0: int,
+        b1: int,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[float, int, float]:
         """Train batches ``b0 .. b1-1`` of ``perm``.
 
         ``X``/``Y``/``w`` must be C-contiguous in the network dtype (``Y`` 2-D, ``w`` 1-D), ``perm`` int64.
@@ -768,7 +765,6 @@ class FusedDenseTrainer:
         a batch loss is not finite (training stops there; the batches before it are applied).
         """
         perm = np.ascontiguousarray(perm, dtype=np.int64)
-        fns = self._fns(X, Y, w)
         total = 0.0
         g = self.group_size(b1 - b0)
         start = b0
@@ -783,7 +779,7 @@ class FusedDenseTrainer:
                 else:
                     U = self._no_u
                 with self._launch():
-                    s, bad, t = self.kernel(*self._kernel_args(X, Y, w, perm, start, stop, U, fns))
+                    s, bad, t = self.kernel(*self._kernel_args(X, Y, w, perm, start, stop, U))
                 self.opt.t = int(t)
                 if bad >= 0:
                     return total, int(bad), float(s)
@@ -799,7 +795,14 @@ class FusedDenseTrainer:
 from tmvacompat.engine.inference import DensePredictor  # noqa: E402, I001
 
 
-__all__ = ["LOSS_CODES", "LOSS_KERNELS", "COMMON_ACTIVATIONS", "SHARD_MIN_ROWS", "kernel_signatures",
-           "leaf_pointers", "step_pointer",
-           "can_fuse", "shard_count", "FusedDenseTrainer", "fused_batches", "fused_batches_sharded",
-           "DensePredictor"]
+__all__ = [
+    "LOSS_CODES",
+    "LOSS_KERNELS",
+    "SHARD_MIN_ROWS",
+    "can_fuse",
+    "shard_count",
+    "FusedDenseTrainer",
+    "fused_batches",
+    "fused_batches_sharded",
+    "DensePredictor",
+]

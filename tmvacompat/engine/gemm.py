@@ -1,24 +1,21 @@
 """Matrix products for the small and medium shapes of TMVA networks, written with explicit SIMD vectors.
 
-OpenBLAS (what Numba's ``np.dot`` calls) packs both operands on every call and has a fixed cost of about
-10 us once a product has two or more rows; for a 32-event batch through a 128-wide layer that is half of
-the product's time. :func:`gemm` is a register-blocked kernel instead: a tile of 6 rows x 2 vectors of the
-result (6 x 16 in float32, 6 x 8 in float64) stays in twelve vector registers while it runs over the inner
-dimension, each step one fused multiply-add per register (twelve chains keep both FMA pipes of an AVX2 core
-busy; the 4-row tiles it replaces had eight).
+OpenBLAS (what Numba's ``np.dot`` calls) packs both operands on every call and has a fixed cost per
+call that dominates the small products of small batches. :func:`gemm` is a register-blocked kernel instead:
+a tile of 6 rows x 2 vectors of the result (6 x 16 in float32, 6 x 8 in float64) stays in twelve vector
+registers while it runs over the inner dimension, each step one fused multiply-add per register (twelve
+chains keep both FMA pipes of an AVX2 core busy).
 The vectors are LLVM vector values made by the intrinsics below (Numba has no SIMD type of its own); on
-CPUs without AVX, LLVM splits them into what the CPU has. Measured on one AVX2 core (float32, rows x 128 x
-128): 30 rows 72 GFLOP/s (4-row tiles 55, OpenBLAS 37), 126 rows 70 (58, 60); with 20 inputs 62 (45, 42).
+CPUs without AVX, LLVM splits them into what the CPU has. ``benchmarks/`` has the current figures.
 :func:`gemm_panels` (inference) reads weights packed once in panels and starts from the biases.
 
 Operands are flat arrays with offsets and strides, so one compiled signature serves every layer:
 ``C[i, j] = sum_k A[ao + i*sai + k*sak] * B[bo + k*ldb + j]``, ``C`` row-major at ``co`` with row stride
 ``ldc``. ``A`` may be read transposed (``sai=1``); ``B`` rows must be contiguous. The engine calls
 :func:`gemm_nn` (``A`` row-major: an input gradient ``dz W``) and :func:`gemm_tn` (``A`` transposed: a weight
-gradient ``dz^T x``), which compile the unit stride in (the figures above; with both strides only known at
-run time the kernel is 15-50 % slower). :func:`use_gemm` is the engine's choice between this and OpenBLAS:
-batches of at most :data:`GEMM_MAX_BATCH` events with results at least two vectors wide (training products
-of a 32-event batch: +16-19 % for whole training steps). The sums run over ``k`` in
+gradient ``dz^T x``), which compile the unit stride in (with both strides only known at run time the
+kernel is much slower). :func:`use_gemm` is the engine's choice between this and OpenBLAS: batches of at
+most :data:`GEMM_MAX_BATCH` events with results at least two vectors wide. The sums run over ``k`` in
 order, one fused multiply-add per term: the result of an element does not depend on the shape of the
 product it is part of (rows and columns are computed independently), so splitting a product into blocks
 gives the same bits.
@@ -33,10 +30,11 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 from tmvacompat.engine.activations import fma
@@ -66,7 +64,7 @@ class _VectorModel(models.PrimitiveModel):
         super().__init__(dmm, fe_type, ir.VectorType(element, fe_type.lanes))
 
 
-def _vector_of(dtype: types.Type) -> VectorType:
+def _vector_of(dtype: Any) -> VectorType:
     # 256-bit vectors (AVX2's registers): eight accumulators fit the 16 registers with room for operands
     return VectorType(dtype, 256 // dtype.bitwidth)
 
@@ -145,7 +143,8 @@ def _vfma(typingctx, a, b, c):
     def codegen(context, builder, sig, args):
         ty = args[0].type
         name = f"llvm.fma.v{ty.count}{'f32' if ty.element == ir.FloatType() else 'f64'}"
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty, ty, ty]), name)
+        fnty = ir.FunctionType(ty, [ty, ty, ty])
+        fn = builder.module.globals.get(name) or ir.Function(builder.module, fnty, name)
         return builder.call(fn, args)
 
     return a(a, b, c), codegen
@@ -195,9 +194,9 @@ def gemv_narrow(x, xo, P, wo, bo, m, k, z, zo):
     row-major at ``wo``; ``x`` and ``z`` by flat position.
 
     Each output is a dot product over whole vectors of inputs in a vector register, its lanes then summed
-    in a fixed order, the inputs past the last whole vector added one by one and the bias last. For one
-    output of 128 inputs: 40 ns, where a loop over the outputs with the inputs broadcast (the right shape
-    for wide layers) takes 250-310 ns.
+    in a fixed order, the inputs past the last whole vector added one by one and the bias last (for a few
+    outputs much faster than a loop over the outputs with the inputs broadcast, the right shape for wide
+    layers).
     """
     L = _lanes(P)
     kv = k - k % L
@@ -219,8 +218,7 @@ def _block_6(K, A, pa, sai, sak, B, pb, ldb, C, pc, ldc, W, nr, resume):
     Rows past ``nr`` compute row i's sums again and are not stored, so one compiled tile serves every
     remainder (a lone row costs what six do, about what a one-row tile's two latency-bound chains took).
     ``resume``: continue the sums already in C (the next slice of the inner dimension: the same chain of
-    FMAs). Rows x 128 x 128, one thread: 30 rows 72 GFLOP/s (the 4-row tiles this replaces 55, OpenBLAS
-    37), 126 rows 70 (58, 60); a weight gradient of 126 events 80 (65, 61)."""
+    FMAs)."""
     o1 = sai if nr > 1 else 0
     o2 = 2 * sai if nr > 2 else 0
     o3 = 3 * sai if nr > 3 else 0
@@ -329,8 +327,22 @@ def _gemm_wide(M, N, K, A, ao, sai, sak, B, bo, ldb, C, co, ldc):
             pa0 = ao + k0 * sak
             pb0 = bo + k0 * ldb + jj
             for i in range(0, M, 6):
-                _block_6(n_k, A, pa0 + i * sai, sai, sak, B, pb0, ldb, C, co + i * ldc + jj, ldc, W,
-                         min(6, M - i), resume)
+                _block_6(
+                    n_k,
+                    A,
+                    pa0 + i * sai,
+                    sai,
+                    sak,
+                    B,
+                    pb0,
+                    ldb,
+                    C,
+                    co + i * ldc + jj,
+                    ldc,
+                    W,
+                    min(6, M - i),
+                    resume,
+                )
         j += NR
 
 
@@ -372,8 +384,8 @@ def gemm_nn(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
     """``C = A @ B`` with ``A`` row-major (row stride ``lda``), for results at least two vectors wide (what
     :func:`use_gemm` picks; narrower ones raise ``ValueError``: :func:`gemm` takes them). The unit stride
     along ``k`` is a compile-time constant here (a literal argument: Numba compiles the kernel's blocks for
-    it), which the kernel needs for its speed: with both strides known only at run time it is 15-50 %
-    slower. Without :func:`gemm`'s narrow path it compiles 10-15 % faster."""
+    it), which the kernel needs for its speed (with both strides known only at run time it is much
+    slower)."""
     if _zero_or_empty(M, N, K, C, co, ldc):
         return
     if N < 2 * _lanes(A):
@@ -407,8 +419,7 @@ def gemm_nt(M, N, K, A, ao, lda, B, bo, ldb, C, co, ldc):
     (the slice of every row stays in cache while all M x N products pass over it; the accumulators wait
     in a small scratch between slices), then sums the sixteen or thirty-two lanes in a fixed order and
     adds the tail past the last whole group of vectors term by term: the same bits every run, whatever the
-    CPU's BLAS. OpenBLAS packs both long operands for each call: 8 x 9 x 25088 (batch 128 of the benchmark
-    CNN) took 339 us there.
+    CPU's BLAS (OpenBLAS would pack both long operands for each call).
     """
     if M <= 0 or N <= 0:
         return
@@ -474,7 +485,7 @@ def pack_panels(wt: np.ndarray) -> np.ndarray:
     if m < nr:
         raise ValueError(f"pack_panels: {m} columns, fewer than a panel ({nr})")
     starts = [min(j, m - nr) for j in range(0, m, nr)]
-    return np.concatenate([np.ascontiguousarray(wt[:, j:j + nr]).reshape(-1) for j in starts])
+    return np.concatenate([np.ascontiguousarray(wt[:, j : j + nr]).reshape(-1) for j in starts])
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # into gemm_panels: compiled there, not linked
@@ -531,8 +542,7 @@ def gemv_panels(rows, m, k, A, Q, oq, P, ob, C):
 
     One row through a panel alone would run its sums as two chains of dependent multiply-adds, so four
     panels pass together: eight accumulators, four contiguous weight streams. A single event is bound by
-    reading the weights from L2 (a 128 x 128 float32 layer: 0.71-0.89 us, 84-87 GB/s; the transposed
-    weights read row by row, 0.95-1.15 us). The rows run inside the block, while its four panels
+    reading the weights from L2. The rows run inside the block, while its four panels
     (32 KB for 128 inputs in float32) stay in L1. With fewer than four panels, the last one is computed
     again in the spare accumulators (it costs multiply-adds, not reads). Each element is ``b_j`` followed by
     one fused multiply-add per input in order, as in :func:`gemm_panels`: the same bits.
@@ -590,7 +600,7 @@ def gemv_panels(rows, m, k, A, Q, oq, P, ob, C):
             _vstore(C, pc + j3 + W, c7)
 
 
-# not inlined: compiled on its own, the tile loop runs 12-15 % faster than inside dense_infer's body
+# not inlined: compiled on its own, the tile loop runs faster than inside dense_infer's body
 @njit(cache=True, error_model="numpy", nogil=True)
 def gemm_panels(rows, m, k, A, Q, oq, P, ob, C):
     """``C = A W^T + b`` for a dense layer: ``A`` (rows, k) and ``C`` (rows, m) with consecutive rows, the
@@ -599,8 +609,7 @@ def gemm_panels(rows, m, k, A, Q, oq, P, ob, C):
 
     Each element is ``b_j`` followed by one fused multiply-add per input in order, whatever the number of
     rows and wherever the row is: a row's results do not depend on the block it is computed in. Packing
-    is done once per network: the kernel reads each panel contiguously (with W^T read in place, 512x128x128
-    ran at 74 GFLOP/s against 84 packed; OpenBLAS 75).
+    is done once per network: the kernel reads each panel contiguously.
     """
     NR = 2 * _lanes(Q)
     for i0 in range(0, rows, 6):  # six rows stay in L1 while every panel passes over them
@@ -612,5 +621,17 @@ def gemm_panels(rows, m, k, A, Q, oq, P, ob, C):
             _tile_6(k, A, i * k, k, Q, oq + (j0 // NR) * k * NR, C, i * m + j, m, P, ob + j)
 
 
-__all__ = ["GEMM_MAX_BATCH", "gemm", "gemm_nn", "gemm_nt", "gemm_panels", "gemm_tn", "gemv_narrow",
-           "gemv_panels", "pack_panels", "panel_width", "use_gemm", "VectorType"]
+__all__ = [
+    "GEMM_MAX_BATCH",
+    "gemm",
+    "gemm_nn",
+    "gemm_nt",
+    "gemm_panels",
+    "gemm_tn",
+    "gemv_narrow",
+    "gemv_panels",
+    "pack_panels",
+    "panel_width",
+    "use_gemm",
+    "VectorType",
+]

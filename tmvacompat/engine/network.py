@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from math import prod
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -50,7 +51,7 @@ LAYER_BUILDERS: dict[str, str] = {
 INPUT_LABEL = "INPUT"
 
 
-def layer_class(kind: str) -> type:
+def layer_class(kind: str) -> Any:
     """The layer class for a spec kind (imported on first use); LayoutError if unknown or not available.
 
     >>> layer_class("DENSE").__name__
@@ -290,7 +291,7 @@ class Network:
         """
         x = self._as_input(x)
         self._last_batch = x.shape[0]
-        nodes = self._node_out
+        nodes: list[Any] = self._node_out
         cur = x
         for i, layer in enumerate(self.layers):
             srcs = self.sources[i]
@@ -304,7 +305,8 @@ class Network:
                 cur = layer.forward(inp, training)
             else:
                 extra = [x if s < 0 else nodes[s] for s in srcs[1:]]
-                cur = layer.forward_multi([inp, *extra], training)
+                merge: Any = layer
+                cur = merge.forward_multi([inp, *extra], training)
             nodes[i] = cur
         return cur
 
@@ -339,17 +341,18 @@ class Network:
         # graph: accumulate gradients per node (-1 = input); fresh arrays where edges fan in
         acc: dict[int, np.ndarray] = {nl - 1: dout}
         for i in range(nl - 1, -1, -1):
-            g = acc.pop(i, None)
+            gi = acc.pop(i) if i in acc else None
             layer = self.layers[i]
             srcs = self.sources[i]
-            if g is None:  # output unused downstream: zero gradient
-                g = np.zeros((n, *layer.output_shape), self.dtype)
+            if gi is None:  # output unused downstream: zero gradient
+                gi = np.zeros((n, *layer.output_shape), self.dtype)
             if hasattr(layer, "need_input_grad"):
                 layer.need_input_grad = True
             if len(srcs) == 1:
-                grads_in = [layer.backward(g)]
+                grads_in = [layer.backward(gi)]
             else:
-                grads_in = list(layer.backward_multi(g))
+                merge: Any = layer
+                grads_in = list(merge.backward_multi(gi))
             if self._drop_active[i]:
                 g0 = grads_in[0] * self._drop_ws[i][n][2]
                 grads_in[0] = g0

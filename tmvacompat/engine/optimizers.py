@@ -77,8 +77,19 @@ HP_LR, HP_MOM, HP_R1, HP_R2, HP_EPS, HP_ALPHA, HP_C1, HP_C2, HP_ONE, HP_SIZE = r
 @njit(cache=True, error_model="numpy", inline="always")
 def _hyper(hp):
     one = hp[HP_ONE]
-    return (hp[HP_LR], hp[HP_MOM], hp[HP_R1], hp[HP_R2], hp[HP_EPS], hp[HP_ALPHA], hp[HP_C1], hp[HP_C2], one,
-            one - hp[HP_R1], one - hp[HP_R2])
+    return (
+        hp[HP_LR],
+        hp[HP_MOM],
+        hp[HP_R1],
+        hp[HP_R2],
+        hp[HP_EPS],
+        hp[HP_ALPHA],
+        hp[HP_C1],
+        hp[HP_C2],
+        one,
+        one - hp[HP_R1],
+        one - hp[HP_R2],
+    )
 
 
 # One kernel per optimizer, so a process compiles only the optimizers it uses (the fused dense trainer

@@ -46,8 +46,8 @@ def row_blocks(n: int, chunk: int, threads: int) -> list[tuple[int, int]]:
 
 
 class _Worker:
-    """A thread that runs one task at a time, handed over with two locks: ~20 us per task here, where a
-    ThreadPoolExecutor's submit and result took ~60 us (a CNN step hands over four blocks)."""
+    """A thread that runs one task at a time, handed over with two locks (cheaper per task than a
+    ThreadPoolExecutor's submit and result; a CNN step hands over several blocks)."""
 
     def __init__(self) -> None:
         self._go = threading.Lock()
@@ -97,12 +97,13 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def run_blocks(blocks: Sequence[tuple[int, int]], run: Callable[[int, int, int], T], *,
-               limit_blas: bool = True) -> list[T]:
+def run_blocks(
+    blocks: Sequence[tuple[int, int]], run: Callable[[int, int, int], T], *, limit_blas: bool = True
+) -> list[T]:
     """``run(start, stop, k)`` for every block ``k`` of ``blocks``, block 0 on this thread and the others on
     the engine's worker threads, BLAS on one thread meanwhile (``limit_blas=False`` for blocks that call no
-    BLAS: setting and restoring the limit costs ~40 us per call, and ~0.3 s for threadpoolctl's first scan
-    of the loaded libraries); the results in block order. One block runs
+    BLAS: setting and restoring the limit has a cost per call, and threadpoolctl's first scan of the loaded
+    libraries a larger one); the results in block order. One block runs
     here directly (BLAS untouched). The workers serve one call at a time: a call made meanwhile (from
     another thread, or from inside a block) runs its blocks one after another on its own thread, which
     cannot deadlock and leaves the cores to the calls already running."""

@@ -193,8 +193,9 @@ class _Validator:
     size), so chunking changes only the rounding.
     """
 
-    def __init__(self, net: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray, B: int, value,
-                 fused: bool = False) -> None:
+    def __init__(
+        self, net: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray, B: int, value, fused: bool = False
+    ) -> None:
         self.net, self.X, self.Y, self.w, self.B, self.value = net, X, Y, w, B, value
         self.nb = X.shape[0] // B
         self.k = max(1, VALIDATION_CHUNK // B)
@@ -217,8 +218,8 @@ class _Validator:
 
 def train(
     net: Any,
-    X_train: np.ndarray,
-    Y_train: np.ndarray,
+    X_train: Any,
+    Y_train: np.ndarray | None,
     w_train: np.ndarray | None,
     X_val: np.ndarray,
     Y_val: np.ndarray,
@@ -235,7 +236,8 @@ def train(
     Args:
         net: an engine :class:`~tmvacompat.engine.network.Network` (already initialised).
         X_train, Y_train, w_train: training inputs ``(n, ...)``, targets ``(n, n_outputs)`` (or ``(n,)``),
-            event weights ``(n,)`` or None for ones. Likewise the validation set.
+            event weights ``(n,)`` or None for ones; for out-of-core training ``X_train`` is a block source
+            (``blocks(rng)``, ``sample()``, ``n_events``) and the other two None. Likewise the validation set.
         loss: ``"C"`` sigmoid cross entropy, ``"R"`` mean squared error, ``"S"`` softmax cross entropy.
         phases: the TrainingStrategy phases, run in order.
         seed: fixes shuffling and dropout (same seed, data and thread count -> bitwise same weights); None
@@ -265,9 +267,10 @@ def train(
         raise TrainingError("no training phase given", token="phases")
     source = X_train if hasattr(X_train, "blocks") else None
     if source is not None:  # streamed: a small block gives shapes and dtypes (and the kernels' compile)
-        X, Y, w = _prepare(net, *source.sample(), "training set")
+        Xs, Ys, ws = source.sample()
+        X, Y, w = _prepare(net, Xs, Ys, ws, "training set")
     else:
-        X, Y, w = _prepare(net, X_train, Y_train, w_train, "training set")
+        X, Y, w = _prepare(net, X_train, np.asarray(Y_train), w_train, "training set")
     Xv, Yv, wv = _prepare(net, X_val, Y_val, w_val, "validation set")
     n_train, n_val = (int(source.n_events) if source is not None else X.shape[0]), Xv.shape[0]
     value_fn, grad_fn = _loss_functions(loss)
@@ -295,7 +298,8 @@ def train(
             _restore(net, best)
         net.set_dropout(list(phase.drop_config))
         keep = [1.0 - d for d in phase.drop_config]
-        root = int(seed) if seed is not None else int(np.random.SeedSequence().entropy)
+        entropy: Any = np.random.SeedSequence().entropy  # an int when no entropy is given
+        root = int(seed) if seed is not None else int(entropy)
         shuffle_rng = np.random.default_rng([root, p])
         drop_seed = int(np.random.SeedSequence([root, p, 1]).generate_state(1, np.uint64)[0])
         net.set_rng(drop_seed)  # the generic path draws from the network's generator,
@@ -310,7 +314,7 @@ def train(
         if runner is not None:
             runner.prepare(X, Y, w)  # before the validator: overlaps the two compiles on a cold start
         nb = n_train // B
-        validate = _Validator(net, Xv, Yv, wv, B, value_fn, fused=runner is not None)
+        validate: Callable[[], float] = _Validator(net, Xv, Yv, wv, B, value_fn, fused=runner is not None)
         # layers that split the batch over the engine's threads (CONV, CONVT, MAXPOOL) and the sharded fused
         # kernel run BLAS on one thread; any multi-threaded BLAS call between them (the dense layers, the
         # validation) would leave BLAS's threads spinning on the other cores, against ours
@@ -388,9 +392,7 @@ def train(
                     token=f"epoch {e} batch {bad + 1}",
                     where=f"training phase {p}",
                 )
-                err.phase, err.epoch, err.batch = p, e, bad + 1
-                err.best_params = _snapshot(net)
-                err.history = history
+                vars(err).update(phase=p, epoch=e, batch=bad + 1, best_params=_snapshot(net), history=history)
                 raise err
             events += nb * B
             rterm = reg_term()
@@ -411,9 +413,9 @@ def train(
                         token=f"epoch {e}",
                         where=f"training phase {p}",
                     )
-                    err.phase, err.epoch, err.batch = p, e, None
-                    err.best_params = _snapshot(net)
-                    err.history = history
+                    vars(err).update(
+                        phase=p, epoch=e, batch=None, best_params=_snapshot(net), history=history
+                    )
                     raise err
                 if val_loss < min_val:
                     count = 0
@@ -440,18 +442,16 @@ def train(
                 break
             if converged:
                 break
-        result = (
-            PhaseResult(
-                phase=p,
-                epochs=e,
-                initial_val_loss=init_val,
-                best_val_loss=min_val,
-                best_epoch=phase_best_epoch,
-                stop_reason=stop_reason,
-                path="fused" if runner is not None else "generic",
-                seconds=time.perf_counter() - t_phase,
-                steps=opt.t,
-            )
+        result = PhaseResult(
+            phase=p,
+            epochs=e,
+            initial_val_loss=init_val,
+            best_val_loss=min_val,
+            best_epoch=phase_best_epoch,
+            stop_reason=stop_reason,
+            path="fused" if runner is not None else "generic",
+            seconds=time.perf_counter() - t_phase,
+            steps=opt.t,
         )
         history.phases.append(result)
         if monitor is not None and hasattr(monitor, "phase_end"):
