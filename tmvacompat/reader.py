@@ -103,7 +103,7 @@ class Reader:
                 ones booked with AddVariable / AddSpectator (both lists are named).
         """
         model = path if isinstance(path, Model) else load_weights(path)
-        if not isinstance(model, Model):  # an AE:: document: TMVA's Reader has no MethodAE
+        if getattr(model, "method", "") == "AE":  # an AE:: document: TMVA's Reader has no MethodAE
             raise WeightFileError(
                 f"{model.path or title}: {model.method}::{model.title} is a MethodAE file, which TMVA's "
                 "Reader cannot book; book its halves (load_weights(...).encoder / .decoder, DL models) or "
