@@ -349,3 +349,10 @@ def test_apply_errors_name_the_tree_branch_and_file(tmp_path, capsys):
     assert not (tmp_path / "o.root").exists()
     bad_out = str(tmp_path / "no" / "o.root")
     _one_line_error(capsys, 2, ["apply", weights, f"{CLASS_INPUT}:TreeS", "-o", bad_out], "does not exist")
+
+
+def test_precompile_command(capsys):
+    # the explicit replacement of the old background compile: it fills Numba's cache and says what it did
+    assert main(["precompile"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "float32" in out[0]

@@ -1,6 +1,7 @@
 """Command line: ``tmvacompat example``, ``train JOB.toml``, ``apply WEIGHTS IN.root:TREE [...] -o OUT``,
 ``inspect WEIGHTS``, ``check-options --method DL STRING``, ``convert WEIGHTS.xml -o model.onnx``,
-``gui TMVA.root -o plots/``, ``options STRING``, ``layout STRING``, ``evaluate WEIGHTS FILE.root:TREE``.
+``gui TMVA.root -o plots/``, ``precompile``, ``options STRING``, ``layout STRING``,
+``evaluate WEIGHTS FILE.root:TREE``.
 
 Errors are one line on stderr (exit 2 for bad input, 1 for a failing system call); ``--verbose`` shows the
 traceback.
@@ -64,6 +65,15 @@ def _convert(weights: str, output: str, opset: int | None, batch_size: int | Non
 
     to_onnx(load_weights(weights), output, opset=opset or DEFAULT_OPSET, batch_size=batch_size)
     print(f"wrote {output}")
+
+
+def _precompile(float64: bool) -> None:
+    import numpy as np
+
+    from tmvacompat.engine.precompile import precompile
+
+    for line in precompile(dtypes=(np.float32, np.float64) if float64 else (np.float32,)):
+        print(line)
 
 
 def _train(job_path: str) -> int:
@@ -212,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     cv.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     cv.add_argument("--opset", type=int, default=None, help="ONNX opset (default 13)")
     cv.add_argument("--batch-size", type=int, default=None, help="fixed batch size (SOFIE: 1)")
+    pc = sub.add_parser(
+        "precompile",
+        parents=[verbose],
+        help="fill Numba's cache with the engine's dense kernels now (e.g. once in a container build)",
+    )
+    pc.add_argument("--float64", action="store_true", help="also the float64 kernels (MethodDNN files)")
     tr = sub.add_parser(
         "train", parents=[verbose], help="run a job file (a TMVAClassification.C macro as TOML)"
     )
@@ -258,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "train":
             return _train(args.job)
-        if args.cmd == "apply":
+        if args.cmd == "precompile":
+            _precompile(args.float64)
+        elif args.cmd == "apply":
             _apply(args.weights, args.source, args.output, args.branch, args.tree, args.step, args.workers,
                    args.scheduler)  # fmt: skip
         elif args.cmd == "inspect":
