@@ -307,7 +307,7 @@ def write_friends(
         )
         for path, tree in pairs
     ]
-    own = None
+    own, made = None, client is None
     if client is None:
         client, own = client_for(workers, scheduler)
     try:
@@ -317,6 +317,7 @@ def write_friends(
         futures = [client.submit(_write_one, *job, pure=False) for job in jobs]
         return client.gather(futures)
     finally:
-        if own is not None:
+        if made and client is not None:  # a client made here (for --scheduler too) is closed here
             client.close()
+        if own is not None:
             own.close()
