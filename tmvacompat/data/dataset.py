@@ -176,24 +176,13 @@ class Sample:
         return float(np.sum(w, dtype=np.float64))
 
 
-@dataclass(frozen=True, eq=False)
-class DataSet:
-    """The result of ``DataLoader.PrepareTrainingAndTestTree``: train and test samples plus metadata.
+class DataSetMeta:
+    """What a prepared dataset says about itself from its ``variables``, ``targets`` and ``classes``
+    (shared by :class:`DataSet` and the streaming DataLoader's dataset)."""
 
-    ``analysis_type`` is the hint TMVA derives from the booking: ``"Regression"`` when targets were
-    added, ``"Multiclass"`` with more than two classes, else ``"Classification"``.
-    """
-
-    name: str
-    train: Sample
-    test: Sample
     variables: tuple[VariableInfo, ...]
+    targets: tuple[VariableInfo, ...]
     classes: tuple[ClassInfo, ...]
-    targets: tuple[VariableInfo, ...] = ()
-    spectators: tuple[VariableInfo, ...] = ()
-    analysis_type: str = "Classification"
-    sources: tuple[str, ...] = ()
-    split_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_variables(self) -> int:
@@ -212,16 +201,36 @@ class DataSet:
         return tuple(c.name for c in self.classes)
 
     @property
-    def variable_expressions(self) -> tuple[str, ...]:
-        return tuple(v.expression for v in self.variables)
-
-    @property
     def signal_class(self) -> int | None:
         """Index of the class named ``Signal`` (TMVA's GetSignalClassIndex), None if there is none."""
         for c in self.classes:
             if c.name == "Signal":
                 return c.index
         return None
+
+
+@dataclass(frozen=True, eq=False)
+class DataSet(DataSetMeta):
+    """The result of ``DataLoader.PrepareTrainingAndTestTree``: train and test samples plus metadata.
+
+    ``analysis_type`` is the hint TMVA derives from the booking: ``"Regression"`` when targets were
+    added, ``"Multiclass"`` with more than two classes, else ``"Classification"``.
+    """
+
+    name: str
+    train: Sample
+    test: Sample
+    variables: tuple[VariableInfo, ...]
+    classes: tuple[ClassInfo, ...]
+    targets: tuple[VariableInfo, ...] = ()
+    spectators: tuple[VariableInfo, ...] = ()
+    analysis_type: str = "Classification"
+    sources: tuple[str, ...] = ()
+    split_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def variable_expressions(self) -> tuple[str, ...]:
+        return tuple(v.expression for v in self.variables)
 
     def class_index(self, name: str) -> int:
         for c in self.classes:

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from tmvacompat.data.dataset import ClassInfo, Sample, VariableInfo
+from tmvacompat.data.dataset import ClassInfo, DataSetMeta, Sample, VariableInfo
 from tmvacompat.errors import InputDataError, OptionError
 
 __all__ = ["StreamingDataSet", "build_stream", "split_keys"]
@@ -191,7 +191,7 @@ def _counts(cname: str, o: Any, r: int, s: int, u: int, ev: _StreamEvents) -> tu
 # ------------------------------------------------------------------------------------------- dataset
 
 
-class StreamingDataSet:
+class StreamingDataSet(DataSetMeta):
     """The prepared data of a streaming DataLoader: metadata as a :class:`DataSet`, events on disk.
 
     ``variables``/``targets``/``spectators`` carry the training ranges; ``n_train``/``n_test`` count the
@@ -222,28 +222,6 @@ class StreamingDataSet:
         self.class_min: np.ndarray = np.zeros(0)
         self.class_max: np.ndarray = np.zeros(0)
         self._finalizer = weakref.finalize(self, shutil.rmtree, folder, True)
-
-    # ---------------------------------------------------------------- DataSet-like metadata
-    @property
-    def n_variables(self) -> int:
-        return len(self.variables)
-
-    @property
-    def n_targets(self) -> int:
-        return len(self.targets)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.classes)
-
-    @property
-    def signal_class(self) -> int | None:
-        names = self.class_names
-        return names.index("Signal") if "Signal" in names else (0 if len(names) == 2 else None)
 
     @property
     def n_train(self) -> int:
