@@ -288,9 +288,7 @@ def test_inspect_shows_method_release_variables_transforms_and_parameter_counts(
 
 
 def test_check_options_reports_what_book_method_would(capsys):
-    # BookMethod refuses an unknown key; `options` only splits the string
-    assert main(["options", "Layot=TANH|64"]) == 0
-    capsys.readouterr()
+    # BookMethod refuses an unknown key, and so does `options` (see the test of that command)
     _one_line_error(capsys, 2, ["check-options", "--method", "DL", "Layot=TANH|64"], "'Layot'", "Layout")
     assert (
         main(["check-options", "--method", "DL", "!H:V:Layout=TANH|64,LINEAR:ErrorStrategy=SUMOFSQUARES"])
@@ -356,3 +354,11 @@ def test_precompile_command(capsys):
     assert main(["precompile"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "float32" in out[0]
+
+
+def test_options_refuses_a_key_no_tmva_option_set_declares(capsys):
+    # BookMethod would refuse Layot; the generic pretty-printer says so too, with the closest names
+    assert main(["options", "Layot=TANH|64"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown option 'Layot'" in err and "Layout" in err and len(err.strip().splitlines()) == 1
+    assert main(["options", "!H:V:Layout=TANH|64,LINEAR:nTrain_Signal=100:SplitMode=Random"]) == 0

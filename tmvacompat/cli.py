@@ -23,10 +23,42 @@ from tmvacompat.errors import TMVACompatError
 
 
 def _options(text: str) -> None:
+    from tmvacompat.data.prepare_options import PREPARE_OPTIONS
+    from tmvacompat.errors import OptionError, closest
     from tmvacompat.layout import parse_layout
+    from tmvacompat.methods import declarations as d
     from tmvacompat.options import parse_options, parse_training_strategy
 
-    for key, value in parse_options(text).items():
+    parsed = parse_options(text)
+    # no method is named here: a key no TMVA option set knows is what BookMethod would refuse anyway
+    sets = (d.DL_OPTIONS, d.DNN_OPTIONS, d.AE_OPTIONS, d.FACTORY_OPTIONS, d.READER_OPTIONS, PREPARE_OPTIONS)
+
+    def known(key: str, value: object) -> bool:
+        name = key.split("[", 1)[0]
+        if any(name in s for s in sets):
+            return True
+        piece = key if value is True else f"!{key}" if value is False else f"{key}={value}"
+        for s in sets:  # a bare value TMVA takes for an option (e.g. "CPU" for Architecture)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    s.parse(piece)
+                return True
+            except OptionError:
+                continue
+        return False
+
+    for key, value in parsed.items():
+        name = key.split("[", 1)[0]
+        if not known(key, value):
+            known = sorted({n for s in sets for n in s.names})
+            raise OptionError(
+                f"unknown option {name!r}: no TMVA method, Factory, DataLoader or Reader declares it "
+                "(`tmvacompat check-options --method DL ...` checks a string against one method)",
+                token=name,
+                expected=closest(name, known) or None,
+            )
+    for key, value in parsed.items():
         print(f"{key:>22} = {value!r}")
         if key.lower() == "layout" and isinstance(value, str):
             for spec in parse_layout(value) if not value.lower().startswith("encoder") else []:
