@@ -105,8 +105,8 @@ def inference(n_events: int, repeats: int) -> dict:
     if ort is not None:
         sess, oname = onnx_session(net, 1)
         assert np.allclose(sess.run([oname], {"x": X[:2000]})[0], ref, atol=1e-4)
-        # onnxruntime's throughput depends on the rows per run() call: 16k is the protocol; the
-        # smaller chunks keep its intermediate tensors in cache and are faster here
+        # onnxruntime's throughput depends on the rows per run() call: 16k rows per call is the reference
+        # protocol; the smaller chunks keep its intermediate tensors in cache and are faster here
         for c in ORT_CHUNKS:
             fns[f"onnxruntime {c // 1024}k"] = lambda c=c: [sess.run([oname], {"x": X[s:s + c]})
                                                             for s in range(0, n_events, c)]  # fmt: skip

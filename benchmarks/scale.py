@@ -1,6 +1,6 @@
 """Beyond one machine's memory and one process: streamed training, dask application, CrossValidation.
 
-    python benchmarks/scale.py                      # the issue's size: 10M events x 20 variables, 10 files
+    python benchmarks/scale.py                      # the full size: 10M events x 20 variables, 10 files
     python benchmarks/scale.py --events 2000000     # a smaller sample (same layout)
     python benchmarks/scale.py --skip cv            # leave a part out (generate, stream, memory, apply, cv)
 

@@ -96,7 +96,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
-#: cases tried per target in this run (printed at the end with -s, for the closing note of issue 22)
+#: cases tried per target in this run (printed at the end with -s)
 TRIED: dict[str, int] = {}
 
 

@@ -53,7 +53,7 @@ def _layout_error(text: str) -> LayoutError:
 
 
 # --------------------------------------------------------------------------------------------------------
-# The acceptance check.
+# The acceptance check of the layout grammar.
 
 
 def test_acceptance_five_specs():
@@ -70,7 +70,7 @@ def test_acceptance_five_specs():
 @pytest.mark.parametrize(
     ("text", "token", "position"),
     [
-        ("CONV|10|3|x|1|1|1|1|RELU", "x", 10),  # the example: "... 'x' at character 10 ..."
+        ("CONV|10|3|x|1|1|1|1|RELU", "x", 10),  # the documented example: "... 'x' at character 10 ..."
         (ACCEPT.replace("MAXPOOL|2|2|1|1", "MAXPOOL|2|2|1"), "1", ACCEPT.index("MAXPOOL") + 12),
         (ACCEPT.replace("RELU", "RELUU"), "RELUU", ACCEPT.index("RELU")),
         (ACCEPT.replace("DENSE|64", "DENSE|-64"), "-64", ACCEPT.index("DENSE|64") + 6),

@@ -1,4 +1,4 @@
-"""Issue 22, items 3 and 7: a TrainTestSplit fraction that rounds to no training event is refused (TMVA would
+"""A TrainTestSplit fraction that rounds to no training event is refused (TMVA would
 silently split half and half), the fraction is applied in TMVA's Float_t arithmetic, and a constant variable
 is named the same way on the DataLoader path and the ``DataSet.from_arrays`` path."""
 

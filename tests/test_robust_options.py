@@ -1,4 +1,4 @@
-"""Issue 22, item 5: option values whose range is known are refused at booking; layer size formulas get
+"""Option values whose range is known are refused at booking; layer size formulas get
 the size check a width written out gets once N is known; deep formulas are refused, not a RecursionError."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 22, item 6: tiny weight files cannot make tmvacompat allocate unbounded memory. Sizes are checked
+"""Tiny weight files cannot make tmvacompat allocate unbounded memory. Sizes are checked
 from the declared shapes before anything is allocated (SizeLimitError, also a MemoryError, naming the file
 and the element), and evaluation batches shrink for networks with large per-event activations."""
 
