@@ -135,3 +135,14 @@ def test_split_is_decided_per_event_and_keeps_the_requested_counts(parts):
 def test_streaming_refuses_alternate(parts):
     with pytest.raises(OptionError, match="Alternate"):
         _loader(parts, "SplitMode=Alternate:Streaming=True:BufferEvents=100").GetDataSet()
+
+
+@needs_vectors
+def test_streaming_counts_are_the_in_memory_loaders(parts):
+    # one counting rule for both paths: TrainTestSplit in Float_t arithmetic, a fraction giving no event refused
+    prep = "TrainTestSplit_Signal=0.29:TrainTestSplit_Background=0.29:!V"
+    memory = _loader(parts, prep).GetDataSet()
+    streamed = _loader(parts, prep + ":Streaming=True:BufferEvents=300").GetDataSet()
+    assert np.bincount(streamed.train.class_ids).tolist() == np.bincount(memory.train.class_ids).tolist()
+    with pytest.raises(OptionError, match="gives 0 training events"):
+        _loader(parts, "TrainTestSplit_Signal=1e-7:!V:Streaming=True:BufferEvents=300").GetDataSet()

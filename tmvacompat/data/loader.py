@@ -1044,76 +1044,11 @@ class DataLoader:
             te = np.flatnonzero(a["ttype"] == 1)
             un = undefined[ci]
             r, s, u = len(tr), len(te), len(un)
-            scale = 1.0
-            if o.ScaleWithPreselEff:
-                ev = per_class[ci]
-                scale = float(np.float32(ev.n_after) / np.float32(ev.n_before)) if ev.n_before else 1.0
-            req_train = int(o[f"nTrain_{cname}"])
-            req_test = int(o[f"nTest_{cname}"])
-            # TMVA keeps the fraction in a Float_t and multiplies in float: 0.29 * 100 gives 29, not 28
-            tts = np.float32(o[f"TrainTestSplit_{cname}"])
-            if 0.0 < tts < 1.0:
-                req_train, req_test = int(tts * np.float32(r + s + u)), 0
-                if req_train == 0:
-                    # TMVA would fall back to its balanced half/half split without a word
-                    raise OptionError(
-                        f"TrainTestSplit_{cname}={float(o[f'TrainTestSplit_{cname}'])!r} of the {r + s + u} "
-                        f"events of class {cname!r} gives 0 training events (TMVA would then silently "
-                        f"split the class half and half); give a fraction of at least 1/{r + s + u}, "
-                        f"or nTrain_{cname}",
-                        token=f"TrainTestSplit_{cname}",
-                        expected=[f"a fraction in [{1 / max(1, r + s + u):.3g}, 1]"],
-                    )
-            elif tts != 0.0 and tts != 1.0:
-                raise OptionError(
-                    f"TrainTestSplit_{cname} must be in (0, 1], got {tts}",
-                    token=f"TrainTestSplit_{cname}",
-                    expected=["a number in (0, 1]"],
-                )
-            req_train, req_test = int(req_train * scale), int(req_test * scale)
-            if req_train < 0 or req_test < 0:
-                raise OptionError(
-                    f"nTrain_{cname}/nTest_{cname} must not be negative", token=f"nTrain_{cname}"
-                )
+            ev = per_class[ci]
+            req_train, req_test, use_train, use_test = split_counts(
+                o, cname, r, s, u, ev.n_before, ev.n_after
+            )
             allav = r + s + u
-            if req_train == 0 and req_test == 0:
-                if u >= abs(r - s):
-                    use_train = use_test = allav // 2
-                else:
-                    use_train, use_test = r, s
-                    if r < s:
-                        use_train += u
-                    else:
-                        use_test += u
-                req_train, req_test = use_train, use_test
-            elif req_test == 0:
-                use_train = max(req_train, r)
-                if allav < use_train:
-                    raise InputDataError(
-                        f"more events requested for training of class {cname!r} (nTrain_{cname}={req_train}) "
-                        f"than available after cuts ({allav})",
-                        token=f"nTrain_{cname}",
-                        expected=[f"at most {allav}"],
-                    )
-                use_test = allav - use_train
-                req_test = use_test
-            elif req_train == 0:
-                use_test = max(req_test, s)
-                if allav < use_test:
-                    raise InputDataError(
-                        f"more events requested for testing of class {cname!r} (nTest_{cname}={req_test}) "
-                        f"than available after cuts ({allav})",
-                        token=f"nTest_{cname}",
-                        expected=[f"at most {allav}"],
-                    )
-                use_train = allav - use_test
-                req_train = use_train
-            else:
-                need_tr = max(req_train - r, 0)
-                need_te = max(req_test - s, 0)
-                nfree = max(u - need_tr - need_te, 0)
-                use_train = max(req_train, r) + nfree // 2
-                use_test = allav - use_train
             if split == "ALTERNATE":
                 # one to training (while it still needs events), one to testing, in turn
                 k = np.arange(u)
@@ -1251,6 +1186,83 @@ def _expand_globs(parts: list[Any]) -> list[Any]:
                 continue
         out.append(part)
     return out
+
+
+def split_counts(
+    o: Any, cname: str, r: int, s: int, u: int, n_before: int = 0, n_after: int = 0
+) -> tuple[int, int, int, int]:
+    """TMVA's event counts of one class (``DataSetFactory::MixEvents``): from the options ``o``, the class's
+    events already assigned to training (``r``) and testing (``s``) and the undefined ones (``u``), the
+    requested ``(req_train, req_test)`` and the numbers ``(use_train, use_test)`` to take; ``n_before`` /
+    ``n_after`` are the class's events before and after the cuts (``ScaleWithPreselEff``)."""
+    scale = 1.0
+    if o.ScaleWithPreselEff:
+        scale = float(np.float32(n_after) / np.float32(n_before)) if n_before else 1.0
+    req_train = int(o[f"nTrain_{cname}"])
+    req_test = int(o[f"nTest_{cname}"])
+    # TMVA keeps the fraction in a Float_t and multiplies in float: 0.29 * 100 gives 29, not 28
+    tts = np.float32(o[f"TrainTestSplit_{cname}"])
+    if 0.0 < tts < 1.0:
+        req_train, req_test = int(tts * np.float32(r + s + u)), 0
+        if req_train == 0:
+            # TMVA would fall back to its balanced half/half split without a word
+            raise OptionError(
+                f"TrainTestSplit_{cname}={float(o[f'TrainTestSplit_{cname}'])!r} of the {r + s + u} "
+                f"events of class {cname!r} gives 0 training events (TMVA would then silently "
+                f"split the class half and half); give a fraction of at least 1/{r + s + u}, "
+                f"or nTrain_{cname}",
+                token=f"TrainTestSplit_{cname}",
+                expected=[f"a fraction in [{1 / max(1, r + s + u):.3g}, 1]"],
+            )
+    elif tts != 0.0 and tts != 1.0:
+        raise OptionError(
+            f"TrainTestSplit_{cname} must be in (0, 1], got {tts}",
+            token=f"TrainTestSplit_{cname}",
+            expected=["a number in (0, 1]"],
+        )
+    req_train, req_test = int(req_train * scale), int(req_test * scale)
+    if req_train < 0 or req_test < 0:
+        raise OptionError(f"nTrain_{cname}/nTest_{cname} must not be negative", token=f"nTrain_{cname}")
+    allav = r + s + u
+    if req_train == 0 and req_test == 0:
+        if u >= abs(r - s):
+            use_train = use_test = allav // 2
+        else:
+            use_train, use_test = r, s
+            if r < s:
+                use_train += u
+            else:
+                use_test += u
+        req_train, req_test = use_train, use_test
+    elif req_test == 0:
+        use_train = max(req_train, r)
+        if allav < use_train:
+            raise InputDataError(
+                f"more events requested for training of class {cname!r} (nTrain_{cname}={req_train}) "
+                f"than available after cuts ({allav})",
+                token=f"nTrain_{cname}",
+                expected=[f"at most {allav}"],
+            )
+        use_test = allav - use_train
+        req_test = use_test
+    elif req_train == 0:
+        use_test = max(req_test, s)
+        if allav < use_test:
+            raise InputDataError(
+                f"more events requested for testing of class {cname!r} (nTest_{cname}={req_test}) "
+                f"than available after cuts ({allav})",
+                token=f"nTest_{cname}",
+                expected=[f"at most {allav}"],
+            )
+        use_train = allav - use_test
+        req_train = use_train
+    else:
+        need_tr = max(req_train - r, 0)
+        need_te = max(req_test - s, 0)
+        nfree = max(u - need_tr - need_te, 0)
+        use_train = max(req_train, r) + nfree // 2
+        use_test = allav - use_train
+    return req_train, req_test, use_train, use_test
 
 
 def _looks_like_options(text: str) -> bool:

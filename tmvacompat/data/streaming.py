@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from tmvacompat.data.dataset import ClassInfo, DataSetMeta, Sample, VariableInfo
+from tmvacompat.data.loader import split_counts
 from tmvacompat.errors import InputDataError, OptionError
 
 __all__ = ["StreamingDataSet", "build_stream", "split_keys"]
@@ -145,39 +146,8 @@ class _StreamEvents:
 
 def _counts(cname: str, o: Any, r: int, s: int, u: int, ev: _StreamEvents) -> tuple[int, int]:
     """(events to training, events to testing) of a class, as the in-memory DataLoader computes them."""
-    scale = 1.0
-    if o.ScaleWithPreselEff and ev.n_before:
-        scale = float(np.float32(ev.n_after) / np.float32(ev.n_before))
-    req_train, req_test = int(o[f"nTrain_{cname}"]), int(o[f"nTest_{cname}"])
-    tts = float(o[f"TrainTestSplit_{cname}"])
-    if 0.0 < tts < 1.0:
-        req_train, req_test = int(tts * (r + s + u)), 0
-    req_train, req_test = int(req_train * scale), int(req_test * scale)
+    req_train, req_test, _, _ = split_counts(o, cname, r, s, u, ev.n_before, ev.n_after)
     allav = r + s + u
-    if req_train == 0 and req_test == 0:
-        if u >= abs(r - s):
-            return allav // 2, allav // 2
-        return (r + u, s) if r < s else (r, s + u)
-    if req_test == 0:
-        use_train = max(req_train, r)
-        if allav < use_train:
-            raise InputDataError(
-                f"more events requested for training of class {cname!r} (nTrain_{cname}={req_train}) than "
-                f"available after cuts ({allav})",
-                token=f"nTrain_{cname}",
-                expected=[f"at most {allav}"],
-            )
-        return use_train, allav - use_train
-    if req_train == 0:
-        use_test = max(req_test, s)
-        if allav < use_test:
-            raise InputDataError(
-                f"more events requested for testing of class {cname!r} (nTest_{cname}={req_test}) than "
-                f"available after cuts ({allav})",
-                token=f"nTest_{cname}",
-                expected=[f"at most {allav}"],
-            )
-        return allav - use_test, use_test
     if req_train + req_test > allav:
         raise InputDataError(
             f"class {cname!r}: more events requested than available after cuts: nTrain_{cname} = {req_train} "
