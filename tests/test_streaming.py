@@ -139,7 +139,7 @@ def test_streaming_refuses_alternate(parts):
 
 @needs_vectors
 def test_streaming_counts_are_the_in_memory_loaders(parts):
-    # one counting rule for both paths: TrainTestSplit in Float_t arithmetic, a fraction giving no event refused
+    # one counting rule for both paths: TrainTestSplit in Float_t arithmetic, a zero-event fraction refused
     prep = "TrainTestSplit_Signal=0.29:TrainTestSplit_Background=0.29:!V"
     memory = _loader(parts, prep).GetDataSet()
     streamed = _loader(parts, prep + ":Streaming=True:BufferEvents=300").GetDataSet()
