@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 from tmvacompat import CrossValidation, DataLoader, InputDataError, Reader, load_weights
 from tmvacompat.crossvalidation import fold_assignment
@@ -20,7 +20,6 @@ from tmvacompat.data.dataset import DataSet
 from tmvacompat.methods.dl import MethodDL
 from tmvacompat.weightfile.crossvalidation import WEIGHTS_ATTRIBUTES, CrossValidationModel
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 TUTORIAL = VECTORS / "danchepkwony_rootPractice" / "tmva_class_example.root"
 needs_vectors = pytest.mark.skipif(not TUTORIAL.is_file(), reason=f"TMVA test vectors not found at {VECTORS}")
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 from tmvacompat import DataLoader, InputDataError, load_weights
 from tmvacompat.cli import main
 from tmvacompat.methods.dl import MethodDL
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 WRITTEN = VECTORS / "root_written"
 WEIGHTS = VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml"
 CLASS_FILES = [WRITTEN / f"class_{c}.root" for c in ("zlib", "lz4", "zstd", "lzma")]

@@ -36,6 +36,7 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis", reason="the fuzz module needs hypothesis")
 uproot = pytest.importorskip("uproot", reason="the ROOT-input fuzzing writes files with uproot")
 
+from conftest import VECTORS  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -71,7 +72,6 @@ HANG_SECONDS = 120.0
 #: address space the cases may use beyond what the process holds when they start
 MEMORY_HEADROOM = 6 << 30
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 REAL_WEIGHTS = [
     VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml",
     VECTORS / "danchepkwony_rootPractice" / "TMVAClassification_DNN_CPU.weights.xml",

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 from tmvacompat.errors import SizeLimitError, WeightFileError
 from tmvacompat.specs import DenseSpec, MaxPoolSpec, Padding2DSpec, ReshapeSpec
 from tmvacompat.weightfile import Model, load_weights
 from tmvacompat.weightfile.layers_xml import EVAL_BATCH_VALUES, MAX_EVENT_VALUES, eval_batch_size
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 MULTICLASS = VECTORS / "nasufsonmez_multiclass" / "TMVAMulticlass_DL_CPU.weights.xml"
 
 

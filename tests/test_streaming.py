@@ -7,17 +7,15 @@ of the split (an event's role does not depend on the buffer or the file layout).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 from tmvacompat import DataLoader, InputFileNotFoundError, OptionError
 from tmvacompat.data.streaming import StreamingDataSet, split_keys
 from tmvacompat.evaluation import roc_integral
 from tmvacompat.methods.dl import MethodDL
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 TUTORIAL = VECTORS / "danchepkwony_rootPractice" / "tmva_class_example.root"
 needs_vectors = pytest.mark.skipif(not TUTORIAL.is_file(), reason=f"TMVA test vectors not found at {VECTORS}")
 
