@@ -5,7 +5,10 @@ then the implicit QL iteration ``tql2``, then a selection sort by decreasing eig
 eigenvectors, including each eigenvector's sign, come out as ROOT computes them. :func:`principal_components`
 follows ``TPrincipal`` as TMVA's ``VariablePCATransform`` uses it (no normalisation option): running means
 and covariance updated row by row (``AddRow``), the covariance divided by its trace (``MakeNormalised``),
-then ``TMatrixDSymEigen``.
+then ``TMatrixDSymEigen``. :func:`covariance_matrices` and :func:`sqrt_inverse_matrix` follow TMVA's
+Decorrelation (``Tools::CalcCovarianceMatrices`` and ``Tools::GetSQRootMatrix``: ``TMatrixDSymEigen``, ROOT's
+row-by-column matrix products, then ``TMatrixD::Invert``, i.e. ``TDecompLU::InvertLU`` with Crout's
+implicitly pivoted decomposition).
 
 The floating-point operations are the same as ROOT's and in the same order; the kernels are compiled
 without fast-math so no fused multiply-add or reassociation changes a rounding.
@@ -29,7 +32,7 @@ from numba import njit
 
 from tmvacompat.errors import InputDataError
 
-__all__ = ["principal_components", "sym_eigen"]
+__all__ = ["covariance_matrices", "principal_components", "sqrt_inverse_matrix", "sym_eigen"]
 
 _MAX_QL_ITERATIONS = 30
 
@@ -315,3 +318,183 @@ def _rows(x) -> np.ndarray:
         raise InputDataError(f"PCA input has a non-finite value at row {bad[0]}, column {bad[1]}",
                              expected=["finite values"])  # fmt: skip
     return np.ascontiguousarray(xd)
+
+
+@njit(cache=True)
+def _accumulate(x, w, cls, sums, squares, counts):  # pragma: no cover - compiled
+    """Weighted sums of x and of x x^T per set: set cls[r], plus the last set for all events when there are
+    several; event by event, the upper triangle mirrored, as CalcCovarianceMatrices."""
+    n_sets = sums.shape[0]
+    nvar = x.shape[1]
+    for r in range(x.shape[0]):
+        weight = w[r]
+        for pass_ in range(2):
+            if pass_ == 0:
+                if n_sets == 1:
+                    continue
+                k = n_sets - 1
+            else:
+                k = cls[r]
+            counts[k] += weight
+            for i in range(nvar):
+                xi = x[r, i]
+                sums[k, i] += xi * weight
+                squares[k, i, i] += xi * xi * weight
+                for j in range(i + 1, nvar):
+                    squares[k, i, j] += xi * x[r, j] * weight
+                    squares[k, j, i] = squares[k, i, j]
+
+
+def covariance_matrices(x, weights, class_ids, n_classes: int) -> np.ndarray:
+    """Weighted covariance matrices as TMVA's ``Tools::CalcCovarianceMatrices`` computes them.
+
+    One matrix per class, plus one for all events (last) when ``n_classes > 1``:
+    ``C = sum(w x x^T) / sum(w) - sum(w x) sum(w x)^T / sum(w)^2``, summed event by event in double
+    precision from the given values (TMVA passes its float inputs).
+
+    >>> x = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> covariance_matrices(x, np.ones(2), np.zeros(2, int), 1)[0]
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    xd = np.ascontiguousarray(np.asarray(x, dtype=np.float64))
+    wd = np.ascontiguousarray(np.asarray(weights, dtype=np.float64))
+    cls = np.ascontiguousarray(np.asarray(class_ids, dtype=np.int64))
+    n_sets = 1 if n_classes <= 1 else n_classes + 1
+    nvar = xd.shape[1]
+    sums = np.zeros((n_sets, nvar))
+    squares = np.zeros((n_sets, nvar, nvar))
+    counts = np.zeros(n_sets)
+    if n_sets == 1:
+        cls = np.zeros_like(cls)
+    _accumulate(xd, wd, cls, sums, squares, counts)
+    n = counts[:, None, None]
+    return squares / n - sums[:, :, None] * sums[:, None, :] / (n * n)
+
+
+@njit(cache=True)
+def _mult(a, b):  # pragma: no cover - compiled
+    """ROOT's TMatrixD product (AMultB, and operator*= alike): each element summed over k in order from 0."""
+    n, m = a.shape[0], b.shape[1]
+    c = np.empty((n, m))
+    for i in range(n):
+        for j in range(m):
+            cij = 0.0
+            for k in range(a.shape[1]):
+                cij += a[i, k] * b[k, j]
+            c[i, j] = cij
+    return c
+
+
+@njit(cache=True)
+def _invert_lu(lu, tol):  # pragma: no cover - compiled
+    """In-place inverse by TDecompLU::InvertLU (Crout with implicit partial pivoting, inv(U), then inv(A)
+    from inv(A) L = inv(U), then the column interchanges). Returns False when the matrix is singular
+    (a zero pivot or a pivot below ``tol``), in which case ROOT leaves the matrix unchanged."""
+    n = lu.shape[0]
+    index = np.zeros(n, np.int64)
+    scale = np.zeros(n)
+    for i in range(n):
+        mx = 0.0
+        for j in range(n):
+            t = abs(lu[i, j])
+            if t > mx:
+                mx = t
+        scale[i] = 0.0 if mx == 0.0 else 1.0 / mx
+    small = 0
+    for j in range(n):
+        for i in range(j):
+            r = lu[i, j]
+            for k in range(i):
+                r -= lu[i, k] * lu[k, j]
+            lu[i, j] = r
+        mx = 0.0
+        imax = 0
+        for i in range(j, n):
+            r = lu[i, j]
+            for k in range(j):
+                r -= lu[i, k] * lu[k, j]
+            lu[i, j] = r
+            t = scale[i] * abs(r)
+            if t >= mx:
+                mx = t
+                imax = i
+        if j != imax:
+            for k in range(n):
+                t = lu[imax, k]
+                lu[imax, k] = lu[j, k]
+                lu[j, k] = t
+            scale[imax] = scale[j]
+        index[j] = imax
+        if lu[j, j] == 0.0:
+            return False
+        if abs(lu[j, j]) < tol:
+            small += 1
+        if j != n - 1:
+            t = 1.0 / lu[j, j]
+            for i in range(j + 1, n):
+                lu[i, j] *= t
+    if small > 0:
+        return False
+    # inv(U), column by column
+    for j in range(n):
+        lu[j, j] = 1.0 / lu[j, j]
+        neg = -lu[j, j]
+        for k in range(j):
+            if lu[k, j] != 0.0:
+                t = lu[k, j]
+                for i in range(k):
+                    lu[i, j] += t * lu[i, k]
+                lu[k, j] *= lu[k, k]
+        for k in range(j):
+            lu[k, j] *= neg
+    # inv(A) L = inv(U), last column first
+    work = np.zeros(n)
+    for j in range(n - 1, -1, -1):
+        for i in range(j + 1, n):
+            work[i] = lu[i, j]
+            lu[i, j] = 0.0
+        if j < n - 1:
+            for r in range(n):
+                s = 0.0
+                for c in range(j + 1, n):
+                    s += lu[r, c] * work[c]
+                lu[r, j] = -s + lu[r, j]
+    for j in range(n - 1, -1, -1):
+        p = index[j]
+        if p != j:
+            for i in range(n):
+                t = lu[i, p]
+                lu[i, p] = lu[i, j]
+                lu[i, j] = t
+    return True
+
+
+def sqrt_inverse_matrix(cov) -> np.ndarray:
+    """The inverse square root ``C^(-1/2)`` of a covariance matrix as TMVA's ``Tools::GetSQRootMatrix``
+    computes it: ``S`` the eigenvectors of ``TMatrixDSymEigen``, ``D = S^T C S`` made exactly diagonal,
+    ``(S sqrt(D) S^T)`` inverted by ``TMatrixD::Invert``.
+
+    Raises InputDataError when the matrix is not positive definite (TMVA would warn and then divide by
+    zero or take the root of a negative number).
+
+    >>> np.round(sqrt_inverse_matrix(np.diag([4.0, 9.0])), 6)
+    array([[0.5     , 0.      ],
+           [0.      , 0.333333]])
+    """
+    c = _square(cov, "the covariance matrix")
+    values, s = sym_eigen(c)
+    if not np.all(values > 0):
+        raise InputDataError(
+            f"the covariance matrix is not positive definite (eigenvalues {values}): a variable is constant "
+            "or a linear combination of others, so it cannot be decorrelated",
+            expected=["linearly independent, non-constant variables"],
+        )
+    si = np.ascontiguousarray(s.T)
+    d = _mult(_mult(si, c), s)
+    root = np.diag(np.sqrt(np.diag(d)))
+    m = _mult(_mult(s, root), si)
+    if not _invert_lu(m, np.finfo(np.float64).eps):
+        raise InputDataError("the square root of the covariance matrix is singular: it cannot be inverted",
+                             expected=["linearly independent, non-constant variables"])  # fmt: skip
+    return m

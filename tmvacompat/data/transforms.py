@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from tmvacompat.data.pdf import PDF, bin_center, get_val_one, smooth_array
-from tmvacompat.data.symeigen import principal_components
+from tmvacompat.data.symeigen import covariance_matrices, principal_components, sqrt_inverse_matrix
 from tmvacompat.errors import InputDataError, OptionError, closest
 
 # ---------------------------------------------------------------------------------------------------------
@@ -387,28 +387,6 @@ class NormalizeTransform(VariableTransform):
         return {"mins": self.mins, "maxs": self.maxs}
 
 
-def _weighted_cov(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """TMVA's CalcCovarianceMatrices: sum(w x x^T)/sum(w) - mean mean^T, in double."""
-    xd = x.astype(np.float64)
-    wd = w.astype(np.float64)
-    n = wd.sum()
-    v = (xd * wd[:, None]).sum(axis=0)
-    m2 = (xd * wd[:, None]).T @ xd
-    return m2 / n - np.outer(v, v) / (n * n)
-
-
-def sqrt_inverse_matrix(cov: np.ndarray) -> np.ndarray:
-    """TMVA's ``Tools::GetSQRootMatrix``: C = S D S^T, returns (S sqrt(D) S^T)^-1 = C^(-1/2) (symmetric).
-
-    >>> np.round(sqrt_inverse_matrix(np.diag([4.0, 9.0])), 6)
-    array([[0.5     , 0.      ],
-           [0.      , 0.333333]])
-    """
-    w, s = np.linalg.eigh(cov)
-    root = (s * np.sqrt(w)) @ s.T
-    return np.linalg.inv(root)
-
-
 class DecorrelateTransform(VariableTransform):
     """``D``: ``x' = M x`` with ``M = C^(-1/2)`` (double precision) per class (+ all classes); no inverse."""
 
@@ -433,18 +411,18 @@ class DecorrelateTransform(VariableTransform):
         if len(self.inputs) > 200:
             raise OptionError("TMVA does not compute the decorrelation for more than 200 variables",
                               token="D", expected=["at most 200 variables"])  # fmt: skip
-        mats = []
-        for k, m in enumerate(_class_masks(class_ids, n_classes)):
-            if not m.any():
+        counts = [int(m.sum()) for m in _class_masks(class_ids, n_classes)]
+        for k, count in enumerate(counts):
+            if count == 0:
                 raise InputDataError(f"no training events in class {k}: cannot compute its covariance matrix")
-            cov = _weighted_cov(values[m], weights[m])
-            w = np.linalg.eigvalsh(cov)
-            if not np.all(w > 0):
-                raise InputDataError(
-                    f"the covariance matrix of class index {k} is not positive definite (eigenvalues {w}); "
-                    "a variable is constant or a linear combination of others, so it cannot be decorrelated"
-                )
-            mats.append(sqrt_inverse_matrix(cov))
+        mats = []
+        for k, cov in enumerate(covariance_matrices(values, weights, class_ids, n_classes)):
+            try:
+                mats.append(sqrt_inverse_matrix(cov))
+            except InputDataError as err:
+                which = "all classes" if k == n_classes else f"class index {k}"
+                msg = f"Decorrelation of {which}: {err.message}"
+                raise InputDataError(msg, expected=err.expected) from None
         self.matrices = np.stack(mats)
 
     def apply(self, values, cls, positions):
