@@ -478,7 +478,7 @@ def sqrt_inverse_matrix(cov) -> np.ndarray:
     Raises InputDataError when the matrix is not positive definite (TMVA would warn and then divide by
     zero or take the root of a negative number).
 
-    >>> np.round(sqrt_inverse_matrix(np.diag([4.0, 9.0])), 6)
+    >>> np.round(sqrt_inverse_matrix(np.diag([4.0, 9.0])), 6) + 0.0  # + 0.0 turns -0.0 into 0.0
     array([[0.5     , 0.      ],
            [0.      , 0.333333]])
     """
