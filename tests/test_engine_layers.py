@@ -393,7 +393,7 @@ def test_maxpool_forward_ties_and_gradients():
 def test_maxpool_2x2_picks_the_first_maximum_of_every_window(stride):
     # the written-out 2 x 2 path against numpy: window maxima, and the row-major first maximum's index
     # (many ties: small integers), which backward routes the gradient to
-    from tmvacompat.engine.conv import maxpool_forward_kernel
+    from tmvacompat.engine.conv import PoolWindow, maxpool_forward_kernel
 
     rng = np.random.default_rng(11)
     n, C, H, W = 3, 2, 6, 8
@@ -401,7 +401,7 @@ def test_maxpool_2x2_picks_the_first_maximum_of_every_window(stride):
     OH, OW = (H - 2) // stride + 1, (W - 2) // stride + 1
     y = np.empty((n, C, OH, OW), np.float32)
     arg = np.empty((n, C, OH, OW), np.int64)
-    maxpool_forward_kernel(x, y, arg, 2, 2, stride, stride)
+    maxpool_forward_kernel(x, y, arg, PoolWindow(2, 2, stride, stride))
     for oy in range(OH):
         for ox in range(OW):
             r, c = oy * stride, ox * stride

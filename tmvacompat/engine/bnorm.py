@@ -46,10 +46,11 @@ import numpy as np
 
 from tmvacompat.engine.base import Layer
 from tmvacompat.errors import LayoutError, TrainingError
+from tmvacompat.kinds import KINDS
 
 #: previous-layer kinds after which TMVA normalises per channel (``DeepNet.h``: conv and max-pool layers;
-#: CONVT is tmvacompat's own conv-like layer and is treated the same way)
-CHANNEL_AXIS_AFTER: frozenset[str] = frozenset({"CONV", "MAXPOOL", "CONVT"})
+#: CONVT, tmvacompat's own conv-like layer, is treated the same way): the kinds flagged ``channels_out``
+CHANNEL_AXIS_AFTER: frozenset[str] = frozenset(k for k, kind in KINDS.items() if kind.channels_out)
 
 
 def _check_input(layer: Layer, x: np.ndarray) -> np.ndarray:

@@ -38,6 +38,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
@@ -49,44 +51,32 @@ from tmvacompat.engine.gemm import _lanes, gemm_nn, gemm_nt
 from tmvacompat.engine.parallel import row_blocks, run_blocks, threads
 from tmvacompat.engine.views import flat, view2d
 from tmvacompat.errors import LayoutError
+from tmvacompat.kinds.base import conv_output_size, image_shape
+from tmvacompat.kinds.conv import CONV, CONVT, ConvSpec, ConvTransposeSpec
+from tmvacompat.kinds.maxpool import KIND as MAXPOOL
+from tmvacompat.kinds.maxpool import MaxPoolSpec
+from tmvacompat.kinds.padding2d import KIND as PADDING2D
+from tmvacompat.kinds.padding2d import Padding2DSpec
 
 
-def conv_output_size(
-    size: int, filt: int, pad: int, stride: int, *, what: str = "CONV", axis: str = "height"
-) -> int:
-    """(size - filt + 2 pad) / stride + 1, which TMVA requires to be an exact, positive integer.
+class ConvGeometry(NamedTuple):
+    """A filter's size, strides and zero padding, as the conv kernels take them (a Numba named tuple)."""
 
-    >>> conv_output_size(16, 3, 1, 1)
-    16
-    """
-    if filt <= 0 or stride <= 0 or pad < 0:
-        raise LayoutError(
-            f"{what}: filter {axis} {filt}, stride {stride} and padding {pad} must be positive "
-            "(padding >= 0)",
-            token=what,
-        )
-    span = size - filt + 2 * pad
-    if span < 0 or span % stride:
-        raise LayoutError(
-            f"{what}: input {axis} {size} with filter {filt}, padding {pad}, stride {stride} gives "
-            f"(in - filter + 2*pad)/stride + 1 = ({size} - {filt} + {2 * pad})/{stride} + 1, "
-            "not an integer >= 1",
-            token=what,
-            expected=[f"(in - filter + 2*pad) divisible by {stride} and >= 0"],
-        )
-    return span // stride + 1
+    fh: int  #: filter height
+    fw: int  #: filter width
+    sr: int  #: stride along rows
+    sc: int  #: stride along columns
+    ph: int  #: zero padding above and below
+    pw: int  #: zero padding left and right
 
 
-def _image_shape(input_shape: tuple[int, ...], what: str) -> tuple[int, int, int]:
-    if len(input_shape) == 3:
-        return input_shape  # type: ignore[return-value]
-    if len(input_shape) == 2:
-        return (1, *input_shape)  # type: ignore[return-value]
-    raise LayoutError(
-        f"{what} needs images (depth, height, width) as input, got event shape {input_shape}",
-        token=what,
-        expected=["(depth, height, width)"],
-    )
+class PoolWindow(NamedTuple):
+    """A max-pooling window and its strides (no padding)."""
+
+    fh: int
+    fw: int
+    sr: int
+    sc: int
 
 
 # ---------------------------------------------------------------------------------------- kernels
@@ -126,8 +116,10 @@ def _ox_range(kw, pw, sc, W, OW):
 
 
 @njit(cache=True, error_model="numpy")
-def im2col_kernel(big, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW):
-    """Fill ``cols`` from events [e0, e1) of ``big`` (n, C, H, W); zeros where the filter hangs outside."""
+def im2col_kernel(big, e0, e1, cols, geom, OH, OW):
+    """Fill ``cols`` from events [e0, e1) of ``big`` (n, C, H, W) for the filter ``geom``
+    (:class:`ConvGeometry`) and an (OH, OW) small grid; zeros where the filter hangs outside."""
+    fh, fw, sr, sc, ph, pw = geom
     C, H, W = big.shape[1], big.shape[2], big.shape[3]
     P = OH * OW
     zero = cols.dtype.type(0)
@@ -158,8 +150,9 @@ def im2col_kernel(big, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW):
 
 
 @njit(cache=True, error_model="numpy")
-def col2im_kernel(cols, big, e0, e1, fh, fw, sr, sc, ph, pw, OH, OW):
+def col2im_kernel(cols, big, e0, e1, geom, OH, OW):
     """Adjoint of :func:`im2col_kernel`: events [e0, e1) of ``big`` are zeroed, then get cols scattered."""
+    fh, fw, sr, sc, ph, pw = geom
     C, H, W = big.shape[1], big.shape[2], big.shape[3]
     P = OH * OW
     zero = big.dtype.type(0)
@@ -299,7 +292,7 @@ def scratch_elements(n: int, K: int, A: int, P: int, g: int) -> int:
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def conv_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
+def conv_forward_kernel(x, W, b, z, y, code, geom, buf):
     """CONV forward: per chunk of events im2col and one GEMM ``W @ cols``; then bias and activation.
     ``buf``: flat scratch of :func:`scratch_elements` ``(n, K, D, OH*OW, 0)`` elements."""
     n = x.shape[0]
@@ -311,7 +304,7 @@ def conv_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
         m = (e1 - e0) * P
         cols = view2d(buf, 0, K, m)
         zT = view2d(buf, K * ch * P, D, m)
-        im2col_kernel(x, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW)
+        im2col_kernel(x, e0, e1, cols, geom, OH, OW)
         _product(D, m, K, W, False, buf, 0, buf, K * ch * P)  # zT = W cols
         _from_channel_major(zT, e0, e1, z, b, True)
     if code != IDENTITY:
@@ -319,7 +312,7 @@ def conv_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def conv_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw, buf):
+def conv_backward_kernel(x, W, dz, gW, gb, dx, need_dx, geom, buf):
     """CONV backward from dz = dLoss/dpre-activation: gW = sum dz cols^T, gb, dx = col2im(W^T dz).
     ``buf``: flat scratch of :func:`scratch_elements` ``(n, K, D, OH*OW, gW.size)`` elements."""
     n = x.shape[0]
@@ -335,17 +328,17 @@ def conv_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw, 
         m = (e1 - e0) * P
         cols = view2d(buf, g, K, m)
         dzT = view2d(buf, g + K * ch * P, D, m)
-        im2col_kernel(x, e0, e1, cols, fh, fw, sr, sc, ph, pw, OH, OW)
+        im2col_kernel(x, e0, e1, cols, geom, OH, OW)
         _to_channel_major(dz, e0, e1, dzT)
         gemm_nt(D, K, m, buf, g + K * ch * P, m, buf, g, m, buf, 0, K)  # gtmp = dzT cols^T
         gW += gtmp
         if need_dx:
             _product(K, m, D, W, True, buf, g + K * ch * P, buf, g)  # cols = W^T dzT
-            col2im_kernel(cols, dx, e0, e1, fh, fw, sr, sc, ph, pw, OH, OW)
+            col2im_kernel(cols, dx, e0, e1, geom, OH, OW)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def convt_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
+def convt_forward_kernel(x, W, b, z, y, code, geom, buf):
     """CONVT forward: per chunk ``cols = W^T x``, col2im onto the (bigger) output grid; bias, activation.
     ``buf``: flat scratch of :func:`scratch_elements` ``(n, K, Cin, H*W, 0)`` elements."""
     n, Cin, H, Wd = x.shape
@@ -358,14 +351,14 @@ def convt_forward_kernel(x, W, b, z, y, code, fh, fw, sr, sc, ph, pw, buf):
         xT = view2d(buf, K * ch * P, Cin, m)
         _to_channel_major(x, e0, e1, xT)
         _product(K, m, Cin, W, True, buf, K * ch * P, buf, 0)  # cols = W^T xT
-        col2im_kernel(cols, z, e0, e1, fh, fw, sr, sc, ph, pw, H, Wd)
+        col2im_kernel(cols, z, e0, e1, geom, H, Wd)
     _add_bias(z, b)
     if code != IDENTITY:
         act_forward(code, z, y)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def convt_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw, buf):
+def convt_backward_kernel(x, W, dz, gW, gb, dx, need_dx, geom, buf):
     """CONVT backward: per chunk im2col of dz, ``gW += x cols^T``, ``dx = W cols``.
     ``buf``: flat scratch of :func:`scratch_elements` ``(n, K, Cin, H*W, gW.size)`` elements."""
     n, Cin, H, Wd = x.shape
@@ -380,7 +373,7 @@ def convt_backward_kernel(x, W, dz, gW, gb, dx, need_dx, fh, fw, sr, sc, ph, pw,
         m = (e1 - e0) * P
         cols = view2d(buf, g, K, m)
         xT = view2d(buf, g + K * ch * P, Cin, m)
-        im2col_kernel(dz, e0, e1, cols, fh, fw, sr, sc, ph, pw, H, Wd)
+        im2col_kernel(dz, e0, e1, cols, geom, H, Wd)
         _to_channel_major(x, e0, e1, xT)
         gemm_nt(Cin, K, m, buf, g + K * ch * P, m, buf, g, m, buf, 0, K)  # gtmp = xT cols^T
         gW += gtmp
@@ -404,6 +397,9 @@ def event_blocks(n: int) -> list[tuple[int, int]]:
 
 class _ConvBase(Layer):
     regularized = ("Weights",)
+    #: the input as an image (depth, height, width), and the filter the kernels take
+    image_in: tuple[int, int, int]
+    geometry: ConvGeometry
     #: the kernels split a batch over the engine's threads (the trainer keeps BLAS on one thread then, for
     #: the dense layers between)
     uses_blocks = True
@@ -442,18 +438,14 @@ class _ConvBase(Layer):
         act_backward(self.activation, ws["z"], dy, ws["dz"])
         return ws, n
 
-    def _geom(self):
-        return self.fh, self.fw, self.sr, self.sc, self.ph, self.pw
-
-    def _init(self, image_in, depth, fh, fw, sr, sc, ph, pw, weight_shape, activation) -> None:
-        self.image_in = image_in
-        self.depth, self.fh, self.fw = int(depth), int(fh), int(fw)
-        self.sr, self.sc = int(sr), int(sc)
-        self.ph, self.pw = int(ph), int(pw)
-        self.params = {
-            "Weights": np.zeros(weight_shape, dtype=self.dtype),
-            "Biases": np.zeros((self.depth, 1), dtype=self.dtype),
-        }
+    def _init(self, spec, param_shapes, activation) -> None:
+        """Geometry and zero parameters (shapes from the kind) of a CONV / CONVT ``spec``."""
+        self.depth = int(spec.depth)
+        self.geometry = ConvGeometry(
+            *(int(v) for v in (spec.filter_height, spec.filter_width, spec.stride_rows, spec.stride_cols,
+                               spec.padding_height, spec.padding_width))
+        )  # fmt: skip
+        self.params = {k: np.zeros(shape, dtype=self.dtype) for k, shape in param_shapes.items()}
         self._setup(activation)
 
     @classmethod
@@ -496,15 +488,15 @@ class _ConvBase(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         x, ws = self._start(x)
         W, b, z, y = self.params["Weights"], self.params["Biases"], ws["z"], ws["y"]
-        act, geom = self.activation, self._geom()
+        act, geom = self.activation, self.geometry
         blocks = event_blocks(x.shape[0])
         if len(blocks) == 1:
-            self._forward_kernel(x, W, b, z, y, act, *geom, ws["buf"])
+            self._forward_kernel(x, W, b, z, y, act, geom, ws["buf"])
             return y
         bufs, _ = self._block_space(ws, blocks)
 
         def run(a: int, e: int, k: int) -> None:  # a block's outputs are its own events'
-            self._forward_kernel(x[a:e], W, b, z[a:e], y[a:e], act, *geom, bufs[k])
+            self._forward_kernel(x[a:e], W, b, z[a:e], y[a:e], act, geom, bufs[k])
 
         run_blocks(blocks, run, limit_blas=False)  # the kernels call no BLAS
         return y
@@ -513,18 +505,18 @@ class _ConvBase(Layer):
         ws, n = self._dz(dy)
         x, W, dz, dx = self._x, self.params["Weights"], ws["dz"], ws["dx"]
         assert x is not None  # _dz raised otherwise
-        need, geom = self.need_input_grad, self._geom()
+        need, geom = self.need_input_grad, self.geometry
         gW, gb = self.grads["Weights"], self.grads["Biases"]
         blocks = event_blocks(n)
         if len(blocks) == 1:
-            self._backward_kernel(x, W, dz, gW, gb, dx, need, *geom, ws["buf"])
+            self._backward_kernel(x, W, dz, gW, gb, dx, need, geom, ws["buf"])
         else:
             bufs, parts = self._block_space(ws, blocks)
             grads = [(gW, gb), *parts]
 
             def run(a: int, e: int, k: int) -> None:
                 gWk, gbk = grads[k]
-                self._backward_kernel(x[a:e], W, dz[a:e], gWk, gbk, dx[a:e], need, *geom, bufs[k])
+                self._backward_kernel(x[a:e], W, dz[a:e], gWk, gbk, dx[a:e], need, geom, bufs[k])
 
             run_blocks(blocks, run, limit_blas=False)  # the kernels call no BLAS
             for pW, pb in parts:  # the blocks' sums added in block order: the same bits every run
@@ -559,14 +551,11 @@ class Conv2D(_ConvBase):
         activation="TANH",
         dtype=np.float32,
     ) -> None:
-        C, H, W = _image_shape(tuple(input_shape), "CONV")
-        if depth <= 0:
-            raise LayoutError(f"CONV depth must be positive, got {depth}", token=str(depth))
-        OH = conv_output_size(H, filter_height, padding_height, stride_rows, what="CONV", axis="height")
-        OW = conv_output_size(W, filter_width, padding_width, stride_cols, what="CONV", axis="width")
-        super().__init__(input_shape, (depth, OH, OW), dtype)
         geometry = (filter_height, filter_width, stride_rows, stride_cols, padding_height, padding_width)
-        self._init((C, H, W), depth, *geometry, (depth, C * filter_height * filter_width), activation)
+        spec = ConvSpec(depth, *geometry, activation=activation)
+        super().__init__(input_shape, CONV.output_shape(spec, input_shape, ()), dtype)
+        self.image_in = image_shape(input_shape, "CONV")
+        self._init(spec, CONV.param_shapes(spec, input_shape), activation)
 
 
 class ConvTranspose2D(_ConvBase):
@@ -594,22 +583,11 @@ class ConvTranspose2D(_ConvBase):
         activation="TANH",
         dtype=np.float32,
     ) -> None:
-        C, H, W = _image_shape(tuple(input_shape), "CONVT")
-        if depth <= 0 or filter_height <= 0 or filter_width <= 0 or stride_rows <= 0 or stride_cols <= 0:
-            raise LayoutError("CONVT depth, filter sizes and strides must be positive", token="CONVT")
-        OH = (H - 1) * stride_rows - 2 * padding_height + filter_height
-        OW = (W - 1) * stride_cols - 2 * padding_width + filter_width
-        if OH <= 0 or OW <= 0 or padding_height < 0 or padding_width < 0:
-            raise LayoutError(
-                f"CONVT: input {H}x{W}, filter {filter_height}x{filter_width}, "
-                f"stride {stride_rows}x{stride_cols}, "
-                f"padding {padding_height}x{padding_width} gives an empty output {OH}x{OW}",
-                token="CONVT",
-                expected=["(in-1)*stride - 2*pad + filter >= 1"],
-            )
-        super().__init__(input_shape, (depth, OH, OW), dtype)
         geometry = (filter_height, filter_width, stride_rows, stride_cols, padding_height, padding_width)
-        self._init((C, H, W), depth, *geometry, (C, depth * filter_height * filter_width), activation)
+        spec = ConvTransposeSpec(depth, *geometry, activation=activation)
+        super().__init__(input_shape, CONVT.output_shape(spec, input_shape, ()), dtype)
+        self.image_in = image_shape(input_shape, "CONVT")
+        self._init(spec, CONVT.param_shapes(spec, input_shape), activation)
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # one call site
@@ -648,9 +626,10 @@ def _maxpool_2x2(x, y, arg, sr, sc):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def maxpool_forward_kernel(x, y, arg, fh, fw, sr, sc):
-    """y = window maxima; arg = flat (row*W + col) index of the first maximum of each window (row-major
-    scan, strict ``>``)."""
+def maxpool_forward_kernel(x, y, arg, window):
+    """y = window maxima over ``window`` (:class:`PoolWindow`); arg = flat (row*W + col) index of the first
+    maximum of each window (row-major scan, strict ``>``)."""
+    fh, fw, sr, sc = window
     if fh == 2 and fw == 2:
         _maxpool_2x2(x, y, arg, sr, sc)
         return
@@ -704,17 +683,10 @@ class MaxPool2D(Layer):
     def __init__(
         self, input_shape, filter_height, filter_width, stride_rows=1, stride_cols=1, dtype=np.float32
     ) -> None:
-        C, H, W = _image_shape(tuple(input_shape), "MAXPOOL")
-        OH = conv_output_size(H, filter_height, 0, stride_rows, what="MAXPOOL", axis="height")
-        OW = conv_output_size(W, filter_width, 0, stride_cols, what="MAXPOOL", axis="width")
-        super().__init__(input_shape, (C, OH, OW), dtype)
-        self.image_in = (C, H, W)
-        self.fh, self.fw, self.sr, self.sc = (
-            int(filter_height),
-            int(filter_width),
-            int(stride_rows),
-            int(stride_cols),
-        )
+        spec = MaxPoolSpec(filter_height, filter_width, stride_rows, stride_cols)
+        super().__init__(input_shape, MAXPOOL.output_shape(spec, input_shape, ()), dtype)
+        self.image_in = image_shape(input_shape, "MAXPOOL")
+        self.window = PoolWindow(int(filter_height), int(filter_width), int(stride_rows), int(stride_cols))
         self._ws = Workspaces()
         self._cur: dict[str, np.ndarray] | None = None
 
@@ -742,10 +714,10 @@ class MaxPool2D(Layer):
         n = x.shape[0]
         ws = self._ws.get(n, self._alloc)
         xi, y, arg = x.reshape(n, *self.image_in), ws["y"], ws["arg"]
-        fh, fw, sr, sc = self.fh, self.fw, self.sr, self.sc
+        window = self.window
 
         def run(a: int, e: int, k: int) -> None:  # an event's windows are its own: the same bits as one call
-            maxpool_forward_kernel(xi[a:e], y[a:e], arg[a:e], fh, fw, sr, sc)
+            maxpool_forward_kernel(xi[a:e], y[a:e], arg[a:e], window)
 
         run_blocks(event_blocks(n), run, limit_blas=False)
         self._cur = ws
@@ -775,13 +747,9 @@ class Padding2D(Layer):
     kind = "PADDING2D"
 
     def __init__(self, input_shape, top=0, bottom=0, left=0, right=0, dtype=np.float32) -> None:
-        C, H, W = _image_shape(tuple(input_shape), "PADDING2D")
-        if min(top, bottom, left, right) < 0:
-            raise LayoutError(
-                f"PADDING2D sizes must be >= 0, got {(top, bottom, left, right)}", token="PADDING2D"
-            )
-        super().__init__(input_shape, (C, H + top + bottom, W + left + right), dtype)
-        self.image_in = (C, H, W)
+        spec = Padding2DSpec(top, bottom, left, right)
+        super().__init__(input_shape, PADDING2D.output_shape(spec, input_shape, ()), dtype)
+        self.image_in = image_shape(input_shape, "PADDING2D")
         self.top, self.bottom, self.left, self.right = int(top), int(bottom), int(left), int(right)
         self._ws = Workspaces()
         self._n = 0

@@ -30,22 +30,11 @@ from numba import njit
 
 from tmvacompat.engine.base import Layer
 from tmvacompat.errors import LayoutError, OptionError
+from tmvacompat.kinds import KINDS
 
-#: spec kind -> "module:Class"; every class has ``from_spec(spec, input_shape, *, dtype, nvar, n_outputs)``
-LAYER_BUILDERS: dict[str, str] = {
-    "DENSE": "tmvacompat.engine.dense:Dense",
-    "CONV": "tmvacompat.engine.conv:Conv2D",
-    "CONVT": "tmvacompat.engine.conv:ConvTranspose2D",
-    "MAXPOOL": "tmvacompat.engine.conv:MaxPool2D",
-    "PADDING2D": "tmvacompat.engine.conv:Padding2D",
-    "RESHAPE": "tmvacompat.engine.shape:Reshape",
-    "ADD": "tmvacompat.engine.shape:Add",
-    "CONCAT": "tmvacompat.engine.shape:Concat",
-    "BNORM": "tmvacompat.engine.bnorm:BatchNorm",
-    "RNN": "tmvacompat.engine.recurrent:RNN",
-    "LSTM": "tmvacompat.engine.recurrent:LSTM",
-    "GRU": "tmvacompat.engine.recurrent:GRU",
-}
+#: spec kind -> "module:Class" of its engine layer, from the kinds' registry; every class has
+#: ``from_spec(spec, input_shape, *, dtype, nvar, n_outputs)``
+LAYER_BUILDERS: dict[str, str] = {keyword: kind.engine for keyword, kind in KINDS.items()}
 
 #: label of the network input in ADD / CONCAT sources
 INPUT_LABEL = "INPUT"

@@ -20,6 +20,9 @@ import numpy as np
 from tmvacompat.engine.base import Layer
 from tmvacompat.engine.dense import Workspaces, check_batch
 from tmvacompat.errors import LayoutError
+from tmvacompat.kinds.merge import ADD, CONCAT, AddSpec, ConcatSpec
+from tmvacompat.kinds.reshape import KIND as RESHAPE
+from tmvacompat.kinds.reshape import ReshapeSpec
 
 
 class Reshape(Layer):
@@ -27,25 +30,14 @@ class Reshape(Layer):
 
     kind = "RESHAPE"
 
-    def __init__(self, input_shape, output_shape, dtype=np.float32) -> None:
-        if prod(output_shape) != prod(input_shape) or any(s <= 0 for s in output_shape):
-            raise LayoutError(
-                f"RESHAPE to {tuple(output_shape)} ({prod(output_shape)} values) does not fit the input "
-                f"{tuple(input_shape)} ({prod(input_shape)} values)",
-                token="RESHAPE",
-                expected=[f"depth*height*width = {prod(input_shape)}"],
-            )
-        super().__init__(input_shape, output_shape, dtype)
+    def __init__(self, input_shape, spec: ReshapeSpec, dtype=np.float32) -> None:
+        super().__init__(input_shape, RESHAPE.output_shape(spec, input_shape, ()), dtype)
         self._n = 0
 
     @classmethod
     def from_spec(cls, spec, input_shape, *, dtype=np.float32, nvar=None, n_outputs=1) -> Reshape:
         """Build from a :class:`~tmvacompat.specs.ReshapeSpec` (``flatten`` -> one axis)."""
-        if spec.flatten:
-            out: tuple[int, ...] = (prod(input_shape),)
-        else:
-            out = (spec.depth, spec.height, spec.width)
-        return cls(tuple(input_shape), out, dtype=dtype)
+        return cls(tuple(input_shape), spec, dtype=dtype)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         x = check_batch(self, x)
@@ -65,19 +57,19 @@ class _Merge(Layer):
 
 
 class Add(_Merge):
-    """``ADD|a|b``: elementwise sum of the previous output and the labelled outputs (shapes must match)."""
+    """``ADD|a|b``: elementwise sum of the previous output and the labelled outputs (one shape, up to
+    leading axes of length 1: :func:`tmvacompat.kinds.merge.add_output_shape`)."""
 
     kind = "ADD"
 
-    def __init__(self, source_shapes: Sequence[tuple[int, ...]], dtype=np.float32) -> None:
+    def __init__(
+        self, source_shapes: Sequence[tuple[int, ...]], dtype=np.float32, labels: Sequence[str] = ()
+    ) -> None:
         shapes = [tuple(s) for s in source_shapes]
-        for s in shapes[1:]:
-            if s != shapes[0]:
-                raise LayoutError(
-                    f"ADD: input shapes differ: {shapes[0]} and {s}", token="ADD", expected=[str(shapes[0])]
-                )
-        super().__init__(shapes[0], shapes[0], dtype)
-        self.n_inputs = len(shapes)
+        names = tuple(labels) or tuple(f"input {k}" for k in range(1, len(shapes)))
+        out = ADD.output_shape(AddSpec(names), shapes[0], shapes[1:])
+        super().__init__(shapes[0], out, dtype)
+        self.source_shapes = shapes
         self._ws = Workspaces()
         self._n = 0
 
@@ -86,7 +78,7 @@ class Add(_Merge):
         cls, spec, input_shape, *, dtype=np.float32, nvar=None, n_outputs=1, source_shapes=None
     ) -> Add:
         """Build from an :class:`~tmvacompat.specs.AddSpec`; ``source_shapes`` = [previous, *labelled]."""
-        return cls(source_shapes or [tuple(input_shape)], dtype=dtype)
+        return cls(source_shapes or [tuple(input_shape)], dtype=dtype, labels=spec.sources)
 
     def forward_multi(self, xs: Sequence[np.ndarray], training: bool = False) -> np.ndarray:
         n = xs[0].shape[0]
@@ -99,7 +91,7 @@ class Add(_Merge):
 
     def backward_multi(self, dy: np.ndarray) -> list[np.ndarray]:
         dy = np.asarray(dy).reshape((self._n, *self.output_shape))
-        return [dy] * self.n_inputs
+        return [dy.reshape((self._n, *shape)) for shape in self.source_shapes]
 
 
 class Concat(_Merge):
@@ -110,7 +102,7 @@ class Concat(_Merge):
     def __init__(self, source_shapes: Sequence[tuple[int, ...]], dtype=np.float32) -> None:
         shapes = [tuple(s) for s in source_shapes]
         self.sizes = [prod(s) for s in shapes]
-        super().__init__(shapes[0], (sum(self.sizes),), dtype)
+        super().__init__(shapes[0], CONCAT.output_shape(ConcatSpec(), shapes[0], shapes[1:]), dtype)
         self.source_shapes = shapes
         self._ws = Workspaces()
         self._n = 0

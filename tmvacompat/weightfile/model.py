@@ -27,7 +27,6 @@ import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any
 
 import numpy as np
@@ -326,7 +325,7 @@ class Model:
         Raises:
             WeightFileError: names the layer and the matrix.
         """
-        from tmvacompat.weightfile.layers_xml import ELEMENT_OF_KIND, expected_shapes
+        from tmvacompat.weightfile.layers_xml import ELEMENT_OF_KIND, expected_shapes, matrix_fits
 
         net = self.network
         if len(net.params) != len(net.layers):
@@ -345,13 +344,7 @@ class Model:
                     expected=sorted(want),
                 )
             for name, arr in p.items():
-                if spec.kind == "BNORM":
-                    ok = arr.ndim == 2 and arr.shape[0] == 1 and arr.shape[1] in (shape[0], prod(shape))
-                elif spec.kind == "CONVT":
-                    ok = arr.ndim == 2 and arr.size == prod(want[name])
-                else:
-                    ok = arr.shape == want[name]
-                if not ok:
+                if not matrix_fits(spec, name, want[name], arr.shape, shape):
                     raise WeightFileError(
                         f"matrix {name!r} has shape {arr.shape}, expected {want[name]}",
                         token=name,

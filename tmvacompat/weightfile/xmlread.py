@@ -26,32 +26,21 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from functools import partial
 from math import prod
 
 import numpy as np
 
 from tmvacompat.errors import WeightFileError, WeightFileNotFoundError
-from tmvacompat.specs import (
-    ACTIVATION_NAMES,
-    AddSpec,
-    BatchNormSpec,
-    ConcatSpec,
-    ConvSpec,
-    ConvTransposeSpec,
-    DenseSpec,
-    GRUSpec,
-    LSTMSpec,
-    MaxPoolSpec,
-    Padding2DSpec,
-    ReshapeSpec,
-    RNNSpec,
-)
+from tmvacompat.kinds import BY_ELEMENT
+from tmvacompat.kinds.base import XmlAttr
+from tmvacompat.specs import ACTIVATION_NAMES, DenseSpec
 from tmvacompat.weightfile.layers_xml import (
-    KIND_OF_ELEMENT,
     MATRIX_NAMES,
     check_budget,
     expected_shapes,
     layer_event_values,
+    matrix_fits,
 )
 from tmvacompat.weightfile.model import ANALYSIS_TYPES, Model, NetworkInfo, VariableInfo
 
@@ -443,77 +432,30 @@ def _activation(el: ET.Element, where: str) -> str:
     return ACTIVATION_NAMES[code]
 
 
+def _attribute_value(el: ET.Element, a: XmlAttr, where: str) -> object:
+    """One declared attribute of a layer element, read and checked (see :class:`XmlAttr`)."""
+    name = next((n for n in (a.name, *a.aliases) if n in el.attrib), a.name)
+    if a.codec == "int":
+        return _int(el, name, where, default=a.default, lo=a.lo)
+    if a.codec == "bool":
+        return bool(_int(el, name, where, default=a.default))
+    if a.codec == "float":
+        return _float(el, name, where, default=a.default)
+    if a.codec == "activation":
+        return _activation(el, where)
+    labels = tuple(s for s in _attr(el, name, where).split("|") if s)  # codec "labels"
+    if not labels:
+        raise _fail(f"{name} lists no layer labels", where, token=name)
+    return labels
+
+
 def _spec_from_element(el: ET.Element, where: str):
-    tag = el.tag
-    name = el.get("Name")
-    if tag == "DenseLayer":
-        return DenseSpec(width=_int(el, "Width", where, lo=1), activation=_activation(el, where), name=name)
-    if tag in ("ConvLayer", "ConvTransposeLayer"):
-        cls = ConvSpec if tag == "ConvLayer" else ConvTransposeSpec
-        return cls(
-            depth=_int(el, "Depth", where, lo=1),
-            filter_height=_int(el, "FilterHeight", where, lo=1),
-            filter_width=_int(el, "FilterWidth", where, lo=1),
-            stride_rows=_int(el, "StrideRows", where, lo=1),
-            stride_cols=_int(el, "StrideCols", where, lo=1),
-            padding_height=_int(el, "PaddingHeight", where),
-            padding_width=_int(el, "PaddingWidth", where),
-            activation=_activation(el, where),
-            name=name,
-        )
-    if tag == "MaxPoolLayer":
-        # the GSoC fork's reader names the filter size FrameHeight / FrameWidth
-        fh = "FilterHeight" if "FilterHeight" in el.attrib else "FrameHeight"
-        fw = "FilterWidth" if "FilterWidth" in el.attrib else "FrameWidth"
-        return MaxPoolSpec(
-            filter_height=_int(el, fh, where, lo=1),
-            filter_width=_int(el, fw, where, lo=1),
-            stride_rows=_int(el, "StrideRows", where, lo=1),
-            stride_cols=_int(el, "StrideCols", where, lo=1),
-            name=name,
-        )
-    if tag == "ReshapeLayer":
-        return ReshapeSpec(
-            depth=_int(el, "Depth", where),
-            height=_int(el, "Height", where),
-            width=_int(el, "Width", where),
-            flatten=bool(_int(el, "Flattening", where, default=0)),
-            name=name,
-        )
-    if tag == "BatchNormLayer":
-        return BatchNormSpec(
-            momentum=_float(el, "Momentum", where, default=-1.0),
-            epsilon=_float(el, "Epsilon", where, default=1e-4),
-            name=name,
-        )
-    if tag in ("RNNLayer", "LSTMLayer", "GRULayer"):
-        common = dict(
-            state_size=_int(el, "StateSize", where, lo=1),
-            input_size=_int(el, "InputSize", where, lo=1),
-            time_steps=_int(el, "TimeSteps", where, lo=1),
-            remember_state=bool(_int(el, "RememberState", where, default=0)),
-            return_sequence=bool(_int(el, "ReturnSequence", where, default=0)),  # absent in older ROOT
-            name=name,
-        )
-        if tag == "RNNLayer":
-            return RNNSpec(**common)
-        if tag == "LSTMLayer":
-            return LSTMSpec(**common)
-        return GRUSpec(**common, reset_gate_after=bool(_int(el, "ResetGateAfter", where, default=0)))
-    if tag == "PaddingLayer2D":
-        return Padding2DSpec(
-            top=_int(el, "TopPad", where),
-            bottom=_int(el, "BottomPad", where),
-            left=_int(el, "LeftPad", where),
-            right=_int(el, "RightPad", where),
-            name=name,
-        )
-    if tag in ("AddLayer", "ConcatLayer"):
-        srcs = tuple(s for s in _attr(el, "Sources", where).split("|") if s)
-        if not srcs:
-            raise _fail("Sources lists no layer labels", where, token="Sources")
-        return (AddSpec if tag == "AddLayer" else ConcatSpec)(sources=srcs, name=name)
-    raise _fail(f"unknown layer element <{tag}>", where, token=tag, expected=sorted(KIND_OF_ELEMENT))
+    """The layer spec an element declares, from its kind's attribute table (:mod:`tmvacompat.kinds`)."""
+    kind = BY_ELEMENT.get(el.tag)
+    if kind is None:
+        raise _fail(f"unknown layer element <{el.tag}>", where, token=el.tag, expected=sorted(BY_ELEMENT))
+    fields = {a.field: _attribute_value(el, a, where) for a in kind.xml.attrs if not a.write_only}
+    return kind.spec(**fields, name=el.get("Name"))
 
 
 def read_dl_network(el: ET.Element, where: str) -> NetworkInfo:
@@ -550,14 +492,8 @@ def read_dl_network(el: ET.Element, where: str) -> NetworkInfo:
         check_budget(event_values, parameters, w)
         p = {}
         for mname in MATRIX_NAMES[lel.tag]:
-            allowed = None
-            if lel.tag == "BatchNormLayer":
-                norms = {shape[0], prod(shape)}
-                allowed = lambda r, c, norms=norms: r == 1 and c in norms  # noqa: E731
-            elif lel.tag == "ConvTransposeLayer":
-                size = prod(want[mname])
-                allowed = lambda r, c, size=size: r * c == size  # noqa: E731
-            p[mname] = _read_matrix(lel, mname, want[mname], w, dtype, allowed=allowed)
+            ok = partial(matrix_fits, spec, mname, want[mname], in_shape=shape)  # BNORM, CONVT allow more
+            p[mname] = _read_matrix(lel, mname, want[mname], w, dtype, allowed=lambda r, c, ok=ok: ok((r, c)))
         layers.append(spec)
         params.append(p)
         shape = out
