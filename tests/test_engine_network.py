@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from gradcheck import numerical_gradient
 
-from tmvacompat.engine import network as network_mod
 from tmvacompat.engine.network import Network
 from tmvacompat.errors import LayoutError, OptionError
 from tmvacompat.specs import (
@@ -148,7 +147,12 @@ def test_shape_errors_name_layer_and_shapes():
 
 
 def test_missing_layer_module_is_a_layout_error(monkeypatch):
-    monkeypatch.setitem(network_mod.LAYER_BUILDERS, "BNORM", "tmvacompat.engine.no_such_module:BatchNorm")
+    from dataclasses import replace
+
+    from tmvacompat.kinds import KINDS
+
+    missing = replace(KINDS["BNORM"], engine="tmvacompat.engine.no_such_module:BatchNorm")
+    monkeypatch.setitem(KINDS, "BNORM", missing)
     from tmvacompat.specs import BatchNormSpec
 
     with pytest.raises(LayoutError, match="layer BNORM not available"):

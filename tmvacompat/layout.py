@@ -35,6 +35,8 @@ from typing import Any
 
 from tmvacompat._formula import MAX_SIZE, eval_size_formula
 from tmvacompat.errors import LayoutError, closest
+from tmvacompat.kinds import KINDS
+from tmvacompat.kinds.base import Kind, LayoutField
 from tmvacompat.options import TMVACompatWarning, _user_stacklevel
 from tmvacompat.specs import (
     ACTIVATION_CODES,
@@ -43,37 +45,18 @@ from tmvacompat.specs import (
     BatchLayout,
     BatchNormSpec,
     ConcatSpec,
-    ConvSpec,
-    ConvTransposeSpec,
     DenseSpec,
-    GRUSpec,
     InputLayout,
     LayerSpec,
-    LSTMSpec,
-    MaxPoolSpec,
-    Padding2DSpec,
     ReshapeSpec,
-    RNNSpec,
 )
 
 ACTIVATIONS: tuple[str, ...] = tuple(ACTIVATION_CODES)
-#: Layer keywords this parser knows (TMVA's, plus CONVT, PADDING2D, ADD, CONCAT).
-KEYWORDS: tuple[str, ...] = (
-    "DENSE",
-    "CONV",
-    "CONVT",
-    "MAXPOOL",
-    "RESHAPE",
-    "BNORM",
-    "RNN",
-    "LSTM",
-    "GRU",
-    "PADDING2D",
-    "ADD",
-    "CONCAT",
-)
-#: The layer keywords real TMVA (MethodDL) understands.
-TMVA_KEYWORDS: tuple[str, ...] = ("DENSE", "CONV", "MAXPOOL", "RESHAPE", "BNORM", "RNN", "LSTM", "GRU")
+#: The built-in layer keywords (TMVA's, plus CONVT, PADDING2D, ADD, CONCAT); the parser knows every kind in
+#: :data:`tmvacompat.kinds.KINDS`, registered later or not.
+KEYWORDS: tuple[str, ...] = tuple(KINDS)
+#: The built-in layer keywords real TMVA (MethodDL) understands.
+TMVA_KEYWORDS: tuple[str, ...] = tuple(k for k, kind in KINDS.items() if kind.tmva)
 _LABEL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INT_RE = re.compile(r"[+-]?\d+\Z")
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
@@ -149,7 +132,7 @@ class _Layer:
 
 def _keyword(tok: str, pos: int) -> str | None:
     canon = tok.upper()
-    if canon not in KEYWORDS:
+    if canon not in KINDS:
         return None
     if canon != tok:
         _warn(
@@ -228,7 +211,7 @@ def _dense_width(layer: _Layer, tok: str, pos: int) -> int | str:
                 f"{tok!r} is neither a layer type, an activation nor a layer size",
                 tok,
                 pos,
-                closest(tok, KEYWORDS + ACTIVATIONS) or list(KEYWORDS + ACTIVATIONS),
+                closest(tok, (*KINDS, *ACTIVATIONS)) or [*KINDS, *ACTIVATIONS],
             ) from None
         epos = pos + err.position if err.position is not None else pos
         raise layer.error(f"bad layer size formula {tok!r}: {err.message}", err.token or tok, epos) from None
@@ -236,31 +219,6 @@ def _dense_width(layer: _Layer, tok: str, pos: int) -> int | str:
         what = "negative" if value < 0 else "too large"
         raise layer.error(f"layer width {tok} is {what}", tok, pos, [f"an integer in [0, {_MAX_SIZE}]"])
     return tok
-
-
-def _parse_conv(layer: _Layer, kind: str, fields: list[tuple[str, int]], name: str | None) -> LayerSpec:
-    names = (
-        "depth",
-        "filter height",
-        "filter width",
-        "stride rows",
-        "stride cols",
-        "padding height",
-        "padding width",
-    )
-    if len(fields) not in (7, 8) or fields[-1][0].upper() in ACTIVATION_CODES and len(fields) == 7:
-        tok, pos = fields[-1] if fields else (layer.text, layer.pos)
-        raise layer.error(
-            f"{kind} needs 7 numbers (depth|filterH|filterW|strideRows|strideCols|padH|padW) and an optional "
-            f"activation, got {len(fields)} field(s)",
-            tok,
-            pos,
-            [f"{kind}|10|3|3|1|1|1|1|RELU"],
-        )
-    ints = [layer.int_field(t, p, names[i], 0 if i >= 5 else 1) for i, (t, p) in enumerate(fields[:7])]
-    act = layer.activation(*fields[7], kind) if len(fields) == 8 else "TANH"
-    cls = ConvSpec if kind == "CONV" else ConvTransposeSpec
-    return cls(*ints, activation=act, name=name)
 
 
 def _parse_flags(layer: _Layer, fields: list[tuple[str, int]], names: Sequence[str]) -> list[bool]:
@@ -272,6 +230,43 @@ def _parse_flags(layer: _Layer, fields: list[tuple[str, int]], names: Sequence[s
     return out
 
 
+def _synopsis(declared: Sequence[LayoutField]) -> str:
+    return "".join(f"[|{f.token}]" if f.optional else f"|{f.token}" for f in declared).lstrip("|")
+
+
+def _parse_declared(
+    layer: _Layer,
+    kind: Kind,
+    declared: Sequence[LayoutField],
+    fields: list[tuple[str, int]],
+    name: str | None,
+) -> LayerSpec:
+    """A token of a kind that declares its fields (:attr:`~tmvacompat.kinds.base.Kind.layout`)."""
+    required = sum(not f.optional for f in declared)
+    early = (  # a value of an optional slot written where a number belongs: numbers are missing
+        required <= len(fields) < len(declared)
+        and fields[-1][0].upper() in ACTIVATION_CODES
+        and declared[len(fields) - 1].codec != "activation"
+    )
+    if not required <= len(fields) <= len(declared) or early:
+        tok, pos = fields[-1] if fields else (layer.text, layer.pos)
+        raise layer.error(
+            f"{kind.keyword} needs {_synopsis(declared)}, got {len(fields)} field(s)",
+            tok,
+            pos,
+            [kind.layout_example],
+        )
+    values: dict[str, Any] = {}
+    for (tok, pos), f in zip(fields, declared, strict=False):
+        if f.codec == "activation":
+            values[f.field] = layer.activation(tok, pos, kind.keyword)
+        elif f.codec == "flag":
+            values[f.field] = _parse_flags(layer, [(tok, pos)], [f.what])[0]
+        else:
+            values[f.field] = layer.int_field(tok, pos, f.what, f.lo)
+    return kind.spec(**values, name=name)
+
+
 def _parse_fields(
     layer: _Layer, kind: str, fields: list[tuple[str, int]], name: str | None, defined: dict[str, int]
 ) -> LayerSpec:
@@ -279,24 +274,11 @@ def _parse_fields(
         tok, pos = fields[-1] if fields else (layer.text, layer.pos)
         return layer.error(f"{kind} needs {expected}, got {len(fields)} field(s)", tok, pos, [example])
 
+    declared = KINDS[kind].layout
+    if declared is not None:
+        return _parse_declared(layer, KINDS[kind], declared, fields, name)
     if kind == "DENSE":
         return _parse_dense(layer, fields, name)
-    if kind in ("CONV", "CONVT"):
-        return _parse_conv(layer, kind, fields, name)
-    if kind == "MAXPOOL":
-        if len(fields) != 4:
-            raise count_error("4 numbers (filterH|filterW|strideRows|strideCols)", "MAXPOOL|2|2|1|1")
-        what = ("filter height", "filter width", "stride rows", "stride cols")
-        return MaxPoolSpec(
-            *[layer.int_field(t, p, w) for (t, p), w in zip(fields, what, strict=True)], name=name
-        )
-    if kind == "PADDING2D":
-        if len(fields) != 4:
-            raise count_error("4 numbers (top|bottom|left|right)", "PADDING2D|1|1|1|1")
-        what = ("top padding", "bottom padding", "left padding", "right padding")
-        return Padding2DSpec(
-            *[layer.int_field(t, p, w, 0) for (t, p), w in zip(fields, what, strict=True)], name=name
-        )
     if kind == "RESHAPE":
         flat = [f for f in fields if f[0].upper() == "FLAT"]
         dims = [f for f in fields if f[0].upper() != "FLAT"]
@@ -342,18 +324,6 @@ def _parse_fields(
                 raise layer.error(f"BNORM epsilon {v} must be positive", tok, pos)
             vals.append(v)
         return BatchNormSpec(*vals, name=name)
-    if kind in ("RNN", "LSTM", "GRU"):
-        nflags = 3 if kind == "GRU" else 2
-        if not 3 <= len(fields) <= 3 + nflags:
-            flags = "|rememberState|returnSequence" + ("|resetGateAfter" if kind == "GRU" else "")
-            raise count_error(
-                f"stateSize|inputSize|timeSteps and optional flags {flags}", f"{kind}|12|1|10|0|1"
-            )
-        what = ("state size", "input size", "time steps")
-        ints = [layer.int_field(t, p, w) for (t, p), w in zip(fields[:3], what, strict=True)]
-        flags = _parse_flags(layer, fields[3:], ("rememberState", "returnSequence", "resetGateAfter"))
-        cls = {"RNN": RNNSpec, "LSTM": LSTMSpec, "GRU": GRUSpec}[kind]
-        return cls(*ints, *flags, name=name)
     # ADD / CONCAT
     if not fields:
         raise count_error("at least one label (or INPUT) to combine with the previous layer", f"{kind}|h1")
@@ -545,21 +515,15 @@ def format_layer(spec: LayerSpec) -> str:
     >>> format_layer(DenseSpec(width="(N+100)*2", activation="SOFTSIGN"))
     'DENSE|(N+100)*2|SOFTSIGN'
     """
+    kind = KINDS.get(getattr(spec, "kind", None))  # type: ignore[arg-type]
+    if kind is not None and kind.layout is not None and isinstance(spec, kind.spec):
+        parts = [kind.keyword]
+        for f in kind.layout:
+            v = getattr(spec, f.field)
+            parts.append(_check_act(v) if f.codec == "activation" else str(int(v)))
+        return "|".join(parts)
     if isinstance(spec, DenseSpec):
         return f"DENSE|{spec.width}|{_check_act(spec.activation)}"
-    if isinstance(spec, (ConvSpec, ConvTransposeSpec)):
-        f = (
-            spec.depth,
-            spec.filter_height,
-            spec.filter_width,
-            spec.stride_rows,
-            spec.stride_cols,
-            spec.padding_height,
-            spec.padding_width,
-        )
-        return "|".join([spec.kind, *map(str, f), _check_act(spec.activation)])
-    if isinstance(spec, MaxPoolSpec):
-        return f"MAXPOOL|{spec.filter_height}|{spec.filter_width}|{spec.stride_rows}|{spec.stride_cols}"
     if isinstance(spec, ReshapeSpec):
         dims = f"{spec.depth}|{spec.height}|{spec.width}"
         if spec.flatten:
@@ -573,23 +537,9 @@ def format_layer(spec: LayerSpec) -> str:
         if spec.momentum == -1.0 and spec.epsilon == 1e-4:
             return "BNORM"
         return f"BNORM|{_num(spec.momentum)}|{_num(spec.epsilon)}"
-    if isinstance(spec, (RNNSpec, LSTMSpec, GRUSpec)):
-        parts = [
-            spec.kind,
-            str(spec.state_size),
-            str(spec.input_size),
-            str(spec.time_steps),
-            str(int(spec.remember_state)),
-            str(int(spec.return_sequence)),
-        ]
-        if isinstance(spec, GRUSpec):
-            parts.append(str(int(spec.reset_gate_after)))
-        return "|".join(parts)
-    if isinstance(spec, Padding2DSpec):
-        return f"PADDING2D|{spec.top}|{spec.bottom}|{spec.left}|{spec.right}"
     if isinstance(spec, (AddSpec, ConcatSpec)):
         return "|".join([spec.kind, *spec.sources])
-    raise LayoutError(f"not a layer spec: {spec!r}", token=type(spec).__name__, expected=list(KEYWORDS))
+    raise LayoutError(f"not a layer spec: {spec!r}", token=type(spec).__name__, expected=list(KINDS))
 
 
 def format_layout(specs: Sequence[LayerSpec] | AutoencoderLayout) -> str:
@@ -695,7 +645,7 @@ def extension_layers(specs: Sequence[LayerSpec] | AutoencoderLayout) -> list[str
         specs = list(specs.encoder) + list(specs.decoder)
     out = []
     for i, s in enumerate(specs):
-        if s.kind not in TMVA_KEYWORDS:
+        if not KINDS[s.kind].tmva:
             out.append(f"layer {i}: {s.kind}")
         elif s.name:
             out.append(f"layer {i}: label @{s.name}")

@@ -48,10 +48,6 @@ from tmvacompat.engine.base import Layer
 from tmvacompat.errors import LayoutError, TrainingError
 from tmvacompat.kinds import KINDS
 
-#: previous-layer kinds after which TMVA normalises per channel (``DeepNet.h``: conv and max-pool layers;
-#: CONVT, tmvacompat's own conv-like layer, is treated the same way): the kinds flagged ``channels_out``
-CHANNEL_AXIS_AFTER: frozenset[str] = frozenset(k for k, kind in KINDS.items() if kind.channels_out)
-
 
 def _check_input(layer: Layer, x: np.ndarray) -> np.ndarray:
     """``x`` as an array of the layer's dtype with shape (batch, *input_shape); LayoutError otherwise."""
@@ -166,7 +162,10 @@ class BatchNorm(Layer):
         shape = tuple(int(s) for s in input_shape)
         if per_channel is None:
             if prev_kind is not None:
-                per_channel = prev_kind.upper() in CHANNEL_AXIS_AFTER and len(shape) == 3
+                # TMVA (DeepNet.h) after conv and max-pool layers; CONVT, tmvacompat's own conv-like layer,
+                # the same way: the kinds flagged channels_out
+                prev = KINDS.get(prev_kind.upper())
+                per_channel = prev is not None and prev.channels_out and len(shape) == 3
             else:
                 per_channel = len(shape) == 3
         return cls(shape, momentum=spec.momentum, epsilon=spec.epsilon, per_channel=per_channel, dtype=dtype)
@@ -258,4 +257,4 @@ class BatchNorm(Layer):
         )
 
 
-__all__ = ["BatchNorm", "CHANNEL_AXIS_AFTER"]
+__all__ = ["BatchNorm"]

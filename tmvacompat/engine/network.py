@@ -30,31 +30,21 @@ from numba import njit
 
 from tmvacompat.engine.base import Layer
 from tmvacompat.errors import LayoutError, OptionError
-from tmvacompat.kinds import KINDS
-
-#: spec kind -> "module:Class" of its engine layer, from the kinds' registry; every class has
-#: ``from_spec(spec, input_shape, *, dtype, nvar, n_outputs)``
-LAYER_BUILDERS: dict[str, str] = {keyword: kind.engine for keyword, kind in KINDS.items()}
+from tmvacompat.kinds import kind_of
 
 #: label of the network input in ADD / CONCAT sources
 INPUT_LABEL = "INPUT"
 
 
 def layer_class(kind: str) -> Any:
-    """The layer class for a spec kind (imported on first use); LayoutError if unknown or not available.
+    """The engine layer class of a spec kind, named by its entry in :data:`tmvacompat.kinds.KINDS` (imported
+    on first use; every class has ``from_spec(spec, input_shape, *, dtype, nvar, n_outputs)``); LayoutError
+    if unknown or not available.
 
     >>> layer_class("DENSE").__name__
     'Dense'
     """
-    target = LAYER_BUILDERS.get(kind)
-    if target is None:
-        from tmvacompat.errors import closest
-
-        raise LayoutError(
-            f"unknown layer kind {kind!r}",
-            token=kind,
-            expected=closest(kind, LAYER_BUILDERS) or sorted(LAYER_BUILDERS),
-        )
+    target = kind_of(kind).engine
     mod_name, cls_name = target.split(":")
     try:
         mod = importlib.import_module(mod_name)
@@ -425,4 +415,4 @@ class Network:
         return f"Network({self.input_shape} -> {self.output_shape}: {inner})"
 
 
-__all__ = ["Network", "LAYER_BUILDERS", "INPUT_LABEL", "layer_class"]
+__all__ = ["Network", "INPUT_LABEL", "layer_class"]

@@ -5,7 +5,7 @@ its output shape, its weight-file element (declarative: element name, attributes
 spec fields they carry, matrix names) and the name of the engine class that computes it. The grammar of
 :mod:`tmvacompat.layout`, the weight-file reader and writer, the model and the engine all look a kind up
 here. Adding a kind: write its module (a spec with a ``kind`` keyword, a :class:`~tmvacompat.kinds.base.Kind`
-record), its engine layer class, and one entry in :data:`_REGISTERED` below.
+record), its engine layer class, and one entry in :data:`_REGISTERED` below (or call :func:`register`).
 
 Like :mod:`tmvacompat.specs` this package imports only :mod:`tmvacompat.errors`: every layer may use it.
 
@@ -42,10 +42,35 @@ _REGISTERED: tuple[Kind, ...] = (
     merge.CONCAT,
 )
 
-#: keyword -> kind
-KINDS: dict[str, Kind] = {k.keyword: k for k in _REGISTERED}
+#: keyword -> kind (every consumer looks kinds up here when it needs one, so a kind registered later is
+#: known everywhere)
+KINDS: dict[str, Kind] = {}
 #: weight-file element name -> kind
-BY_ELEMENT: dict[str, Kind] = {k.xml.element: k for k in _REGISTERED}
+BY_ELEMENT: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    """Add a kind to :data:`KINDS` and :data:`BY_ELEMENT` (the built-in kinds are added on import).
+
+    Raises:
+        LayoutError: the keyword or the element name is already taken, or the spec's ``kind`` is not the
+            keyword.
+    """
+    spec_kind = getattr(kind.spec, "kind", None)
+    if spec_kind != kind.keyword:
+        raise LayoutError(
+            f"the spec {kind.spec.__name__} has kind {spec_kind!r}, not {kind.keyword!r}", token=kind.keyword
+        )
+    for key, table, what in ((kind.keyword, KINDS, "keyword"), (kind.xml.element, BY_ELEMENT, "element")):
+        if key in table:
+            raise LayoutError(f"layer {what} {key!r} is already registered", token=key)
+    KINDS[kind.keyword] = kind
+    BY_ELEMENT[kind.xml.element] = kind
+    return kind
+
+
+for _kind in _REGISTERED:
+    register(_kind)
 
 
 def kind_of(spec_or_keyword: Any) -> Kind:
@@ -71,4 +96,4 @@ def kind_of(spec_or_keyword: Any) -> Kind:
     return kind
 
 
-__all__ = ["KINDS", "BY_ELEMENT", "Kind", "kind_of"]
+__all__ = ["KINDS", "BY_ELEMENT", "Kind", "kind_of", "register"]

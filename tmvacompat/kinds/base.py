@@ -94,6 +94,21 @@ class XmlElement:
     extension: bool = False
 
 
+@dataclass(frozen=True)
+class LayoutField:
+    """One ``|``-separated field of a kind's ``Layout`` token, in order: the spec field it fills, its name in
+    the grammar synopsis and in messages, and how it is read: ``int`` (at least ``lo``), ``flag`` (0 or 1)
+    or ``activation`` (a TMVA activation keyword). ``optional`` fields may be left out from the end (the
+    spec's default applies); they are always written."""
+
+    field: str
+    token: str
+    what: str
+    codec: str = "int"
+    lo: int = 1
+    optional: bool = False
+
+
 def _exact(name: str, want: tuple[int, int], got: tuple[int, ...], in_shape: Shape) -> bool:
     return tuple(got) == tuple(want)
 
@@ -127,6 +142,11 @@ class Kind:
             (output plus scratch), for the memory budget.
         tmva: whether real TMVA (MethodDL) knows the keyword.
         channels_out: whether a BNORM right after this layer normalises per channel (TMVA's DeepNet.h).
+        layout: the fields of its ``Layout`` token after the keyword, which :mod:`tmvacompat.layout` parses
+            and writes; None for the kinds whose grammar is irregular (DENSE's free order and width
+            formulas, RESHAPE's FLAT, BNORM's optional numbers, ADD / CONCAT's labels), which the layout
+            module parses by hand.
+        layout_example: a valid token, shown when a token has the wrong number of fields.
     """
 
     keyword: str
@@ -139,6 +159,8 @@ class Kind:
     event_values: Callable[[Any, Shape, Shape], int] = _output_only
     tmva: bool = True
     channels_out: bool = False
+    layout: tuple[LayoutField, ...] | None = None
+    layout_example: str = ""
 
 
 # ------------------------------------------------------------------------------------- shape rules
@@ -196,6 +218,7 @@ __all__ = [
     "ACTIVATION_CODES",
     "ACTIVATION_NAMES",
     "Kind",
+    "LayoutField",
     "XmlAttr",
     "XmlElement",
     "as_triple",

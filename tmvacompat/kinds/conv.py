@@ -24,6 +24,7 @@ from typing import ClassVar
 from tmvacompat.errors import LayoutError
 from tmvacompat.kinds.base import (
     Kind,
+    LayoutField,
     MatrixShapes,
     Shape,
     XmlAttr,
@@ -145,6 +146,17 @@ _ATTRS = (
     XmlAttr("ActivationFunction", "activation", "activation"),
 )
 
+_LAYOUT = (
+    LayoutField("depth", "depth", "depth"),
+    LayoutField("filter_height", "filterH", "filter height"),
+    LayoutField("filter_width", "filterW", "filter width"),
+    LayoutField("stride_rows", "strideRows", "stride rows"),
+    LayoutField("stride_cols", "strideCols", "stride cols"),
+    LayoutField("padding_height", "padH", "padding height", lo=0),
+    LayoutField("padding_width", "padW", "padding width", lo=0),
+    LayoutField("activation", "act", "activation", "activation", optional=True),
+)
+
 CONV = Kind(
     keyword="CONV",
     spec=ConvSpec,
@@ -154,6 +166,8 @@ CONV = Kind(
     xml=XmlElement("ConvLayer", _ATTRS, ("Weights", "Biases")),
     engine="tmvacompat.engine.conv:Conv2D",
     channels_out=True,
+    layout=_LAYOUT,
+    layout_example="CONV|10|3|3|1|1|1|1|RELU",
 )
 CONVT = Kind(
     keyword="CONVT",
@@ -166,4 +180,6 @@ CONVT = Kind(
     engine="tmvacompat.engine.conv:ConvTranspose2D",
     tmva=False,
     channels_out=True,
+    layout=_LAYOUT,
+    layout_example="CONVT|10|3|3|1|1|1|1|RELU",
 )

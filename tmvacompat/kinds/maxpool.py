@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from tmvacompat.kinds.base import Kind, Shape, XmlAttr, XmlElement, conv_output_size, image_shape
+from tmvacompat.kinds.base import Kind, LayoutField, Shape, XmlAttr, XmlElement, conv_output_size, image_shape
 
 
 @dataclass(frozen=True)
@@ -52,4 +52,11 @@ KIND = Kind(
     ),
     engine="tmvacompat.engine.conv:MaxPool2D",
     channels_out=True,
+    layout=(
+        LayoutField("filter_height", "filterH", "filter height"),
+        LayoutField("filter_width", "filterW", "filter width"),
+        LayoutField("stride_rows", "strideRows", "stride rows"),
+        LayoutField("stride_cols", "strideCols", "stride cols"),
+    ),
+    layout_example="MAXPOOL|2|2|1|1",
 )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from tmvacompat.errors import LayoutError
-from tmvacompat.kinds.base import Kind, Shape, XmlAttr, XmlElement, image_shape
+from tmvacompat.kinds.base import Kind, LayoutField, Shape, XmlAttr, XmlElement, image_shape
 
 
 @dataclass(frozen=True)
@@ -54,4 +54,11 @@ KIND = Kind(
     ),
     engine="tmvacompat.engine.conv:Padding2D",
     tmva=False,
+    layout=(
+        LayoutField("top", "top", "top padding", lo=0),
+        LayoutField("bottom", "bottom", "bottom padding", lo=0),
+        LayoutField("left", "left", "left padding", lo=0),
+        LayoutField("right", "right", "right padding", lo=0),
+    ),
+    layout_example="PADDING2D|1|1|1|1",
 )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from tmvacompat.errors import LayoutError
-from tmvacompat.kinds.base import Kind, MatrixShapes, Shape, XmlAttr, XmlElement, size_of
+from tmvacompat.kinds.base import Kind, LayoutField, MatrixShapes, Shape, XmlAttr, XmlElement, size_of
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,18 @@ def _attrs(kind: str) -> tuple[XmlAttr, ...]:
     )
 
 
+def _layout(kind: str) -> tuple[LayoutField, ...]:
+    flags = [("remember_state", "rememberState"), ("return_sequence", "returnSequence")]
+    if kind == "GRU":
+        flags.append(("reset_gate_after", "resetGateAfter"))
+    return (
+        LayoutField("state_size", "stateSize", "state size"),
+        LayoutField("input_size", "inputSize", "input size"),
+        LayoutField("time_steps", "timeSteps", "time steps"),
+        *(LayoutField(field, token, token, "flag", optional=True) for field, token in flags),
+    )
+
+
 def _kind(keyword: str, spec: type) -> Kind:
     return Kind(
         keyword=keyword,
@@ -141,6 +153,8 @@ def _kind(keyword: str, spec: type) -> Kind:
         event_values=event_values,
         xml=XmlElement(f"{keyword}Layer", _attrs(keyword), _MATRICES[keyword]),
         engine=f"tmvacompat.engine.recurrent:{keyword}",
+        layout=_layout(keyword),
+        layout_example=f"{keyword}|12|1|10|0|1",
     )
 
 

@@ -21,19 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tmvacompat.errors import LayoutError, SizeLimitError, WeightFileError
-from tmvacompat.kinds import BY_ELEMENT, KINDS, kind_of
+from tmvacompat.kinds import kind_of
 from tmvacompat.kinds.base import as_triple
 
 Shape = tuple[int, int, int]
-
-#: XML element name per spec kind (ConvTransposeLayer, AddLayer and ConcatLayer are tmvacompat extensions:
-#: TMVA::Reader cannot load files that contain them).
-ELEMENT_OF_KIND: dict[str, str] = {keyword: kind.xml.element for keyword, kind in KINDS.items()}
-KIND_OF_ELEMENT: dict[str, str] = {element: kind.keyword for element, kind in BY_ELEMENT.items()}
-#: Elements only tmvacompat writes (TMVA::Reader refuses them).
-EXTENSION_ELEMENTS = frozenset(k.xml.element for k in KINDS.values() if k.xml.extension)
-#: Matrix children per element, in TMVA's write order.
-MATRIX_NAMES: dict[str, tuple[str, ...]] = {k.xml.element: k.xml.matrices for k in KINDS.values()}
 
 
 def _size(shape: Shape) -> int:

@@ -325,7 +325,8 @@ class Model:
         Raises:
             WeightFileError: names the layer and the matrix.
         """
-        from tmvacompat.weightfile.layers_xml import ELEMENT_OF_KIND, expected_shapes, matrix_fits
+        from tmvacompat.kinds import KINDS
+        from tmvacompat.weightfile.layers_xml import expected_shapes, matrix_fits
 
         net = self.network
         if len(net.params) != len(net.layers):
@@ -335,7 +336,7 @@ class Model:
         shape = net.input_layout
         labelled = {"INPUT": shape}
         for i, (spec, p) in enumerate(zip(net.layers, net.params, strict=True)):
-            where = f"Weights/{ELEMENT_OF_KIND.get(spec.kind, spec.kind)}[{i}]"
+            where = f"Weights/{KINDS[spec.kind].xml.element if spec.kind in KINDS else spec.kind}[{i}]"
             want, out = expected_shapes(spec, shape, labelled, where=where)
             if set(p) != set(want):
                 raise WeightFileError(

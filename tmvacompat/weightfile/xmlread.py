@@ -36,7 +36,6 @@ from tmvacompat.kinds import BY_ELEMENT
 from tmvacompat.kinds.base import XmlAttr
 from tmvacompat.specs import ACTIVATION_NAMES, DenseSpec
 from tmvacompat.weightfile.layers_xml import (
-    MATRIX_NAMES,
     check_budget,
     expected_shapes,
     layer_event_values,
@@ -491,7 +490,7 @@ def read_dl_network(el: ET.Element, where: str) -> NetworkInfo:
         parameters += sum(r * c for r, c in want.values())
         check_budget(event_values, parameters, w)
         p = {}
-        for mname in MATRIX_NAMES[lel.tag]:
+        for mname in BY_ELEMENT[lel.tag].xml.matrices:
             ok = partial(matrix_fits, spec, mname, want[mname], in_shape=shape)  # BNORM, CONVT allow more
             p[mname] = _read_matrix(lel, mname, want[mname], w, dtype, allowed=lambda r, c, ok=ok: ok((r, c)))
         layers.append(spec)

@@ -29,7 +29,8 @@ import numpy as np
 
 from tmvacompat.atomicfile import atomic_path
 from tmvacompat.errors import WeightFileError
-from tmvacompat.weightfile.layers_xml import ELEMENT_OF_KIND, MATRIX_NAMES, layer_attributes
+from tmvacompat.kinds import KINDS
+from tmvacompat.weightfile.layers_xml import layer_attributes
 
 PRECISIONS = ("lossless", "tmva")
 
@@ -180,11 +181,12 @@ def network_node(tag: str, net, precision: str) -> _Node:
     )
     mat_fmt = "%.6e" if net.dtype == np.float32 else "%.15e"
     for i, (spec, p) in enumerate(zip(net.layers, net.params, strict=True)):
-        element = ELEMENT_OF_KIND.get(spec.kind)
-        if element is None:
+        kind = KINDS.get(spec.kind)
+        if kind is None:
             raise WeightFileError(
-                f"layer {i} has unknown kind {spec.kind!r}", where="Weights", expected=sorted(ELEMENT_OF_KIND)
+                f"layer {i} has unknown kind {spec.kind!r}", where="Weights", expected=sorted(KINDS)
             )
+        element, matrices = kind.xml.element, kind.xml.matrices
         where = f"Weights/{element}[{i}]"
         attrs = []
         for k, v in layer_attributes(spec):
@@ -193,13 +195,13 @@ def network_node(tag: str, net, precision: str) -> _Node:
             else:
                 attrs.append((k, str(v)))
         lnode = node.add(element, attrs)
-        for name in MATRIX_NAMES[element]:
+        for name in matrices:
             if name not in p:
                 raise WeightFileError(
                     f"layer {i} has no parameter {name!r}",
                     where=where,
                     token=name,
-                    expected=list(MATRIX_NAMES[element]),
+                    expected=list(matrices),
                 )
             arr = np.asarray(p[name])
             if arr.ndim != 2:
