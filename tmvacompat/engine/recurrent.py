@@ -47,8 +47,6 @@ Example:
 
 from __future__ import annotations
 
-from math import prod
-
 import numpy as np
 from numba import njit
 
@@ -56,6 +54,7 @@ from tmvacompat.engine.activations import fast_tanh
 from tmvacompat.engine.base import Layer
 from tmvacompat.engine.views import flat
 from tmvacompat.errors import LayoutError, TrainingError
+from tmvacompat.kinds import KINDS
 
 #: LSTM: XML name -> (role, shape kind); "in" = (state, input), "state" = (state, state), "bias" = (state, 1).
 #: Roles: W* input weights, U* state weights, b* biases of the gates i(nput), f(orget), c(andidate), o(utput).
@@ -237,16 +236,9 @@ class RecurrentLayer(Layer):
         self.state_size, self.input_size, self.time_steps = int(state_size), int(input_size), int(time_steps)
         T, S = self.time_steps, self.state_size
         shape = (T, self.input_size) if input_shape is None else tuple(int(s) for s in input_shape)
-        if prod(shape) != T * self.input_size:
-            raise LayoutError(
-                f"{self.kind}|{S}|{self.input_size}|{T} needs events of {T} x {self.input_size} = "
-                f"{T * self.input_size} values (InputLayout={T}|{self.input_size}), got input shape {shape} "
-                f"({prod(shape)} values)",
-                token=self.kind,
-                expected=[f"input shape ({T}, {self.input_size})"],
-            )
-        out = (T, S) if return_sequence else (S,)
-        super().__init__(shape, out, dtype)
+        kind = KINDS[self.kind]
+        spec = kind.spec(S, self.input_size, T, return_sequence=bool(return_sequence))
+        super().__init__(shape, kind.output_shape(spec, shape, ()), dtype)
         self.remember_state = bool(remember_state)
         self.return_sequence = bool(return_sequence)
         self.params = {}
