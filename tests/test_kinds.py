@@ -165,7 +165,7 @@ SCALE = Kind(
     spec=ScaleSpec,
     output_shape=lambda spec, in_shape, sources: tuple(in_shape),
     param_shapes=_scale_params,
-    xml=XmlElement("ScaleLayer", (XmlAttr("Factor", "factor", lo=1),), ("Gain", "Bias"), extension=True),
+    xml=XmlElement("ScaleLayer", (XmlAttr("Factor", "factor", lo=1),), ("Gain", "Bias")),
     engine=f"{__name__}:Scale",
     tmva=False,
     layout=(LayoutField("factor", "factor", "scale factor"),),

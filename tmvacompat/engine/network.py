@@ -163,7 +163,7 @@ class Network:
             prev = shapes[i - 1]
             srcs: tuple[int, ...] = (i - 1,)
             kwargs = {"dtype": dtype, "nvar": nvar, "n_outputs": n_outputs}
-            if kind in ("ADD", "CONCAT"):
+            if hasattr(spec, "sources"):  # a graph node (ADD, CONCAT): reads labelled outputs too
                 extra = []
                 for label in spec.sources:
                     if label not in labels:

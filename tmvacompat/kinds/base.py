@@ -3,13 +3,14 @@
 A layer kind is one TMVA keyword (``DENSE``, ``CONV``, ...). Its module in :mod:`tmvacompat.kinds` holds
 everything about it that is not a numerical kernel: the spec dataclass, the parameter shapes, the output
 shape (the one rule the engine, the weight-file reader and the model all use), how it is written as a weight
-file element, and which engine class computes it. This module imports only :mod:`tmvacompat.errors`, so
-every layer of the package (the engine included) may use the kinds, as it may use :mod:`tmvacompat.specs`.
+file element, its Layout fields, and which engine class computes it. The kinds import only
+:mod:`tmvacompat.errors` (and :mod:`tmvacompat._formula`, plain arithmetic), so every layer of the package,
+the engine included, may use them, as it may use :mod:`tmvacompat.specs`.
 
 Shapes are per event and in the engine's form: ``(n,)`` for a vector, ``(time, features)`` for a sequence,
 ``(depth, height, width)`` for an image. Weight files track ``(depth, height, width)`` triples instead
-(TMVA's convention); :func:`as_triple` converts, and every rule here gives the same answer for a shape and
-its triple.
+(TMVA's convention); :func:`as_triple` converts, and every rule here gives the same answer, up to
+:func:`as_triple`, for a shape and its triple.
 
 Example:
     >>> conv_output_size(16, 3, 1, 1)
@@ -85,13 +86,12 @@ class XmlAttr:
 @dataclass(frozen=True)
 class XmlElement:
     """A kind's weight-file element: its name, attributes in TMVA's write order (an optional ``Name``
-    attribute, a graph label, follows them), matrix children in write order, and whether only tmvacompat
-    writes it (``extension``: TMVA::Reader refuses the file)."""
+    attribute, a graph label, follows them) and matrix children in write order. Whether TMVA::Reader can
+    read it is the kind's ``tmva`` flag."""
 
     element: str
     attrs: tuple[XmlAttr, ...] = ()
     matrices: tuple[str, ...] = ()
-    extension: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,9 @@ class Kind:
             ``param_shapes`` says ``want`` (exact equality unless the kind allows more).
         event_values: ``(spec, in_shape, out_shape) -> int``, the values one event needs in this layer
             (output plus scratch), for the memory budget.
-        tmva: whether real TMVA (MethodDL) knows the keyword.
+        tmva: whether real TMVA (MethodDL, TMVA::Reader) knows the keyword and its element; layouts and
+            files with other kinds are flagged as tmvacompat-only
+            (:func:`~tmvacompat.layout.extension_layers`).
         channels_out: whether a BNORM right after this layer normalises per channel (TMVA's DeepNet.h).
         layout: the fields of its ``Layout`` token after the keyword, which :mod:`tmvacompat.layout` parses
             and writes; None for the kinds whose grammar is irregular (DENSE's free order and width

@@ -176,7 +176,7 @@ CONVT = Kind(
     param_shapes=convt_param_shapes,
     accepts=_convt_accepts,
     event_values=convt_event_values,
-    xml=XmlElement("ConvTransposeLayer", _ATTRS, ("Weights", "Biases"), extension=True),
+    xml=XmlElement("ConvTransposeLayer", _ATTRS, ("Weights", "Biases")),
     engine="tmvacompat.engine.conv:ConvTranspose2D",
     tmva=False,
     channels_out=True,

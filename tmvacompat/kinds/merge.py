@@ -68,7 +68,7 @@ ADD = Kind(
     keyword="ADD",
     spec=AddSpec,
     output_shape=add_output_shape,
-    xml=XmlElement("AddLayer", _SOURCES, extension=True),
+    xml=XmlElement("AddLayer", _SOURCES),
     engine="tmvacompat.engine.shape:Add",
     tmva=False,
 )
@@ -76,7 +76,7 @@ CONCAT = Kind(
     keyword="CONCAT",
     spec=ConcatSpec,
     output_shape=concat_output_shape,
-    xml=XmlElement("ConcatLayer", _SOURCES, extension=True),
+    xml=XmlElement("ConcatLayer", _SOURCES),
     engine="tmvacompat.engine.shape:Concat",
     tmva=False,
 )
