@@ -64,6 +64,7 @@ def test_engine_weight_files_and_kind_give_the_closed_form_output_shape(spec, in
     want, out3 = expected_shapes(spec, triple, {})
     assert out3 == (1,) * (3 - len(out)) + out
     layer = Network.build([spec], in_shape, dtype=np.float64).layers[0]
+    assert list(layer.params) == list(want) == list(kind.xml.matrices)  # the engine's names, in TMVA's order
     if spec.kind != "BNORM":  # the engine may pick the other legal normalisation dimension
         assert {k: v.shape for k, v in layer.params.items()} == want
 
