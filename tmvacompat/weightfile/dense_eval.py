@@ -100,7 +100,7 @@ class WeightFileEvaluator:
         self.nin = self.engine.nin
         self.nout = self.engine.nout
         self.check_nan = bool(check_nan)
-        self._float32 = self.dtype == np.float32  # once: comparing a dtype with a type costs a microsecond
+        self._float32 = self.dtype == np.float32  # decided once, not per event
 
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         """(outputs (n, nout) in the network dtype, number of NaN rows, their outputs NaN) for a float32
