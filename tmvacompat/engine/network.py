@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from tmvacompat.engine.base import Layer
-from tmvacompat.errors import LayoutError, OptionError
+from tmvacompat.errors import EngineConfigError, LayoutError
 
 #: spec kind -> "module:Class"; every class has ``from_spec(spec, input_shape, *, dtype, nvar, n_outputs)``
 LAYER_BUILDERS: dict[str, str] = {
@@ -333,9 +333,11 @@ class Network:
         probs = [float(p) for p in drop_probs]
         for i, p in enumerate(probs):
             if not 0.0 <= p < 1.0:
-                raise OptionError(
-                    f"DropConfig entry {i} is {p}; a drop probability must be in [0, 1)",
-                    token=str(p),
+                raise EngineConfigError(
+                    f"drop probability {i} is {p}; it must be in [0, 1)",
+                    parameter="drop_probs",
+                    value=p,
+                    index=i,
                     expected=["0 <= p < 1"],
                 )
         # entries beyond the number of layers are ignored

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from tmvacompat.errors import OptionError, TrainingError, closest
+from tmvacompat.errors import EngineConfigError, TrainingError, closest
 
 SGD, ADAM, ADAGRAD, RMSPROP, ADADELTA = range(5)
 #: TMVA ``EOptimizer`` values
@@ -169,7 +169,7 @@ UPDATE_KERNELS = (sgd_update, adam_update, adagrad_update, rmsprop_update, adade
 
 
 def optimizer_code(name: str | int) -> int:
-    """Optimizer keyword (``"ADAM"``) or TMVA code -> code. Unknown names raise OptionError.
+    """Optimizer keyword (``"ADAM"``) or TMVA code -> code. Unknown names raise EngineConfigError.
 
     TMVA itself silently turns unknown names into ADAM; the option layer decides whether to mirror that.
 
@@ -181,9 +181,10 @@ def optimizer_code(name: str | int) -> int:
     key = str(name).strip().upper()
     if key in OPTIMIZER_CODES:
         return OPTIMIZER_CODES[key]
-    raise OptionError(
+    raise EngineConfigError(
         f"unknown optimizer {name!r}",
-        token=str(name),
+        parameter="optimizer",
+        value=name,
         expected=closest(key, OPTIMIZER_CODES) or list(OPTIMIZER_CODES),
     )
 
@@ -201,8 +202,11 @@ def regularization_code(name: str | int | None) -> int:
     key = str(name).strip().upper()
     if key in REGULARIZATION_CODES:
         return REGULARIZATION_CODES[key]
-    raise OptionError(
-        f"unknown regularization {name!r}", token=str(name), expected=list(REGULARIZATION_CODES)
+    raise EngineConfigError(
+        f"unknown regularization {name!r}",
+        parameter="regularization",
+        value=name,
+        expected=list(REGULARIZATION_CODES),
     )
 
 
@@ -228,9 +232,10 @@ def resolve_optimizer_params(name: str, params: Mapping[str, float] | None = Non
             k = rest
         kl = k.lower()
         if kl not in out:
-            raise OptionError(
+            raise EngineConfigError(
                 f"unknown {opt} parameter {key!r}",
-                token=str(key),
+                parameter="optimizer_params",
+                value=key,
                 expected=[f"{opt}_{p}" for p in out] or ["(none)"],
             )
         out[kl] = float(value)
