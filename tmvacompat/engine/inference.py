@@ -275,19 +275,6 @@ def pack_dense(
     return np.concatenate(chunks), lay
 
 
-def _is_plain_dense(net: Any) -> bool:
-    from tmvacompat.engine.dense import Dense
-
-    layers = getattr(net, "layers", None)
-    return bool(
-        layers
-        and getattr(net, "is_stack", False)
-        and len(getattr(net, "input_shape", ())) == 1
-        and all(type(la) is Dense and set(la.params) == {"Weights", "Biases"} for la in layers)
-        and np.dtype(net.dtype) in (np.float32, np.float64)
-    )
-
-
 def _in_blocks(n: int, chunk: int, run: Callable[[int, int, int], int]) -> int:
     """``run(start, stop, block)`` on chunk-aligned row blocks of ``n`` rows, one per engine thread when
     ``n`` is at least :data:`PARALLEL_MIN_ROWS` (:func:`~tmvacompat.engine.parallel.run_blocks`); the sum
@@ -310,7 +297,7 @@ class DensePredictor:
     """
 
     def __init__(self, net: Any, chunk: int = CHUNK) -> None:
-        if not _is_plain_dense(net):
+        if not getattr(net, "dense_stack", False):
             raise TrainingError(
                 "DensePredictor needs a plain stack of DENSE layers on a flat input", token=repr(net)
             )
