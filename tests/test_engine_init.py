@@ -9,7 +9,7 @@ import pytest
 
 from tmvacompat.engine.init import init_matrix, init_method, initialize
 from tmvacompat.engine.network import Network
-from tmvacompat.errors import OptionError
+from tmvacompat.errors import EngineConfigError
 from tmvacompat.specs import DenseSpec
 
 M, N = 300, 400  # rows = fan-out, columns = fan-in
@@ -80,8 +80,9 @@ def test_codes_and_names():
         "XAVIER",
         "XAVIERUNIFORM",
     ]
-    with pytest.raises(OptionError, match="XAVIER"):
+    with pytest.raises(EngineConfigError, match="XAVIER") as err:
         init_method("XAVEIR")
+    assert err.value.parameter == "initialization"
 
 
 def test_initialize_network_in_place():

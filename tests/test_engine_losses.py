@@ -21,7 +21,7 @@ from tmvacompat.engine.losses import (
     softmax_cross_entropy,
     softmax_cross_entropy_grad,
 )
-from tmvacompat.errors import OptionError, TrainingError
+from tmvacompat.errors import EngineConfigError, TrainingError
 
 EPS = 1e-6
 
@@ -96,8 +96,9 @@ def test_float32_and_out_buffer(batch):
 def test_get_loss_names():
     assert get_loss("R")[0] is mse and get_loss("sumofsquares")[0] is mse
     assert get_loss("MUTUALEXCLUSIVE")[0] is softmax_cross_entropy
-    with pytest.raises(OptionError, match="CROSSENTROPY"):
+    with pytest.raises(EngineConfigError, match="CROSSENTROPY") as err:
         get_loss("CROSSENTROPI")
+    assert err.value.parameter == "loss"
 
 
 def test_kl_divergence_closed_form_and_gradients(batch):

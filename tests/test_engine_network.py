@@ -7,7 +7,7 @@ import pytest
 from gradcheck import numerical_gradient
 
 from tmvacompat.engine.network import Network
-from tmvacompat.errors import LayoutError, OptionError
+from tmvacompat.errors import EngineConfigError, LayoutError
 from tmvacompat.specs import (
     AddSpec,
     ConcatSpec,
@@ -191,8 +191,9 @@ def test_dropout_semantics_and_determinism():
     rng = np.random.default_rng(26)
     net = Network.build([DenseSpec(1, "LINEAR")], (4000,), dtype=np.float64)
     net.layers[0].params["Weights"][...] = 1.0
-    with pytest.raises(OptionError):
+    with pytest.raises(EngineConfigError) as err:
         net.set_dropout([1.0])
+    assert (err.value.parameter, err.value.index, err.value.value) == ("drop_probs", 0, 1.0)
     net.set_dropout([0.25])
     net.set_rng(3)
     x = np.ones((2, 4000))

@@ -15,7 +15,7 @@ from tmvacompat.engine.optimizers import (
     regularization_term,
     resolve_optimizer_params,
 )
-from tmvacompat.errors import OptionError
+from tmvacompat.errors import EngineConfigError
 from tmvacompat.specs import TrainingPhase
 
 W0 = np.array([[0.5, -1.0, 0.0], [2.0, 0.25, -0.75]])
@@ -236,13 +236,16 @@ def test_state_resets_and_phase_factory():
     assert opt2.hyper == {"eps": 1e-4}
 
 
-def test_bad_names_raise_option_errors():
-    with pytest.raises(OptionError, match="ADAM"):
+def test_bad_names_raise_engine_errors():
+    with pytest.raises(EngineConfigError, match="ADAM") as err:
         Optimizer([], "ADAMM")
-    with pytest.raises(OptionError, match="regularization"):
+    assert (err.value.parameter, err.value.value) == ("optimizer", "ADAMM")
+    with pytest.raises(EngineConfigError, match="regularization") as err:
         Optimizer([], "SGD", regularization="L3")
-    with pytest.raises(OptionError, match="ADAM_beta1"):
+    assert (err.value.parameter, err.value.value) == ("regularization", "L3")
+    with pytest.raises(EngineConfigError, match="ADAM_beta1") as err:
         resolve_optimizer_params("ADAM", {"ADAM_beta3": 0.5})
+    assert (err.value.parameter, err.value.value) == ("optimizer_params", "ADAM_beta3")
 
 
 def test_only_trainable_parameters_are_updated():

@@ -28,10 +28,10 @@ train(net, X, Y, None, X, Y, None, loss="C", phases=[TrainingPhase(batch_size=8,
       test_repetitions=1)], seed=1)
 DensePredictor(net)(X)
 layers = [(la.params["Weights"], la.params["Biases"], la.activation) for la in net.layers]
-ev = DenseEvaluator(layers, np.float32, output_function="S", normalize=(np.zeros(3, np.float32),
-                    np.ones(3, np.float32)))
+one = np.ones(3, np.float32)
+ev = DenseEvaluator(layers, np.float32, affine=(0 * one, one, -one), affine_float32=True, final="sigmoid")
 ev.evaluate(X)
-ev.evaluate_buffers([np.ones(1, np.float32)] * 3)
+ev.workspace()[2]()
 print(json.dumps({f.__name__: sum(f.stats.cache_misses.values()) for f in (fused_batches, dense_infer)}))
 """
 

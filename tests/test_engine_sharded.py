@@ -78,7 +78,7 @@ def test_sharded_equals_whole_batch_lean(B, threads):
         assert ft.shards == (1 if th == 1 else shard_count(B, threads))
         total, bad, _ = ft.run(X, Y, w, perm, 0, 4)
         assert bad == -1 and ft.opt.t == 4
-        runs.append((_params(ft), total, ft.G.copy(), ft.opt.slots[0].state2.copy()))
+        runs.append((_params(ft), total, ft.net.G.copy(), ft.opt.slots[0].state2.copy()))
     (p1, l1, g1, v1), (p2, l2, g2, v2) = runs
     assert runs[1][0] is not None and np.max(np.abs(p1 - p2)) < 1e-12
     assert l2 == pytest.approx(l1, rel=1e-12)

@@ -25,10 +25,11 @@ from tmvacompat.engine.inference import (
     scratch_size,
 )
 from tmvacompat.engine.network import Network
-from tmvacompat.errors import InputDataError, TrainingError
+from tmvacompat.errors import EngineConfigError, InputDataError, TrainingError
 from tmvacompat.reader import Reader
 from tmvacompat.specs import ACTIVATION_CODES, ConvSpec, DenseSpec
 from tmvacompat.weightfile import Model, load_weights
+from tmvacompat.weightfile.dense_eval import WeightFileEvaluator
 from tmvacompat.weightfile.model import NAN_RESPONSE, apply_output_function
 
 MULTI_DIR = VECTORS / "nasufsonmez_multiclass"
@@ -128,7 +129,7 @@ def test_fused_normalize_is_bitwise_chain_forward():
     chain = TransformChain.fit(x, items="N", variables=[f"v{i}" for i in range(NVAR)])
     t = chain.transforms[0]
     norm = t._offset_scale(t.pick(-1), np.arange(NVAR))
-    ev = DenseEvaluator([(np.eye(NVAR), np.zeros(NVAR), 0)], np.float32, normalize=norm)
+    ev = WeightFileEvaluator([(np.eye(NVAR), np.zeros(NVAR), 0)], np.float32, normalize=norm)
     for n in (1, 3, 400):
         out, nbad = ev.evaluate(x[:n])
         assert nbad == 0
@@ -298,7 +299,7 @@ def test_refresh_copies_the_new_weights_and_the_old_copy_is_not_read_after():
 def test_pack_dense_checks_layer_sizes():
     with pytest.raises(TrainingError, match="layer 1 has 4 inputs"):
         pack_dense([(np.ones((3, 2)), np.zeros(3), 0), (np.ones((1, 4)), np.zeros(1), 0)], np.float32)
-    P, lay = pack_dense([(np.ones((2, 2)), np.zeros(2), 0)], np.float32, output_function="M")
+    P, lay = pack_dense([(np.ones((2, 2)), np.zeros(2), 0)], np.float32, final="softmax")
     out = np.empty((1, 2), np.float32)
     dense_infer(np.array([[1.0, -1.0]], np.float32), out, P, lay, np.empty(4096, np.float32))
     np.testing.assert_allclose(out, apply_output_function(np.zeros((1, 2), np.float32), "M"))
@@ -336,28 +337,32 @@ def test_real_classifier_fast_equals_generic():
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
-def test_raw_outputs_and_a_weight_files_input_and_output_steps():
+def test_raw_outputs_and_the_generic_input_and_final_steps():
     layers = [(np.ones((3, 2)), np.zeros(3), 3), (np.ones((1, 3)), np.zeros(1), 0)]
-    # the engine's own predictor: raw outputs, no transformation, no NaN check
+    # the engine's own predictor: raw outputs, no input step
     P, lay = pack_dense(layers, np.float32)
     out = np.empty((9, 1), np.float32)
     x = np.random.default_rng(0).standard_normal((9, 2)).astype(np.float32)
-    dense_infer(x, out, P, lay, np.empty(scratch_size(lay), np.float32))
+    assert dense_infer(x, out, P, lay, np.empty(scratch_size(lay), np.float32)) == 0
     np.testing.assert_allclose(out[:, 0], np.tanh(x @ np.ones((2, 3))) @ np.ones(3), rtol=1e-5)
-    # a weight file's network: Normalize, sigmoid output and the NaN check
-    P, lay = pack_dense(layers, np.float32, output_function="S", check_nan=True,
-                        normalize=(np.zeros(2, np.float32), np.ones(2, np.float32)))  # fmt: skip
+    # an affine input step (x - 1) * 0.5 + 2 and a final sigmoid; a NaN row stays in its row
+    one = np.ones(2, np.float32)
+    P, lay = pack_dense(layers, np.float32, affine=(one, one / 2, 2 * one), final="sigmoid")
     x[3, 1] = np.nan
-    nbad = dense_infer(x, out, P, lay, np.empty(scratch_size(lay), np.float32))
-    assert nbad == 1 and np.isnan(out[3, 0]) and np.isfinite(np.delete(out[:, 0], 3)).all()
-    want = 1 / (1 + np.exp(-(np.tanh((x - 1) @ np.ones((2, 3))) @ np.ones(3))))
+    assert dense_infer(x, out, P, lay, np.empty(scratch_size(lay), np.float32)) == 0
+    want = 1 / (1 + np.exp(-(np.tanh(((x - 1) * 0.5 + 2) @ np.ones((2, 3))) @ np.ones(3))))
     np.testing.assert_allclose(np.delete(out[:, 0], 3), np.delete(want, 3), rtol=1e-5)
+    with pytest.raises(EngineConfigError, match="final activation") as err:
+        pack_dense(layers, np.float32, final="S")  # TMVA's output-function letters are not engine words
+    assert err.value.parameter == "final"
+    with pytest.raises(InputDataError, match="offset, scale, shift"):
+        pack_dense(layers, np.float32, affine=(one, one))
 
 
 def test_read_only_inputs_evaluate_like_writable_ones():
     # arrays from uproot or np.frombuffer are often read-only; the kernel's parts called by address declare
     # the input read-only, so both kinds reach them
-    ev = DenseEvaluator(
+    ev = WeightFileEvaluator(
         [(np.ones((3, 2)), np.zeros(3), 3), (np.ones((1, 3)), np.zeros(1), 0)],
         np.float32,
         output_function="S",
@@ -413,7 +418,7 @@ def test_kernel_refuses_arrays_it_cannot_read_by_flat_position_and_the_predictor
 
 def test_dense_evaluator_names_inputs_of_the_wrong_shape():
     ev = DenseEvaluator([(np.ones((2, 3)), np.zeros(2), 0)], np.float32)
-    assert ev.evaluate(np.ones((2, 3), np.float32))[0].tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    assert ev.evaluate(np.ones((2, 3), np.float32)).tolist() == [[3.0, 3.0], [3.0, 3.0]]
     for bad in (np.ones((2, 4), np.float32), np.ones(3, np.float32), np.ones((1, 3, 1), np.float32)):
         with pytest.raises(InputDataError, match=r"takes \(events, 3\) matrices"):
             ev.evaluate(bad)

@@ -10,9 +10,10 @@ from threadpoolctl import threadpool_info
 
 from tmvacompat.engine import inference
 from tmvacompat.engine.blas import single_threaded_blas
-from tmvacompat.engine.inference import PARALLEL_MIN_ROWS, DenseEvaluator, DensePredictor, row_blocks
+from tmvacompat.engine.inference import PARALLEL_MIN_ROWS, DensePredictor, row_blocks
 from tmvacompat.engine.network import Network
 from tmvacompat.specs import DenseSpec
+from tmvacompat.weightfile.dense_eval import WeightFileEvaluator
 
 
 def test_row_blocks_are_chunk_aligned_and_cover_every_row():
@@ -60,7 +61,7 @@ def test_split_inference_leaves_blas_alone(monkeypatch):
 def test_split_evaluation_counts_nan_rows_in_every_block(monkeypatch):
     rng = np.random.default_rng(1)
     layers = [(rng.normal(size=(8, 4)), rng.normal(size=8), 3), (rng.normal(size=(1, 8)), np.zeros(1), 0)]
-    ev = DenseEvaluator(layers, np.float32, output_function="S", chunk=128)
+    ev = WeightFileEvaluator(layers, np.float32, output_function="S", chunk=128)
     x = rng.normal(size=(2 * PARALLEL_MIN_ROWS, 4)).astype(np.float32)
     bad = [3, PARALLEL_MIN_ROWS + 7, 2 * PARALLEL_MIN_ROWS - 1]
     x[bad, 1] = np.nan

@@ -107,6 +107,53 @@ class TrainingError(TMVACompatError):
     """Training could not go on (NaN/inf loss, too few events for a batch)."""
 
 
+class EngineConfigError(TMVACompatError):
+    """The network engine was given a setting it does not have: an unknown optimizer, loss, regularization
+    or initialisation, an unknown hyper-parameter, a value out of range.
+
+    The engine knows its own parameters only, not TMVA's option names; the methods layer, which turns TMVA
+    options into engine calls, re-raises it as an :class:`OptionError` naming the TMVA key.
+
+    Attributes (besides :class:`TMVACompatError`'s):
+        parameter: the engine parameter that was wrong (``"optimizer"``, ``"loss"``, ``"drop_probs"``, ...).
+        value: the value it was given.
+        index: the position of the value in a sequence parameter (``drop_probs``), else None.
+
+    >>> err = EngineConfigError("unknown optimizer 'ADAMM'", parameter="optimizer", value="ADAMM",
+    ...                         expected=["ADAM"])
+    >>> err.parameter, err.value, str(err)
+    ('optimizer', 'ADAMM', "unknown optimizer 'ADAMM'; expected one of: ADAM")
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str,
+        value: object = None,
+        index: int | None = None,
+        expected: Sequence[str] | None = None,
+        token: str | None = None,
+    ) -> None:
+        self.parameter = parameter
+        self.value = value
+        self.index = index
+        super().__init__(message, token=str(value) if token is None and value is not None else token,
+                         expected=expected)  # fmt: skip
+
+    def __reduce__(self):
+        return (
+            _rebuild_engine,
+            (self.message, self.parameter, self.value, self.index, self.expected, self.token),
+        )
+
+
+def _rebuild_engine(message, parameter, value, index, expected, token):
+    return EngineConfigError(
+        message, parameter=parameter, value=value, index=index, expected=expected, token=token
+    )
+
+
 class InputFileNotFoundError(InputDataError, FileNotFoundError):
     """An input ROOT file does not exist (also a builtin ``FileNotFoundError``)."""
 
@@ -131,6 +178,7 @@ __all__ = [
     "WeightFileError",
     "InputDataError",
     "TrainingError",
+    "EngineConfigError",
     "InputFileNotFoundError",
     "InputNotFoundError",
     "WeightFileNotFoundError",

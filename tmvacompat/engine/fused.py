@@ -5,17 +5,18 @@ dense layer (``np.dot`` into preallocated buffers, bias, activation with the vec
 dropout on layer inputs, loss and its gradient, backward (all in :func:`_batch_step`), and the optimizer
 step of :mod:`tmvacompat.engine.optimizers`.
 
-Everything the kernel touches lives in a few flat arrays (parameters, gradients, the two optimizer states,
-one workspace) addressed through offset tables, so the kernel compiles once per float type and training
-array layout whatever the depth of the network, and one compiled kernel serves every activation, loss and
-optimizer (small integer codes). :class:`FusedDenseTrainer` copies the Network's Dense parameters and the
-:class:`~tmvacompat.engine.optimizers.Optimizer`'s state in before each call and back out after it, so
-the generic layer path and this path are interchangeable at every call boundary and give the same numbers
-(the same matrix products -- OpenBLAS, or :mod:`tmvacompat.engine.gemm` for the gradients of batches up to
-64 events, chosen by the same rule, :func:`~tmvacompat.engine.gemm.use_gemm` -- loss kernels and update
-kernel in the same order: bitwise equal, except that width-1 layers -- a classifier's output -- use small
-loops instead of three BLAS calls whose fixed cost dominates at small batches, which changes the rounding
-of those sums). Dropout draws the same uniforms from the same kind of generator, in the same order, as
+Everything the kernel touches lives in a few flat arrays, passed as small named tuples (:class:`Batches`,
+:class:`Flat`, :class:`Plan`, :class:`Step`): the network's own parameters and gradients (``Network.P`` /
+``Network.G``, of which the layers' ``params`` and ``grads`` are views), the optimizer's two states (laid
+out like ``P``) and one workspace, addressed through a per-layer offset table. So the kernel compiles once
+per float type and training array layout whatever the depth of the network, one compiled kernel serves
+every activation, loss and optimizer (small integer codes), and nothing is copied between the generic
+layer path and this one: both read and write the same arrays and give the same numbers (the same matrix
+products -- OpenBLAS, or :mod:`tmvacompat.engine.gemm` for the gradients of batches up to 64 events,
+chosen by the same rule, :func:`~tmvacompat.engine.gemm.use_gemm` -- loss kernels and update kernel in the
+same order: bitwise equal, except that width-1 layers -- a classifier's output -- use small loops instead
+of three BLAS calls whose fixed cost dominates at small batches, which changes the rounding of those sums).
+Dropout draws the same uniforms from the same kind of generator, in the same order, as
 :meth:`Network.forward` (batch by batch, layer by layer), so with the same seed the masks agree too.
 
 On several threads, batches of at least ``2 *`` :data:`SHARD_MIN_ROWS` events go to
@@ -44,7 +45,7 @@ import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -200,18 +201,77 @@ def _outer(dz, w, dx):
             dx[i, c] = d * w[c]
 
 
-@njit(cache=True, error_model="numpy")
-def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep, loss_code, small, gscale):
-    """Forward, loss and backward of the ``nb`` events ``perm[base:base + nb]``: the gradients into ``G``.
+class Batches(NamedTuple):
+    """The training arrays of a kernel call and how its batches are taken from them."""
 
-    ``ws``/``lay``: a workspace laid out for ``R >= nb`` rows; ``r0``: the first row of these events within
-    their batch and ``ubase`` that batch's offset in ``U`` (dropout uniforms are drawn per whole batch, so a
-    shard of a batch takes its rows' share). ``loss_code``: :data:`LOSS_CODES`. Where ``small`` and
+    X: np.ndarray  #: inputs (events, nin), C-contiguous, network dtype
+    Y: np.ndarray  #: targets (events, nout)
+    w: np.ndarray  #: event weights (events,)
+    perm: np.ndarray  #: int64 event order; batch b is ``perm[b * B:(b + 1) * B]``
+    U: np.ndarray  #: dropout uniforms of the call's batches, ``drop_stride`` per batch
+    drop_stride: int
+    B: int  #: batch size
+
+
+class Flat(NamedTuple):
+    """The network's flat parameters and gradients and the optimizer's states (same layout: every weight
+    matrix, then every bias)."""
+
+    P: np.ndarray
+    G: np.ndarray
+    S1: np.ndarray
+    S2: np.ndarray
+    n_weights: int  #: ``P[:n_weights]`` are the weights (regularised), the rest the biases
+
+
+class Plan(NamedTuple):
+    """What one batch step does: the per-layer table ``lay`` (sizes, activation, parameter and workspace
+    offsets; columns ``L_*``), the keep probability of each layer's input, the loss, and whether batches
+    are small enough for :mod:`tmvacompat.engine.gemm`'s gradient products."""
+
+    lay: np.ndarray
+    keep: np.ndarray
+    loss_code: int
+    small: bool
+
+
+class Step(NamedTuple):
+    """The optimizer: its code, hyper-parameter arrays for weights and biases, and what Adam's
+    bias-corrected rate needs."""
+
+    code: int
+    hpW: np.ndarray
+    hpB: np.ndarray
+    lr: float
+    beta1: float
+    beta2: float
+
+
+class Shards(NamedTuple):
+    """The sharded kernel's extras: gradients of shards 1.. (shard 0 writes the network's ``G``), one
+    workspace per shard (laid out for ``R`` rows), the parallel update ranges and a loss per shard."""
+
+    GX: np.ndarray
+    WS: np.ndarray
+    R: int
+    chunks: np.ndarray
+    lbuf: np.ndarray
+
+
+@njit(cache=True, error_model="numpy")
+def _batch_step(data, base, nb, R, r0, ubase, P, G, ws, plan, gscale):
+    """Forward, loss and backward of the ``nb`` events ``data.perm[base:base + nb]``: gradients into ``G``.
+
+    ``ws``: a workspace laid out by ``plan.lay`` for ``R >= nb`` rows; ``r0``: the first row of these
+    events within their batch and ``ubase`` that batch's offset in ``data.U`` (dropout uniforms are drawn
+    per whole batch, so a shard of a batch takes its rows' share). Where ``plan.small`` and
     :func:`~tmvacompat.engine.gemm.use_gemm` agree, :func:`~tmvacompat.engine.gemm.gemm_tn` / ``gemm_nn``
-    compute the gradient products instead of BLAS. ``gscale``: factor on the loss gradient (a
-    shard's share of the batch, ``nb / B``; 1 for a whole batch). Returns the loss of these events; when it
-    is not finite, nothing is back-propagated.
+    compute the gradient products instead of BLAS. ``gscale``: factor on the loss gradient (a shard's
+    share of the batch, ``nb / B``; 1 for a whole batch). Returns the loss of these events; when it is not
+    finite, nothing is back-propagated.
     """
+    X, Y, wts, perm, U = data.X, data.Y, data.w, data.perm, data.U
+    lay, keep, small = plan.lay, plan.keep, plan.small
     L = lay.shape[0]
     nin = X.shape[1]
     nout = Y.shape[1]
@@ -253,7 +313,7 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
         if code != 0:
             act_forward(code, z, view2d(ws, lay[l, L_A], nb, m))
     out = view2d(ws, lay[L - 1, L_A], nb, nout)
-    lb = _loss(loss_code, out, yb, wb, gout, want_grad)
+    lb = _loss(plan.loss_code, out, yb, wb, gout, want_grad)
     if not np.isfinite(lb):
         return lb
     if gscale != 1.0:
@@ -299,224 +359,102 @@ def _batch_step(X, Y, wts, perm, base, nb, R, r0, U, ubase, P, G, ws, lay, keep,
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # a few lines: no compile of its own
-def _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2):
+def _next_step(t, opt):
     """Step ``t + 1`` of the optimizer: for Adam, its bias-corrected rate into both hyperparameter arrays.
     Returns the new step count."""
     t += 1
-    if opt_code == ADAM:
-        alpha = lr * math.sqrt(1.0 - math.pow(beta2, float(t))) / (1.0 - math.pow(beta1, float(t)))
-        hpW[HP_ALPHA] = alpha
-        hpB[HP_ALPHA] = alpha
+    if opt.code == ADAM:
+        b1, b2 = opt.beta1, opt.beta2
+        alpha = opt.lr * math.sqrt(1.0 - math.pow(b2, float(t))) / (1.0 - math.pow(b1, float(t)))
+        opt.hpW[HP_ALPHA] = alpha
+        opt.hpB[HP_ALPHA] = alpha
     return t
 
 
 @njit(cache=True, error_model="numpy")
-def fused_batches(
-    X,
-    Y,
-    wts,
-    perm,
-    b0,
-    b1,
-    U,
-    drop_stride,
-    P,
-    G,
-    S1,
-    S2,
-    ws,
-    lay,
-    keep,
-    n_weights,
-    B,
-    opt_code,
-    hpW,
-    hpB,
-    t0,
-    lr,
-    beta1,
-    beta2,
-    loss_code,
-    small,
-):
-    """Train batches ``b0 .. b1-1`` of the permutation ``perm`` with batch size ``B``.
+def fused_batches(data, b0, b1, t0, flat, ws, plan, opt):
+    """Train batches ``b0 .. b1-1`` of ``data`` (:class:`Batches`) from optimizer step ``t0``.
 
-    ``P``/``G``/``S1``/``S2``: flat parameters, gradients and optimizer states, all weight matrices first
-    (``n_weights`` elements), then all biases; ``ws``: flat workspace; ``lay``: per-layer sizes and offsets
-    (columns ``L_*``); ``U``: dropout uniforms of these batches, ``drop_stride`` per batch, layer l's at
-    ``lay[l, L_U]`` within a batch; ``keep``: keep probability of each layer's input.
-    ``opt_code``: the optimizer, whose update runs on the weights and on the biases with their
-    hyperparameters ``hpW``/``hpB``; ``loss_code``: :data:`LOSS_CODES`; ``small``: see :func:`_batch_step`.
-    One compiled kernel serves every activation, loss and optimizer.
+    ``flat``: the :class:`Flat` parameters, gradients and optimizer states; ``ws``: a flat workspace laid
+    out by ``plan`` (:class:`Plan`) for whole batches; ``opt``: the :class:`Step` whose update runs on the
+    weights and on the biases with their hyperparameters. One compiled kernel serves every activation,
+    loss and optimizer.
     Returns (sum of batch losses, -1, new step t), or (the non-finite loss, its batch index, t) when a
     batch loss is NaN/inf; that batch is not back-propagated or applied.
     """
+    P, G, S1, S2, nw = flat.P, flat.G, flat.S1, flat.S2, flat.n_weights
+    B = data.B
+    nP = P.size
     t = t0
     total = 0.0
-    nP = P.size
     for b in range(b0, b1):
-        lb = _batch_step(
-            X,
-            Y,
-            wts,
-            perm,
-            b * B,
-            B,
-            B,
-            B - B,
-            U,
-            (b - b0) * drop_stride,
-            P,
-            G,
-            ws,
-            lay,
-            keep,
-            loss_code,
-            small,
-            1.0,
-        )
+        lb = _batch_step(data, b * B, B, B, B - B, (b - b0) * data.drop_stride, P, G, ws, plan, 1.0)
         if not np.isfinite(lb):
             return lb, b, t
         total += lb
         # optimizer step: all weight matrices in one call, all biases in another
-        t = _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2)
-        _update(opt_code, P[:n_weights], G[:n_weights], S1[:n_weights], S2[:n_weights], hpW)
-        _update(opt_code, P[n_weights:nP], G[n_weights:nP], S1[n_weights:nP], S2[n_weights:nP], hpB)
+        t = _next_step(t, opt)
+        _update(opt.code, P[:nw], G[:nw], S1[:nw], S2[:nw], opt.hpW)
+        _update(opt.code, P[nw:nP], G[nw:nP], S1[nw:nP], S2[nw:nP], opt.hpB)
     return total, -1, t
 
 
 # nogil: a thread's first BLAS call looks the routine up with the GIL, which the kernel must not hold
 @njit(cache=True, error_model="numpy", parallel=True, nogil=True)
-def fused_batches_sharded(
-    X,
-    Y,
-    wts,
-    perm,
-    b0,
-    b1,
-    U,
-    drop_stride,
-    P,
-    GS,
-    S1,
-    S2,
-    WS,
-    lay,
-    keep,
-    n_weights,
-    B,
-    R,
-    chunks,
-    opt_code,
-    hpW,
-    hpB,
-    t0,
-    lr,
-    beta1,
-    beta2,
-    loss_code,
-    small,
-    lbuf,
-):
-    """:func:`fused_batches` with every batch split into ``S = GS.shape[0]`` near-equal shards of rows that
-    run in parallel, each on one thread with single-threaded products (data parallelism in one thread pool:
-    the caller limits BLAS to one thread). Shard ``s`` writes its gradients into ``GS[s]`` and uses
-    workspace ``WS[s]`` (laid out by ``lay`` for ``R`` rows); the gradients are then summed into ``GS[0]``
-    in shard order, and the optimizer steps over the parameter ranges ``chunks`` in parallel (element-wise,
-    so the same bits as one range). For a given ``S`` the
-    result does not depend on the thread count; against the unsharded kernel it differs only by how the
-    batch sums are grouped. ``lbuf``: float64 scratch of ``S`` losses. Returns as :func:`fused_batches`.
+def fused_batches_sharded(data, b0, b1, t0, flat, sh, plan, opt):
+    """:func:`fused_batches` with every batch split into ``S = sh.WS.shape[0]`` near-equal shards of rows
+    that run in parallel, each on one thread with single-threaded products (data parallelism in one thread
+    pool: the caller limits BLAS to one thread). Shard 0 writes its gradients into ``flat.G``, shard
+    ``s > 0`` into ``sh.GX[s - 1]``, each with workspace ``sh.WS[s]`` (:class:`Shards`); the gradients are
+    then summed into ``flat.G`` in shard order, and the optimizer steps over the parameter ranges
+    ``sh.chunks`` in parallel (element-wise, so the same bits as one range). For a given ``S`` the result
+    does not depend on the thread count; against the unsharded kernel it differs only by how the batch
+    sums are grouped. Returns as :func:`fused_batches`.
     """
-    S = GS.shape[0]
+    P, G, S1, S2, nw = flat.P, flat.G, flat.S1, flat.S2, flat.n_weights
+    GX, WS, R, chunks, lbuf = sh.GX, sh.WS, sh.R, sh.chunks, sh.lbuf
+    B = data.B
+    S = WS.shape[0]
     t = t0
     total = 0.0
     for b in range(b0, b1):
         for s in prange(S):
             r0 = B * s // S
             nb = B * (s + 1) // S - r0
-            ub = (b - b0) * drop_stride
-            lbuf[s] = _batch_step(
-                X,
-                Y,
-                wts,
-                perm,
-                b * B + r0,
-                nb,
-                R,
-                r0,
-                U,
-                ub,
-                P,
-                GS[s],
-                WS[s],
-                lay,
-                keep,
-                loss_code,
-                small,
-                nb / B,
-            )
+            ub = (b - b0) * data.drop_stride
+            gs = G if s == 0 else GX[s - 1]
+            lbuf[s] = _batch_step(data, b * B + r0, nb, R, r0, ub, P, gs, WS[s], plan, nb / B)
         lb = 0.0
         for s in range(S):
             lb += lbuf[s] * ((B * (s + 1) // S - B * s // S) / B)
         if not np.isfinite(lb):
             return lb, b, t
         total += lb
-        t = _next_step(t, opt_code, hpW, hpB, lr, beta1, beta2)
-        # the shard gradients summed into GS[0] in shard order, then the update over the ranges ``chunks``
-        G = GS[0]
+        t = _next_step(t, opt)
+        # the shard gradients summed into G in shard order, then the update over the ranges ``chunks``
         for c in prange(chunks.shape[0]):
             lo = chunks[c, 0]
             hi = chunks[c, 1]
             g = G[lo:hi]
-            for s in range(1, S):
-                gs = GS[s, lo:hi]
+            for s in range(S - 1):
+                gx = GX[s, lo:hi]
                 for i in range(hi - lo):
-                    g[i] += gs[i]
-            _update(opt_code, P[lo:hi], g, S1[lo:hi], S2[lo:hi], hpW if lo < n_weights else hpB)
+                    g[i] += gx[i]
+            _update(opt.code, P[lo:hi], g, S1[lo:hi], S2[lo:hi], opt.hpW if lo < nw else opt.hpB)
     return total, -1, t
 
 
 def can_fuse(net: Any, loss: str = "C", optimizer: Any = None) -> bool:
-    """Whether the fused path can train ``net``: a plain stack of Dense layers on a flat input, a loss in
-    ``C``/``R``/``S``, float32/float64, and (if given) an optimizer whose slots are exactly the layers'
-    Weights/Biases with one dtype.
+    """Whether the fused path can train ``net``: a plain stack of Dense layers on a flat input
+    (``Network.dense_stack``), a loss in ``C``/``R``/``S``, and (if given) an optimizer built on this
+    network (its states mirror the network's ``P``).
 
     >>> can_fuse(object(), "C")
     False
     """
-    from tmvacompat.engine.dense import Dense
-
-    layers = getattr(net, "layers", None)
-    if not layers or not getattr(net, "is_stack", False) or loss not in LOSS_CODES:
+    if loss not in LOSS_CODES or not getattr(net, "dense_stack", False):
         return False
-    if len(getattr(net, "input_shape", ())) != 1:
-        return False
-    if any(type(layer) is not Dense for layer in layers):
-        return False
-    if any(set(layer.params) != {"Weights", "Biases"} for layer in layers):
-        return False
-    if np.dtype(net.dtype) not in (np.float32, np.float64):
-        return False
-    if optimizer is not None:
-        names = [(s.layer, s.name) for s in optimizer.slots]
-        want = [(i, n) for i in range(len(layers)) for n in ("Weights", "Biases")]
-        if sorted(names) != sorted(want) or len(optimizer.dtypes) != 1:
-            return False
-    return True
-
-
-def _layout(layers: list[Any]) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int, int]:
-    """Offsets of every Weights and Biases block in the flat parameter array: weights first, then biases."""
-    w_off, b_off = [], []
-    pos = 0
-    for la in layers:
-        w_off.append((pos, la.params["Weights"].size))
-        pos += la.params["Weights"].size
-    n_weights = pos
-    for la in layers:
-        b_off.append((pos, la.params["Biases"].size))
-        pos += la.params["Biases"].size
-    return w_off, b_off, n_weights, pos
+    return optimizer is None or getattr(optimizer, "net", None) is net
 
 
 _shard_launch = threading.Lock()
@@ -598,11 +536,13 @@ def _update_chunks(n_weights: int, n_par: int, shards: int) -> np.ndarray:
 
 
 class FusedDenseTrainer:
-    """Flat buffers and offsets for :func:`fused_batches`: one network, optimizer, batch size and dropout.
+    """Runs :func:`fused_batches` on a network's own ``P`` / ``G`` and its optimizer's ``S1`` / ``S2``: one
+    network, optimizer, batch size and dropout. Nothing is copied in or out: after :meth:`run` the layers'
+    ``params`` and ``grads`` (views of ``P`` / ``G``) and the optimizer's state hold the new values.
 
     Args:
         net: a network for which :func:`can_fuse` is true.
-        optimizer: the :class:`Optimizer` of the phase (its state is copied in and out, its ``t`` advanced).
+        optimizer: the :class:`Optimizer` of the phase, built on ``net`` (its ``t`` is advanced).
         loss: ``C``, ``R`` or ``S``.
         batch_size: events per batch.
         keep: keep probability of each layer's input (1 - DropConfig entry; 1 = no dropout).
@@ -637,49 +577,46 @@ class FusedDenseTrainer:
         if not can_fuse(net, loss, optimizer):
             raise TrainingError(
                 "network/optimizer/loss not supported by the fused dense path (it needs a plain stack of "
-                "DENSE layers, loss C/R/S and one float type)",
+                "DENSE layers, loss C/R/S and an optimizer built on that network)",
                 token=str(loss),
             )
         self.net = net
         self.opt = optimizer
-        self.loss_code = LOSS_CODES[loss]
         self.B = B = int(batch_size)
         dt = self.dtype = np.dtype(net.dtype)
         layers = self.layers = list(net.layers)
         L = len(layers)
-        self.keep = np.ones(L, dtype=dt)
+        keep_arr = np.ones(L, dtype=dt)
         for i, k in enumerate((keep or [])[:L]):
-            self.keep[i] = k
-        self.w_off, self.b_off, self.n_weights, n_par = _layout(layers)
-        self.P = np.empty(n_par, dt)
-        self.S1 = np.empty(n_par, dt)
-        self.S2 = np.empty(n_par, dt)
-        slot = {(s.layer, s.name): s for s in optimizer.slots}
-        self._slots = [(slot[(i, "Weights")], self.w_off[i]) for i in range(L)]
-        self._slots += [(slot[(i, "Biases")], self.b_off[i]) for i in range(L)]
+            keep_arr[i] = k
+        self.keep = keep_arr
+        self.n_weights = net.n_regularized
         self.shards = S = shard_count(B, threads)
         self.R = R = -(-B // S)  # workspace rows: a whole batch, or the largest shard
-        self.lay, size, self.drop_stride = _plan(layers, self.keep, R, B)
-        self.lay[:, L_W] = [o for o, _ in self.w_off]
-        self.lay[:, L_B] = [o for o, _ in self.b_off]
-        if S > 1:  # shard s: gradients GS[s], workspace WS[s]; the sum ends in GS[0], which is G
-            self.GS = np.zeros((S, n_par), dt)
-            self.G = self.GS[0]
-            self.WS = np.zeros((S, size), dt)
-            self.ws = self.WS[0]
-            self._chunks = _update_chunks(self.n_weights, n_par, S)
-            self._lbuf = np.zeros(S)
-        else:
-            self.G = np.zeros(n_par, dt)
-            self.ws = np.zeros(size, dt)
-        self.hpW = optimizer.hyper_array(dt, True)
-        self.hpB = optimizer.hyper_array(dt, False)
-        self._no_u = np.zeros(1, dt)
+        lay, size, self.drop_stride = _plan(layers, keep_arr, R, B)
+        lay[:, L_W] = [net.entry(i, "Weights").offset for i in range(L)]
+        lay[:, L_B] = [net.entry(i, "Biases").offset for i in range(L)]
         # batches small enough for engine/gemm.py's gradient products (see _batch_step)
-        self.small = R <= GEMM_MAX_BATCH
+        self.plan = Plan(lay, keep_arr, LOSS_CODES[loss], R <= GEMM_MAX_BATCH)
+        self.flat = Flat(net.P, net.G, optimizer.S1, optimizer.S2, self.n_weights)
         h = optimizer.hyper
-        self._beta1 = float(h.get("beta1", 0.0))
-        self._beta2 = float(h.get("beta2", 0.0))
+        hpW, hpB = optimizer.hyper_array(dt, True), optimizer.hyper_array(dt, False)
+        b1, b2 = float(h.get("beta1", 0.0)), float(h.get("beta2", 0.0))
+        self.step = Step(optimizer.code, hpW, hpB, optimizer.learning_rate, b1, b2)
+        self.sh: Shards | None = None
+        if S > 1:
+            n_par = net.P.size
+            self.sh = Shards(np.zeros((S - 1, n_par), dt), np.zeros((S, size), dt), R,
+                             _update_chunks(self.n_weights, n_par, S), np.zeros(S))  # fmt: skip
+            self.ws = self.sh.WS[0]
+        else:
+            self.ws = np.zeros(size, dt)
+        self._no_u = np.zeros(1, dt)
+
+    @property
+    def lay(self) -> np.ndarray:
+        """The per-layer table of :class:`Plan` (columns ``L_*``)."""
+        return self.plan.lay
 
     # views into the workspace, for tests and debugging
     def buffer(self, layer: int, what: str) -> np.ndarray:
@@ -691,38 +628,16 @@ class FusedDenseTrainer:
         off = int(self.lay[layer, col])
         return self.ws[off : off + self.R * n].reshape(self.R, n)
 
-    def _copy_in(self) -> None:
-        for s, (off, n) in self._slots:
-            self.P[off : off + n] = s.param.reshape(-1)
-            self.S1[off : off + n] = s.state1.reshape(-1)
-            self.S2[off : off + n] = s.state2.reshape(-1)
-
-    def _copy_out(self) -> None:
-        for s, (off, n) in self._slots:
-            s.param.reshape(-1)[...] = self.P[off : off + n]
-            s.grad.reshape(-1)[...] = self.G[off : off + n]
-            s.state1.reshape(-1)[...] = self.S1[off : off + n]
-            s.state2.reshape(-1)[...] = self.S2[off : off + n]
-
     def group_size(self, n_batches: int) -> int:
         """Batches per kernel call: all without dropout, else bounded by :data:`MAX_GROUP_UNIFORMS`."""
         if self.drop_stride == 0:
             return max(1, n_batches)
         return max(1, min(n_batches, MAX_GROUP_UNIFORMS // self.drop_stride))
 
-    def _kernel_args(self, X, Y, w, perm, b0, b1, U) -> tuple:
-        ptrs = (self.loss_code, self.small)
-        if self.shards > 1:
-            return (
-                X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.GS, self.S1, self.S2, self.WS,
-                self.lay, self.keep, self.n_weights, self.B, self.R, self._chunks, self.opt.code, self.hpW,
-                self.hpB, self.opt.t, self.opt.learning_rate, self._beta1, self._beta2, *ptrs, self._lbuf,
-            )  # fmt: skip
-        return (
-            X, Y, w, perm, b0, b1, U, self.drop_stride, self.P, self.G, self.S1, self.S2, self.ws, self.lay,
-            self.keep, self.n_weights, self.B, self.opt.code, self.hpW, self.hpB, self.opt.t,
-            self.opt.learning_rate, self._beta1, self._beta2, *ptrs,
-        )  # fmt: skip
+    def _call(self, data: Batches, b0: int, b1: int) -> tuple[float, int, int]:
+        if self.sh is not None:
+            return fused_batches_sharded(data, b0, b1, self.opt.t, self.flat, self.sh, self.plan, self.step)
+        return fused_batches(data, b0, b1, self.opt.t, self.flat, self.ws, self.plan, self.step)
 
     @property
     def kernel(self) -> Any:
@@ -744,7 +659,7 @@ class FusedDenseTrainer:
     def prepare(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray) -> None:
         """Compile (or load from Numba's cache) the kernel for training arrays like these, by calling it on
         zero batches (no effect)."""
-        self.kernel(*self._kernel_args(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), 0, 0, self._no_u))
+        self._call(Batches(X[:0], Y[:0], w[:0], np.zeros(0, np.int64), self._no_u, 0, self.B), 0, 0)
 
     def run(
         self,
@@ -768,25 +683,21 @@ class FusedDenseTrainer:
         total = 0.0
         g = self.group_size(b1 - b0)
         start = b0
-        self._copy_in()
-        try:
-            while start < b1:
-                stop = min(b1, start + g)
-                if self.drop_stride:
-                    if rng is None:
-                        raise TrainingError("dropout needs a random generator", token="rng")
-                    U = rng.random((stop - start) * self.drop_stride, dtype=self.dtype.type)
-                else:
-                    U = self._no_u
-                with self._launch():
-                    s, bad, t = self.kernel(*self._kernel_args(X, Y, w, perm, start, stop, U))
-                self.opt.t = int(t)
-                if bad >= 0:
-                    return total, int(bad), float(s)
-                total += s
-                start = stop
-        finally:
-            self._copy_out()
+        while start < b1:
+            stop = min(b1, start + g)
+            if self.drop_stride:
+                if rng is None:
+                    raise TrainingError("dropout needs a random generator", token="rng")
+                U = rng.random((stop - start) * self.drop_stride, dtype=self.dtype.type)
+            else:
+                U = self._no_u
+            with self._launch():
+                s, bad, t = self._call(Batches(X, Y, w, perm, U, self.drop_stride, self.B), start, stop)
+            self.opt.t = int(t)
+            if bad >= 0:
+                return total, int(bad), float(s)
+            total += s
+            start = stop
         return total, -1, 0.0
 
 

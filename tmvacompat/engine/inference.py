@@ -1,39 +1,39 @@
-"""Fast inference for plain dense stacks: input transformation, every layer and the output function in one
-Numba call.
+"""Fast inference for plain dense stacks: an optional affine input step, every layer and an optional final
+activation in one Numba call.
 
 :func:`dense_infer` is the kernel. Everything it reads lives in one flat parameter array ``P`` (per layer:
-the biases; the weights as TMVA stores them (m, k) for layers narrower than a panel, the transposed
-weights (k, m) packed in panels (:func:`~tmvacompat.engine.gemm.pack_panels`) for wider ones; then,
-optionally, the Normalize offsets and doubled scales of the input) addressed through a small int64 table
-``lay`` (row 0 a header, one row per layer), so there is one compiled signature per float type whatever
-the network. The kernel takes them and its scratch ``buf`` as arguments.
+the biases; the weights as stored (m, k) for layers narrower than a panel, the transposed weights (k, m)
+packed in panels (:func:`~tmvacompat.engine.gemm.pack_panels`) for wider ones; then, optionally, the
+offsets, scales and shifts of the affine input step) addressed through a small int64 table ``lay`` (row 0 a
+header, one row per layer), so there is one compiled signature per float type whatever the network. The
+kernel takes them and its scratch ``buf`` as arguments.
 
 * Row blocks of at least :data:`SMALL_ROWS` events go through
   :func:`~tmvacompat.engine.gemm.gemm_panels` (tiles of 6 rows x 16 outputs in registers, the bias in the
   accumulators, weights packed once per network), then the activation kernel over the block (faster
   than ``np.dot``, which packs the weights on every call, with a separate bias pass).
-* Smaller blocks (one event from the Reader, a handful of rows) go through
-  :func:`~tmvacompat.engine.gemm.gemv_panels`: the same panels, four at a time, so that one row still
-  keeps eight multiply-add chains in flight.
+* Smaller blocks (one event, a handful of rows) go through :func:`~tmvacompat.engine.gemm.gemv_panels`:
+  the same panels, four at a time, so that one row still keeps eight multiply-add chains in flight.
 * Layers narrower than two vectors (a classifier's output, a few classes) take one vector dot product per
   output and row (:func:`~tmvacompat.engine.gemm.gemv_narrow`).
 * Every output element is computed with the same operations wherever its row is (block sizes, chunks
   and threads do not change results). The sums run in another order than BLAS's, so results agree with
   the generic path to float32 rounding.
-* The Normalize transformation (TMVA's ``(x - min) * (2 / (max - min)) - 1`` in float32) is done row by row
-  with exactly the float32 operations of :class:`tmvacompat.data.transforms.NormalizeTransform`; rows with
-  a NaN input are evaluated as zeros and their outputs set to NaN (the caller turns them into TMVA's -999).
-* The output function (TMVA's 'I', 'S' sigmoid, 'M' softmax) is applied in place on the output rows.
-* One compiled kernel per float type serves every network: activations, the input preparation and the
-  output function are chosen by the codes of the table.
+* The affine input step computes ``(x - offset) * scale + shift`` per input, in that order, each operation
+  rounded to the arithmetic type (float32, or the network's type); rows are independent, so a NaN input
+  only reaches the outputs of its own row.
+* The final activation (:data:`FINAL_ACTIVATIONS`: ``"sigmoid"`` ``1 / (1 + exp(-z))`` per output or
+  ``"softmax"`` over each row, both with the exact ``exp``) is applied in place on the output rows.
+* One compiled kernel per float type serves every network: activations, the input step and the final
+  activation are chosen by the codes of the table.
 * Inputs of at least :data:`PARALLEL_MIN_ROWS` rows are split into one block per thread of the engine
   (Numba's thread count) with starts on chunk boundaries: the kernel releases the GIL, each block runs on
   its own thread with its own scratch, and every chunk is computed exactly as in a single call (the same
   bits).
 
 :class:`DensePredictor` wraps the kernel for an engine :class:`~tmvacompat.engine.network.Network` (raw
-outputs, no transformation); :class:`DenseEvaluator` is what :class:`tmvacompat.weightfile.model.Model`
-and the Reader use (transformation + output function, per-thread scratch).
+outputs); :class:`DenseEvaluator` evaluates given layers with the input step and final activation (thread
+safe, scratch per thread).
 
 Example:
     >>> import numpy as np
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,7 @@ from tmvacompat.engine.activations import IDENTITY, act_forward
 from tmvacompat.engine.gemm import _lanes, gemm_panels, gemv_narrow, gemv_panels, pack_panels, panel_width
 from tmvacompat.engine.parallel import row_blocks, run_blocks, threads
 from tmvacompat.engine.views import view2d
-from tmvacompat.errors import InputDataError, TrainingError
+from tmvacompat.errors import EngineConfigError, InputDataError, TrainingError
 
 #: row blocks smaller than this use matrix-vector loops instead of the register tiles of gemm_panels
 SMALL_ROWS = 8
@@ -68,57 +69,47 @@ CHUNK = 192
 PARALLEL_MIN_ROWS = 4096
 #: what :func:`dense_infer` returns for inputs or outputs of the wrong shape or layout
 BAD_ARGUMENTS = -1
-#: output-function codes of the header (TMVA's EOutputFunction 'I', 'S', 'M')
-OUTPUT_CODES: dict[str, int] = {"I": 0, "S": 1, "M": 2}
+#: final activations the kernel applies to its output rows, and their header codes
+FINAL_ACTIVATIONS: dict[str | None, int] = {None: 0, "sigmoid": 1, "softmax": 2}
 
 # header row (row 0 of ``lay``)
-H_L, H_NIN, H_NOUT, H_OUTFN, H_NORM, H_CHUNK, H_WMAX, H_CHECK = range(8)
+H_L, H_NIN, H_NOUT, H_FINAL, H_AFFINE, H_CHUNK, H_WMAX, H_AFF32 = range(8)
 # layer rows (rows 1..L of ``lay``)
 C_M, C_K, C_CODE, C_W, C_B, C_WP = range(6)
 N_COLS = 8  # the header row has eight entries
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _prepare_inputs(X, s, P, lay, a):
-    """Rows ``s .. s + len(a)`` of ``X`` into ``a``, with the Normalize transformation where the header has
-    one; a row with a NaN input becomes zeros (transformed). Returns the number of such rows."""
+def affine_rows(X, s, P, lay, a):
+    """Rows ``s .. s + len(a)`` of ``X`` through the header's affine step into ``a``: ``(x - offset) * scale
+    + shift`` per input, each operation rounded to float32 when the header says so (else computed in
+    ``a``'s type)."""
     rows, nin = a.shape
-    noff = lay[0, H_NORM]
-    f32one = np.float32(1)
-    off = P[max(noff, 0) : max(noff, 0) + nin]
-    scale2 = P[max(noff, 0) + nin : max(noff, 0) + 2 * nin]
-    nbad = 0
-    for i in range(rows):
-        bad = False
-        xi = X[s + i]
-        for j in range(nin):
-            if np.isnan(xi[j]):
-                bad = True
-        ai = a[i]
-        if bad:
-            nbad += 1
-            for j in range(nin):
-                x0 = np.float32(0)
-                ai[j] = x0 if noff < 0 else (x0 - np.float32(off[j])) * np.float32(scale2[j]) - f32one
-        elif noff >= 0:
-            # the float32 operations of NormalizeTransform.apply, in its order
+    o = lay[0, H_AFFINE]
+    off = P[o : o + nin]
+    scale = P[o + nin : o + 2 * nin]
+    shift = P[o + 2 * nin : o + 3 * nin]
+    if lay[0, H_AFF32] != 0:
+        for i in range(rows):
+            xi = X[s + i]
+            ai = a[i]
             for j in range(nin):
                 t = np.float32(xi[j]) - np.float32(off[j])
-                t = t * np.float32(scale2[j])
-                ai[j] = t - f32one
-        else:
+                t = t * np.float32(scale[j])
+                ai[j] = t + np.float32(shift[j])
+    else:
+        for i in range(rows):
+            xi = X[s + i]
+            ai = a[i]
             for j in range(nin):
-                ai[j] = xi[j]
-    return nbad
+                ai[j] = (xi[j] - off[j]) * scale[j] + shift[j]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _finish_rows(X, s, lay, out, nbad):
-    """The header's output function on the output rows ``out`` (rows ``s ..`` of ``X``); then, when the
-    header asks for the NaN check and ``nbad`` rows so far had a NaN input, NaN outputs for those rows."""
+def final_rows(code, out):
+    """The final activation ``code`` (:data:`FINAL_ACTIVATIONS`) in place on the rows of ``out``."""
     one = out.dtype.type(1)
     rows, m = out.shape
-    code = lay[0, H_OUTFN]
     if code == 1:
         for i in range(rows):
             for j in range(m):
@@ -135,15 +126,6 @@ def _finish_rows(X, s, lay, out, nbad):
                 t += out[i, j]
             for j in range(m):
                 out[i, j] = out[i, j] / t
-    if lay[0, H_CHECK] != 0 and nbad > 0:
-        nin = X.shape[1]
-        for i in range(rows):
-            xi = X[s + i]
-            for j in range(nin):
-                if np.isnan(xi[j]):
-                    for c in range(m):
-                        out[i, c] = np.nan
-                    break
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -160,8 +142,7 @@ def dense_infer(X, out, P, lay, buf):
     """Outputs of a dense stack for every row of ``X`` into ``out``: the network's ``P`` and ``lay`` (see
     the module doc), flat scratch ``buf`` of at least :func:`scratch_size` elements.
 
-    ``X`` and ``out`` are C-contiguous (rows are read and written by flat position). Returns the number of
-    rows that had a NaN input (their outputs are NaN) when the header asks for the check, else 0;
+    ``X`` and ``out`` are C-contiguous (rows are read and written by flat position). Returns 0, or
     :data:`BAD_ARGUMENTS` (nothing computed) when ``X`` or ``out`` does not have the table's columns, the
     same rows and consecutive rows (the callers' fast paths leave these checks to it: they cost nothing
     here).
@@ -173,15 +154,14 @@ def dense_infer(X, out, P, lay, buf):
         return BAD_ARGUMENTS
     chunk = lay[0, H_CHUNK]
     region = chunk * lay[0, H_WMAX]
-    prepare = lay[0, H_NORM] >= 0 or lay[0, H_CHECK] != 0
-    finish = lay[0, H_OUTFN] != 0 or lay[0, H_CHECK] != 0
-    nbad = 0
+    affine = lay[0, H_AFFINE] >= 0
+    final = lay[0, H_FINAL]
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
         rows = e - s
-        if prepare:
+        if affine:
             a = view2d(buf, 3 * region, rows, nin)
-            nbad += _prepare_inputs(X, s, P, lay, a)
+            affine_rows(X, s, P, lay, a)
         else:
             a = X[s:e]
         for l in range(L):
@@ -211,9 +191,9 @@ def dense_infer(X, out, P, lay, buf):
                     for j in range(m):
                         y[i, j] = z[i, j]
             a = y
-        if finish:
-            _finish_rows(X, s, lay, out[s:e], nbad)
-    return nbad
+        if final != 0:
+            final_rows(final, out[s:e])
+    return 0
 
 
 def scratch_size(lay: np.ndarray) -> int:
@@ -231,23 +211,26 @@ def pack_dense(
     layers: list[tuple[np.ndarray, np.ndarray, int]],
     dtype,
     *,
-    output_function: str = "I",
-    normalize: tuple[np.ndarray, np.ndarray] | None = None,
+    affine: tuple[Any, Any, Any] | None = None,
+    affine_float32: bool = False,
+    final: str | None = None,
     chunk: int = CHUNK,
-    check_nan: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Build the flat parameters ``P`` and the table ``lay`` of :func:`dense_infer`.
 
-    ``layers``: (weights (m, k), biases (m,) or (m, 1), activation code) per layer. ``normalize``: the
-    float32 (offset, doubled scale) per input of a Normalize transformation. ``output_function``: 'I', 'S'
-    or 'M'.
+    ``layers``: (weights (m, k), biases (m,) or (m, 1), activation code) per layer. ``affine``: (offset,
+    scale, shift) per input of the affine input step (``affine_float32``: its arithmetic in float32 whatever
+    ``dtype``). ``final``: a final activation of :data:`FINAL_ACTIVATIONS`.
 
-    >>> P, lay = pack_dense([(np.ones((1, 2)), np.zeros(1), 0)], np.float32, output_function="S")
+    >>> P, lay = pack_dense([(np.ones((1, 2)), np.zeros(1), 0)], np.float32, final="sigmoid")
     >>> out = np.empty((1, 1), np.float32)
     >>> _ = dense_infer(np.zeros((1, 2), np.float32), out, P, lay, np.empty(scratch_size(lay), np.float32))
     >>> float(out[0, 0])
     0.5
     """
+    if final not in FINAL_ACTIVATIONS:
+        raise EngineConfigError(f"unknown final activation {final!r}", parameter="final", value=final,
+                                expected=[str(k) for k in FINAL_ACTIVATIONS])  # fmt: skip
     dt = np.dtype(dtype)
     L = len(layers)
     lay = np.zeros((L + 1, N_COLS), np.int64)
@@ -275,37 +258,27 @@ def pack_dense(
             pos += arr.size
     nin = int(lay[1, C_K])
     lay[0, H_L], lay[0, H_NIN], lay[0, H_NOUT] = L, nin, lay[L, C_M]
-    lay[0, H_OUTFN] = OUTPUT_CODES[output_function]
-    lay[0, H_NORM] = -1
-    if normalize is not None:
-        off, scale2 = (np.asarray(v, np.float32).reshape(-1) for v in normalize)
-        if off.size != nin or scale2.size != nin:
-            raise InputDataError(f"Normalize has {off.size} inputs, the network {nin}", token="Normalize")
-        lay[0, H_NORM] = pos
-        chunks += [off.astype(dt), scale2.astype(dt)]  # float32 values: exact in float64 too
+    lay[0, H_FINAL] = FINAL_ACTIVATIONS[final]
+    lay[0, H_AFFINE] = -1
+    if affine is not None:
+        vt = np.float32 if affine_float32 else dt
+        parts3 = [np.asarray(v, vt).reshape(-1) for v in affine]
+        if len(parts3) != 3 or any(v.size != nin for v in parts3):
+            raise InputDataError(f"the affine step needs (offset, scale, shift) of {nin} values each (the "
+                                 f"network's inputs), got sizes {[v.size for v in parts3]}",
+                                 token="affine")  # fmt: skip
+        lay[0, H_AFFINE] = pos
+        chunks += [v.astype(dt) for v in parts3]  # float32 values: exact in float64 too
+    lay[0, H_AFF32] = int(bool(affine_float32))
     lay[0, H_CHUNK] = max(1, int(chunk))
     lay[0, H_WMAX] = max(int(lay[r, C_M]) for r in range(1, L + 1))
-    lay[0, H_CHECK] = int(bool(check_nan))
     return np.concatenate(chunks), lay
-
-
-def _is_plain_dense(net: Any) -> bool:
-    from tmvacompat.engine.dense import Dense
-
-    layers = getattr(net, "layers", None)
-    return bool(
-        layers
-        and getattr(net, "is_stack", False)
-        and len(getattr(net, "input_shape", ())) == 1
-        and all(type(la) is Dense and set(la.params) == {"Weights", "Biases"} for la in layers)
-        and np.dtype(net.dtype) in (np.float32, np.float64)
-    )
 
 
 def _in_blocks(n: int, chunk: int, run: Callable[[int, int, int], int]) -> int:
     """``run(start, stop, block)`` on chunk-aligned row blocks of ``n`` rows, one per engine thread when
     ``n`` is at least :data:`PARALLEL_MIN_ROWS` (:func:`~tmvacompat.engine.parallel.run_blocks`); the sum
-    of the results (the NaN-row counts)."""
+    of the results."""
     blocks = row_blocks(n, chunk, threads() if n >= PARALLEL_MIN_ROWS else 1)
     return sum(run_blocks(blocks, run, limit_blas=False))  # the kernel calls no BLAS
 
@@ -324,7 +297,7 @@ class DensePredictor:
     """
 
     def __init__(self, net: Any, chunk: int = CHUNK) -> None:
-        if not _is_plain_dense(net):
+        if not getattr(net, "dense_stack", False):
             raise TrainingError(
                 "DensePredictor needs a plain stack of DENSE layers on a flat input", token=repr(net)
             )
@@ -422,70 +395,70 @@ class DensePredictor:
 
 
 class DenseEvaluator:
-    """A weight file's dense network with its Normalize transformation and output function, evaluated by
+    """Given dense layers with an optional affine input step and final activation, evaluated by
     :func:`dense_infer` (thread safe: the parameters are read-only, the scratch is per thread).
 
-    Inputs are float32 (n, nin) matrices (TMVA's ``Float_t`` events); NaN rows give NaN outputs and are
-    counted (see :meth:`evaluate`).
+    Arguments as for :func:`pack_dense`. Rows are independent: whatever a row holds (NaN included) changes
+    only its own outputs.
 
-    >>> ev = DenseEvaluator([(np.ones((1, 2)), np.zeros(1), 0)], np.float32, output_function="S")
-    >>> ev.evaluate(np.zeros((3, 2), np.float32))[0][:, 0].tolist()
+    >>> ev = DenseEvaluator([(np.ones((1, 2)), np.zeros(1), 0)], np.float32, final="sigmoid")
+    >>> ev.evaluate(np.zeros((3, 2), np.float32))[:, 0].tolist()
     [0.5, 0.5, 0.5]
+    >>> row, out, run = ev.workspace()
+    >>> row[0] = [1.0, 1.0]; _ = run(); round(float(out[0, 0]), 4)
+    0.8808
     """
 
     def __init__(self, layers: list[tuple[np.ndarray, np.ndarray, int]], dtype, *,
-                 output_function: str = "I", normalize: tuple[np.ndarray, np.ndarray] | None = None,
-                 chunk: int = CHUNK, check_nan: bool = True) -> None:  # fmt: skip
+                 affine: tuple[Any, Any, Any] | None = None, affine_float32: bool = False,
+                 final: str | None = None, chunk: int = CHUNK) -> None:  # fmt: skip
         self.dtype = np.dtype(dtype)
-        self.P, self.lay = pack_dense(layers, self.dtype, output_function=output_function,
-                                      normalize=normalize, chunk=chunk, check_nan=check_nan)  # fmt: skip
+        self.P, self.lay = pack_dense(layers, self.dtype, affine=affine, affine_float32=affine_float32,
+                                      final=final, chunk=chunk)  # fmt: skip
         self.nin = int(self.lay[0, H_NIN])
         self.nout = int(self.lay[0, H_NOUT])
         self.chunk = int(self.lay[0, H_CHUNK])
         self._size = scratch_size(self.lay)
         self._local = threading.local()
 
-    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """This thread's (scratch, one-event input row, one-event output row)."""
+    def _scratch(self) -> np.ndarray:
+        buf = getattr(self._local, "buf", None)
+        if buf is None:
+            buf = self._local.buf = np.empty(self._size, self.dtype)
+        return buf
+
+    def workspace(self) -> tuple[np.ndarray, np.ndarray, Callable[[], int]]:
+        """This thread's one-event (input row (1, nin), output row (1, nout), ``run``): fill the input row,
+        call ``run()`` and read the output row (valid until this thread's next ``run``). For callers that
+        evaluate one event at a time and cannot afford converting arrays on every call."""
         ws = getattr(self._local, "ws", None)
         if ws is None:
             dt = self.dtype
-            ws = (np.empty(self._size, dt), np.zeros((1, self.nin), dt), np.empty((1, self.nout), dt))
-            self._local.ws = ws
+            row, out = np.zeros((1, self.nin), dt), np.empty((1, self.nout), dt)
+            ws = self._local.ws = (
+                row,
+                out,
+                partial(dense_infer, row, out, self.P, self.lay, self._scratch()),
+            )
         return ws
 
-    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, int]:
-        """(outputs (n, nout) in the network dtype, number of NaN rows) for a float32 (n, nin) matrix."""
-        # float64 nets: the same float32 values; C order: one kernel signature per dtype
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        """Outputs (n, nout) in the network dtype for an (n, nin) matrix (converted to that dtype)."""
+        # C order: one kernel signature per dtype
         x = _c_aligned(np.ascontiguousarray(x, dtype=self.dtype))
         if x.ndim != 2 or x.shape[1] != self.nin:  # the kernel is compiled for two dimensions
             raise InputDataError(f"inputs of shape {x.shape}: the network takes (events, {self.nin}) "
                                  "matrices", token="x")  # fmt: skip
         out = np.empty((x.shape[0], self.nout), self.dtype)
         if x.shape[0] < PARALLEL_MIN_ROWS:
-            return out, dense_infer(x, out, self.P, self.lay, self._scratch()[0])
+            dense_infer(x, out, self.P, self.lay, self._scratch())
+            return out
 
         def run(a: int, b: int, k: int) -> int:  # each thread its own scratch: worker threads persist
-            return dense_infer(x[a:b], out[a:b], self.P, self.lay, self._scratch()[0])
+            return dense_infer(x[a:b], out[a:b], self.P, self.lay, self._scratch())
 
-        nbad = _in_blocks(x.shape[0], self.chunk, run)
-        return out, nbad
-
-    def evaluate_buffers(self, buffers) -> tuple[np.ndarray, int]:
-        """One event read from one-element buffers (TMVA's bound variables, converted to float32); returns
-        this thread's (1, nout) output row (valid until this thread's next call; NaN outputs for a NaN
-        input) and the number of NaN rows (0 or 1)."""
-        buf, row, out = self._scratch()
-        r = row[0]
-        if len(buffers) != self.nin:
-            raise InputDataError(f"{len(buffers)} buffers for {self.nin} variables", token="buffers")
-        if self.dtype == np.float32:
-            for j, b in enumerate(buffers):
-                r[j] = b[0]  # assignment rounds to float32
-        else:
-            for j, b in enumerate(buffers):
-                r[j] = np.float32(b[0])  # Float_t first, then the float64 net
-        return out, dense_infer(row, out, self.P, self.lay, buf)
+        _in_blocks(x.shape[0], self.chunk, run)
+        return out
 
 
 __all__ = [
@@ -497,6 +470,6 @@ __all__ = [
     "row_blocks",
     "SMALL_ROWS",
     "PARALLEL_MIN_ROWS",
-    "OUTPUT_CODES",
+    "FINAL_ACTIVATIONS",
     "BAD_ARGUMENTS",
 ]

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from tmvacompat.errors import OptionError, closest
+from tmvacompat.errors import EngineConfigError, closest
 
 #: keyword -> TMVA EInitialization character
 INIT_CODES: dict[str, str] = {
@@ -65,9 +65,10 @@ def init_method(method: str) -> str:
         return key
     if len(key) == 1 and key in _BY_CODE:
         return _BY_CODE[key]
-    raise OptionError(
+    raise EngineConfigError(
         f"unknown weight initialisation {method!r}",
-        token=str(method),
+        parameter="initialization",
+        value=method,
         expected=closest(key, INIT_CODES) or list(INIT_CODES),
     )
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit
 
-from tmvacompat.errors import OptionError, TrainingError
+from tmvacompat.errors import EngineConfigError, TrainingError
 
 
 def _prep(output, y, w):
@@ -202,7 +202,9 @@ def get_loss(name: str) -> tuple[Callable, Callable, Callable]:
         from tmvacompat.errors import closest
 
         names = list(LOSSES) + list(_ALIASES)
-        raise OptionError(f"unknown loss {name!r}", token=str(name), expected=closest(key, names) or names)
+        raise EngineConfigError(
+            f"unknown loss {name!r}", parameter="loss", value=name, expected=closest(key, names) or names
+        )
     return LOSSES[key]
 
 

@@ -5,6 +5,13 @@ a ``name`` labels its output; an :class:`~tmvacompat.specs.AddSpec` adds labelle
 network input) to the previous layer's output, a :class:`~tmvacompat.specs.ConcatSpec` concatenates them
 (flattened). Backward accumulates gradients along those edges.
 
+Parameters: the network owns two flat arrays, ``P`` (every parameter) and ``G`` (the matching gradients),
+and every layer's ``params`` / ``grads`` entries are views into them, laid out by :attr:`Network.table`:
+first the trainable regularised matrices (weights) of every layer, then the other trainable parameters
+(biases, batch-norm scales), then the rest (batch-norm running statistics). The optimizer keeps its state
+in arrays of the same layout and updates whole ranges; the fused dense trainer and the generic layer path
+both work on these same arrays, so nothing is ever copied between representations.
+
 Buffers: every layer keeps preallocated per-batch-size workspaces, so a training loop at a fixed batch size
 allocates nothing per batch on a plain stack. The arrays returned by :meth:`Network.forward` and
 :meth:`Network.backward` are those buffers: valid until the next call with the same batch size (copy them
@@ -23,13 +30,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from math import prod
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
 from tmvacompat.engine.base import Layer
-from tmvacompat.errors import LayoutError, OptionError
+from tmvacompat.errors import EngineConfigError, LayoutError
 from tmvacompat.kinds import kind_of
 
 #: label of the network input in ADD / CONCAT sources
@@ -77,6 +84,29 @@ def _mul_into(a, b, out):
         of[i] = af[i] * bf[i]
 
 
+class ParamEntry(NamedTuple):
+    """Where one parameter array of one layer lives in the network's flat ``P`` and ``G``."""
+
+    layer: int
+    name: str
+    offset: int
+    shape: tuple[int, ...]
+    regularized: bool
+    trainable: bool
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+
+def _group(layer: Layer, name: str) -> int:
+    """0: trained and regularised, 1: trained, 2: not trained (no gradient, or not in ``trainable``)."""
+    trainable = getattr(layer, "trainable", None)
+    if name not in layer.grads or (trainable is not None and name not in trainable):
+        return 2
+    return 0 if name in layer.regularized else 1
+
+
 class Network:
     """A list of engine layers in topological order with graph edges for ADD / CONCAT.
 
@@ -86,6 +116,10 @@ class Network:
         dtype: float32 (default) or float64.
         labels: label -> node index (-1 = network input, i = output of layer i).
         sources: per layer, the node indices it reads (first = previous node; ADD/CONCAT add more).
+        P / G: every parameter / gradient, flat; layers' ``params`` and ``grads`` are views of them.
+        table: one :class:`ParamEntry` per parameter array, in the order of ``P``.
+        n_regularized / n_trainable: ``P[:n_regularized]`` are the regularised trained matrices,
+            ``P[:n_trainable]`` everything an optimizer updates.
     """
 
     def __init__(
@@ -111,6 +145,68 @@ class Network:
         self._drop_active = [False] * len(self.layers)
         self._last_batch = 0
         self._node_out: list[np.ndarray | None] = [None] * len(self.layers)
+        self._bind_flat()
+
+    def _bind_flat(self) -> None:
+        """Move every layer's parameters and gradients into the flat ``P`` / ``G`` (values kept) and
+        leave views of them in the layers."""
+        entries = [
+            (_group(layer, name), i, name, arr)
+            for i, layer in enumerate(self.layers)
+            for name, arr in layer.params.items()
+        ]
+        entries.sort(key=lambda e: e[0])  # stable: layer order, then each layer's own order, per group
+        total = sum(arr.size for *_, arr in entries)
+        self.P = np.zeros(total, self.dtype)
+        self.G = np.zeros(total, self.dtype)
+        self.table: list[ParamEntry] = []
+        pos = 0
+        counts = [0, 0, 0]
+        for group, i, name, arr in entries:
+            layer = self.layers[i]
+            if arr.dtype != self.dtype:
+                raise LayoutError(
+                    f"layer {i} ({layer.kind}) parameter {name!r} is {arr.dtype}, the network {self.dtype}",
+                    token=name,
+                )
+            n = arr.size
+            view = self.P[pos : pos + n].reshape(arr.shape)
+            view[...] = arr
+            layer.params[name] = view
+            if name in layer.grads:
+                layer.grads[name] = self.G[pos : pos + n].reshape(arr.shape)
+            self.table.append(ParamEntry(i, name, pos, tuple(arr.shape), group == 0, group < 2))
+            counts[group] += n
+            pos += n
+        self.n_regularized = counts[0]
+        self.n_trainable = counts[0] + counts[1]
+
+    @property
+    def dense_stack(self) -> bool:
+        """Whether this is a plain stack of DENSE layers on a flat input: the networks that the fused
+        trainer (:mod:`tmvacompat.engine.fused`) and the one-call inference
+        (:mod:`tmvacompat.engine.inference`) run. Their ``P`` holds every layer's Weights, then every
+        layer's Biases.
+
+        >>> from tmvacompat.specs import DenseSpec
+        >>> Network.build([DenseSpec(4), DenseSpec(1)], (3,)).dense_stack
+        True
+        """
+        from tmvacompat.engine.dense import Dense
+
+        return (
+            bool(self.layers)
+            and self.is_stack
+            and len(self.input_shape) == 1
+            and all(type(la) is Dense for la in self.layers)
+        )
+
+    def entry(self, layer: int, name: str) -> ParamEntry:
+        """The :class:`ParamEntry` of parameter ``name`` of layer ``layer``."""
+        for e in self.table:
+            if e.layer == layer and e.name == name:
+                return e
+        raise LayoutError(f"layer {layer} has no parameter {name!r}", token=name)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -216,9 +312,11 @@ class Network:
         probs = [float(p) for p in drop_probs]
         for i, p in enumerate(probs):
             if not 0.0 <= p < 1.0:
-                raise OptionError(
-                    f"DropConfig entry {i} is {p}; a drop probability must be in [0, 1)",
-                    token=str(p),
+                raise EngineConfigError(
+                    f"drop probability {i} is {p}; it must be in [0, 1)",
+                    parameter="drop_probs",
+                    value=p,
+                    index=i,
                     expected=["0 <= p < 1"],
                 )
         # entries beyond the number of layers are ignored
@@ -415,4 +513,4 @@ class Network:
         return f"Network({self.input_shape} -> {self.output_shape}: {inner})"
 
 
-__all__ = ["Network", "INPUT_LABEL", "layer_class"]
+__all__ = ["Network", "ParamEntry", "INPUT_LABEL", "layer_class"]

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from tmvacompat.errors import OptionError, TrainingError, closest
+from tmvacompat.errors import EngineConfigError, TrainingError, closest
 
 SGD, ADAM, ADAGRAD, RMSPROP, ADADELTA = range(5)
 #: TMVA ``EOptimizer`` values
@@ -169,7 +169,7 @@ UPDATE_KERNELS = (sgd_update, adam_update, adagrad_update, rmsprop_update, adade
 
 
 def optimizer_code(name: str | int) -> int:
-    """Optimizer keyword (``"ADAM"``) or TMVA code -> code. Unknown names raise OptionError.
+    """Optimizer keyword (``"ADAM"``) or TMVA code -> code. Unknown names raise EngineConfigError.
 
     TMVA itself silently turns unknown names into ADAM; the option layer decides whether to mirror that.
 
@@ -181,9 +181,10 @@ def optimizer_code(name: str | int) -> int:
     key = str(name).strip().upper()
     if key in OPTIMIZER_CODES:
         return OPTIMIZER_CODES[key]
-    raise OptionError(
+    raise EngineConfigError(
         f"unknown optimizer {name!r}",
-        token=str(name),
+        parameter="optimizer",
+        value=name,
         expected=closest(key, OPTIMIZER_CODES) or list(OPTIMIZER_CODES),
     )
 
@@ -201,8 +202,11 @@ def regularization_code(name: str | int | None) -> int:
     key = str(name).strip().upper()
     if key in REGULARIZATION_CODES:
         return REGULARIZATION_CODES[key]
-    raise OptionError(
-        f"unknown regularization {name!r}", token=str(name), expected=list(REGULARIZATION_CODES)
+    raise EngineConfigError(
+        f"unknown regularization {name!r}",
+        parameter="regularization",
+        value=name,
+        expected=list(REGULARIZATION_CODES),
     )
 
 
@@ -228,9 +232,10 @@ def resolve_optimizer_params(name: str, params: Mapping[str, float] | None = Non
             k = rest
         kl = k.lower()
         if kl not in out:
-            raise OptionError(
+            raise EngineConfigError(
                 f"unknown {opt} parameter {key!r}",
-                token=str(key),
+                parameter="optimizer_params",
+                value=key,
                 expected=[f"{opt}_{p}" for p in out] or ["(none)"],
             )
         out[kl] = float(value)
@@ -267,7 +272,11 @@ class Optimizer:
         weight_decay: the regularisation strength.
         params: optimizer hyper-parameters (see :func:`resolve_optimizer_params`).
 
-    :meth:`step` increments ``t`` and updates every parameter from the layer's current gradient.
+    :meth:`step` increments ``t`` and updates every parameter from the layer's current gradient. On a
+    :class:`~tmvacompat.engine.network.Network` the state lives in two flat arrays ``S1`` / ``S2`` laid
+    out as the network's ``P[:n_trainable]``, and a step is one kernel call on the regularised range and
+    one on the rest; on a list of layers, one call per parameter array (``S1`` / ``S2`` then follow the
+    order of :attr:`slots`).
 
     >>> from tmvacompat.engine.base import Layer
     >>> layer = Layer((1,), (1,), dtype=np.float64)
@@ -297,7 +306,9 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.hyper = resolve_optimizer_params(self.kind, params)
         self.t = 0
-        self.slots: list[Slot] = []
+        #: the network whose flat ``P[:n_trainable]`` the states mirror, or None (a list of layers)
+        self.net = net_or_layers if hasattr(net_or_layers, "table") else None
+        found: list[tuple[int, str, np.ndarray, np.ndarray, bool]] = []
         for li, layer in enumerate(_layers_of(net_or_layers)):
             trainable = getattr(layer, "trainable", None)
             for name, p in layer.params.items():
@@ -310,15 +321,41 @@ class Optimizer:
                         "and of the same shape",
                         token=name,
                     )
-                self.slots.append(
-                    Slot(li, name, p, g, np.zeros_like(p), np.zeros_like(p), name in layer.regularized)
-                )
-        self.dtypes = sorted({s.param.dtype.str for s in self.slots})
+                found.append((li, name, p, g, name in layer.regularized))
+        dtypes = sorted({p.dtype.str for _, _, p, _, _ in found})
+        self.dtypes = dtypes
+        dt = np.dtype(dtypes[0]) if len(dtypes) == 1 else np.dtype(np.float64)
+        if self.net is not None:
+            offsets = [self.net.entry(li, name).offset for li, name, *_ in found]
+            size = self.net.n_trainable
+        else:
+            offsets = list(np.cumsum([0] + [p.size for _, _, p, _, _ in found])[:-1])
+            size = sum(p.size for _, _, p, _, _ in found)
+        self.S1 = np.zeros(size, dt)
+        self.S2 = np.zeros(size, dt)
+        self.slots: list[Slot] = []
+        for (li, name, p, g, reg), off in zip(found, offsets, strict=True):
+            s1 = self.S1[off : off + p.size] if len(dtypes) == 1 else np.zeros_like(p).reshape(-1)
+            s2 = self.S2[off : off + p.size] if len(dtypes) == 1 else np.zeros_like(p).reshape(-1)
+            self.slots.append(Slot(li, name, p, g, s1.reshape(p.shape), s2.reshape(p.shape), reg))
         self._hp: dict[tuple[str, bool], np.ndarray] = {}
         for s in self.slots:
             key = (s.param.dtype.str, s.regularized)
             if key not in self._hp:
                 self._hp[key] = self.hyper_array(s.param.dtype, s.regularized)
+        # what one step updates: (parameters, gradients, state 1, state 2, hyper-parameters), flat
+        self._ranges: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        if self.net is not None:
+            P, G, nr, nt = self.net.P, self.net.G, self.net.n_regularized, self.net.n_trainable
+            for lo, hi, reg in ((0, nr, True), (nr, nt, False)):
+                if hi > lo:
+                    hp = self.hyper_array(P.dtype, reg)
+                    self._ranges.append((P[lo:hi], G[lo:hi], self.S1[lo:hi], self.S2[lo:hi], hp))
+        else:
+            for s in self.slots:
+                hp = self._hp[(s.param.dtype.str, s.regularized)]
+                flat = tuple(a.reshape(-1) for a in (s.param, s.grad, s.state1, s.state2))
+                self._ranges.append((*flat, hp))  # type: ignore[arg-type]
 
     def hyper_array(self, dtype: Any, regularized: bool) -> np.ndarray:
         """The kernel's hyper-parameter array (see :data:`UPDATE_KERNELS`) for this optimizer."""
@@ -347,24 +384,17 @@ class Optimizer:
     def step(self) -> None:
         """Increment the global step and update every parameter from its gradient."""
         self.t += 1
-        if self.code == ADAM:
-            alpha = self.adam_alpha(self.t)
-            for hp in self._hp.values():
-                hp[HP_ALPHA] = alpha
         kernel = UPDATE_KERNELS[self.code]  # only this optimizer's kernel gets compiled
-        for s in self.slots:
-            hp = self._hp[(s.param.dtype.str, s.regularized)]
-            kernel(
-                s.param.reshape(-1),
-                s.grad.reshape(-1),
-                s.state1.reshape(-1),
-                s.state2.reshape(-1),
-                hp,
-            )
+        alpha = self.adam_alpha(self.t) if self.code == ADAM else 0.0
+        for theta, g, s1, s2, hp in self._ranges:
+            hp[HP_ALPHA] = alpha
+            kernel(theta, g, s1, s2, hp)
 
     def reset(self) -> None:
         """Zero all state and the step counter (a new TMVA phase)."""
         self.t = 0
+        self.S1.fill(0)
+        self.S2.fill(0)
         for s in self.slots:
             s.state1.fill(0)
             s.state2.fill(0)

@@ -9,7 +9,7 @@ Example:
     >>> import numpy as np
     >>> done = precompile(dtypes=(np.float32,), batch_sizes=(8,))
     >>> done
-    ['float32: training at batch 8, inference, weight-file inference']
+    ['float32: training at batch 8, inference, inference with an input step']
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def default_batch_sizes(threads: int | None = None) -> tuple[int, ...]:
 
 def precompile(dtypes: Sequence[Any] = (np.float32,), batch_sizes: Sequence[int] | None = None) -> list[str]:
     """Compile (or load from the cache) the fused dense training kernels for ``batch_sizes`` (default
-    :func:`default_batch_sizes`), the inference kernel, and the weight-file evaluator's path, for each float
-    type in ``dtypes``; returns what was done, one line per float type."""
+    :func:`default_batch_sizes`), the inference kernel, and its path with an affine input step and a final
+    activation (what weight files use), for each float type in ``dtypes``; returns what was done, one line
+    per float type."""
     done = []
     for dt in dtypes:
         dt = np.dtype(dt)
@@ -59,12 +60,13 @@ def precompile(dtypes: Sequence[Any] = (np.float32,), batch_sizes: Sequence[int]
         DensePredictor(net)(np.zeros((3, 2), dt))
         dense: list[Any] = list(net.layers)
         layers = [(la.params["Weights"], la.params["Biases"], la.activation) for la in dense]
-        ev = DenseEvaluator(layers, dt, output_function="S",
-                            normalize=(np.zeros(2, np.float32), np.ones(2, np.float32)))  # fmt: skip
+        # a weight file's network: an affine input step in float32 and a final sigmoid
+        zero, one = np.zeros(2, np.float32), np.ones(2, np.float32)
+        ev = DenseEvaluator(layers, dt, affine=(zero, one, -one), affine_float32=True, final="sigmoid")
         ev.evaluate(np.zeros((3, 2), np.float32))
-        ev.evaluate_buffers([np.zeros(1, np.float32)] * 2)
+        ev.workspace()[2]()
         sizes_text = ", ".join(str(b) for b in sizes)
-        done.append(f"{dt.name}: training at batch {sizes_text}, inference, weight-file inference")
+        done.append(f"{dt.name}: training at batch {sizes_text}, inference, inference with an input step")
     return done
 
 

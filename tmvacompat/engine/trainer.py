@@ -123,14 +123,12 @@ class TrainingHistory:
         )
 
 
-def _snapshot(net: Any) -> list[dict[str, np.ndarray]]:
-    return [{k: v.copy() for k, v in layer.params.items()} for layer in net.layers]
+def _snapshot(net: Any) -> np.ndarray:
+    return net.P.copy()
 
 
-def _restore(net: Any, snap: list[dict[str, np.ndarray]]) -> None:
-    for layer, saved in zip(net.layers, snap, strict=True):
-        for k, v in saved.items():
-            layer.params[k][...] = v  # in place: the fused path holds these arrays
+def _restore(net: Any, snap: np.ndarray) -> None:
+    net.P[...] = snap  # in place: the layers' parameters are views of P
 
 
 def _loss_functions(kind: str):
@@ -392,7 +390,9 @@ def train(
                     token=f"epoch {e} batch {bad + 1}",
                     where=f"training phase {p}",
                 )
-                vars(err).update(phase=p, epoch=e, batch=bad + 1, best_params=_snapshot(net), history=history)
+                vars(err).update(
+                    phase=p, epoch=e, batch=bad + 1, best_params=net.get_params(), history=history
+                )
                 raise err
             events += nb * B
             rterm = reg_term()
@@ -414,7 +414,7 @@ def train(
                         where=f"training phase {p}",
                     )
                     vars(err).update(
-                        phase=p, epoch=e, batch=None, best_params=_snapshot(net), history=history
+                        phase=p, epoch=e, batch=None, best_params=net.get_params(), history=history
                     )
                     raise err
                 if val_loss < min_val:

@@ -30,6 +30,7 @@ from tmvacompat.data.pdf import PDF, PDFSettings, build_mva_pdfs, mva_pdf_settin
 from tmvacompat.data.transforms import TransformChain
 from tmvacompat.errors import OptionError, TMVACompatError
 from tmvacompat.methods.declarations import MVAPDF
+from tmvacompat.methods.engine_options import tmva_option_errors
 from tmvacompat.options import OptionSet, OptionValues
 from tmvacompat.weightfile import Model, load_weights
 
@@ -131,7 +132,8 @@ class MethodBase:
             target_names=[(t.label, t.expression) for t in dataset.targets] if with_targets else None,
             class_names=list(dataset.class_names),
         )
-        self.model = self._train_model(dataset, train, chain, atype)
+        with tmva_option_errors(self.title):  # the engine's refusals named by TMVA's option keys
+            self.model = self._train_model(dataset, train, chain, atype)
         return self._finish_training(dataset, atype, t0, weight_file)
 
     def validation_events(self, n_train: int) -> int:
@@ -163,7 +165,8 @@ class MethodBase:
             class_names=list(dataset.class_names),
         )
         patch_normalize(chain, dataset)
-        self.model = self._train_model(dataset, None, chain, atype)
+        with tmva_option_errors(self.title):
+            self.model = self._train_model(dataset, None, chain, atype)
         return self._finish_training(dataset, atype, t0, weight_file)
 
     def _finish_training(self, dataset: Any, atype: str, t0: float, weight_file: str | None) -> Model:

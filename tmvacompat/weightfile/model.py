@@ -422,8 +422,8 @@ class Model:
 
         ``fused`` is True when the evaluator also does the input transformation (none, Identity, or one
         Normalize over all variables); otherwise the caller runs ``transforms.forward`` first. Built once per
-        parameter version and shared by all threads (:class:`~tmvacompat.engine.inference.DenseEvaluator`
-        keeps its scratch per thread).
+        parameter version and shared by all threads (the
+        :class:`~tmvacompat.weightfile.dense_eval.WeightFileEvaluator` keeps its scratch per thread).
         """
         key = self._fast_key()
         fast = self._fast
@@ -441,7 +441,7 @@ class Model:
             return None
         try:
             from tmvacompat.engine.activations import activation_code
-            from tmvacompat.engine.inference import DenseEvaluator
+            from tmvacompat.weightfile.dense_eval import WeightFileEvaluator
         except ImportError:  # pragma: no cover - depends on the engine being installed
             return None
         layers = []
@@ -462,8 +462,8 @@ class Model:
         if chain is not None and not getattr(chain, "is_identity", False):
             normalize = _single_normalize(chain, nvar)
             fused = normalize is not None
-        ev = DenseEvaluator(layers, net.dtype, output_function=net.output_function, normalize=normalize,
-                            check_nan=fused)  # fmt: skip
+        ev = WeightFileEvaluator(layers, net.dtype, output_function=net.output_function, normalize=normalize,
+                                 check_nan=fused)  # fmt: skip
         return ev, fused
 
     def event_row_outputs(self, buffers) -> tuple[np.ndarray, int] | None:
