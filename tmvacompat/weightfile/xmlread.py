@@ -54,6 +54,7 @@ from tmvacompat.weightfile.layers_xml import (
     layer_event_values,
 )
 from tmvacompat.weightfile.model import ANALYSIS_TYPES, Model, NetworkInfo, VariableInfo
+from tmvacompat.weightfile.numparse import parse_values
 
 SUPPORTED_METHODS = ("DL", "DNN", "AE")
 MAX_FILE_BYTES = 1 << 31
@@ -394,7 +395,14 @@ def _read_matrix(
             w,
             token=name,
         )
-    tokens = (el.text or "").split()
+    text = el.text or ""
+    try:
+        values = parse_values(text, n)
+    except ValueError:
+        values = None  # a token float() refuses: found and named below
+    if values is not None:
+        return values.reshape(rows, cols).astype(dtype)
+    tokens = text.split()
     if len(tokens) != n:
         raise _fail(
             f"matrix {rows} x {cols} needs {n} values but the element holds {len(tokens)}"
