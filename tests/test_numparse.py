@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from tmvacompat.weightfile.numfmt import shortest_float32, shortest_float64
 from tmvacompat.weightfile.numparse import parse_values
+from tmvacompat.weightfile.xmlread import model_from_bytes
+from tmvacompat.weightfile.xmlwrite import model_to_xml
 
 
 def reference(text: str) -> np.ndarray:
@@ -71,3 +73,32 @@ def test_wrong_count_non_ascii_and_bad_tokens_are_left_to_the_caller():
         parse_values("1 2x 3", 3)
     with pytest.raises(ValueError):
         parse_values("1 0x10", 2)
+
+
+def test_large_and_small_matrices_load_to_the_written_values():
+    """A network whose matrices lie on both sides of BULK_MIN_VALUES reads back bit for bit (float32)."""
+    from tmvacompat.specs import DenseSpec
+    from tmvacompat.weightfile import Model
+
+    rng = np.random.default_rng(5)
+    widths = [30, 100, 3]  # 3000 + 300 weights, 100 + 3 biases
+    params = [
+        {
+            "Weights": (rng.normal(size=(o, i)) * 0.1).astype(np.float32),
+            "Biases": (rng.normal(size=(o, 1)) * 0.1).astype(np.float32),
+        }
+        for i, o in zip(widths, widths[1:], strict=False)
+    ]
+    model = Model.from_parts(
+        title="t",
+        variables=[f"v{i}" for i in range(30)],
+        layers=[DenseSpec(100, "TANH"), DenseSpec(3, "LINEAR")],
+        params=params,
+        analysis_type="Multiclass",
+        classes=["a", "b", "c"],
+    )
+    back = model_from_bytes(model_to_xml(model).encode())
+    for p, q in zip(params, back.network.params, strict=True):
+        for name in ("Weights", "Biases"):
+            assert q[name].dtype == np.float32
+            np.testing.assert_array_equal(q[name].view(np.int32), p[name].view(np.int32))

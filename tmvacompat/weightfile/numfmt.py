@@ -21,6 +21,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: from this many values on, weight-file matrices are printed (xmlwrite) and read (xmlread) by the compiled
+#: loops; smaller ones keep the per-value calls, which cost less than a first use of Numba (about half a
+#: second) in a process that has not started it yet
+BULK_MIN_VALUES = 2048
+
 # 2^POW5_INV_BITS / 5^q and 5^i / 2^k held as 59- and 61-bit integers: enough bits that every float32's
 # interval ends are scaled exactly to the digit (Ryu, section 3.3); products with a 26-bit mantissa fit int64.
 _POW5_INV_BITS = 59
@@ -428,4 +433,4 @@ def shortest_float64(values: np.ndarray, sep: str) -> str:
     return out[:n].tobytes().decode("utf-8")
 
 
-__all__ = ["shortest_float32", "shortest_float64"]
+__all__ = ["shortest_float32", "shortest_float64", "BULK_MIN_VALUES"]

@@ -54,6 +54,7 @@ from tmvacompat.weightfile.layers_xml import (
     layer_event_values,
 )
 from tmvacompat.weightfile.model import ANALYSIS_TYPES, Model, NetworkInfo, VariableInfo
+from tmvacompat.weightfile.numfmt import BULK_MIN_VALUES
 from tmvacompat.weightfile.numparse import parse_values
 
 SUPPORTED_METHODS = ("DL", "DNN", "AE")
@@ -396,12 +397,13 @@ def _read_matrix(
             token=name,
         )
     text = el.text or ""
-    try:
-        values = parse_values(text, n)
-    except ValueError:
-        values = None  # a token float() refuses: found and named below
-    if values is not None:
-        return values.reshape(rows, cols).astype(dtype)
+    if n >= BULK_MIN_VALUES:
+        try:
+            values = parse_values(text, n)
+        except ValueError:
+            values = None  # a token float() refuses: found and named below
+        if values is not None:
+            return values.reshape(rows, cols).astype(dtype)
     tokens = text.split()
     if len(tokens) != n:
         raise _fail(
