@@ -5,7 +5,8 @@ Times, medians of interleaved rounds in one process:
 * formatting all matrix values: numpy's per-value ``format_float_scientific`` (what ``fmt_values`` did) and
   Python's per-value ``%`` against the bulk ``fmt_values`` (lossless float32, lossless float64, TMVA's
   ``%.6e``);
-* ``model_to_xml`` (the whole document), ``save_text`` (atomic write with fsync) and ``load_weights``;
+* ``model_to_xml`` (the whole document) and ``load_weights``, each also with the former per-value paths
+  switched back in, and ``save_text`` (atomic write with fsync);
 * converting the matrix text back: ``np.array(text.split(), np.float64)`` against ``parse_values``.
 
 Usage::
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tmvacompat.specs import DenseSpec  # noqa: E402
-from tmvacompat.weightfile import Model, load_weights  # noqa: E402
+from tmvacompat.weightfile import Model, load_weights, xmlread, xmlwrite  # noqa: E402
 from tmvacompat.weightfile.numparse import parse_values  # noqa: E402
 from tmvacompat.weightfile.xmlwrite import fmt_values, model_to_xml, save_text  # noqa: E402
 
@@ -43,6 +44,16 @@ def per_value(arr: np.ndarray, precision: str, sep: str, tmva_format: str = "%.6
         np.format_float_scientific(flat.dtype.type(v), unique=True, trim="-", exp_digits=2) + sep
         for v in flat
     )
+
+
+def former(fn, *args):
+    """``fn(*args)`` with the former per-value formatting and reading (the bulk paths switched off)."""
+    bulk_fmt, bulk_min = xmlwrite.fmt_values, xmlread.BULK_MIN_VALUES
+    xmlwrite.fmt_values, xmlread.BULK_MIN_VALUES = per_value, 1 << 62
+    try:
+        return fn(*args)
+    finally:
+        xmlwrite.fmt_values, xmlread.BULK_MIN_VALUES = bulk_fmt, bulk_min
 
 
 def tutorial_model() -> Model:
@@ -97,9 +108,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "TMVAClassification_DNN.weights.xml")
         xml = model_to_xml(model)
-        fns["model_to_xml"] = lambda: model_to_xml(model)
+        fns["model_to_xml, per value"] = lambda: former(model_to_xml, model)
+        fns["model_to_xml, fmt_values"] = lambda: model_to_xml(model)
         fns["save_text (atomic, fsync)"] = lambda: save_text(xml, path)
-        fns["load_weights"] = lambda: load_weights(path)
+        fns["load_weights, per value"] = lambda: former(load_weights, path)
+        fns["load_weights, parse_values"] = lambda: load_weights(path)
         res = medians(fns, args.repeats)
     load = os.getloadavg()[0]
     print(f"# Weight-file I/O, {n} values, {len(xml) / 1e3:.0f} kB file (load average {load:.1f})\n")
@@ -108,9 +121,10 @@ def main() -> None:
     for k, ms in res.items():
         ratio = ""
         if k.endswith("fmt_values"):
-            ratio = f"{res[k.replace('fmt_values', 'per value')] / ms:.0f}x"
+            ratio = f"{res[k.replace('fmt_values', 'per value')] / ms:.1f}x"
         elif k.endswith("parse_values"):
-            ratio = f"{res['read text, np.array(split())'] / ms:.1f}x"
+            before = "np.array(split())" if k.startswith("read text") else "per value"
+            ratio = f"{res[k.replace('parse_values', before)] / ms:.1f}x"
         print(f"| {k} | {ms:.2f} | {ratio} |")
 
 
