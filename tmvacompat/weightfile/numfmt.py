@@ -27,7 +27,7 @@ from numba import njit
 BULK_MIN_VALUES = 2048
 
 # 2^POW5_INV_BITS / 5^q and 5^i / 2^k held as 59- and 61-bit integers: enough bits that every float32's
-# interval ends are scaled exactly to the digit (Ryu, section 3.3); products with a 26-bit mantissa fit int64.
+# interval ends are scaled exactly to the digit (Adams 2018); products with a 26-bit mantissa fit int64.
 _POW5_INV_BITS = 59
 _POW5_BITS = 61
 
@@ -51,7 +51,7 @@ _POW5_INV, _POW5 = _tables()
 
 @njit(cache=True, inline="always")
 def _mul_shift(m, factor, shift):
-    # (m * factor) >> shift without a 128-bit product: m < 2^27 and factor < 2^62
+    # floor(m * factor / 2^shift) exactly, without a 128-bit product: m < 2^27 and factor < 2^62
     lo = factor & 0xFFFFFFFF
     hi = factor >> 32
     return (((m * lo) >> 32) + m * hi) >> (shift - 32)
