@@ -13,12 +13,17 @@ of the weights when the validation loss improves. "bare" is tmvacompat's fused k
 ratio e2e/bare is what the method layer costs.
 
 Once per run the same training goes through ``Factory`` + ``DataLoader`` reading a ROOT file written with
-uproot's ``mktree`` (``Factory.TrainAllMethods`` timed).
+uproot's ``mktree``: ``Factory.TrainAllMethods`` (transformation, split, epochs, validation, best weights,
+the weight file written with ``ModelPersistence``) is timed in interleaved rounds with the bare kernel, the
+PyTorch loop above and a bare PyTorch loop (no transform, no validation: ``engine.py``'s) on the same
+events, batch and epochs. Its "ratio of ratios" = (Factory / PyTorch loop) / (bare kernel / bare PyTorch):
+how much of the kernel's lead over PyTorch survives end to end (issue 20 asks for at least 0.9).
 
 Usage::
 
-    python benchmarks/end_to_end.py            # 1 and 2 threads, batch 32 / 128 / 1024
+    python benchmarks/end_to_end.py            # 1 and 2 threads, batch 32 / 128 / 1024, then the Factory
     python benchmarks/end_to_end.py --quick    # 1 thread, fewer events and repeats
+    python benchmarks/end_to_end.py --factory-only   # the Factory comparison alone (64k events, 3 epochs)
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from engine import Threads, fmt, interleaved, machine, torch, torch_mlp  # noqa: E402
+from engine import Threads, fmt, interleaved, machine, torch, torch_mlp, torch_train  # noqa: E402
 
 from tmvacompat.data.dataset import DataSet  # noqa: E402
 from tmvacompat.engine.fused import FusedDenseTrainer  # noqa: E402
@@ -155,12 +160,27 @@ def write_root(path: str, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
             f[name].extend(data)
 
 
-def factory_run(path: str, n_sig: int, n_bkg: int, B: int, epochs: int) -> float:
-    """Seconds of ``Factory.TrainAllMethods`` (DataLoader reads the ROOT file before, untimed)."""
+@contextlib.contextmanager
+def _cwd(path: str):
+    """Work in ``path`` (the Factory writes ``dataset/weights`` relative to the working directory)."""
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def factory_run(
+    path: str, n_sig: int, n_bkg: int, B: int, epochs: int, out_dir: str = "."
+) -> tuple[float, float]:
+    """Seconds of ``Factory.TrainAllMethods`` and of the whole run (reading the ROOT file, preparing the
+    dataset, training); the weight file goes to ``out_dir``/dataset/weights."""
     from tmvacompat.data.loader import DataLoader
     from tmvacompat.factory import Factory, Types
 
-    with contextlib.redirect_stdout(io.StringIO()):
+    t_start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), _cwd(out_dir):
         factory = Factory("E2E", None, "!V:Silent:!DrawProgressBar:AnalysisType=Classification")
         loader = DataLoader("dataset")
         for i in range(NVAR):
@@ -178,7 +198,112 @@ def factory_run(path: str, n_sig: int, n_bkg: int, B: int, epochs: int) -> float
         loader.GetDataSet()
         t0 = time.perf_counter()
         factory.TrainAllMethods()
-        return time.perf_counter() - t0
+        t1 = time.perf_counter()
+        assert os.path.getsize(os.path.join("dataset", "weights", "E2E_DNN.weights.xml")) > 0
+        return t1 - t0, t1 - t_start
+
+
+def torch_bare(X: np.ndarray, y: np.ndarray, B: int, epochs: int):
+    """engine.py's PyTorch loop on the already-normalised training part: epochs of Adam steps only."""
+    n_fit = X.shape[0] - X.shape[0] // 5
+    lo, hi = X.min(0), X.max(0)
+    Xn = np.ascontiguousarray(((X - lo) * (2 / (hi - lo)) - 1)[:n_fit], np.float32)
+    Y = (y[:n_fit] == 0).astype(np.float32).reshape(-1, 1)
+    model = torch_mlp([NVAR, 128, 128, 128, 1], ["tanh", "tanh", "tanh", "linear"])
+    epoch = torch_train(model, Xn, Y, B, "C")
+
+    def run() -> None:
+        for _ in range(epochs):
+            epoch()
+
+    return run
+
+
+@contextlib.contextmanager
+def per_value_writer():
+    """The weight-file writer as it was: numpy's ``format_float_scientific`` once per value."""
+    from weightfile_io import per_value
+
+    from tmvacompat.weightfile import xmlwrite
+
+    bulk = xmlwrite.fmt_values
+    xmlwrite.fmt_values = per_value
+    try:
+        yield
+    finally:
+        xmlwrite.fmt_values = bulk
+
+
+def factory_comparison(n: int, B: int, E: int, repeats: int, compare_writer: bool = False) -> None:
+    """Factory.TrainAllMethods against the bare kernel, the PyTorch loop and bare PyTorch, one thread,
+    interleaved rounds; prints the table and the ratio of ratios. ``compare_writer`` adds a Factory run
+    with the former per-value number formatting to every round."""
+    X, y, w = make_data(n)
+    n_sig, n_bkg = int((y == 0).sum()) - 100, int((y == 1).sum()) - 100  # 100 + 100 test events
+    n_ev = n_sig + n_bkg  # the Factory's training events (80 % fitted, 20 % validation)
+    nf = n_ev - n_ev // 5
+    Xt, yt, wt = X[:n_ev], y[:n_ev], w[:n_ev]  # same number of events for the other contenders
+    with Threads(1), tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "e2e_input.root")
+        write_root(path, X, y, w)
+        fns = {"bare": ours_bare(Xt, yt, wt, B, E)}
+        if torch is not None:
+            fns["torch"] = torch_e2e(Xt, yt, wt, B, E)
+            fns["torch bare"] = torch_bare(Xt, yt, B, E)
+        times: dict[str, list[float]] = {k: [] for k in [*fns, "factory", "factory+read"]}
+        factory_run(path, n_sig, n_bkg, B, E, tmp)  # warm-up (compilation)
+        for fn in fns.values():
+            fn()
+        if compare_writer:
+            times["factory, per-value writer"] = []
+        for _ in range(repeats):
+            train_s, whole_s = factory_run(path, n_sig, n_bkg, B, E, tmp)
+            times["factory"].append(train_s)
+            times["factory+read"].append(whole_s)
+            if compare_writer:
+                with per_value_writer():
+                    times["factory, per-value writer"].append(factory_run(path, n_sig, n_bkg, B, E, tmp)[0])
+            for k, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+    rate = {k: nf * E / statistics.median(v) for k, v in times.items()}
+    print(
+        f"\n## Factory end to end: {n_ev} training events ({nf} fitted), batch {B}, {E} epochs, 1 thread\n\n"
+        f"Medians of {repeats} interleaved rounds; events/s = {nf} x {E} / wall time.\n"
+    )
+    print("| what is timed | events/s | vs PyTorch |")
+    print("|---|---|---|")
+    tor, torb = rate.get("torch"), rate.get("torch bare")
+    rows = [
+        ("Factory.TrainAllMethods (weight file written)", rate["factory"], tor, "PyTorch loop"),
+        ("DataLoader read + prepare + TrainAllMethods", rate["factory+read"], tor, "PyTorch loop"),
+        ("bare kernel (FusedDenseTrainer)", rate["bare"], torb, "bare PyTorch"),
+    ]
+    if compare_writer:
+        rows.insert(
+            1,
+            (
+                "TrainAllMethods, per-value number formatting",
+                rate["factory, per-value writer"],
+                tor,
+                "PyTorch loop",
+            ),
+        )
+    if tor is not None:
+        rows += [
+            ("PyTorch loop (transform, split, validation)", tor, None, ""),
+            ("bare PyTorch", torb, None, ""),
+        ]
+    for label, r, ref, ref_name in rows:
+        vs = f"{r / ref:.2f}x {ref_name}" if ref else "-"
+        print(f"| {label} | {fmt(r)} | {vs} |")
+    print(f"\nTrainAllMethods / bare kernel: {rate['factory'] / rate['bare']:.2f}")
+    if tor is not None and torb is not None:
+        for key, label in (("factory", "TrainAllMethods"), ("factory, per-value writer", "per-value writer")):
+            if key in rate:
+                ror = (rate[key] / tor) / (rate["bare"] / torb)
+                print(f"Ratio of ratios ({label} vs PyTorch loop) / (bare kernel vs bare PyTorch): {ror:.2f}")
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -186,7 +311,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 thread, fewer events and repeats")
     ap.add_argument("--events", type=int, default=None, help="training events (80%% train, 20%% validate)")
+    ap.add_argument("--factory-only", action="store_true", help="only the Factory comparison")
+    ap.add_argument(
+        "--compare-writer",
+        action="store_true",
+        help="add a Factory run with the former per-value number formatting to every round",
+    )
+    ap.add_argument(
+        "--factory-events", type=int, default=64000, help="events in the Factory comparison (default 64000)"
+    )
     args = ap.parse_args()
+    if args.factory_only:
+        print(f"# tmvacompat Factory end-to-end benchmark\n\nMachine: {machine()}")
+        factory_comparison(args.factory_events, 128, 3, 3 if args.quick else 5, args.compare_writer)
+        return
     n = args.events or (20000 if args.quick else 40000)
     repeats = 3 if args.quick else 5
     threads = [1] if args.quick else [1, 2]
@@ -222,19 +360,7 @@ def main() -> None:
                     f"{rate['e2e'] / rate['bare']:.2f} | {fmt(tr)} | {vs} |",
                     flush=True,
                 )
-    with Threads(1), tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "e2e_input.root")
-        write_root(path, Xtr, ytr, wtr)
-        B, E = 128, epochs[128]
-        n_sig, n_bkg = int((ytr == 0).sum()) - 100, int((ytr == 1).sum()) - 100  # 100 + 100 test events
-        factory_run(path, n_sig, n_bkg, B, E)  # warm-up
-        secs = statistics.median(factory_run(path, n_sig, n_bkg, B, E) for _ in range(repeats))
-        n_ev = n_sig + n_bkg
-        nf = n_ev - n_ev // 5
-        print(
-            f"\nFactory + DataLoader (ROOT file written with uproot mktree), 1 thread, batch {B}, {E} "
-            f"epochs: TrainAllMethods {secs:.2f} s = {fmt(nf * E / secs)} events/s"
-        )
+    factory_comparison(args.factory_events, 128, 3, repeats, args.compare_writer)
 
 
 if __name__ == "__main__":

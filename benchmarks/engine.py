@@ -59,6 +59,17 @@ try:
     import torch
 except ImportError:  # pragma: no cover
     torch = None
+# JAX (XLA on the CPU) pinned to one thread the way the other contenders are limited: XLA reads its flags
+# when jax is first imported, so they are set here, before any import of jax.
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+).strip()
+try:
+    import jax
+    import jax.numpy as jnp
+    import optax
+except ImportError:  # pragma: no cover
+    jax = None
 try:
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
@@ -285,6 +296,61 @@ def torch_train(model, X, Y, B, loss, fused_adam=False):
     return epoch
 
 
+# ------------------------------------------------------------------------------------------ JAX
+def jax_train(widths, acts, X, Y, B, loss):
+    """One epoch per call of the same MLP in JAX: ``jax.jit`` over the whole epoch (the shuffled gather and a
+    ``lax.scan`` over the batches), Adam from optax (``eps=1e-7`` as TMVA's), Xavier-normal weights, float32.
+    Returns (epoch function, CPU seconds / wall seconds of the last call)."""
+    rng = np.random.default_rng(1)
+    params = [
+        (
+            jnp.asarray((rng.standard_normal((i, o)) * np.sqrt(2 / (i + o))).astype(DT)),
+            jnp.zeros(o, DT),
+        )
+        for i, o in zip(widths, widths[1:], strict=False)
+    ]
+    opt = optax.adam(LR, eps=1e-7)
+    n = X.shape[0]
+    nb = n // B
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+
+    def forward(p, x):
+        for (W, b), act in zip(p, acts, strict=True):
+            x = x @ W + b
+            if act == "tanh":
+                x = jnp.tanh(x)
+        return x
+
+    def batch_loss(p, x, y):
+        out = forward(p, x)
+        per = optax.sigmoid_binary_cross_entropy(out, y) if loss == "C" else (out - y) ** 2
+        return per.mean()
+
+    def step(carry, batch):
+        p, s = carry
+        g = jax.grad(batch_loss)(p, *batch)
+        upd, s = opt.update(g, s, p)
+        return (optax.apply_updates(p, upd), s), None
+
+    @jax.jit
+    def epoch(p, s, perm):
+        xb = Xj[perm].reshape(nb, B, X.shape[1])
+        yb = Yj[perm].reshape(nb, B, Y.shape[1])
+        (p, s), _ = jax.lax.scan(step, (p, s), (xb, yb))
+        return p, s
+
+    state = {"p": params, "s": opt.init(params), "cpu_per_wall": float("nan")}
+
+    def run():
+        perm = jnp.asarray(rng.permutation(n)[: nb * B])
+        c0, w0 = time.process_time(), time.perf_counter()
+        state["p"], state["s"] = epoch(state["p"], state["s"], perm)
+        jax.block_until_ready(state["p"])
+        state["cpu_per_wall"] = (time.process_time() - c0) / (time.perf_counter() - w0)
+
+    return run, state
+
+
 # ------------------------------------------------------------------------------------------ inference
 def onnx_session(net, threads):
     nodes, inits = [], []
@@ -469,6 +535,7 @@ def main() -> None:
     versions = f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}"
     versions += f", torch {torch.__version__}" if torch else ""
     versions += f", onnxruntime {ort.__version__}" if ort else ""
+    versions += f", jax {jax.__version__} (optax {optax.__version__})" if jax else ""
     print(versions + "; float32 everywhere.\n")
 
     rates = {th: gemm_rate(th) for th in (1, 2)}
@@ -481,10 +548,11 @@ def main() -> None:
     # --------------------------------------------------------------- tutorial network training
     print("## Training: 20 -> 3 x 128 tanh -> 1, Adam, cross entropy (events/s)\n")
     print(
-        "| threads | batch | ours | path | torch | torch fused Adam | numpy | ours/torch "
-        "| ours/torch fused | ours/numpy | GEMM GFLOP/s (same rounds) | % of GEMM rate |"
+        "| threads | batch | ours | path | torch | torch fused Adam | jax | numpy | ours/torch "
+        "| ours/torch fused | ours/jax | ours/numpy | GEMM GFLOP/s (same rounds) | % of GEMM rate |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    jax_load = []
     widths, acts = [20, 128, 128, 128, 1], ["tanh", "tanh", "tanh", None]
     for th, B in ((1, 32), (1, 128), (1, 1024), (2, 128), (2, 1024)):
         n = (8192 if args.quick else 32768) if B < 1024 else (32768 if args.quick else 131072)
@@ -496,32 +564,47 @@ def main() -> None:
             if torch:
                 fns["torch"] = torch_train(torch_mlp(widths, acts), X, Y, B, "C")
                 fns["torchf"] = torch_train(torch_mlp(widths, acts), X, Y, B, "C", True)
+            if jax and th == 1:  # XLA's thread count is fixed at import (one thread)
+                fns["jax"], jstate = jax_train(widths, acts, X, Y, B, "C")
             # the GEMM rate in the same rounds: the machine's speed drifts within a run
             fns["gemm"], gemm_flops = gemm_call()
             times = interleaved(fns, repeats, th)
             gemm_now = gemm_flops / times.pop("gemm") / 1e9
             ev = {k: (n // B) * B / t for k, t in times.items()}
-        ours, npy, tor, torf, path, net = (
+        ours, npy, tor, torf, jx, path, net = (
             ev["ours"],
             ev["numpy"],
             ev.get("torch"),
             ev.get("torchf"),
+            ev.get("jax"),
             info["path"],
             info["net"],
         )
+        if jx:
+            jax_load.append(jstate["cpu_per_wall"])
         eff = ours * 6 * n_weights(net) / (gemm_now * 1e9) * 100
         rel = f"{ours / tor:.2f}x" if tor else "-"
         relf = f"{ours / torf:.2f}x" if torf else "-"
+        relj = f"{ours / jx:.2f}x" if jx else "-"
         print(
-            f"| {th} | {B} | {fmt(ours)} | {path} | {fmt(tor)} | {fmt(torf)} | {fmt(npy)} | {rel} | "
-            f"{relf} | {ours / npy:.2f}x | {gemm_now:.1f} | {eff:.0f}% |"
+            f"| {th} | {B} | {fmt(ours)} | {path} | {fmt(tor)} | {fmt(torf)} | {fmt(jx)} | {fmt(npy)} | "
+            f"{rel} | {relf} | {relj} | {ours / npy:.2f}x | {gemm_now:.1f} | {eff:.0f}% |",
+            flush=True,
         )
     print(
         "\nours/torch is against a plain PyTorch loop with the default Adam, the baseline of the engine's "
         "speed targets (46k / 112k / 214k events/s where they were set); ours/torch fused against "
-        "`Adam(fused=True)`, PyTorch's faster variant. % of GEMM rate = events/s x 6 x weights / the "
-        "GEMM rate measured in the same interleaved rounds (1024^3, same thread count).\n"
+        "`Adam(fused=True)`, PyTorch's faster variant; ours/jax against `jax.jit` over a whole epoch "
+        "(`lax.scan` over the batches, optax Adam), one thread only (XLA_FLAGS "
+        "`--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`). % of GEMM rate = events/s "
+        "x 6 x weights / the GEMM rate measured in the same interleaved rounds (1024^3, same thread count)."
     )
+    if jax_load:
+        print(
+            f"JAX process CPU time / wall time during its epochs: {min(jax_load):.2f}-{max(jax_load):.2f} "
+            "(1.0 = one core busy)."
+        )
+    print()
     if args.training_only:
         return
 

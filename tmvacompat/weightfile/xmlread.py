@@ -42,6 +42,8 @@ from tmvacompat.weightfile.layers_xml import (
     matrix_fits,
 )
 from tmvacompat.weightfile.model import ANALYSIS_TYPES, Model, NetworkInfo, VariableInfo
+from tmvacompat.weightfile.numfmt import BULK_MIN_VALUES
+from tmvacompat.weightfile.numparse import parse_values
 
 SUPPORTED_METHODS = ("DL", "DNN", "AE")
 MAX_FILE_BYTES = 1 << 31
@@ -382,7 +384,15 @@ def _read_matrix(
             w,
             token=name,
         )
-    tokens = (el.text or "").split()
+    text = el.text or ""
+    if n >= BULK_MIN_VALUES:
+        try:
+            values = parse_values(text, n)
+        except ValueError:
+            values = None  # a token float() refuses: found and named below
+        if values is not None:
+            return values.reshape(rows, cols).astype(dtype)
+    tokens = text.split()
     if len(tokens) != n:
         raise _fail(
             f"matrix {rows} x {cols} needs {n} values but the element holds {len(tokens)}"
