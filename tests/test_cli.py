@@ -353,7 +353,12 @@ def test_precompile_command(capsys):
     # the explicit replacement of the old background compile: it fills Numba's cache and says what it did
     assert main(["precompile"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "float32" in out[0]
+    assert len(out) == 2 and "float32" in out[0] and "weight files" in out[1]
+    from tmvacompat.weightfile import dense_eval, numfmt, numparse
+
+    # the weight-file kernels have their signatures in this process now (compiled or loaded from the cache)
+    assert dense_eval.mark_nan_rows.signatures and numparse._parse.signatures
+    assert numfmt._format_f32.signatures and numfmt._format_f64.signatures
 
 
 def test_options_refuses_a_key_no_tmva_option_set_declares(capsys):

@@ -103,8 +103,11 @@ def _precompile(float64: bool) -> None:
     import numpy as np
 
     from tmvacompat.engine.precompile import precompile
+    from tmvacompat.weightfile.precompile import precompile as precompile_weightfiles
 
     for line in precompile(dtypes=(np.float32, np.float64) if float64 else (np.float32,)):
+        print(line)
+    for line in precompile_weightfiles():
         print(line)
 
 
