@@ -129,10 +129,27 @@ def test_split_is_decided_per_event_and_keeps_the_requested_counts(parts):
     assert k_train.max() < k_test.min()
 
 
+def _ids(sample):
+    return sorted(zip(sample.class_ids.tolist(), sample.source.tolist(), sample.entry.tolist(), strict=True))
+
+
 @needs_vectors
-def test_streaming_refuses_alternate(parts):
-    with pytest.raises(OptionError, match="Alternate"):
-        _loader(parts, "SplitMode=Alternate:Streaming=True:BufferEvents=100").GetDataSet()
+@pytest.mark.parametrize(
+    "counts", ["", "nTrain_Signal=1000:nTrain_Background=700:nTest_Signal=900:nTest_Background=1200"]
+)
+def test_streamed_alternate_split_is_the_in_memory_one(parts, counts):
+    prep = f"SplitMode=Alternate:!V:{counts}"
+    memory = _loader(parts, prep).GetDataSet()
+    streamed = _loader(parts, prep + ":Streaming=True:BufferEvents=300").GetDataSet()
+    assert isinstance(streamed, StreamingDataSet)
+    assert _ids(streamed.train) == _ids(memory.train)
+    assert _ids(streamed.test) == _ids(memory.test)
+    # the rule itself: with the default counts, even reading positions train and odd ones test (each of
+    # the four files holds 1500 entries of a class, an even number: the parity is the entry's)
+    if not counts:
+        sig = streamed.train.of_class(0)
+        assert len(sig.entry) == 3000 and not np.any(sig.entry % 2)
+    streamed.close()
 
 
 @needs_vectors
