@@ -121,3 +121,26 @@ def test_several_inputs_with_one_file_name_are_refused(tmp_path):
 
     with pytest.raises(InputDataError, match="would both be written"):
         write_friends(WEIGHTS, [f"{CLASS_FILES[0]}:TreeS", f"{CLASS_FILES[0]}:TreeB"], tmp_path / "o")
+
+
+def test_local_cluster_workers_keep_glibc_default_allocator(dask_client):
+    # distributed's nanny sets MALLOC_TRIM_THRESHOLD_ for the workers it spawns (and leaves it in this
+    # process's environment: the conftest's cluster has run); tmvacompat's own workers start without it
+    import os
+
+    from tmvacompat.dask import local_cluster
+
+    os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", "65536")
+    before = os.environ["MALLOC_TRIM_THRESHOLD_"]
+    cluster = local_cluster(1)
+    try:
+        from distributed import Client
+
+        with Client(cluster) as client:
+            seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    finally:
+        cluster.close()
+    assert list(seen.values()) == [None]
+    # a LocalCluster made with distributed's defaults (the conftest's) has it
+    assert set(dask_client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {"65536"}
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == before  # this process's environment is put back

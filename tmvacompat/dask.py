@@ -207,14 +207,34 @@ def _write_one(texts: tuple[str, ...], path: str, tree: str, out: str, branch: s
 
 def local_cluster(workers: int) -> Any:
     """A ``LocalCluster`` of ``workers`` processes, one task at a time each, whose engines share the cores:
-    each gets ``cores // workers`` Numba threads (at least one), so workers do not oversubscribe them."""
+    each gets ``cores // workers`` Numba threads (at least one), so workers do not oversubscribe them.
+
+    The worker processes start with glibc's default allocator settings: distributed's nanny would set
+    ``MALLOC_TRIM_THRESHOLD_=65536`` before spawning them (its ``pre-spawn-environ``), and setting it turns
+    off glibc's adaptive mmap threshold, so every array above 128 kB (each chunk read, each layer's
+    output) comes as fresh pages from the kernel and is returned on free: about three times the page
+    faults of a plain process and tasks 1.5x slower. The setting is dropped for these workers only: a
+    scoped ``dask.config.set``, and the variable is left out of this process's environment while they
+    are spawned (a nanny started earlier in this process, by any LocalCluster, leaves it there for good),
+    then put back.
+    """
+    import dask
     from distributed import LocalCluster
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     per = str(max(1, cores // max(int(workers), 1)))
     env = {"NUMBA_NUM_THREADS": per, "OMP_NUM_THREADS": per, "OPENBLAS_NUM_THREADS": per}
-    return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
-                        env=env)  # fmt: skip
+    saved = os.environ.pop(_TRIM, None)
+    try:
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{_TRIM}": None}):
+            return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                dashboard_address=None, env=env)  # fmt: skip
+    finally:
+        if saved is not None:
+            os.environ[_TRIM] = saved
+
+
+_TRIM = "MALLOC_TRIM_THRESHOLD_"
 
 
 def _warm(texts: tuple[str, ...]) -> int:
