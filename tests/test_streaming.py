@@ -161,3 +161,51 @@ def test_streaming_counts_are_the_in_memory_loaders(parts):
     assert np.bincount(streamed.train.class_ids).tolist() == np.bincount(memory.train.class_ids).tolist()
     with pytest.raises(OptionError, match="gives 0 training events"):
         _loader(parts, "TrainTestSplit_Signal=1e-7:!V:Streaming=True:BufferEvents=300").GetDataSet()
+
+
+@needs_vectors
+def test_streamed_test_and_evaluation_equal_the_in_memory_ones(parts, tmp_path, monkeypatch):
+    # Factory TestAllMethods/EvaluateAllMethods on a streaming dataset evaluate chunk by chunk from the
+    # scratch files; truth: the same dataset's samples loaded whole and evaluated in memory
+    import uproot
+
+    from tmvacompat import Factory, Types
+    from tmvacompat.factory import _event_sample
+    from tmvacompat.output import MethodResult, write_output
+
+    monkeypatch.chdir(tmp_path)
+    loader = _loader(parts, "SplitMode=Random:!V:Streaming=True:BufferEvents=800")
+    factory = Factory(
+        "Stream", str(tmp_path / "out.root"), "Silent:!DrawProgressBar:AnalysisType=Classification"
+    )
+    factory.BookMethod(loader, Types.kDL, "DNN", OPTIONS.replace("MaxEpochs=15", "MaxEpochs=2"))
+    factory.TrainAllMethods()
+    factory.TestAllMethods()
+    results = factory.EvaluateAllMethods()
+    ds = loader.GetDataSet()
+    assert isinstance(ds, StreamingDataSet)
+    method = factory.GetMethod(loader, "DNN")
+    train, test = ds.train, ds.test  # now the truth: whole samples in memory
+    b = factory._find(loader, "DNN")
+    assert np.array_equal(b.test_values, method.evaluate(test.X))
+    assert np.array_equal(b.train_values, method.evaluate(train.X))
+    whole = write_output(
+        None, ds.name, ["Signal", "Background"], _event_sample(ds, train), _event_sample(ds, test),
+        [MethodResult("DL", "DNN", "Classification", method.evaluate(test.X), method.evaluate(train.X))],
+    )["DNN"]  # fmt: skip
+    got = results["DNN"]
+    for key in ("roc_integral", "roc_integral_train", "eff_area", "separation", "significance"):
+        assert getattr(got, key) == getattr(whole, key), key
+    assert got.eff_test == whole.eff_test and got.eff_train == whole.eff_train
+    assert factory.GetROCIntegral(loader, "DNN") == whole.roc_integral
+    with uproot.open(tmp_path / "out.root") as f:
+        for name, sample, values in (("TestTree", test, b.test_values), ("TrainTree", train, b.train_values)):
+            tree = f[f"dataset/{name}"]
+            assert tree.num_entries == len(sample)
+            for j, v in enumerate(("var1", "var2", "var3", "var4")):
+                assert np.array_equal(tree[v].array(library="np"), sample.X[:, j])
+            assert np.array_equal(tree["DNN"].array(library="np"), np.asarray(values, np.float32))
+            assert np.array_equal(tree["classID"].array(library="np"), sample.class_ids)
+            assert np.array_equal(tree["weight"].array(library="np"), sample.weights.astype(np.float32))
+        assert "dataset/Method_DL/DNN/MVA_DNN_S" in [k.split(";")[0] for k in f.keys(recursive=True)]
+    ds.close()

@@ -244,6 +244,44 @@ class StreamingDataSet(DataSetMeta):
         return Sample(cat["X"], cat["T"], cat["S"], w0 * self.factors[cat["cls"]] if tables[0] is self.fit
                       else w0, w0, cat["cls"], cat["source"], cat["entry"])  # fmt: skip
 
+    def iter_sample(self, which: str, step: int | None = None) -> Iterator[Sample]:
+        """The training (``"train"``: fit, then validation events) or test (``"test"``) sample as chunks of
+        ``step`` events (default ``BufferEvents``), in the order of :attr:`train`/:attr:`test`; only one
+        chunk is in memory at a time."""
+        if getattr(self, "_finished", None) is None:
+            finish_stream(self, 0)
+        if which not in ("train", "test"):
+            raise ValueError(f"which must be 'train' or 'test', got {which!r}")
+        tables = [self.fit, self.val] if which == "train" else [self.test_table]
+        sizes = [len(t) for t in tables]
+        edges = np.concatenate([[0], np.cumsum(sizes)])
+        step = max(int(step or self.buffer_events), 1)
+        for a in range(0, int(edges[-1]), step):
+            b = min(a + step, int(edges[-1]))
+            parts: dict[str, list[np.ndarray]] = {
+                c: [] for c in ("X", "T", "S", "W", "cls", "entry", "source")
+            }
+            for t, lo, hi in zip(tables, edges[:-1], edges[1:], strict=True):
+                s0, s1 = max(a, int(lo)), min(b, int(hi))
+                if s1 > s0:
+                    for c in parts:
+                        parts[c].append(t.read(c, s0 - int(lo), s1 - int(lo)))
+            cat = {c: np.concatenate(v) for c, v in parts.items()}
+            w0 = cat["W"].astype(np.float64)
+            w = w0 * self.factors[cat["cls"]] if which == "train" else w0
+            yield Sample(cat["X"], cat["T"], cat["S"], w, w0, cat["cls"], cat["source"], cat["entry"])
+
+    def labels(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(class ids, weights, targets) of the whole training or test sample, without its variables: what
+        the figures of merit need."""
+        if getattr(self, "_finished", None) is None:
+            finish_stream(self, 0)
+        tables = [self.fit, self.val] if which == "train" else [self.test_table]
+        cls = np.concatenate([t.read("cls", 0, len(t)) for t in tables])
+        w = np.concatenate([t.read("W", 0, len(t)) for t in tables]).astype(np.float64)
+        tgt = np.concatenate([t.read("T", 0, len(t)) for t in tables])
+        return cls, w * self.factors[cls] if which == "train" else w, tgt
+
     @property
     def train(self) -> Sample:
         """The whole training sample in memory (fit events, then validation events)."""
