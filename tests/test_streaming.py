@@ -164,7 +164,7 @@ def test_streaming_counts_are_the_in_memory_loaders(parts):
 
 
 @needs_vectors
-def test_streamed_test_and_evaluation_equal_the_in_memory_ones(parts, tmp_path, monkeypatch):
+def test_streamed_test_and_evaluation_equal_the_in_memory_ones(parts, tmp_path, monkeypatch, capsys):
     # Factory TestAllMethods/EvaluateAllMethods on a streaming dataset evaluate chunk by chunk from the
     # scratch files; truth: the same dataset's samples loaded whole and evaluated in memory
     import uproot
@@ -176,7 +176,7 @@ def test_streamed_test_and_evaluation_equal_the_in_memory_ones(parts, tmp_path, 
     monkeypatch.chdir(tmp_path)
     loader = _loader(parts, "SplitMode=Random:!V:Streaming=True:BufferEvents=800")
     factory = Factory(
-        "Stream", str(tmp_path / "out.root"), "Silent:!DrawProgressBar:AnalysisType=Classification"
+        "Stream", str(tmp_path / "out.root"), "!Silent:!DrawProgressBar:AnalysisType=Classification"
     )
     factory.BookMethod(loader, Types.kDL, "DNN", OPTIONS.replace("MaxEpochs=15", "MaxEpochs=2"))
     factory.TrainAllMethods()
@@ -184,6 +184,8 @@ def test_streamed_test_and_evaluation_equal_the_in_memory_ones(parts, tmp_path, 
     results = factory.EvaluateAllMethods()
     ds = loader.GetDataSet()
     assert isinstance(ds, StreamingDataSet)
+    printed = capsys.readouterr().out  # the summary's counts, without loading the samples
+    assert "Elapsed time for training with 6000 events" in printed and "TFHandler_Factory" in printed
     method = factory.GetMethod(loader, "DNN")
     train, test = ds.train, ds.test  # now the truth: whole samples in memory
     b = factory._find(loader, "DNN")

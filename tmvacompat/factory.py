@@ -262,14 +262,17 @@ class Factory:
             return
         opts = dict(ds.split_options)
         verbose = self.console.verbose or bool(opts.get("V", False))
-        self._log(format_dataset_summary(summarize_dataset(ds, loader.read_stats), verbose=verbose))
+        self._log(
+            format_dataset_summary(summarize_dataset(_summary_view(ds), loader.read_stats), verbose=verbose)
+        )
         names = [v.internal for v in ds.variables]
+        X, cls, w, targets = _printed_sample(ds)
         # DataSetFactory prints the input correlations per class unless !Correlations (its default is on)
         if opts.get("Correlations", True) and opts.get("CalcCorrelations", True):
             if len(names) <= _MAX_CORRELATION_COLUMNS:
                 for ci, cname in enumerate(ds.class_names):
-                    part = ds.train.of_class(ci)
-                    corr = correlation_matrix(part.X, part.weights)
+                    sel = cls == ci
+                    corr = correlation_matrix(X[sel], w[sel])
                     self._log(format_correlation_matrix(cname, names, corr))
             else:
                 self._log(
@@ -285,15 +288,17 @@ class Factory:
         self._log(
             log_block("Factory", [f'[{ds.name}] : Create Transformation "I" with events from all classes.'])
         )
-        self._variable_table("TFHandler_Factory", ds, ds.train.X, ds.train.targets)
+        self._variable_table("TFHandler_Factory", ds, X, targets, w)
 
-    def _variable_table(self, source: str, ds: DataSet, X: np.ndarray, targets: np.ndarray | None) -> None:
+    def _variable_table(
+        self, source: str, ds: DataSet, X: np.ndarray, targets: np.ndarray | None, weights: np.ndarray
+    ) -> None:
         labels = [v.label if v.array_index is None else v.internal for v in ds.variables]
         cols = [np.asarray(X, np.float64).reshape(len(X), -1)]
         if targets is not None and ds.n_targets and ds.analysis_type == "Regression":
             labels += [t.label for t in ds.targets]
             cols.append(np.asarray(targets, np.float64).reshape(len(X), -1))
-        stats = variable_stats(np.concatenate(cols, axis=1), ds.train.weights)
+        stats = variable_stats(np.concatenate(cols, axis=1), weights)
         self._log(format_variable_table(source, labels, *stats))
 
     def GetMethod(self, loader: DataLoader | str, title: str) -> MethodBase:
@@ -362,8 +367,10 @@ class Factory:
             return
         chain = _method_transforms(m)
         if len(chain) and not chain.is_identity:
-            self._variable_table(f"TFHandler_{m.title}", ds, chain.forward(ds.train.X), None)
-        lines = [f"Elapsed time for training with {len(ds.train)} events: {seconds:.3g} sec"]
+            X, _, w, _ = _printed_sample(ds)
+            self._variable_table(f"TFHandler_{m.title}", ds, chain.forward(X), None, w)
+        n_train = ds.n_train if getattr(ds, "is_stream", False) else len(ds.train)
+        lines = [f"Elapsed time for training with {n_train} events: {seconds:.3g} sec"]
         if m.training_error is not None:
             lines.append(f"Training stopped early: {m.training_error.message}; the best weights are kept")
         if bool(self.options.ModelPersistence):
@@ -633,6 +640,30 @@ def _event_sample(ds: DataSet, s: Sample) -> EventSample:
         _by_label(ds.targets, s.targets),
         titles={v.label: v.title or v.label for v in ds.variables},
     )
+
+
+def _summary_view(ds: Any) -> Any:
+    """What the dataset summary reads: for a streaming dataset its class ids and weights only."""
+    if not getattr(ds, "is_stream", False):
+        return ds
+    from types import SimpleNamespace
+
+    samples = {}
+    for which in ("train", "test"):
+        cls, w, _ = ds.labels(which)
+        samples[which] = SimpleNamespace(class_ids=cls, weights=w)
+    return SimpleNamespace(
+        name=ds.name, class_names=ds.class_names, split_options=ds.split_options, **samples
+    )
+
+
+def _printed_sample(ds: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X, class ids, weights, targets) the Factory's correlation and variable tables are computed on: the
+    training sample, or for a streaming dataset its transformation subsample (``BufferEvents`` events)."""
+    if getattr(ds, "is_stream", False):
+        X, cls, w, targets = ds.transform_sample()
+        return X, cls, w, targets
+    return ds.train.X, ds.train.class_ids, ds.train.weights, ds.train.targets
 
 
 def _write_streamed_output(path: str | None, ds: Any, classes: list[str], methods: list[MethodResult]) -> Any:

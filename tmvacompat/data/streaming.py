@@ -296,6 +296,8 @@ class StreamingDataSet(DataSetMeta):
     # ---------------------------------------------------------------- the trainer's inputs
     def transform_sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(X, class_ids, weights, targets) of the subsample the transformations are fitted on."""
+        if getattr(self, "_finished", None) is None:  # not split yet: no validation set aside
+            finish_stream(self, 0)
         s = self.subsample
         return s["X"], s["cls"], s["W"].astype(np.float64) * self.factors[s["cls"]], s["T"]
 
