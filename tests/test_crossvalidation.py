@@ -279,3 +279,15 @@ def test_folds_on_our_own_local_cluster_equal_the_serial_folds(evaluated, tutori
         remote = load_weights(tmp_path / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
         for a, b in zip(serial.params, remote.params, strict=True):
             assert np.array_equal(a["Weights"], b["Weights"]) and np.array_equal(a["Biases"], b["Biases"])
+
+
+def test_automatic_workers_stay_serial_on_two_cores(monkeypatch):
+    # Workers=0: on two cores the serial engine already uses both (benchmarks/README.md), no cluster is made
+    import tmvacompat.crossvalidation as cvmod
+
+    cv = CrossValidation.__new__(CrossValidation)
+    cv.client = None
+    for opts, cores in (("Workers=0", 2), ("Workers=0", 1), ("NumWorkerProcs=0", 2), ("Workers=1", 8)):
+        cv.options = cvmod.CV_OPTIONS.parse(opts)
+        monkeypatch.setattr(cvmod, "_cores", lambda c=cores: c)
+        assert cv._executor(3) == (None, None), (opts, cores)

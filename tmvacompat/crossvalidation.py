@@ -20,7 +20,7 @@ As ``TMVA::CrossValidation`` (CrossValidation.cxx, CvSplit.cxx, MethodCrossValid
   (TMVA's ``CrossValidationResult``), and ``Print()`` TMVA's table.
 
 Folds train in parallel on dask workers (``pip install 'tmvacompat[dask]'``): the extension option
-``Workers`` (0 = a ``LocalCluster`` with one process per free core when more than one is free, 1 = serial)
+``Workers`` (0 = a ``LocalCluster`` with one process per free core when at least three are free, 1 = serial)
 or an existing ``dask.distributed.Client`` passed as ``client=``. The training sample is scattered to each
 worker once; a task carries its fold's event indices and the method's option string and returns the
 weight file text. TMVA's ``NumWorkerProcs`` is accepted and means the same as ``Workers``.
@@ -332,6 +332,11 @@ class CrossValidation:
         if workers == 1:
             return None, None
         free = _cores()
+        if workers == 0 and free < _AUTO_MIN_CORES:
+            # serial training already runs on every core (Numba threads); on two cores parallel folds were
+            # never ahead in measurements (benchmarks/README.md): they gain only the engine's imperfect
+            # thread scaling and pay a cluster start and one kernel load per worker
+            return None, None
         n = min(n_tasks, workers if workers > 1 else free)
         if n < 2:
             return None, None
@@ -560,6 +565,10 @@ class CrossValidation:
 
     def GetNumFolds(self) -> int:  # noqa: N802
         return int(self.options.NumFolds)
+
+
+#: Workers=0 starts a LocalCluster for the folds only with at least this many free cores
+_AUTO_MIN_CORES = 3
 
 
 def _cores() -> int:
