@@ -13,7 +13,8 @@ Reported:
 * streamed (``Streaming=True:BufferEvents=N``) and in-memory training: wall time of reading + training, the
   trainer's events/s (training batches only) and the peak RSS;
 * application over all files: plain ``Model.evaluate`` looping over the files in this process, ``apply`` of
-  the friend trees serially, and ``tmvacompat.dask.write_friends`` on a LocalCluster of 1 and 2 workers;
+  the friend trees serially, and ``tmvacompat.dask.write_friends`` (friend trees) and
+  ``tmvacompat.dask.evaluate`` (responses returned to the client) on a LocalCluster of 1 and 2 workers;
 * CrossValidation (3 folds, on the first 2 files) serially and with 2 dask workers.
 """
 
@@ -101,43 +102,64 @@ def run_child(kind: str, args: argparse.Namespace, paths: list[str], weights: st
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bench_apply(weights: str, paths: list[str], scratch: str) -> dict:
+def bench_apply(weights: str, paths: list[str], scratch: str, rounds: int) -> dict:
+    """Medians over ``rounds`` interleaved rounds (plain loop, serial apply, 1 worker, 2 workers), so that a
+    shared machine's drift hits every contender alike; the clusters start (and warm up) before the rounds."""
     from tmvacompat.apply import apply_to_tree
-    from tmvacompat.dask import client_for, write_friends
+    from tmvacompat.dask import client_for, evaluate, write_friends
     from tmvacompat.weightfile import load_weights
 
     model = load_weights(weights)
     model.evaluate(f"{paths[0]}:TreeS")  # compile / load the kernel once
-    n = 0
-    t0 = time.perf_counter()
-    for p in paths:
-        n += len(model.evaluate(f"{p}:TreeS"))
-    res = {"entries": n, "plain_evaluate_s": time.perf_counter() - t0}
-    t0 = time.perf_counter()
-    for p in paths:
-        apply_to_tree(
-            model, f"{p}:TreeS", os.path.join(scratch, "serial_" + os.path.basename(p)), progress=False
-        )
-    res["serial_apply_s"] = time.perf_counter() - t0
-    for workers in (1, 2):
-        client, cluster = client_for(workers)
-        try:
-            client.run(lambda: __import__("tmvacompat.weightfile"))
-            write_friends(
-                model, [f"{paths[0]}:TreeS"], os.path.join(scratch, f"warm{workers}"), client=client
-            )
-            t0 = time.perf_counter()
-            write_friends(
-                model, [f"{p}:TreeS" for p in paths], os.path.join(scratch, f"w{workers}"), client=client
-            )
-            res[f"dask_{workers}_workers_s"] = time.perf_counter() - t0
-        finally:
+    inputs = [f"{p}:TreeS" for p in paths]
+    clients = {w: client_for(w) for w in (1, 2)}
+    times: dict[str, list[float]] = {}
+
+    def timed(key: str, fn) -> None:
+        t0 = time.perf_counter()
+        fn()
+        times.setdefault(key, []).append(time.perf_counter() - t0)
+
+    def plain() -> None:
+        res["entries"] = sum(len(model.evaluate(p)) for p in inputs)
+
+    def serial() -> None:
+        for p in paths:
+            out = os.path.join(scratch, "serial_" + os.path.basename(p))
+            apply_to_tree(model, f"{p}:TreeS", out, progress=False)
+
+    res: dict = {}
+    try:
+        for w, (client, _) in clients.items():
+            write_friends(model, inputs[:1], os.path.join(scratch, f"warm{w}"), client=client)
+            client.compute(evaluate(model, inputs[:1])).result()
+        for _ in range(rounds):
+            timed("plain_evaluate_s", plain)
+            timed("serial_apply_s", serial)
+            for w, (client, _) in clients.items():
+                timed(
+                    f"dask_{w}_workers_s",
+                    lambda c=client, w=w: write_friends(
+                        model, inputs, os.path.join(scratch, f"w{w}"), client=c
+                    ),
+                )
+                # the responses only (no friend tree written): what the plain loop does, on the workers
+                timed(
+                    f"dask_evaluate_{w}_workers_s",
+                    lambda c=client: c.compute(evaluate(model, inputs)).result(),
+                )
+    finally:
+        for client, cluster in clients.values():
             client.close()
             cluster.close()
+    res.update({k: float(np.median(v)) for k, v in times.items()})
+    res["runs"] = {k: [round(x, 3) for x in v] for k, v in times.items()}
     return res
 
 
-def bench_cv(paths: list[str], nvar: int, scratch: str) -> dict:
+def bench_cv(paths: list[str], nvar: int, scratch: str, rounds: int) -> dict:
+    """CrossValidation serially and on a LocalCluster of 2 workers (started inside the timing, as a user's
+    Evaluate() starts it), interleaved over ``rounds``; medians."""
     from tmvacompat.crossvalidation import CrossValidation
     from tmvacompat.data.dataset import DataSet
     from tmvacompat.methods.dl import MethodDL
@@ -146,22 +168,25 @@ def bench_cv(paths: list[str], nvar: int, scratch: str) -> dict:
     x = rng.normal(size=(2000, nvar)).astype(np.float32)
     warm = DataSet.from_arrays(x, (x[:, 0] > 0).astype(int), x, (x[:, 0] > 0).astype(int))
     MethodDL("warm", NET.replace("MaxEpochs=2", "MaxEpochs=1")).train(warm, weight_file="")
-    out = {}
+    out: dict = {}
+    times: dict[str, list[float]] = {}
     old = os.getcwd()
     os.chdir(scratch)
     try:
-        for workers in (1, 2):
-            loader = _loader(paths, nvar, "nTest_Signal=1:nTest_Background=1:SplitMode=Block:!V")
-            loader.GetDataSet()
-            cv = CrossValidation("CV", loader, None, f"!V:Silent:NumFolds=3:Workers={workers}")
-            cv.BookMethod("DL", "DNN", NET.replace("MaxEpochs=2", "MaxEpochs=1"))
-            t0 = time.perf_counter()
-            cv.Evaluate()
-            out[f"cv_{workers}_workers_s"] = time.perf_counter() - t0
-            out[f"cv_{workers}_workers_roc"] = cv.GetResults()[0].GetROCAverage()
-            out["cv_events"] = len(loader.GetDataSet().train)
+        loader = _loader(paths, nvar, "nTest_Signal=1:nTest_Background=1:SplitMode=Block:!V")
+        out["cv_events"] = len(loader.GetDataSet().train)
+        for _ in range(rounds):
+            for workers in (1, 2):
+                cv = CrossValidation("CV", loader, None, f"!V:Silent:NumFolds=3:Workers={workers}")
+                cv.BookMethod("DL", "DNN", NET.replace("MaxEpochs=2", "MaxEpochs=1"))
+                t0 = time.perf_counter()
+                cv.Evaluate()
+                times.setdefault(f"cv_{workers}_workers_s", []).append(time.perf_counter() - t0)
+                out[f"cv_{workers}_workers_roc"] = cv.GetResults()[0].GetROCAverage()
     finally:
         os.chdir(old)
+    out.update({k: float(np.median(v)) for k, v in times.items()})
+    out["runs"] = {k: [round(x, 3) for x in v] for k, v in times.items()}
     return out
 
 
@@ -173,6 +198,7 @@ def main() -> None:
     ap.add_argument("--buffer", type=int, default=500_000, help="BufferEvents of the streamed training")
     ap.add_argument("--data", default="/tmp/tmvacompat_scale")
     ap.add_argument("--skip", default="", help="comma-separated: stream, memory, apply, cv")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the apply and cv timings")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--paths", default="[]", help=argparse.SUPPRESS)
     ap.add_argument("--weights", default="", help=argparse.SUPPRESS)
@@ -196,10 +222,10 @@ def main() -> None:
         results["memory"] = run_child("memory", args, paths)
         print(json.dumps(results["memory"]), flush=True)
     if "apply" not in skip and os.path.exists(weights):
-        results["apply"] = bench_apply(weights, paths, scratch)
+        results["apply"] = bench_apply(weights, paths, scratch, args.rounds)
         print(json.dumps(results["apply"]), flush=True)
     if "cv" not in skip:
-        results["cv"] = bench_cv(paths[:2], args.nvar, scratch)
+        results["cv"] = bench_cv(paths[:2], args.nvar, scratch, args.rounds)
         print(json.dumps(results["cv"]), flush=True)
     print(json.dumps(results, indent=1))
 

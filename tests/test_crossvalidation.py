@@ -193,3 +193,101 @@ def test_folds_trained_on_dask_workers_equal_the_serial_folds(
         remote = load_weights(tmp_path / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
         for a, b in zip(serial.params, remote.params, strict=True):
             assert np.array_equal(a["Weights"], b["Weights"]) and np.array_equal(a["Biases"], b["Biases"])
+
+
+MULTI_METHOD = (
+    "!H:!V:VarTransform=N:Layout=TANH|16,LINEAR:RandomSeed=1:"
+    "TrainingStrategy=LearningRate=1e-2,BatchSize=64,MaxEpochs=3"
+)
+
+
+def _multiclass_loader(path):
+    """Three classes: the signal tree, and the background tree's eventIDs split by parity."""
+    loader = DataLoader("dataset")
+    for v in ("var1", "var2", "var3", "var4"):
+        loader.AddVariable(v, "F")
+    loader.AddSpectator("eventID")
+    loader.AddTree(f"{path}:TreeS", "Signal")
+    loader.AddTree(f"{path}:TreeB", "bg0", cut="int(eventID)%2==0")
+    loader.AddTree(f"{path}:TreeB", "bg1", cut="int(eventID)%2==1")
+    loader.PrepareTrainingAndTestTree(
+        "", "nTest_Signal=1:nTest_bg0=1:nTest_bg1=1:SplitMode=Block:NormMode=None:!V"
+    )
+    return loader
+
+
+@needs_vectors
+def test_multiclass_folds_answer_their_own_events_and_write_fold_files(tutorial, tmp_path, monkeypatch):
+    import uproot
+
+    from tmvacompat.evaluation import roc_integral
+
+    monkeypatch.chdir(tmp_path)
+    loader = _multiclass_loader(tutorial)
+    out = tmp_path / "out" / "TMVACV_multi.root"
+    out.parent.mkdir()
+    cv = CrossValidation(
+        "CVM",
+        loader,
+        str(out),
+        CV_OPTS.replace("Classification", "Multiclass") + ":FoldFileOutput=True:Workers=1",
+    )
+    cv.BookMethod("DL", "DNN", MULTI_METHOD)
+    cv.Evaluate()
+    ds = loader.GetDataSet()
+    folds = fold_assignment(ds.train, ds.spectators, 3, "int([eventID])%int([NumFolds])")
+    values = cv.output_values["DNN"]
+    assert values.shape == (len(ds.train), 3)
+    combined = load_weights(tmp_path / "dataset" / "weights" / "CVM_DNN.weights.xml")
+    assert combined.analysis_type == "Multiclass" and combined.classes == ["Signal", "bg0", "bg1"]
+    result = cv.GetResults()[0]
+    for k in range(3):
+        fold = load_weights(tmp_path / "dataset" / "weights" / f"CVM_DNN_fold{k + 1}.weights.xml")
+        mine = ds.train.take(folds[k])
+        expected = fold.evaluate(mine.X)  # the fold that did not train on these events
+        assert np.allclose(values[folds[k]], expected, rtol=0, atol=1e-6)
+        assert np.allclose(expected.sum(axis=1), 1.0, atol=1e-5)  # class probabilities
+        # TMVA's fold ROC of a multiclass method: class 0 against the rest, on the fold's test events
+        want = roc_integral(expected[:, 0], mine.class_ids == 0, mine.weights)
+        assert result.rocs[k] == pytest.approx(want, abs=1e-9)
+        # FoldFileOutput: <dir of the output file>/<Title>_fold<k>.root, the fold's Factory output
+        with uproot.open(out.parent / f"DNN_fold{k + 1}.root") as f:
+            test, train = f["dataset/TestTree"], f["dataset/TrainTree"]
+            assert test.num_entries == len(folds[k])
+            assert train.num_entries == len(ds.train) - len(folds[k])
+            leaves = test[f"DNN_fold{k + 1}"].array(library="np")
+            got = np.column_stack([leaves[c] for c in ("Signal", "bg0", "bg1")])
+            assert np.allclose(got, expected, atol=1e-6)
+            assert np.array_equal(test["classID"].array(library="np"), mine.class_ids)
+    # the combined file applies each event's fold through the split expression
+    x = np.concatenate([ds.train.X, ds.train.spectators], axis=1)
+    assert np.allclose(combined.evaluate_matrix(x), values, rtol=0, atol=1e-6)
+    with uproot.open(out) as f:
+        assert f["dataset/TestTree"].num_entries == len(ds.train)
+
+
+@needs_vectors
+def test_folds_on_our_own_local_cluster_equal_the_serial_folds(evaluated, tutorial, tmp_path, monkeypatch):
+    # Workers=2 starts a LocalCluster of 2 processes; the third fold gets both cores (numba threads)
+    _, _, work = evaluated
+    monkeypatch.chdir(tmp_path)
+    cv = CrossValidation("CV", _loader(tutorial), None, CV_OPTS + ":Workers=2")
+    cv.BookMethod("DL", "DNN", METHOD)
+    cv.Evaluate()
+    for k in (1, 2, 3):
+        serial = load_weights(work / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
+        remote = load_weights(tmp_path / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
+        for a, b in zip(serial.params, remote.params, strict=True):
+            assert np.array_equal(a["Weights"], b["Weights"]) and np.array_equal(a["Biases"], b["Biases"])
+
+
+def test_automatic_workers_stay_serial_on_two_cores(monkeypatch):
+    # Workers=0: on two cores the serial engine already uses both (benchmarks/README.md), no cluster is made
+    import tmvacompat.crossvalidation as cvmod
+
+    cv = CrossValidation.__new__(CrossValidation)
+    cv.client = None
+    for opts, cores in (("Workers=0", 2), ("Workers=0", 1), ("NumWorkerProcs=0", 2), ("Workers=1", 8)):
+        cv.options = cvmod.CV_OPTIONS.parse(opts)
+        monkeypatch.setattr(cvmod, "_cores", lambda c=cores: c)
+        assert cv._executor(3) == (None, None), (opts, cores)

@@ -129,10 +129,27 @@ def test_split_is_decided_per_event_and_keeps_the_requested_counts(parts):
     assert k_train.max() < k_test.min()
 
 
+def _ids(sample):
+    return sorted(zip(sample.class_ids.tolist(), sample.source.tolist(), sample.entry.tolist(), strict=True))
+
+
 @needs_vectors
-def test_streaming_refuses_alternate(parts):
-    with pytest.raises(OptionError, match="Alternate"):
-        _loader(parts, "SplitMode=Alternate:Streaming=True:BufferEvents=100").GetDataSet()
+@pytest.mark.parametrize(
+    "counts", ["", "nTrain_Signal=1000:nTrain_Background=700:nTest_Signal=900:nTest_Background=1200"]
+)
+def test_streamed_alternate_split_is_the_in_memory_one(parts, counts):
+    prep = f"SplitMode=Alternate:!V:{counts}"
+    memory = _loader(parts, prep).GetDataSet()
+    streamed = _loader(parts, prep + ":Streaming=True:BufferEvents=300").GetDataSet()
+    assert isinstance(streamed, StreamingDataSet)
+    assert _ids(streamed.train) == _ids(memory.train)
+    assert _ids(streamed.test) == _ids(memory.test)
+    # the rule itself: with the default counts, even reading positions train and odd ones test (each of
+    # the four files holds 1500 entries of a class, an even number: the parity is the entry's)
+    if not counts:
+        sig = streamed.train.of_class(0)
+        assert len(sig.entry) == 3000 and not np.any(sig.entry % 2)
+    streamed.close()
 
 
 @needs_vectors
@@ -144,3 +161,53 @@ def test_streaming_counts_are_the_in_memory_loaders(parts):
     assert np.bincount(streamed.train.class_ids).tolist() == np.bincount(memory.train.class_ids).tolist()
     with pytest.raises(OptionError, match="gives 0 training events"):
         _loader(parts, "TrainTestSplit_Signal=1e-7:!V:Streaming=True:BufferEvents=300").GetDataSet()
+
+
+@needs_vectors
+def test_streamed_test_and_evaluation_equal_the_in_memory_ones(parts, tmp_path, monkeypatch, capsys):
+    # Factory TestAllMethods/EvaluateAllMethods on a streaming dataset evaluate chunk by chunk from the
+    # scratch files; truth: the same dataset's samples loaded whole and evaluated in memory
+    import uproot
+
+    from tmvacompat import Factory, Types
+    from tmvacompat.factory import _event_sample
+    from tmvacompat.output import MethodResult, write_output
+
+    monkeypatch.chdir(tmp_path)
+    loader = _loader(parts, "SplitMode=Random:!V:Streaming=True:BufferEvents=800")
+    factory = Factory(
+        "Stream", str(tmp_path / "out.root"), "!Silent:!DrawProgressBar:AnalysisType=Classification"
+    )
+    factory.BookMethod(loader, Types.kDL, "DNN", OPTIONS.replace("MaxEpochs=15", "MaxEpochs=2"))
+    factory.TrainAllMethods()
+    factory.TestAllMethods()
+    results = factory.EvaluateAllMethods()
+    ds = loader.GetDataSet()
+    assert isinstance(ds, StreamingDataSet)
+    printed = capsys.readouterr().out  # the summary's counts, without loading the samples
+    assert "Elapsed time for training with 6000 events" in printed and "TFHandler_Factory" in printed
+    method = factory.GetMethod(loader, "DNN")
+    train, test = ds.train, ds.test  # now the truth: whole samples in memory
+    b = factory._find(loader, "DNN")
+    assert np.array_equal(b.test_values, method.evaluate(test.X))
+    assert np.array_equal(b.train_values, method.evaluate(train.X))
+    whole = write_output(
+        None, ds.name, ["Signal", "Background"], _event_sample(ds, train), _event_sample(ds, test),
+        [MethodResult("DL", "DNN", "Classification", method.evaluate(test.X), method.evaluate(train.X))],
+    )["DNN"]  # fmt: skip
+    got = results["DNN"]
+    for key in ("roc_integral", "roc_integral_train", "eff_area", "separation", "significance"):
+        assert getattr(got, key) == getattr(whole, key), key
+    assert got.eff_test == whole.eff_test and got.eff_train == whole.eff_train
+    assert factory.GetROCIntegral(loader, "DNN") == whole.roc_integral
+    with uproot.open(tmp_path / "out.root") as f:
+        for name, sample, values in (("TestTree", test, b.test_values), ("TrainTree", train, b.train_values)):
+            tree = f[f"dataset/{name}"]
+            assert tree.num_entries == len(sample)
+            for j, v in enumerate(("var1", "var2", "var3", "var4")):
+                assert np.array_equal(tree[v].array(library="np"), sample.X[:, j])
+            assert np.array_equal(tree["DNN"].array(library="np"), np.asarray(values, np.float32))
+            assert np.array_equal(tree["classID"].array(library="np"), sample.class_ids)
+            assert np.array_equal(tree["weight"].array(library="np"), sample.weights.astype(np.float32))
+        assert "dataset/Method_DL/DNN/MVA_DNN_S" in [k.split(";")[0] for k in f.keys(recursive=True)]
+    ds.close()

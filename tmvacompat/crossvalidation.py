@@ -20,7 +20,7 @@ As ``TMVA::CrossValidation`` (CrossValidation.cxx, CvSplit.cxx, MethodCrossValid
   (TMVA's ``CrossValidationResult``), and ``Print()`` TMVA's table.
 
 Folds train in parallel on dask workers (``pip install 'tmvacompat[dask]'``): the extension option
-``Workers`` (0 = a ``LocalCluster`` with one process per free core when more than one is free, 1 = serial)
+``Workers`` (0 = a ``LocalCluster`` with one process per free core when at least three are free, 1 = serial)
 or an existing ``dask.distributed.Client`` passed as ``client=``. The training sample is scattered to each
 worker once; a task carries its fold's event indices and the method's option string and returns the
 weight file text. TMVA's ``NumWorkerProcs`` is accepted and means the same as ``Workers``.
@@ -191,6 +191,16 @@ def _train_fold(payload: dict[str, Any], ds: DataSet | None = None) -> dict[str,
 
     if ds is not None:
         payload = dict(payload, dataset_obj=fold_dataset(ds, payload["train_idx"], payload["test_idx"]))
+    threads = payload.get("threads")
+    if threads:  # this task's share of the worker's cores (see CrossValidation._plan_threads)
+        import numba
+
+        before = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            return _train_fold(dict(payload, threads=None))
+        finally:
+            numba.set_num_threads(before)
     t0 = time.perf_counter()
     cls = METHODS[payload["method_type"]]
     method = cls(
@@ -321,7 +331,12 @@ class CrossValidation:
         )
         if workers == 1:
             return None, None
-        free = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        free = _cores()
+        if workers == 0 and free < _AUTO_MIN_CORES:
+            # serial training already runs on every core (Numba threads); on two cores parallel folds were
+            # never ahead in measurements (benchmarks/README.md): they gain only the engine's imperfect
+            # thread scaling and pay a cluster start and one kernel load per worker
+            return None, None
         n = min(n_tasks, workers if workers > 1 else free)
         if n < 2:
             return None, None
@@ -336,8 +351,23 @@ class CrossValidation:
                     token="Workers",
                 ) from None
             return None, None
-        cluster = local_cluster(n)
+        cluster = local_cluster(n, threads=free)
         return Client(cluster), cluster
+
+    @staticmethod
+    def _plan_threads(n_tasks: int, workers: int, cores: int) -> list[int]:
+        """Numba threads per fold task on a LocalCluster of ``workers`` one-task processes on ``cores``
+        cores: ``cores // workers`` for the full rounds, and the cores shared among the tasks of a last,
+        partial round (3 folds on 2 workers: the third fold trains on both cores instead of leaving one
+        idle). Decided by the task's position, not by timing, so a given Workers setting gives the same
+        fold weights every run (the engine's batch sharding depends on its thread count).
+
+        >>> CrossValidation._plan_threads(3, 2, 2), CrossValidation._plan_threads(4, 2, 4)
+        ([1, 1, 2], [2, 2, 2, 2])
+        """
+        full = (n_tasks // workers) * workers
+        tail = n_tasks - full
+        return [max(1, cores // workers) if i < full else max(1, cores // tail) for i in range(n_tasks)]
 
     def Evaluate(self) -> None:  # noqa: N802
         """Train every fold of every booked method, write the fold and combined weight files, evaluate
@@ -389,7 +419,13 @@ class CrossValidation:
             else:
                 # the training sample goes to each worker once; a task carries only its fold's indices
                 shared = client.scatter(ds, broadcast=True)
-                futures = [client.submit(_train_fold, t, shared, pure=False) for t in tasks]
+                if cluster is not None:  # our LocalCluster: the cores shared out per task, in order
+                    plan = self._plan_threads(len(tasks), len(cluster.workers), _cores())
+                    tasks = [dict(t, threads=k) for t, k in zip(tasks, plan, strict=True)]
+                futures = [
+                    client.submit(_train_fold, t, shared, pure=False, priority=len(tasks) - i)
+                    for i, t in enumerate(tasks)
+                ]
                 outputs = client.gather(futures)
         finally:
             if cluster is not None:
@@ -408,10 +444,10 @@ class CrossValidation:
                 model = model_from_bytes(out["xml"].encode(), path)
                 fold_models.append(model)
                 result.seconds[k] = float(out["seconds"])
-                fold_ds = fold_dataset(ds, task["train_idx"], task["test_idx"])
                 if atype in ("Classification", "Multiclass"):
-                    result.rocs[k] = self._roc(ds, fold_ds.test, out["test_values"], atype)
+                    result.rocs[k] = self._roc(ds, ds.train.take(task["test_idx"]), out["test_values"], atype)
                 if bool(o.FoldFileOutput):
+                    fold_ds = fold_dataset(ds, task["train_idx"], task["test_idx"])
                     self._write_fold_output(fold_ds, m, k, out, path, atype)
             cv_model = self._combined(ds, m, fold_models, atype)
             cv_model.save(os.path.join(weights_dir, f"{self.job_name}_{m.title}.weights.xml"))
@@ -529,6 +565,14 @@ class CrossValidation:
 
     def GetNumFolds(self) -> int:  # noqa: N802
         return int(self.options.NumFolds)
+
+
+#: Workers=0 starts a LocalCluster for the folds only with at least this many free cores
+_AUTO_MIN_CORES = 3
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _looks_like_options(text: str) -> bool:

@@ -14,10 +14,9 @@ pickled Numba objects: each worker parses it once per process and compiles (or l
 cache) the inference kernel. Each task reads only its own input file and the branches the variables need.
 
 Example:
-    >>> import uproot                                                              # doctest: +SKIP
     >>> from tmvacompat.dask import evaluate                                       # doctest: +SKIP
-    >>> arrays = uproot.dask({"a.root": "TreeS", "b.root": "TreeS"})               # doctest: +SKIP
-    >>> scores = evaluate("dataset/weights/TMVAClassification_DNN.weights.xml", arrays)  # doctest: +SKIP
+    >>> scores = evaluate("dataset/weights/TMVAClassification_DNN.weights.xml",   # doctest: +SKIP
+    ...                   ["a.root:TreeS", "b.root:TreeS"])
     >>> scores.compute()                                                           # doctest: +SKIP
 """
 
@@ -149,6 +148,17 @@ def _needed_branches(model: Any) -> list[str]:
     return sorted(names)
 
 
+def _as_output(model: Any, values: Any) -> Any:
+    """The responses as the awkward array :func:`evaluate` returns (float32; (n, width) for multiclass and
+    multi-target regression)."""
+    import awkward as ak
+
+    width = model.n_outputs
+    flat = model.analysis_type == "Classification" or (model.analysis_type == "Regression" and width == 1)
+    values = np.asarray(values, np.float32)
+    return ak.Array(values.reshape(len(values)) if flat else values.reshape(len(values), width))
+
+
 def _evaluate_partition(part: Any, texts: tuple[str, ...]) -> Any:
     import awkward as ak
 
@@ -159,24 +169,53 @@ def _evaluate_partition(part: Any, texts: tuple[str, ...]) -> Any:
                 ak.typetracer.touch_data(part[name])
         return _output_meta(model)
     if len(part) == 0:
-        width = model.n_outputs if model.analysis_type != "Classification" else 0
-        empty = np.zeros((0, width) if width and (model.analysis_type == "Multiclass" or width > 1) else 0)
-        return ak.Array(empty.astype(np.float32))
-    values = np.asarray(model.evaluate(part), np.float32)
-    return ak.Array(values)
+        return _as_output(model, np.zeros((0, model.n_outputs), np.float32))
+    return _as_output(model, model.evaluate(part))
 
 
-def evaluate(weights: Any, data: Any, *, step_size: int | str = "100 MB") -> Any:
+def _evaluate_range(item: tuple[str, str, int, int], texts: tuple[str, ...]) -> Any:
+    """One partition of :func:`evaluate` on files: entries ``start:stop`` of ``path:tree`` read (only the
+    branches the variables need) and evaluated in one task."""
+    from tmvacompat.data.loader import open_tree
+    from tmvacompat.data.rootread import iterate, tree_where
+    from tmvacompat.weightfile.model import tree_branches
+
+    path, tree_name, start, stop = item
+    model = model_from_texts(texts)
+    tree = open_tree(f"{path}:{tree_name}")
+    keys = tree_branches(tree, _input_infos(model), where=model.path)
+    parts = [
+        np.asarray(model.evaluate(chunk), np.float32).reshape(-1, model.n_outputs)
+        for chunk, _ in iterate(
+            tree, keys, tree_where(tree), max(stop - start, 1), entry_start=start, entry_stop=stop
+        )  # fmt: skip
+    ]
+    values = np.concatenate(parts) if parts else np.zeros((0, model.n_outputs), np.float32)
+    return _as_output(model, values)
+
+
+def evaluate(weights: Any, data: Any, *, step_size: int = 500_000) -> Any:
     """The responses of ``weights`` (a Model, a CrossValidation model or a weight file) on ``data`` as a
-    lazy dask-awkward array: ``data`` is a dask-awkward array from ``uproot.dask`` (fields named as the
-    branches) or a list of ``"file.root:tree"`` inputs (globs allowed; only the needed branches are read).
+    lazy dask-awkward array, one entry per input entry: ``data`` is a list of ``"file.root:tree"`` inputs
+    (globs allowed) or a dask-awkward array from ``uproot.dask`` (fields named as the branches).
+
+    On files, each partition is one task that reads ``step_size`` entries of one file (only the branches
+    the variables need) and evaluates them: the graph has a single layer.
 
     >>> evaluate("w.weights.xml", ["data_*.root:TreeS"]).compute()   # doctest: +SKIP
 
-    With dask 2026.8 and dask-awkward 2025.3 dask-awkward's graph optimisations fail on any
-    ``map_partitions`` over ``uproot.dask`` (``Cannot fuse tasks with multiple outputs``); compute with
-    them off: ``with dask.config.set({"awkward.optimization.enabled": False}): scores.compute()`` (a list
-    of files given here reads only the needed branches either way).
+    dask-awkward with dask >= 2025.4: dask-awkward's ``layer-chains`` optimisation fuses consecutive
+    blockwise layers into one task by building ``Task`` objects whose arguments are bare keys; since
+    dask 2025.4 a bare key among a task's arguments is no longer a dependency, so the fused task has
+    several outputs and dask raises ``Cannot fuse tasks with multiple outputs``. Every chain of two
+    dask-awkward layers fails so: the user's own ``uproot.dask(...)["x"] * 2`` as much as this
+    function's ``map_partitions`` over ``uproot.dask`` arrays or an operation on its result
+    (dask-awkward 2026.2 declares ``dask<2025.4`` for this reason). The single-layer graph made for a
+    list of files computes as it is; for the others compute with that one optimisation left out (the
+    column projection stays, so only the needed branches are read)::
+
+        with dask.config.set({"awkward.optimization.which": ["columns"]}):
+            scores.compute()
     """
     _need_dask()
     import dask_awkward as dak
@@ -185,14 +224,24 @@ def evaluate(weights: Any, data: Any, *, step_size: int | str = "100 MB") -> Any
 
     model = weights if not isinstance(weights, (str, os.PathLike)) else load_weights(weights)
     texts = model_texts(model)
-    if not isinstance(data, dak.Array):
-        import uproot
+    if isinstance(data, dak.Array):
+        return dak.map_partitions(
+            _evaluate_partition, data, texts, meta=_output_meta(model), label="tmvacompat-evaluate"
+        )
+    from tmvacompat.data.loader import open_tree
 
-        pairs = expand_inputs(data)
-        data = uproot.dask(dict(pairs), filter_name=_needed_branches(model), step_size=step_size)
-    return dak.map_partitions(
-        _evaluate_partition, data, texts, meta=_output_meta(model), label="tmvacompat-evaluate"
-    )
+    if int(step_size) < 1:
+        raise InputDataError(f"step_size must be >= 1 entries, got {step_size}", token=str(step_size))
+    step = int(step_size)
+    items: list[tuple[str, str, int, int]] = []
+    for path, tree in expand_inputs(data):
+        n = int(open_tree(f"{path}:{tree}").num_entries)
+        items += [(path, tree, a, min(a + step, n)) for a in range(0, n, step)] or [(path, tree, 0, 0)]
+    divisions = tuple(int(x) for x in np.cumsum([0] + [b - a for _, _, a, b in items]))
+    return dak.from_map(
+        _evaluate_range, items, args=(texts,), meta=_output_meta(model), divisions=divisions,
+        label="tmvacompat-evaluate",
+    )  # fmt: skip
 
 
 def _write_one(texts: tuple[str, ...], path: str, tree: str, out: str, branch: str | None,
@@ -205,16 +254,38 @@ def _write_one(texts: tuple[str, ...], path: str, tree: str, out: str, branch: s
     return out, out_tree, n
 
 
-def local_cluster(workers: int) -> Any:
+def local_cluster(workers: int, threads: int | None = None) -> Any:
     """A ``LocalCluster`` of ``workers`` processes, one task at a time each, whose engines share the cores:
-    each gets ``cores // workers`` Numba threads (at least one), so workers do not oversubscribe them."""
+    each gets ``cores // workers`` Numba threads (at least one), so workers do not oversubscribe them;
+    ``threads`` gives each a pool of that many instead, for tasks that set their own count with
+    ``numba.set_num_threads`` (CrossValidation's last round of folds).
+
+    The worker processes start with glibc's default allocator settings: distributed's nanny would set
+    ``MALLOC_TRIM_THRESHOLD_=65536`` before spawning them (its ``pre-spawn-environ``), and setting it turns
+    off glibc's adaptive mmap threshold, so every array above 128 kB (each chunk read, each layer's
+    output) comes as fresh pages from the kernel and is returned on free: about three times the page
+    faults of a plain process and tasks 1.5x slower. The setting is dropped for these workers only: a
+    scoped ``dask.config.set``, and the variable is left out of this process's environment while they
+    are spawned (a nanny started earlier in this process, by any LocalCluster, leaves it there for good),
+    then put back.
+    """
+    import dask
     from distributed import LocalCluster
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    per = str(max(1, cores // max(int(workers), 1)))
+    per = str(int(threads) if threads else max(1, cores // max(int(workers), 1)))
     env = {"NUMBA_NUM_THREADS": per, "OMP_NUM_THREADS": per, "OPENBLAS_NUM_THREADS": per}
-    return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
-                        env=env)  # fmt: skip
+    saved = os.environ.pop(_TRIM, None)
+    try:
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{_TRIM}": None}):
+            return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                dashboard_address=None, env=env)  # fmt: skip
+    finally:
+        if saved is not None:
+            os.environ[_TRIM] = saved
+
+
+_TRIM = "MALLOC_TRIM_THRESHOLD_"
 
 
 def _warm(texts: tuple[str, ...]) -> int:

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -261,14 +262,17 @@ class Factory:
             return
         opts = dict(ds.split_options)
         verbose = self.console.verbose or bool(opts.get("V", False))
-        self._log(format_dataset_summary(summarize_dataset(ds, loader.read_stats), verbose=verbose))
+        self._log(
+            format_dataset_summary(summarize_dataset(_summary_view(ds), loader.read_stats), verbose=verbose)
+        )
         names = [v.internal for v in ds.variables]
+        X, cls, w, targets = _printed_sample(ds)
         # DataSetFactory prints the input correlations per class unless !Correlations (its default is on)
         if opts.get("Correlations", True) and opts.get("CalcCorrelations", True):
             if len(names) <= _MAX_CORRELATION_COLUMNS:
                 for ci, cname in enumerate(ds.class_names):
-                    part = ds.train.of_class(ci)
-                    corr = correlation_matrix(part.X, part.weights)
+                    sel = cls == ci
+                    corr = correlation_matrix(X[sel], w[sel])
                     self._log(format_correlation_matrix(cname, names, corr))
             else:
                 self._log(
@@ -284,15 +288,17 @@ class Factory:
         self._log(
             log_block("Factory", [f'[{ds.name}] : Create Transformation "I" with events from all classes.'])
         )
-        self._variable_table("TFHandler_Factory", ds, ds.train.X, ds.train.targets)
+        self._variable_table("TFHandler_Factory", ds, X, targets, w)
 
-    def _variable_table(self, source: str, ds: DataSet, X: np.ndarray, targets: np.ndarray | None) -> None:
+    def _variable_table(
+        self, source: str, ds: DataSet, X: np.ndarray, targets: np.ndarray | None, weights: np.ndarray
+    ) -> None:
         labels = [v.label if v.array_index is None else v.internal for v in ds.variables]
         cols = [np.asarray(X, np.float64).reshape(len(X), -1)]
         if targets is not None and ds.n_targets and ds.analysis_type == "Regression":
             labels += [t.label for t in ds.targets]
             cols.append(np.asarray(targets, np.float64).reshape(len(X), -1))
-        stats = variable_stats(np.concatenate(cols, axis=1), ds.train.weights)
+        stats = variable_stats(np.concatenate(cols, axis=1), weights)
         self._log(format_variable_table(source, labels, *stats))
 
     def GetMethod(self, loader: DataLoader | str, title: str) -> MethodBase:
@@ -361,8 +367,10 @@ class Factory:
             return
         chain = _method_transforms(m)
         if len(chain) and not chain.is_identity:
-            self._variable_table(f"TFHandler_{m.title}", ds, chain.forward(ds.train.X), None)
-        lines = [f"Elapsed time for training with {len(ds.train)} events: {seconds:.3g} sec"]
+            X, _, w, _ = _printed_sample(ds)
+            self._variable_table(f"TFHandler_{m.title}", ds, chain.forward(X), None, w)
+        n_train = ds.n_train if getattr(ds, "is_stream", False) else len(ds.train)
+        lines = [f"Elapsed time for training with {n_train} events: {seconds:.3g} sec"]
         if m.training_error is not None:
             lines.append(f"Training stopped early: {m.training_error.message}; the best weights are kept")
         if bool(self.options.ModelPersistence):
@@ -385,10 +393,14 @@ class Factory:
                     ],
                 )
             )
-            b.train_values = self._apply(b.method, ds.train.X, "training", ds.name)
-            b.test_values = self._apply(b.method, ds.test.X, "testing", ds.name)
-            b.train_branches = b.method.output_branches(ds.train.X)
-            b.test_branches = b.method.output_branches(ds.test.X)
+            if getattr(ds, "is_stream", False):  # chunk by chunk from the scratch files
+                b.train_values, b.train_branches = self._apply_stream(b.method, ds, "training")
+                b.test_values, b.test_branches = self._apply_stream(b.method, ds, "testing")
+            else:
+                b.train_values = self._apply(b.method, ds.train.X, "training", ds.name)
+                b.test_values = self._apply(b.method, ds.test.X, "testing", ds.name)
+                b.train_branches = b.method.output_branches(ds.train.X)
+                b.test_branches = b.method.output_branches(ds.test.X)
             model = b.method.model
             if model is not None and model.mva_pdfs is not None and model.analysis_type == "Classification":
                 # MethodBase::AddOutput: the prob_<title> results, and the test rarities for its histograms
@@ -419,6 +431,38 @@ class Factory:
         )
         return values
 
+    def _apply_stream(self, method: MethodBase, ds: Any, which: str) -> tuple[np.ndarray, dict[str, Any]]:
+        """A streaming dataset's sample evaluated chunk by chunk (whole multiples of the engine's
+        4096-event blocks, at least ``BufferEvents``-sized): the outputs and extra branches, never the whole
+        sample's variables in memory."""
+        n = ds.n_train if which == "training" else ds.n_test
+        head = f"[{ds.name}] : Evaluation of {method.title} on {which} sample ({n} events)"
+        self._log(log_block(method.title, [head]))
+        t0 = time.perf_counter()
+        step = -(-max(ds.buffer_events, 1) // _APPLY_CHUNK) * _APPLY_CHUNK
+        bar = self.console.bar(n, f"{method.title} {which}") if n > _APPLY_CHUNK else None
+        values: list[np.ndarray] = []
+        extra: dict[str, tuple[list[str], list[np.ndarray]]] = {}
+        done = 0
+        for chunk in ds.iter_sample("train" if which == "training" else "test", step):
+            values.append(np.asarray(method.evaluate(chunk.X)))
+            for name, (leaves, vals) in method.output_branches(chunk.X).items():
+                extra.setdefault(name, (list(leaves), []))[1].append(np.asarray(vals))
+            done += len(chunk)
+            if bar is not None:
+                bar.update_to(done)
+        if bar is not None:
+            bar.close()
+        self._log(
+            log_block("", [f"Elapsed time for evaluation of {n} events: {time.perf_counter() - t0:.3g} sec"])
+        )
+        out = (
+            np.concatenate(values, axis=0)
+            if values
+            else np.asarray(method.evaluate(np.zeros((0, ds.n_variables), np.float32)))
+        )
+        return out, {k: (leaves, np.concatenate(v, axis=0)) for k, (leaves, v) in extra.items()}
+
     def _trained(self) -> list[_Booked]:
         """The booked methods whose training did not fail."""
         return [b for b in self._booked if b.error is None]
@@ -435,36 +479,44 @@ class Factory:
         for name, loader in loaders.items():
             ds = loader.GetDataSet()
             booked = [b for b in self._trained() if b.loader.name == name]
-            results = write_output(
-                self.output_file if len(loaders) == 1 else _per_dataset(self.output_file, name),
-                name,
-                list(ds.class_names) if booked[0].method.analysis_type != "Regression" else ["Regression"],
-                _event_sample(ds, ds.train),
-                _event_sample(ds, ds.test),
-                [
-                    MethodResult(
-                        b.method.method_type,
-                        b.method.title,
-                        str(b.method.analysis_type),
-                        b.test_values,
-                        b.train_values,
-                        weight_file=b.method.weight_file,
-                        training_path=os.getcwd(),
-                        training_history=b.history,
-                        history_steps=b.history_steps or None,
-                        transforms=_method_transforms(b.method),
-                        test_proba=b.test_proba,
-                        train_proba=b.train_proba,
-                        test_rarity=b.test_rarity,
-                        train_branches=b.train_branches,
-                        test_branches=b.test_branches,
-                    )
-                    for b in booked
-                ],
-                transformations=str(self.options.Transformations),
-                variable_infos=list(ds.variables),
-                target_infos=list(ds.targets),
+            methods = [
+                MethodResult(
+                    b.method.method_type,
+                    b.method.title,
+                    str(b.method.analysis_type),
+                    b.test_values,
+                    b.train_values,
+                    weight_file=b.method.weight_file,
+                    training_path=os.getcwd(),
+                    training_history=b.history,
+                    history_steps=b.history_steps or None,
+                    transforms=_method_transforms(b.method),
+                    test_proba=b.test_proba,
+                    train_proba=b.train_proba,
+                    test_rarity=b.test_rarity,
+                    train_branches=b.train_branches,
+                    test_branches=b.test_branches,
+                )
+                for b in booked
+            ]
+            classes = (
+                list(ds.class_names) if booked[0].method.analysis_type != "Regression" else ["Regression"]
             )
+            path = self.output_file if len(loaders) == 1 else _per_dataset(self.output_file, name)
+            if getattr(ds, "is_stream", False):
+                results = _write_streamed_output(path, ds, classes, methods)
+            else:
+                results = write_output(
+                    path,
+                    name,
+                    classes,
+                    _event_sample(ds, ds.train),
+                    _event_sample(ds, ds.test),
+                    methods,
+                    transformations=str(self.options.Transformations),
+                    variable_infos=list(ds.variables),
+                    target_infos=list(ds.targets),
+                )
             for b in booked:
                 b.result = results[b.method.title]
                 self.results[(name, b.method.title)] = b.result
@@ -545,12 +597,16 @@ def _per_dataset(path: str | None, name: str) -> str | None:
 
 def _roc_inputs(b: _Booked, iClass: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(values, is_signal, weights) of a method's test sample for its ROC curve; None for a regression."""
-    test = b.loader.GetDataSet().test
+    ds = b.loader.GetDataSet()
+    if getattr(ds, "is_stream", False):  # a streaming dataset's test labels, without its variables
+        class_ids, weights, _ = ds.labels("test")
+    else:
+        class_ids, weights = ds.test.class_ids, ds.test.weights
     kind = b.method.analysis_type
     if kind == "Classification":
-        names = list(b.loader.GetDataSet().class_names)
+        names = list(ds.class_names)
         sig = names.index("Signal") if "Signal" in names else 0
-        return np.asarray(b.test_values), np.asarray(test.class_ids) == sig, np.asarray(test.weights)
+        return np.asarray(b.test_values), np.asarray(class_ids) == sig, np.asarray(weights)
     if kind == "Multiclass":
         values = np.asarray(b.test_values)
         if not 0 <= iClass < values.shape[1]:
@@ -559,7 +615,7 @@ def _roc_inputs(b: _Booked, iClass: int) -> tuple[np.ndarray, np.ndarray, np.nda
                 token=str(iClass),
                 expected=[f"0..{values.shape[1] - 1}"],
             )
-        return values[:, iClass], np.asarray(test.class_ids) == iClass, np.asarray(test.weights)
+        return values[:, iClass], np.asarray(class_ids) == iClass, np.asarray(weights)
     return None
 
 
@@ -583,6 +639,83 @@ def _event_sample(ds: DataSet, s: Sample) -> EventSample:
         _by_label(ds.spectators, s.spectators),
         _by_label(ds.targets, s.targets),
         titles={v.label: v.title or v.label for v in ds.variables},
+    )
+
+
+def _summary_view(ds: Any) -> Any:
+    """What the dataset summary reads: for a streaming dataset its class ids and weights only."""
+    if not getattr(ds, "is_stream", False):
+        return ds
+    from types import SimpleNamespace
+
+    samples = {}
+    for which in ("train", "test"):
+        cls, w, _ = ds.labels(which)
+        samples[which] = SimpleNamespace(class_ids=cls, weights=w)
+    return SimpleNamespace(
+        name=ds.name, class_names=ds.class_names, split_options=ds.split_options, **samples
+    )
+
+
+def _printed_sample(ds: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X, class ids, weights, targets) the Factory's correlation and variable tables are computed on: the
+    training sample, or for a streaming dataset its transformation subsample (``BufferEvents`` events)."""
+    if getattr(ds, "is_stream", False):
+        X, cls, w, targets = ds.transform_sample()
+        return X, cls, w, targets
+    return ds.train.X, ds.train.class_ids, ds.train.weights, ds.train.targets
+
+
+def _write_streamed_output(path: str | None, ds: Any, classes: list[str], methods: list[MethodResult]) -> Any:
+    """EvaluateAllMethods on a streaming dataset: the figures of merit from the outputs, class ids,
+    weights and targets (no variables in memory), the TrainTree/TestTree written chunk by chunk from the
+    scratch files. The correlation matrices and the variable plots, which need every event's variables at
+    once, are not written."""
+    light = {}
+    for which in ("train", "test"):
+        cls, w, tgt = ds.labels(which)
+        light[which] = EventSample(cls, w, {}, {}, _by_label(ds.targets, tgt))
+    step = max(int(ds.buffer_events), 1)
+
+    def chunks(tree: str) -> Any:
+        which = "train" if tree == "TrainTree" else "test"
+        start = 0
+        for s in ds.iter_sample(which, step):
+            stop = start + len(s)
+            part = [_method_slice(m, tree, start, stop) for m in methods]
+            start = stop
+            yield _event_sample(ds, s), part
+        if start == 0:  # no event: an empty chunk still gives the tree its branches
+            nv, nt, ns = len(ds.variables), len(ds.targets), len(ds.spectators)
+            f32 = np.float32
+            none = Sample(np.zeros((0, nv), f32), np.zeros((0, nt), f32), np.zeros((0, ns), f32), np.zeros(0),
+                          np.zeros(0), np.zeros(0, np.int32))  # fmt: skip
+            yield _event_sample(ds, none), [_method_slice(m, tree, 0, 0) for m in methods]
+
+    bare = [dataclasses.replace(m, transforms=None) for m in methods]
+    return write_output(path, ds.name, classes, light["train"], light["test"], bare,
+                        variable_infos=[], target_infos=list(ds.targets), tree_chunks=chunks)  # fmt: skip
+
+
+def _method_slice(m: MethodResult, tree: str, start: int, stop: int) -> MethodResult:
+    """``m`` with the values (and extra branches, probabilities) of the events ``start:stop`` of a tree."""
+    test = tree == "TestTree"
+
+    def cut(a: Any) -> Any:
+        return None if a is None else np.asarray(a)[start:stop]
+
+    branches = m.test_branches if test else m.train_branches
+    sliced = {k: (leaves, np.asarray(v)[start:stop]) for k, (leaves, v) in branches.items()}
+    values = cut(m.test_values if test else m.train_values)
+    proba = cut(m.test_proba if test else m.train_proba)
+    return dataclasses.replace(
+        m,
+        test_values=values if test else m.test_values,
+        train_values=m.train_values if test else values,
+        test_proba=proba if test else m.test_proba,
+        train_proba=m.train_proba if test else proba,
+        test_branches=sliced if test else m.test_branches,
+        train_branches=m.train_branches if test else sliced,
     )
 
 

@@ -58,7 +58,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -417,21 +417,24 @@ def _proba(m: MethodResult, which: str) -> np.ndarray | None:
     return m.test_proba if which == "TestTree" else m.train_proba
 
 
-def _write_tree(f, path: str, cols: dict[str, np.ndarray]) -> None:
-    types: dict[str, object] = {}
-    for k, v in cols.items():
-        if v.dtype == object:
-            types[k] = "string"
-        elif v.dtype.names is not None:
-            types[k] = LeafList.from_dtype(v.dtype)
-        elif v.ndim == 2:
-            types[k] = np.dtype((v.dtype, (v.shape[1],)))
-        else:
-            types[k] = v.dtype
-    title = path.rsplit("/", 1)[-1]
-    tree = leaflist_mktree(f, path, types, title=title)
-    if len(cols["classID"]):
-        tree.extend({k: (v.astype(str) if v.dtype == object else v) for k, v in cols.items()})
+def _write_tree(f, path: str, cols: dict[str, np.ndarray] | Iterable[dict[str, np.ndarray]]) -> None:
+    """Write a tree from its columns, or from chunks of columns (one basket per branch and chunk)."""
+    tree = None
+    for chunk in [cols] if isinstance(cols, dict) else cols:
+        if tree is None:
+            types: dict[str, object] = {}
+            for k, v in chunk.items():
+                if v.dtype == object:
+                    types[k] = "string"
+                elif v.dtype.names is not None:
+                    types[k] = LeafList.from_dtype(v.dtype)
+                elif v.ndim == 2:
+                    types[k] = np.dtype((v.dtype, (v.shape[1],)))
+                else:
+                    types[k] = v.dtype
+            tree = leaflist_mktree(f, path, types, title=path.rsplit("/", 1)[-1])
+        if len(chunk["classID"]):
+            tree.extend({k: (v.astype(str) if v.dtype == object else v) for k, v in chunk.items()})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -448,6 +451,7 @@ def write_output(
     transformations: str | None = None,
     variable_infos: Sequence[VariableInfo] | None = None,
     target_infos: Sequence[VariableInfo] | None = None,
+    tree_chunks: Callable[[str], Iterable[tuple[EventSample, Sequence[MethodResult]]]] | None = None,
 ) -> dict[str, ClassificationResult | MulticlassResult | dict[str, list[RegressionResult]]]:
     """Evaluate ``methods`` and write TMVA's output file to ``path`` (atomically: temp file + rename).
 
@@ -458,6 +462,11 @@ def write_output(
             ``InputVariables_<T>`` folder per ``;``-separated entry, fitted on ``train``. None writes none.
         variable_infos, target_infos: TMVA's variable/target infos (title, unit, type, internal name), in
             the order of ``train.variables``/``train.targets``; default: from the labels and ``titles``.
+        tree_chunks: for samples too large for memory: called with ``"TrainTree"`` and ``"TestTree"``, it
+            yields (events, methods with those events' values) chunks, from which the trees are written
+            chunk by chunk (at least one chunk, possibly empty). ``train``/``test`` then need only the
+            class ids, weights and targets (the figures of merit); with no variables in ``train`` the
+            correlation matrices and the variable plots, which need every event's variables, are left out.
 
     Returns the evaluation results keyed by method title (what the Factory prints):
     :class:`~tmvacompat.evaluation.ClassificationResult`, :class:`~tmvacompat.evaluation.MulticlassResult`,
@@ -504,9 +513,9 @@ def write_output(
             else:
                 res, objs = (
                     _regression_result(m, train, test),
-                    _regression_objects(m, train, test, vinfos, tinfos),
+                    _regression_objects(m, train, test, vinfos, tinfos) if train.variables else {},
                 )
-            if m.transforms is not None and test.n:
+            if m.transforms is not None and test.n and test.variables:
                 objs.update(_method_plots(m, test, names, vinfos, tinfos))
         except InputDataError as err:  # say which method's outputs were bad
             if err.where:
@@ -551,10 +560,19 @@ def write_output(
 
     if path is None:
         return results  # type: ignore[return-value]
-    trees = {
-        f"{dataset_name}/TestTree": _tree_columns(test, names, methods, "TestTree"),
-        f"{dataset_name}/TrainTree": _tree_columns(train, names, methods, "TrainTree"),
-    }
+    trees: dict[str, Any]
+    if tree_chunks is None:
+        trees = {
+            f"{dataset_name}/TestTree": _tree_columns(test, names, methods, "TestTree"),
+            f"{dataset_name}/TrainTree": _tree_columns(train, names, methods, "TrainTree"),
+        }
+    else:
+
+        def columns(which: str) -> Iterable[dict[str, np.ndarray]]:
+            for sample, chunk_methods in tree_chunks(which):
+                yield _tree_columns(sample, names, chunk_methods, which)
+
+        trees = {f"{dataset_name}/{which}": columns(which) for which in ("TestTree", "TrainTree")}
     _write_atomic(os.fspath(path), objects, trees)
     return results  # type: ignore[return-value]
 
@@ -640,7 +658,7 @@ def _regression_objects(
     return objs
 
 
-def _write_atomic(path: str, objects: dict[str, object], trees: dict[str, dict[str, np.ndarray]]) -> None:
+def _write_atomic(path: str, objects: dict[str, object], trees: dict[str, Any]) -> None:
     import uproot
 
     with atomic_path(path, what="output file") as tmp:

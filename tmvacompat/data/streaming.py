@@ -13,7 +13,8 @@ the DataLoader does not hold the sample in memory. :func:`build_stream` makes a 
    the other events. Per class, TMVA's numbers of training and test events are computed as the in-memory
    DataLoader computes them (``nTrain_``/``nTest_``/``TrainTestSplit_``); with ``SplitMode=Random`` the
    training events are those with the smallest keys and the test events the next ones (``Block``: the
-   first events in reading order). Events of trees added as Training/Test keep their type. Only the keys
+   first events in reading order; ``Alternate``: one to training, one to testing in reading order, as
+   in memory). Events of trees added as Training/Test keep their type. Only the keys
    (8 bytes per event) and the event order (8 bytes) are held to rank them.
 3. **Validation**: of the ``ValidationSize`` events MethodDL sets aside, each class gives its share (in
    proportion to its training events) from its training events with the largest keys.
@@ -48,8 +49,8 @@ from typing import Any
 import numpy as np
 
 from tmvacompat.data.dataset import ClassInfo, DataSetMeta, Sample, VariableInfo
-from tmvacompat.data.loader import split_counts
-from tmvacompat.errors import InputDataError, OptionError
+from tmvacompat.data.loader import alternate_to_training, split_counts
+from tmvacompat.errors import InputDataError
 
 __all__ = ["StreamingDataSet", "build_stream", "split_keys"]
 
@@ -158,6 +159,26 @@ def _counts(cname: str, o: Any, r: int, s: int, u: int, ev: _StreamEvents) -> tu
     return req_train, req_test
 
 
+def _alternate(cname: str, o: Any, tr: np.ndarray, te: np.ndarray, un: np.ndarray,
+               ev: _StreamEvents) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(training rows, test rows) of a class with SplitMode=Alternate: the in-memory DataLoader's rule on the
+    class's undefined events in reading order (only the roles, one byte per event, are held)."""
+    req_train, req_test, _, _ = split_counts(o, cname, len(tr), len(te), len(un), ev.n_before, ev.n_after)
+    is_train = alternate_to_training(len(un), len(tr), req_train)
+    train = np.concatenate([tr, un[is_train]])[:req_train]
+    test = np.concatenate([te, un[~is_train]])[:req_test]
+    if len(train) < req_train or len(test) < req_test:
+        allav = len(tr) + len(te) + len(un)
+        raise InputDataError(
+            f"class {cname!r}: more events requested than available after cuts: nTrain_{cname} = {req_train} "
+            f"and nTest_{cname} = {req_test}, but only {len(train)} training and {len(test)} test events can "
+            f"be given ({allav} events in all)",
+            token=f"nTrain_{cname}",
+            expected=[f"nTrain_{cname} + nTest_{cname} <= {allav}"],
+        )
+    return train, test
+
+
 # ------------------------------------------------------------------------------------------- dataset
 
 
@@ -223,6 +244,44 @@ class StreamingDataSet(DataSetMeta):
         return Sample(cat["X"], cat["T"], cat["S"], w0 * self.factors[cat["cls"]] if tables[0] is self.fit
                       else w0, w0, cat["cls"], cat["source"], cat["entry"])  # fmt: skip
 
+    def iter_sample(self, which: str, step: int | None = None) -> Iterator[Sample]:
+        """The training (``"train"``: fit, then validation events) or test (``"test"``) sample as chunks of
+        ``step`` events (default ``BufferEvents``), in the order of :attr:`train`/:attr:`test`; only one
+        chunk is in memory at a time."""
+        if getattr(self, "_finished", None) is None:
+            finish_stream(self, 0)
+        if which not in ("train", "test"):
+            raise ValueError(f"which must be 'train' or 'test', got {which!r}")
+        tables = [self.fit, self.val] if which == "train" else [self.test_table]
+        sizes = [len(t) for t in tables]
+        edges = np.concatenate([[0], np.cumsum(sizes)])
+        step = max(int(step or self.buffer_events), 1)
+        for a in range(0, int(edges[-1]), step):
+            b = min(a + step, int(edges[-1]))
+            parts: dict[str, list[np.ndarray]] = {
+                c: [] for c in ("X", "T", "S", "W", "cls", "entry", "source")
+            }
+            for t, lo, hi in zip(tables, edges[:-1], edges[1:], strict=True):
+                s0, s1 = max(a, int(lo)), min(b, int(hi))
+                if s1 > s0:
+                    for c in parts:
+                        parts[c].append(t.read(c, s0 - int(lo), s1 - int(lo)))
+            cat = {c: np.concatenate(v) for c, v in parts.items()}
+            w0 = cat["W"].astype(np.float64)
+            w = w0 * self.factors[cat["cls"]] if which == "train" else w0
+            yield Sample(cat["X"], cat["T"], cat["S"], w, w0, cat["cls"], cat["source"], cat["entry"])
+
+    def labels(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(class ids, weights, targets) of the whole training or test sample, without its variables: what
+        the figures of merit need."""
+        if getattr(self, "_finished", None) is None:
+            finish_stream(self, 0)
+        tables = [self.fit, self.val] if which == "train" else [self.test_table]
+        cls = np.concatenate([t.read("cls", 0, len(t)) for t in tables])
+        w = np.concatenate([t.read("W", 0, len(t)) for t in tables]).astype(np.float64)
+        tgt = np.concatenate([t.read("T", 0, len(t)) for t in tables])
+        return cls, w * self.factors[cls] if which == "train" else w, tgt
+
     @property
     def train(self) -> Sample:
         """The whole training sample in memory (fit events, then validation events)."""
@@ -237,6 +296,8 @@ class StreamingDataSet(DataSetMeta):
     # ---------------------------------------------------------------- the trainer's inputs
     def transform_sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(X, class_ids, weights, targets) of the subsample the transformations are fitted on."""
+        if getattr(self, "_finished", None) is None:  # not split yet: no validation set aside
+            finish_stream(self, 0)
         s = self.subsample
         return s["X"], s["cls"], s["W"].astype(np.float64) * self.factors[s["cls"]], s["T"]
 
@@ -296,14 +357,6 @@ def build_stream(loader: Any, folder: str | None = None) -> StreamingDataSet:
 
     o = loader._options
     split = str(o.SplitMode).upper()
-    if split == "ALTERNATE":
-        raise OptionError(
-            "SplitMode=Alternate is not available with Streaming=True (the alternation needs every event of "
-            "a "
-            "class in one sequence)",
-            token="SplitMode=Alternate",
-            expected=["SplitMode=Random", "SplitMode=Block"],
-        )
     buffer_events = int(o.get("BufferEvents", 1_000_000))
     scratch = tempfile.mkdtemp(prefix="tmvacompat-stream-", dir=folder)
     ds = StreamingDataSet(loader.name, scratch, buffer_events)
@@ -337,20 +390,25 @@ def build_stream(loader: Any, folder: str | None = None) -> StreamingDataSet:
         ttype = t.read("ttype", 0, n)
         keys = split_keys(seed, t.read("source", 0, n), t.read("entry", 0, n))
         tr, te, un = (np.flatnonzero(ttype == k) for k in (0, 1, 2))
-        use_train, use_test = _counts(cname, o, len(tr), len(te), len(un), ev)
-        order = un[np.argsort(keys[un], kind="stable")] if "RANDOM" in split else un
-        del keys
-        n1 = max(use_train - len(tr), 0)
         role = np.full(n, 2, np.int8)
-        train_events = np.concatenate([tr, order[:n1]])[:use_train]
+        if split == "ALTERNATE":
+            train_events, test_events = _alternate(cname, o, tr, te, un, ev)
+        else:
+            use_train, use_test = _counts(cname, o, len(tr), len(te), len(un), ev)
+            order = un[np.argsort(keys[un], kind="stable")] if "RANDOM" in split else un
+            n1 = max(use_train - len(tr), 0)
+            train_events = np.concatenate([tr, order[:n1]])[:use_train]
+            test_events = np.concatenate([te, order[n1 : n1 + max(use_test - len(te), 0)]])[:use_test]
+            del order
+        del keys
         role[train_events] = 0
-        role[np.concatenate([te, order[n1 : n1 + max(use_test - len(te), 0)]])[:use_test]] = 1
+        role[test_events] = 1
         rank = np.full(n, -1, np.int64)
         rank[train_events] = np.arange(len(train_events))
         roles.append(role)
         ranks.append(rank)
         n_train_c.append(len(train_events))
-        del order, ttype
+        del ttype
     n_train = sum(n_train_c)
     if n_train == 0:
         raise InputDataError(f"dataset {loader.name!r} has no training events")
