@@ -20,6 +20,7 @@ from tmvacompat.data.transforms import (
     CumulativePDF,
     DecorrelateTransform,
     GaussTransform,
+    InputRef,
     NormalizeTransform,
     PCATransform,
     TransformChain,
@@ -697,3 +698,27 @@ def test_bad_inputs_raise_clear_errors_and_constant_variables_warn():
         TransformChain.fit(np.ones((4, 2)), class_ids=[0, 1, 2, 5], n_classes=2, items="N")
     with pytest.warns(UserWarning, match="max == min"):
         TransformChain.fit(np.ones((3, 2)), items="N")
+
+
+@pytest.mark.parametrize("n_classes", [1, 2, 3])
+def test_normalize_ranges_equal_numpy_masked_min_max(n_classes):
+    # the one-pass kernel against numpy's min/max over a masked copy per class (+ all events), including a
+    # NaN column (numpy's min/max give NaN), a class with no events (the +-FLT_MAX fill stays) and
+    # negative zeros
+    rng = np.random.default_rng(n_classes)
+    x = rng.normal(size=(500, 4)).astype(np.float32)
+    x[7, 2] = np.nan
+    x[::5, 3] = -0.0
+    cid = rng.integers(0, max(n_classes - 1, 1), 500)  # the last class of 3 has no events
+    t = NormalizeTransform([InputRef("Variable", j, f"v{j}", f"v{j}") for j in range(4)])
+    with np.errstate(invalid="ignore"):
+        t.fit(x, cid, np.ones(500), n_classes)
+    flt_max = np.finfo(np.float32).max
+    masks = (
+        [cid == c for c in range(n_classes)] + [np.ones(500, bool)] if n_classes > 1 else [np.ones(500, bool)]
+    )
+    for k, m in enumerate(masks):
+        want_min = x[m].min(axis=0) if m.any() else np.full(4, flt_max, np.float32)
+        want_max = x[m].max(axis=0) if m.any() else np.full(4, -flt_max, np.float32)
+        np.testing.assert_array_equal(t.mins[k], want_min)
+        np.testing.assert_array_equal(t.maxs[k], want_max)

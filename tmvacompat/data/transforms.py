@@ -256,6 +256,30 @@ def _class_masks(class_ids: np.ndarray, n_classes: int) -> list[np.ndarray]:
     return [class_ids == c for c in range(n_classes)] + [np.ones(class_ids.shape[0], bool)]
 
 
+@njit(cache=True, error_model="numpy")
+def _class_ranges(values, class_ids, n_classes, mins, maxs):
+    """Per-column minimum and maximum of ``values`` into ``mins`` / ``maxs`` (pre-filled with +-FLT_MAX):
+    row ``c`` over the events of class ``c < n_classes``, the last row over all events; one pass instead of a
+    masked copy per class. A NaN makes its column's minimum and maximum NaN, as numpy's ``min`` does."""
+    n, m = values.shape
+    last = mins.shape[0] - 1
+    for i in range(n):
+        c = class_ids[i]
+        for r in (c, last) if 0 <= c < n_classes else (last, last):
+            mn = mins[r]
+            mx = maxs[r]
+            for j in range(m):
+                v = values[i, j]
+                if v != v:
+                    mn[j] = v
+                    mx[j] = v
+                elif mn[j] == mn[j]:  # not NaN yet
+                    if v < mn[j]:
+                        mn[j] = v
+                    if v > mx[j]:
+                        mx[j] = v
+
+
 class VariableTransform:
     """Base of the transformations; ``inputs``/``outputs`` are the XML selection (TMVA's fGet/fPut).
 
@@ -349,14 +373,14 @@ class NormalizeTransform(VariableTransform):
     def fit(self, values, class_ids, weights, n_classes) -> None:
         if values.shape[0] <= 1:
             raise InputDataError(f"not enough events ({values.shape[0]}) to compute the normalisation")
-        masks = _class_masks(class_ids, n_classes)
+        n_sets = 1 if n_classes <= 1 else n_classes + 1  # per class, then all events (_class_masks)
         flt_max = np.finfo(np.float32).max
-        mins = np.full((len(masks), values.shape[1]), flt_max, np.float32)
-        maxs = np.full((len(masks), values.shape[1]), -flt_max, np.float32)
-        for k, m in enumerate(masks):
-            if m.any():
-                mins[k] = values[m].min(axis=0)
-                maxs[k] = values[m].max(axis=0)
+        mins = np.full((n_sets, values.shape[1]), flt_max, np.float32)
+        maxs = np.full((n_sets, values.shape[1]), -flt_max, np.float32)
+        cid = np.ascontiguousarray(class_ids, np.int64).reshape(-1)
+        _class_ranges(
+            np.ascontiguousarray(values, np.float32), cid, n_classes if n_sets > 1 else 0, mins, maxs
+        )
         self.mins, self.maxs = mins, maxs
         self._cache.clear()
 
@@ -1013,8 +1037,15 @@ class TransformChain:
                                   position=item.position, expected=["_V_", "_T_", "labels"])  # fmt: skip
             kw = {"flat": True} if item.name == "Uniform" else {}
             t = _CLASSES[item.name](refs, ref_class=ref, **kw)
-            vals = np.column_stack([xs[:, r.index] if r.kind == VARIABLE else ts[:, r.index] for r in refs])
-            t.fit(vals.astype(np.float32), cid, w, n_classes)
+            # every variable in order (the usual case): one copy instead of a column-by-column one
+            whole = [(r.kind, r.index) for r in refs] == [(VARIABLE, j) for j in range(xs.shape[1])]
+            if whole:
+                vals = xs.copy()
+            else:
+                cols = [xs[:, r.index] if r.kind == VARIABLE else ts[:, r.index] for r in refs]
+                vals = np.column_stack(cols)
+            vals = vals.astype(np.float32, copy=False)
+            t.fit(vals, cid, w, n_classes)
             if isinstance(t, NormalizeTransform):
                 k = t.pick(ref)
                 flat = [r.label for j, r in enumerate(refs) if t.maxs[k, j] == t.mins[k, j]]
@@ -1024,9 +1055,12 @@ class TransformChain:
             # transform the training data for the next item (reference class, like CalcTransformations)
             allpos = np.arange(len(refs))
             with np.errstate(invalid="ignore", over="ignore"):  # degenerate ranges were warned about
-                newv = t.apply(vals.astype(np.float32), ref, allpos)
-            for j, r in enumerate(refs):
-                (xs if r.kind == VARIABLE else ts)[:, r.index] = newv[:, j]
+                newv = t.apply(vals, ref, allpos)
+            if whole:
+                xs[...] = newv
+            else:
+                for j, r in enumerate(refs):
+                    (xs if r.kind == VARIABLE else ts)[:, r.index] = newv[:, j]
             chain.transforms.append(t)
         chain._plan()
         return chain
