@@ -269,6 +269,7 @@ def test_multiclass_folds_answer_their_own_events_and_write_fold_files(tutorial,
 @needs_vectors
 def test_folds_on_our_own_local_cluster_equal_the_serial_folds(evaluated, tutorial, tmp_path, monkeypatch):
     # Workers=2 starts a LocalCluster of 2 processes; the third fold gets both cores (numba threads)
+    pytest.importorskip("distributed", reason="Workers=2 needs the dask extra (dask.distributed)")
     _, _, work = evaluated
     monkeypatch.chdir(tmp_path)
     cv = CrossValidation("CV", _loader(tutorial), None, CV_OPTS + ":Workers=2")
