@@ -18,7 +18,7 @@ from tmvacompat.weightfile.xmlwrite import fmt_values
 
 
 def reference_fmt_values(arr, precision: str, sep: str, tmva_format: str = "%.6e") -> str:
-    """The writer's former per-value formatting (numpy's Dragon4 / Python's ``%``), one call per value."""
+    """The reference: per-value formatting (numpy's Dragon4 / Python's ``%``), one call per value."""
     flat = np.ascontiguousarray(arr).ravel()
     if precision == "tmva":
         return "".join((tmva_format % float(v)) + sep for v in flat)
