@@ -257,3 +257,44 @@ def test_plain_stack_reuses_buffers_per_batch_size():
     y3 = net.forward(np.ones((5, 3), np.float32))
     assert y3 is not y1 and y3.shape == (5, 2)
     assert net.forward(x) is y1  # the batch-size-8 workspace is still cached
+
+
+def test_flat_parameters_are_the_layers_parameters_and_the_optimizer_steps_them_as_per_array():
+    # the layers' params/grads are views of the network's P/G in the table's order (trained regularised
+    # matrices, then other trained parameters, then batch-norm running statistics), and an optimizer on
+    # the flat ranges gives the same bits as one over the same arrays taken one by one (a list of layers)
+    from tmvacompat.engine.optimizers import Optimizer
+    from tmvacompat.specs import BatchNormSpec
+
+    specs = [DenseSpec(5, "TANH"), BatchNormSpec(), DenseSpec(2, "LINEAR")]
+    rng = np.random.default_rng(4)
+    nets = [Network.build(specs, (3,), dtype=np.float64) for _ in range(2)]
+    for net in nets:
+        randomise(net, np.random.default_rng(1))
+    net = nets[0]
+    for e in net.table:
+        p = net.layers[e.layer].params[e.name]
+        assert np.shares_memory(p, net.P) and p.shape == e.shape
+        np.testing.assert_array_equal(net.P[e.offset : e.offset + e.size], p.ravel())
+    groups = [0 if e.regularized else (1 if e.trainable else 2) for e in net.table]
+    assert groups == sorted(groups) and net.table[0].name == "Weights"
+    assert net.n_regularized == sum(e.size for e in net.table if e.regularized)
+    assert net.n_trainable == sum(e.size for e in net.table if e.trainable)
+    assert {e.name for e in net.table if not e.trainable} == {"Training-mu", "Training-variance"}
+    net.layers[0].params["Weights"][0, 0] = 7.0  # in place: the network sees it
+    nets[1].layers[0].params["Weights"][0, 0] = 7.0
+    assert net.P[net.entry(0, "Weights").offset] == 7.0
+
+    flat = Optimizer(net, "ADAM", 0.01, regularization="L2", weight_decay=0.1)
+    per_array = Optimizer(list(nets[1].layers), "ADAM", 0.01, regularization="L2", weight_decay=0.1)
+    assert flat.net is net and per_array.net is None
+    for _ in range(3):
+        g = rng.normal(size=net.G.size)
+        net.G[:] = g
+        nets[1].G[:] = g  # the list optimizer reads the same gradients through the layers' views
+        flat.step()
+        per_array.step()
+    np.testing.assert_array_equal(net.P, nets[1].P)
+    for a, b in zip(flat.slots, per_array.slots, strict=True):
+        np.testing.assert_array_equal(a.state1, b.state1)
+        np.testing.assert_array_equal(a.state2, b.state2)
