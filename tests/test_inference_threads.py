@@ -117,3 +117,31 @@ def test_single_threaded_blas_holds_while_any_thread_is_inside_and_is_restored_b
 
     threadpool_limits(limits=max(before), user_api="blas")
     assert _blas_threads() == before
+
+
+def test_blas_threads_limits_every_blas_to_the_task_share_and_restores(monkeypatch):
+    """A fold task owning one core must not run a BLAS pool sized for the machine next to the other
+    workers' folds: inside ``blas_threads(1)`` every loaded BLAS has one thread, afterwards what it had; a
+    CrossValidation task given ``threads`` trains inside that limit."""
+    from tmvacompat import crossvalidation
+    from tmvacompat.engine.blas import _get_controller, blas_threads
+
+    _get_controller()
+    before = _blas_threads()
+    with blas_threads(1):
+        assert _blas_threads() and all(n == 1 for n in _blas_threads())
+    assert _blas_threads() == before
+
+    seen = []
+    real = crossvalidation._train_fold
+
+    def probe(payload, ds=None, folds=None):  # the task re-enters _train_fold inside its limits
+        if payload.get("threads"):
+            return real(payload, ds, folds)
+        seen.append(_blas_threads())
+        return {}
+
+    monkeypatch.setattr(crossvalidation, "_train_fold", probe)
+    probe({"threads": 1})
+    assert seen == [[1] * len(before)]
+    assert _blas_threads() == before

@@ -21,8 +21,9 @@ As ``TMVA::CrossValidation`` (CrossValidation.cxx, CvSplit.cxx, MethodCrossValid
 
 Folds train in parallel on dask workers (``pip install 'tmvacompat[dask]'``): the extension option
 ``Workers`` (0 = a ``LocalCluster`` with one process per free core when at least three are free, 1 = serial)
-or an existing ``dask.distributed.Client`` passed as ``client=``. The training sample is scattered to each
-worker once; a task carries its fold's event indices and the method's option string and returns the
+or an existing ``dask.distributed.Client`` passed as ``client=``. The training sample and the folds' event
+lists are scattered to each worker once; a task carries its fold number and the method's option string,
+trains with its share of the worker's cores (Numba's threads and the BLAS pool alike) and returns the
 weight file text. TMVA's ``NumWorkerProcs`` is accepted and means the same as ``Workers``.
 
 Example:
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,21 +186,39 @@ def fold_dataset(ds: DataSet, train_idx: np.ndarray, test_idx: np.ndarray) -> Da
     )
 
 
-def _train_fold(payload: dict[str, Any], ds: DataSet | None = None) -> dict[str, Any]:
-    """One fold (run here or on a dask worker, which holds ``ds`` once for all folds): build the fold's
-    DataSet from its indices, train, return the weight file text and the outputs."""
+def fold_indices(folds: Sequence[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, test) event indices of fold ``k``: the other folds' events one fold after the other, as
+    TMVA recombines them, and fold ``k``'s own.
+
+    >>> [a.tolist() for a in fold_indices([np.array([2, 0]), np.array([1]), np.array([3])], 1)]
+    [[2, 0, 3], [1]]
+    """
+    return np.concatenate([f for j, f in enumerate(folds) if j != k]), folds[k]
+
+
+def _train_fold(
+    payload: dict[str, Any], ds: DataSet | None = None, folds: Sequence[np.ndarray] | None = None
+) -> dict[str, Any]:
+    """One fold (run here or on a dask worker, which holds ``ds`` and ``folds`` once for all folds): build
+    the DataSet of fold ``payload["fold"]``, train, return the weight file text and the outputs."""
     from tmvacompat.factory import METHODS
 
-    if ds is not None:
-        payload = dict(payload, dataset_obj=fold_dataset(ds, payload["train_idx"], payload["test_idx"]))
+    if ds is not None and folds is not None:
+        payload = dict(payload, dataset_obj=fold_dataset(ds, *fold_indices(folds, payload["fold"])))
     threads = payload.get("threads")
     if threads:  # this task's share of the worker's cores (see CrossValidation._plan_threads)
         import numba
 
+        from tmvacompat.engine.blas import blas_threads
+
         before = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        n = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(n)
         try:
-            return _train_fold(dict(payload, threads=None))
+            # BLAS too: the other workers' folds run meanwhile, and two BLAS pools spinning for the same
+            # cores made concurrent folds several times slower than serial ones
+            with blas_threads(n):
+                return _train_fold(dict(payload, threads=None))
         finally:
             numba.set_num_threads(before)
     t0 = time.perf_counter()
@@ -399,7 +419,6 @@ class CrossValidation:
         tasks = []
         for m in self._methods:
             for k in range(k_folds):
-                train_idx = np.concatenate([folds[j] for j in range(k_folds) if j != k])
                 tasks.append(
                     {
                         "method_type": m.method_type,
@@ -408,22 +427,23 @@ class CrossValidation:
                         "job": self.job_name,
                         "dataset": ds.name,
                         "analysis_type": atype,
-                        "train_idx": train_idx,
-                        "test_idx": folds[k],
+                        "fold": k,
                     }
                 )
         client, cluster = self._executor(len(tasks))
         try:
             if client is None:
-                outputs = [_train_fold(t, ds) for t in tasks]
+                outputs = [_train_fold(t, ds, folds) for t in tasks]
             else:
-                # the training sample goes to each worker once; a task carries only its fold's indices
+                # the training sample and the folds' event lists go to each worker once (a list of futures,
+                # one per fold, which the tasks receive as the arrays); a task carries only its fold number
                 shared = client.scatter(ds, broadcast=True)
+                shared_folds = client.scatter(list(folds), broadcast=True)
                 if cluster is not None:  # our LocalCluster: the cores shared out per task, in order
                     plan = self._plan_threads(len(tasks), len(cluster.workers), _cores())
                     tasks = [dict(t, threads=k) for t, k in zip(tasks, plan, strict=True)]
                 futures = [
-                    client.submit(_train_fold, t, shared, pure=False, priority=len(tasks) - i)
+                    client.submit(_train_fold, t, shared, shared_folds, pure=False, priority=len(tasks) - i)
                     for i, t in enumerate(tasks)
                 ]
                 outputs = client.gather(futures)
@@ -437,7 +457,6 @@ class CrossValidation:
             fold_models = []
             for k in range(k_folds):
                 out = outputs[mi * k_folds + k]
-                task = tasks[mi * k_folds + k]
                 path = fold_weight_file(weights_dir, self.job_name, m.title, k)
                 with open(path, "w", encoding="utf-8", newline="\n") as fh:
                     fh.write(out["xml"])
@@ -445,9 +464,9 @@ class CrossValidation:
                 fold_models.append(model)
                 result.seconds[k] = float(out["seconds"])
                 if atype in ("Classification", "Multiclass"):
-                    result.rocs[k] = self._roc(ds, ds.train.take(task["test_idx"]), out["test_values"], atype)
+                    result.rocs[k] = self._roc(ds, ds.train.take(folds[k]), out["test_values"], atype)
                 if bool(o.FoldFileOutput):
-                    fold_ds = fold_dataset(ds, task["train_idx"], task["test_idx"])
+                    fold_ds = fold_dataset(ds, *fold_indices(folds, k))
                     self._write_fold_output(fold_ds, m, k, out, path, atype)
             cv_model = self._combined(ds, m, fold_models, atype)
             cv_model.save(os.path.join(weights_dir, f"{self.job_name}_{m.title}.weights.xml"))

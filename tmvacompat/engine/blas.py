@@ -59,4 +59,19 @@ def single_threaded_blas() -> Iterator[None]:
                 _limiter = None
 
 
-__all__ = ["single_threaded_blas"]
+@contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Limit every loaded BLAS library to ``n`` threads inside the block (a task that owns ``n`` of the
+    cores: its products must not start a pool sized for the whole machine next to other processes').
+
+    >>> with blas_threads(1):
+    ...     pass
+    """
+    limiter = _get_controller().limit(limits=max(1, int(n)), user_api="blas")
+    try:
+        yield
+    finally:
+        limiter.restore_original_limits()
+
+
+__all__ = ["blas_threads", "single_threaded_blas"]
