@@ -693,3 +693,25 @@ def test_scale_with_presel_eff(tmp_path):
     # the cut keeps 5 of 10 signal entries: requested numbers scaled by 0.5 -> 2 training, 1 test
     assert (ds.train.class_ids == 0).sum() == 2 and (ds.test.class_ids == 0).sum() == 1
     assert ds.classes[0].cut == "x < 5" and ds.classes[1].cut == ""
+
+
+def test_stack_columns_equals_column_assignment_across_blocks():
+    """The blocked column stacking gives what assigning each column down the matrix gives: float32
+    rounding of doubles, integers and booleans, NaN, a constant, and row counts around the block size."""
+    from tmvacompat.data.rootread import STACK_ROWS, stack_columns
+
+    rng = np.random.default_rng(7)
+    for n in (0, 1, STACK_ROWS - 1, STACK_ROWS, 2 * STACK_ROWS + 5):
+        cols = [
+            rng.normal(size=n),  # float64, rounded to float32
+            rng.integers(-5, 5, n),
+            rng.random(n) > 0.5,
+            np.where(rng.random(n) > 0.9, np.nan, rng.normal(size=n)).astype(np.float32),
+            np.float64(1.0 / 3.0),  # a constant expression's single value
+        ]
+        ref = np.empty((n, len(cols)), np.float32)
+        for j, c in enumerate(cols):
+            ref[:, j] = c
+        got = stack_columns(cols, n)
+        assert got.dtype == np.float32 and got.shape == (n, len(cols)) and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, ref)

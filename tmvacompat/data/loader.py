@@ -49,7 +49,7 @@ import numpy as np
 
 from tmvacompat.data.dataset import FLT_MAX, ClassInfo, DataSet, Sample, VariableInfo, internal_name
 from tmvacompat.data.expressions import evaluate_masked, parse, split_label
-from tmvacompat.data.rootread import array_block, iterate
+from tmvacompat.data.rootread import array_block, iterate, stack_columns
 from tmvacompat.data.tmvarandom import STDLIBS, RandomGenerator, permutation, shuffle
 from tmvacompat.errors import (
     InputDataError,
@@ -969,16 +969,16 @@ class DataLoader:
     def _eval_block(
         self, infos: list[VariableInfo], fields: dict[str, Any], n: int, tin: _TreeInput
     ) -> np.ndarray:
-        out = np.empty((n, len(infos)), np.float32)
-        for j, info in enumerate(infos):
+        cols = []
+        for info in infos:
             v, ok = (
                 evaluate_masked(info.expression, fields, where=tin.where)
                 if fields
                 else self._const(info.expression, n)
             )
             with np.errstate(all="ignore"):
-                out[:, j] = np.where(ok, v, 0.0).astype(np.float32)
-        return out
+                cols.append(np.where(ok, v, 0.0).astype(np.float32))
+        return stack_columns(cols, n)
 
     # ---------------------------------------------------------------------------------- splitting
     def _assemble(self, per_class: list[_ClassEvents], sources: list[str]) -> DataSet:

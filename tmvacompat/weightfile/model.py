@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from tmvacompat.data.dataset import VariableInfo
-from tmvacompat.data.rootread import array_block, read_arrays, scalar_column, tree_where
+from tmvacompat.data.rootread import array_block, read_arrays, scalar_column, stack_columns, tree_where
 from tmvacompat.errors import InputDataError, InputNotFoundError, WeightFileError
 from tmvacompat.options import TMVACompatWarning
 from tmvacompat.weightfile.layers_xml import eval_batch_size, network_event_values
@@ -845,10 +845,7 @@ def inputs_from_data(data, variables: Sequence[VariableInfo], where: str | None 
         out_cols.append(col)
     if not out_cols:
         return np.zeros((0, 0), np.float32)
-    x = np.empty((n or 0, nvar), dtype=np.float32)
-    for j, c in enumerate(out_cols):
-        x[:, j] = c  # TTreeFormula value (double) stored as Float_t
-    return x
+    return stack_columns(out_cols, n or 0)
 
 
 def _looks_awkward(data) -> bool:
