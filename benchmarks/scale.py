@@ -5,17 +5,19 @@
     python benchmarks/scale.py --skip cv            # leave a part out (generate, stream, memory, apply, cv)
 
 The inputs are generated once with uproot (ZSTD) into ``--data`` (default /tmp/tmvacompat_scale): each file
-holds ``TreeS`` (mean +0.3) and ``TreeB`` (mean -0.3), Gaussian variables ``v0..v19`` with a correlated
-pair. Every training and the in-memory reference run in a child process of its own, so its peak RSS
-(``ru_maxrss``) is its own. Network: 20 -> TANH|64 -> TANH|64 -> 1, Adam, BatchSize=256, 2 epochs.
+holds the TTrees ``TreeS`` (mean +0.3) and ``TreeB`` (mean -0.3), Gaussian float32 branches ``v0..v19`` with
+a correlated pair, baskets of 100k entries. Every training and the in-memory reference run in a child
+process of its own, so its peak RSS (``ru_maxrss``) is its own. Network: 20 -> TANH|64 -> TANH|64 -> 1,
+Adam, BatchSize=256, 2 epochs.
 
 Reported:
 * streamed (``Streaming=True:BufferEvents=N``) and in-memory training: wall time of reading + training, the
   trainer's events/s (training batches only) and the peak RSS;
-* application over all files: plain ``Model.evaluate`` looping over the files in this process, ``apply`` of
-  the friend trees serially, and ``tmvacompat.dask.write_friends`` (friend trees) and
-  ``tmvacompat.dask.evaluate`` (responses returned to the client) on a LocalCluster of 1 and 2 workers;
-* CrossValidation (3 folds, on the first 2 files) serially and with 2 dask workers.
+* application over all files: plain ``Model.evaluate`` looping over the files in this process (on every
+  core and on one), ``apply`` of the friend trees serially, and ``tmvacompat.dask.write_friends`` (friend
+  trees) and ``tmvacompat.dask.evaluate`` (responses returned to the client) on LocalClusters of one
+  worker with every core, one worker with one core, and two workers with one core each;
+* CrossValidation (3 folds, on the first 2 files, ``--cv-epochs`` epochs) serially and with 2 dask workers.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ NET = (
     "!H:!V:VarTransform=N:Layout=TANH|64,TANH|64,LINEAR:RandomSeed=1:"
     "TrainingStrategy=LearningRate=1e-3,Optimizer=ADAM,BatchSize=256,MaxEpochs=2,TestRepetitions=1,ConvergenceSteps=100"
 )
+#: entries per basket of the generated trees (100k float32 values: 400 kB before compression)
+BASKET = 100_000
 
 
 def generate(folder: str, events: int, files: int, nvar: int) -> list[str]:
@@ -43,7 +47,7 @@ def generate(folder: str, events: int, files: int, nvar: int) -> list[str]:
     os.makedirs(folder, exist_ok=True)
     paths = [os.path.join(folder, f"sample_{k:02d}.root") for k in range(files)]
     stamp = os.path.join(folder, "stamp.json")
-    want = {"events": events, "files": files, "nvar": nvar}
+    want = {"events": events, "files": files, "nvar": nvar, "format": "TTree", "basket": BASKET}
     if os.path.exists(stamp) and json.load(open(stamp)) == want and all(map(os.path.exists, paths)):
         return paths
     rng = np.random.default_rng(1)
@@ -53,7 +57,11 @@ def generate(folder: str, events: int, files: int, nvar: int) -> list[str]:
             for tree, shift in (("TreeS", 0.3), ("TreeB", -0.3)):
                 x = rng.normal(shift, 1.0, size=(per_tree, nvar)).astype(np.float32)
                 x[:, 1] += 0.5 * x[:, 0]
-                f[tree] = {f"v{j}": x[:, j] for j in range(nvar)}
+                # a TTree as ROOT writes it (uproot's f[name] = {...} would write an RNTuple), one basket
+                # per branch for every BASKET entries
+                f.mktree(tree, {f"v{j}": np.float32 for j in range(nvar)})
+                for a in range(0, per_tree, BASKET):
+                    f[tree].extend({f"v{j}": np.ascontiguousarray(x[a : a + BASKET, j]) for j in range(nvar)})
     json.dump(want, open(stamp, "w"))
     return paths
 
@@ -103,16 +111,26 @@ def run_child(kind: str, args: argparse.Namespace, paths: list[str], weights: st
 
 
 def bench_apply(weights: str, paths: list[str], scratch: str, rounds: int) -> dict:
-    """Medians over ``rounds`` interleaved rounds (plain loop, serial apply, 1 worker, 2 workers), so that a
-    shared machine's drift hits every contender alike; the clusters start (and warm up) before the rounds."""
+    """Medians over ``rounds`` interleaved rounds (plain loops, serial apply, the clusters), so that a
+    shared machine's drift hits every contender alike; the clusters start (and warm up) before the rounds.
+
+    Clusters: ``1w`` one worker with every core (``local_cluster(1)``: its engine runs Numba's threads on
+    all of them), ``1w1c`` one worker with one core (one Numba thread, one BLAS thread), ``2w`` two
+    workers with one core each. The plain loop runs with Numba's threads on every core (``plain``) and on
+    one (``plain_1c``); reading decompresses on one thread in all of them."""
+    import numba
+    from distributed import Client
+
     from tmvacompat.apply import apply_to_tree
-    from tmvacompat.dask import client_for, evaluate, write_friends
+    from tmvacompat.dask import evaluate, local_cluster, write_friends
     from tmvacompat.weightfile import load_weights
 
     model = load_weights(weights)
     model.evaluate(f"{paths[0]}:TreeS")  # compile / load the kernel once
     inputs = [f"{p}:TreeS" for p in paths]
-    clients = {w: client_for(w) for w in (1, 2)}
+    clusters = {"1w": local_cluster(1), "1w1c": local_cluster(1, threads=1), "2w": local_cluster(2)}
+    clients = {k: Client(c) for k, c in clusters.items()}
+    all_threads = numba.get_num_threads()
     times: dict[str, list[float]] = {}
 
     def timed(key: str, fn) -> None:
@@ -120,8 +138,12 @@ def bench_apply(weights: str, paths: list[str], scratch: str, rounds: int) -> di
         fn()
         times.setdefault(key, []).append(time.perf_counter() - t0)
 
-    def plain() -> None:
-        res["entries"] = sum(len(model.evaluate(p)) for p in inputs)
+    def plain(threads: int) -> None:
+        numba.set_num_threads(threads)
+        try:
+            res["entries"] = sum(len(model.evaluate(p)) for p in inputs)
+        finally:
+            numba.set_num_threads(all_threads)
 
     def serial() -> None:
         for p in paths:
@@ -130,36 +152,37 @@ def bench_apply(weights: str, paths: list[str], scratch: str, rounds: int) -> di
 
     res: dict = {}
     try:
-        for w, (client, _) in clients.items():
-            write_friends(model, inputs[:1], os.path.join(scratch, f"warm{w}"), client=client)
+        for key, client in clients.items():
+            write_friends(model, inputs[:1], os.path.join(scratch, f"warm_{key}"), client=client)
             client.compute(evaluate(model, inputs[:1])).result()
         for _ in range(rounds):
-            timed("plain_evaluate_s", plain)
+            timed("plain_evaluate_s", lambda: plain(all_threads))
+            timed("plain_evaluate_1c_s", lambda: plain(1))
             timed("serial_apply_s", serial)
-            for w, (client, _) in clients.items():
+            for key, client in clients.items():
                 timed(
-                    f"dask_{w}_workers_s",
-                    lambda c=client, w=w: write_friends(
-                        model, inputs, os.path.join(scratch, f"w{w}"), client=c
-                    ),
+                    f"friends_{key}_s",
+                    lambda c=client, k=key: write_friends(model, inputs, os.path.join(scratch, k), client=c),
                 )
                 # the responses only (no friend tree written): what the plain loop does, on the workers
-                timed(
-                    f"dask_evaluate_{w}_workers_s",
-                    lambda c=client: c.compute(evaluate(model, inputs)).result(),
-                )
+                timed(f"evaluate_{key}_s", lambda c=client: c.compute(evaluate(model, inputs)).result())
     finally:
-        for client, cluster in clients.values():
+        for key, client in clients.items():
             client.close()
-            cluster.close()
+            clusters[key].close()
     res.update({k: float(np.median(v)) for k, v in times.items()})
+    for what in ("friends", "evaluate"):
+        res[f"{what}_2w_vs_1w1c"] = res[f"{what}_1w1c_s"] / res[f"{what}_2w_s"]
+        res[f"{what}_2w_vs_1w"] = res[f"{what}_1w_s"] / res[f"{what}_2w_s"]
+    res["evaluate_1w1c_vs_plain_1c"] = res["evaluate_1w1c_s"] / res["plain_evaluate_1c_s"]
+    res["evaluate_1w_vs_plain"] = res["evaluate_1w_s"] / res["plain_evaluate_s"]
     res["runs"] = {k: [round(x, 3) for x in v] for k, v in times.items()}
     return res
 
 
-def bench_cv(paths: list[str], nvar: int, scratch: str, rounds: int) -> dict:
+def bench_cv(paths: list[str], nvar: int, scratch: str, rounds: int, epochs: int) -> dict:
     """CrossValidation serially and on a LocalCluster of 2 workers (started inside the timing, as a user's
-    Evaluate() starts it), interleaved over ``rounds``; medians."""
+    Evaluate() starts it), ``epochs`` epochs per fold, interleaved over ``rounds``; medians."""
     from tmvacompat.crossvalidation import CrossValidation
     from tmvacompat.data.dataset import DataSet
     from tmvacompat.methods.dl import MethodDL
@@ -178,11 +201,11 @@ def bench_cv(paths: list[str], nvar: int, scratch: str, rounds: int) -> dict:
         for _ in range(rounds):
             for workers in (1, 2):
                 cv = CrossValidation("CV", loader, None, f"!V:Silent:NumFolds=3:Workers={workers}")
-                cv.BookMethod("DL", "DNN", NET.replace("MaxEpochs=2", "MaxEpochs=1"))
+                cv.BookMethod("DL", "DNN", NET.replace("MaxEpochs=2", f"MaxEpochs={epochs}"))
                 t0 = time.perf_counter()
                 cv.Evaluate()
-                times.setdefault(f"cv_{workers}_workers_s", []).append(time.perf_counter() - t0)
-                out[f"cv_{workers}_workers_roc"] = cv.GetResults()[0].GetROCAverage()
+                times.setdefault(f"cv_{epochs}ep_{workers}_workers_s", []).append(time.perf_counter() - t0)
+                out[f"cv_{epochs}ep_{workers}_workers_roc"] = cv.GetResults()[0].GetROCAverage()
     finally:
         os.chdir(old)
     out.update({k: float(np.median(v)) for k, v in times.items()})
@@ -199,6 +222,7 @@ def main() -> None:
     ap.add_argument("--data", default="/tmp/tmvacompat_scale")
     ap.add_argument("--skip", default="", help="comma-separated: stream, memory, apply, cv")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the apply and cv timings")
+    ap.add_argument("--cv-epochs", default="1,5", help="MaxEpochs of the CV runs, comma-separated")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--paths", default="[]", help=argparse.SUPPRESS)
     ap.add_argument("--weights", default="", help=argparse.SUPPRESS)
@@ -225,8 +249,9 @@ def main() -> None:
         results["apply"] = bench_apply(weights, paths, scratch, args.rounds)
         print(json.dumps(results["apply"]), flush=True)
     if "cv" not in skip:
-        results["cv"] = bench_cv(paths[:2], args.nvar, scratch, args.rounds)
-        print(json.dumps(results["cv"]), flush=True)
+        for ep in (int(e) for e in args.cv_epochs.split(",")):
+            results[f"cv_{ep}"] = bench_cv(paths[:2], args.nvar, scratch, args.rounds, ep)
+            print(json.dumps(results[f"cv_{ep}"]), flush=True)
     print(json.dumps(results, indent=1))
 
 

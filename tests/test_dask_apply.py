@@ -8,6 +8,7 @@ friend trees.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -126,24 +127,32 @@ def test_several_inputs_with_one_file_name_are_refused(tmp_path):
         write_friends(WEIGHTS, [f"{CLASS_FILES[0]}:TreeS", f"{CLASS_FILES[0]}:TreeB"], tmp_path / "o")
 
 
-def test_local_cluster_workers_keep_glibc_default_allocator(dask_client):
-    # distributed's nanny sets MALLOC_TRIM_THRESHOLD_ for the workers it spawns (and leaves it in this
-    # process's environment: the conftest's cluster has run); tmvacompat's own workers start without it
-    import os
+def _exec_environ() -> dict[str, str]:
+    """The environment this process was started with (what glibc read), not later changes."""
+    with open("/proc/self/environ", "rb") as fh:
+        items = [kv.split(b"=", 1) for kv in fh.read().split(b"\0") if b"=" in kv]
+    return {k.decode(): v.decode() for k, v in items}
 
-    from tmvacompat.dask import local_cluster
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/environ"), reason="needs Linux's /proc/self/environ")
+def test_local_cluster_workers_start_with_its_allocator_settings(dask_client):
+    # distributed's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for the workers it spawns, in this process's
+    # environment (the conftest's cluster has run); tmvacompat's workers start with MALLOC_ENV instead, and
+    # this process's environment is put back
+    from distributed import Client
+
+    from tmvacompat.dask import MALLOC_ENV, local_cluster
 
     os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", "65536")
-    before = os.environ["MALLOC_TRIM_THRESHOLD_"]
+    before = dict(os.environ)
     cluster = local_cluster(1)
     try:
-        from distributed import Client
-
         with Client(cluster) as client:
-            seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+            seen = list(client.run(_exec_environ).values())
     finally:
         cluster.close()
-    assert list(seen.values()) == [None]
-    # a LocalCluster made with distributed's defaults (the conftest's) has it
-    assert set(dask_client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {"65536"}
-    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == before  # this process's environment is put back
+    assert len(seen) == 1 and {k: seen[0].get(k) for k in MALLOC_ENV} == MALLOC_ENV
+    # a LocalCluster made with distributed's defaults (the conftest's) has distributed's setting
+    defaults = dask_client.run(_exec_environ).values()
+    assert {e.get("MALLOC_TRIM_THRESHOLD_") for e in defaults} == {"65536"}
+    assert dict(os.environ) == before

@@ -43,6 +43,10 @@ __all__ = [
 ]
 
 _MODELS: dict[str, Any] = {}  # per worker process: parsed models by the hash of their texts
+#: entries a task reads and evaluates at once within its partition (as ``apply_to_tree`` by default): a
+#: chunk of 20 float32 branches is 8 MB, which the allocator reuses, where a whole partition's would come
+#: as fresh pages from the kernel every time
+READ_STEP = 100_000
 
 
 def _need_dask() -> None:
@@ -184,11 +188,10 @@ def _evaluate_range(item: tuple[str, str, int, int], texts: tuple[str, ...]) -> 
     model = model_from_texts(texts)
     tree = open_tree(f"{path}:{tree_name}")
     keys = tree_branches(tree, _input_infos(model), where=model.path)
+    step = max(min(stop - start, READ_STEP), 1)
     parts = [
         np.asarray(model.evaluate(chunk), np.float32).reshape(-1, model.n_outputs)
-        for chunk, _ in iterate(
-            tree, keys, tree_where(tree), max(stop - start, 1), entry_start=start, entry_stop=stop
-        )  # fmt: skip
+        for chunk, _ in iterate(tree, keys, tree_where(tree), step, entry_start=start, entry_stop=stop)
     ]
     values = np.concatenate(parts) if parts else np.zeros((0, model.n_outputs), np.float32)
     return _as_output(model, values)
@@ -260,14 +263,15 @@ def local_cluster(workers: int, threads: int | None = None) -> Any:
     ``threads`` gives each a pool of that many instead, for tasks that set their own count with
     ``numba.set_num_threads`` (CrossValidation's last round of folds).
 
-    The worker processes start with glibc's default allocator settings: distributed's nanny would set
-    ``MALLOC_TRIM_THRESHOLD_=65536`` before spawning them (its ``pre-spawn-environ``), and setting it turns
-    off glibc's adaptive mmap threshold, so every array above 128 kB (each chunk read, each layer's
-    output) comes as fresh pages from the kernel and is returned on free: about three times the page
-    faults of a plain process and tasks 1.5x slower. The setting is dropped for these workers only: a
-    scoped ``dask.config.set``, and the variable is left out of this process's environment while they
-    are spawned (a nanny started earlier in this process, by any LocalCluster, leaves it there for good),
-    then put back.
+    The worker processes start with glibc allocator settings for arrays of megabytes (:data:`MALLOC_ENV`):
+    with glibc's defaults (and more so with distributed's ``MALLOC_TRIM_THRESHOLD_=65536``) the arrays of
+    every chunk read (decompressed baskets, branch arrays, the input matrix) come as fresh pages from the
+    kernel and go back on free, and page faults take a third of a task's time. distributed sets such
+    variables in this process's environment before it spawns a worker (its ``pre-spawn-environ``: glibc
+    reads them once, at process start); they are given for these workers only, and this process's
+    environment is put back as it was afterwards.
+
+    >>> cluster = local_cluster(1)   # doctest: +SKIP
     """
     import dask
     from distributed import LocalCluster
@@ -275,17 +279,29 @@ def local_cluster(workers: int, threads: int | None = None) -> Any:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     per = str(int(threads) if threads else max(1, cores // max(int(workers), 1)))
     env = {"NUMBA_NUM_THREADS": per, "OMP_NUM_THREADS": per, "OPENBLAS_NUM_THREADS": per}
-    saved = os.environ.pop(_TRIM, None)
+    spawn_env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+    spawn_env.update(MALLOC_ENV)
+    touched = set(spawn_env) | {"PYTHONHASHSEED"}  # the nanny sets these in this process's environment
+    saved = {k: os.environ[k] for k in touched if k in os.environ}
+    for k in MALLOC_ENV:  # an earlier nanny's values (or the user's) would take precedence over the config
+        os.environ.pop(k, None)
     try:
-        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{_TRIM}": None}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}):
             return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
                                 dashboard_address=None, env=env)  # fmt: skip
     finally:
-        if saved is not None:
-            os.environ[_TRIM] = saved
+        for k in touched:
+            os.environ.pop(k, None)
+        os.environ.update(saved)
 
 
-_TRIM = "MALLOC_TRIM_THRESHOLD_"
+#: glibc allocator settings of the workers :func:`local_cluster` starts: allocations up to 32 MiB from the
+#: heap, freed memory kept up to 512 MiB, the heap grown 64 MiB at a time
+MALLOC_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(512 << 20),
+    "MALLOC_TOP_PAD_": str(64 << 20),
+}
 
 
 def _warm(texts: tuple[str, ...]) -> int:
