@@ -161,6 +161,16 @@ def _scale_params(spec, in_shape):
     return {"Gain": (1, size_of(in_shape)), "Bias": (1, size_of(in_shape))}
 
 
+def _scale_onnx(g, spec, layer, p, xs):
+    x, shape = xs[0]
+    flat = x if len(shape) == 1 else g.reshape(x, (size_of(shape),))
+    y = g.op(
+        "Add",
+        [g.op("Mul", [flat, g.const("gain", spec.factor * p["Gain"][0])]), g.const("bias", p["Bias"][0])],
+    )
+    return y if len(shape) == 1 else g.reshape(y, shape)
+
+
 SCALE = Kind(
     keyword="SCALE",
     spec=ScaleSpec,
@@ -171,6 +181,7 @@ SCALE = Kind(
     tmva=False,
     layout=(LayoutField("factor", "factor", "scale factor"),),
     layout_example="SCALE|2",
+    onnx=_scale_onnx,
 )
 
 
@@ -260,6 +271,51 @@ def test_a_registered_kind_works_in_layout_engine_and_weight_files(scale_kind, t
     back = load_weights(path)
     assert back.network.layers[1] == ScaleSpec(2)
     np.testing.assert_array_equal(back.network.params[1]["Gain"], gain)
+
+
+def _scale_model(factor: int = 2) -> Model:
+    rng = np.random.default_rng(5)
+    return Model.from_parts(
+        title="DL_scale",
+        variables=["a", "b"],
+        layers=[DenseSpec(3, "TANH"), ScaleSpec(factor), DenseSpec(1, "LINEAR")],
+        params=[
+            {"Weights": rng.normal(size=(3, 2)), "Biases": rng.normal(size=(3, 1))},
+            {"Gain": rng.normal(size=(1, 3)), "Bias": rng.normal(size=(1, 3))},
+            {"Weights": rng.normal(size=(1, 3)), "Biases": rng.normal(size=(1, 1))},
+        ],
+    )
+
+
+def test_a_registered_kind_exports_to_onnx_by_its_own_form(scale_kind):
+    pytest.importorskip("onnx", reason="ONNX export needs the optional onnx package")
+    ort = pytest.importorskip("onnxruntime", reason="the exported graph runs in onnxruntime")
+    from tmvacompat.onnx_export import to_onnx
+
+    model = _scale_model()
+    x = np.random.default_rng(6).normal(size=(7, 2)).astype(np.float32)
+    session = ort.InferenceSession(to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(
+        np.asarray(got).reshape(-1), model.evaluate_matrix(x).reshape(-1), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_a_kind_without_an_onnx_form_is_refused_by_name():
+    import dataclasses
+
+    from tmvacompat.errors import ONNXExportError
+
+    pytest.importorskip("onnx", reason="ONNX export needs the optional onnx package")
+    from tmvacompat.onnx_export import to_onnx
+
+    register(dataclasses.replace(SCALE, onnx=None))
+    try:
+        with pytest.raises(ONNXExportError, match="layer kind 'SCALE' has no ONNX form") as err:
+            to_onnx(_scale_model())
+        assert "layer 1 (SCALE)" in str(err.value)
+    finally:
+        del KINDS["SCALE"], BY_ELEMENT["ScaleLayer"]
 
 
 def test_register_refuses_a_taken_keyword_or_element():

@@ -99,6 +99,10 @@ class WeightFileError(TMVACompatError):
     """A TMVA weight file cannot be read or written (malformed XML, unsupported method, missing element)."""
 
 
+class ONNXExportError(WeightFileError):
+    """The model (or a part of it) has no ONNX form, or the onnx package is missing."""
+
+
 class InputDataError(TMVACompatError):
     """Input data is wrong: missing file, tree or branch, jagged branch used as scalar, NaN inputs, ..."""
 
@@ -176,6 +180,7 @@ __all__ = [
     "OptionError",
     "LayoutError",
     "WeightFileError",
+    "ONNXExportError",
     "InputDataError",
     "TrainingError",
     "EngineConfigError",

@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from tmvacompat.errors import WeightFileError
+from tmvacompat.errors import ONNXExportError
+from tmvacompat.kinds import kind_of
 
 #: opset written by default (ONNX 1.8+, onnxruntime, SOFIE)
 DEFAULT_OPSET = 13
@@ -64,10 +65,6 @@ INPUT_NAME = "x"
 OUTPUT_NAME = "mva"
 #: an autoencoder graph's outputs: the anomaly score (N,) and the reconstruction (N, nvar)
 AE_OUTPUTS = ("score", "reconstruction")
-
-
-class ONNXExportError(WeightFileError):
-    """The model (or a part of it) has no ONNX form, or the onnx package is missing."""
 
 
 def _onnx():
@@ -91,6 +88,8 @@ class _Graph:
         self.inits: list = []
         self.ops: set[str] = set()
         self._n = 0
+        #: the layer being exported, for messages (see tmvacompat.kinds.base.OnnxForm)
+        self.where: str | None = None
 
     def name(self, hint: str) -> str:
         self._n += 1
@@ -111,30 +110,31 @@ class _Graph:
         """``x`` reshaped to (batch, *shape)."""
         return self.op("Reshape", [x, self.const("shape", [-1, *shape], np.int64)], "reshape")
 
+    def activation(self, x: str, activation: str) -> str:
+        """TMVA's activation functions (DNN/Functions.h) as operators."""
+        act = activation.upper()
+        if act == "LINEAR":
+            return x
+        if act == "RELU":
+            return self.op("Relu", [x])
+        if act == "SIGMOID":
+            return self.op("Sigmoid", [x])
+        if act in ("TANH", "FTANH"):
+            return self.op("Tanh", [x])
+        if act == "SYMMRELU":
+            return self.op("Abs", [x])
+        if act == "SOFTSIGN":  # x / (1 + |x|)
+            return self.op("Div", [x, self.op("Add", [self.op("Abs", [x]), self.const("one", 1.0)])])
+        if act == "GAUSS":  # exp(-x^2)
+            return self.op("Exp", [self.op("Neg", [self.op("Mul", [x, x])])])
+        raise ONNXExportError(
+            f"activation {activation!r} has no ONNX form", token=activation, where=self.where
+        )
+
     def reduce_max(self, x: str, axis: int) -> str:
         if self.opset >= 18:  # axes became an input
             return self.op("ReduceMax", [x, self.const("axes", [axis], np.int64)], keepdims=0)
         return self.op("ReduceMax", [x], axes=[axis], keepdims=0)
-
-
-def _activation(g: _Graph, x: str, activation: str) -> str:
-    """TMVA's activation functions (DNN/Functions.h) as operators."""
-    act = activation.upper()
-    if act == "LINEAR":
-        return x
-    if act == "RELU":
-        return g.op("Relu", [x])
-    if act == "SIGMOID":
-        return g.op("Sigmoid", [x])
-    if act in ("TANH", "FTANH"):
-        return g.op("Tanh", [x])
-    if act == "SYMMRELU":
-        return g.op("Abs", [x])
-    if act == "SOFTSIGN":  # x / (1 + |x|)
-        return g.op("Div", [x, g.op("Add", [g.op("Abs", [x]), g.const("one", 1.0)])])
-    if act == "GAUSS":  # exp(-x^2)
-        return g.op("Exp", [g.op("Neg", [g.op("Mul", [x, x])])])
-    raise ONNXExportError(f"activation {activation!r} has no ONNX form", token=activation)
 
 
 # ------------------------------------------------------------------------------------- transformations
@@ -236,86 +236,14 @@ def _inverse_targets(g: _Graph, y: str, model, where: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- layers
-def _recurrent(g: _Graph, x: str, spec, layer, p: dict[str, np.ndarray], where: str) -> str:
-    """RNN / LSTM / GRU with TMVA's equations (engine/recurrent.py) as ONNX's operators (layout 0)."""
-    if spec.remember_state:
-        raise ONNXExportError(
-            f"{spec.kind} with rememberState=1 cannot be exported: its output depends on the previous "
-            "batch's last state, an ONNX graph starts every call from a zero state",
-            token="rememberState",
-            where=where,
-        )
-    S, T = layer.state_size, layer.time_steps
-
-    # the engine layer maps the XML names to their roles (W*, U*, b*; the LSTM/GRU names are not the roles)
-    for name, value in p.items():
-        layer.params[name][...] = value
-    gates = {"RNN": [""], "LSTM": list("iofc"), "GRU": list("zrc")}[spec.kind]  # ONNX's gate orders
-    W, R, b = (np.concatenate([layer.role(r + c) for c in gates])[None] for r in ("W", "U", "b"))
-    b = b[0, :, 0]
-    B = np.concatenate([b, np.zeros_like(b)])[None]  # input-side biases; the recurrent ones are zero
-    xt = g.op("Transpose", [g.reshape(x, (T, layer.input_size))], "time_major", perm=[1, 0, 2])
-    inputs = [xt, g.const(f"{spec.kind.lower()}_W", W), g.const(f"{spec.kind.lower()}_R", R), g.const("b", B)]
-    attrs: dict[str, Any] = {"hidden_size": S}
-    if spec.kind == "GRU":
-        attrs["linear_before_reset"] = int(spec.reset_gate_after)
-    ys, yh = g.op(spec.kind, inputs, spec.kind.lower(), n_out=2, **attrs)
-    if spec.return_sequence:  # Y: (T, 1, N, S) -> (N, T, S)
-        return g.reshape(g.op("Transpose", [ys], perm=[2, 0, 1, 3]), (T, S))
-    return g.reshape(yh, (S,))  # Y_h: (1, N, S) -> (N, S)
-
-
 def _layer(g: _Graph, spec, layer, p: dict[str, np.ndarray], xs: list[tuple[str, tuple]], where: str) -> str:
-    """One layer's operators; ``xs`` are its inputs as (tensor, engine event shape), previous first."""
-    x, shape = xs[0]
-    kind = spec.kind
-    f32 = {k: np.asarray(v, np.float32) for k, v in p.items()}
-    if kind == "DENSE":
-        if len(shape) != 1:
-            x = g.reshape(x, (prod(shape),))
-        y = g.op("Gemm", [x, g.const("W", f32["Weights"]), g.const("b", f32["Biases"][:, 0])], transB=1)
-        return _activation(g, y, spec.activation)
-    if kind in ("CONV", "CONVT", "MAXPOOL", "PADDING2D"):
-        image = tuple(layer.image_in)
-        if shape != image:
-            x = g.reshape(x, image)
-        if kind == "PADDING2D":
-            pads = [0, 0, spec.top, spec.left, 0, 0, spec.bottom, spec.right]
-            return g.op("Pad", [x, g.const("pads", pads, np.int64)], "padded", mode="constant")
-        kernel = [spec.filter_height, spec.filter_width]
-        strides = [spec.stride_rows, spec.stride_cols]
-        if kind == "MAXPOOL":
-            return g.op("MaxPool", [x], "pooled", kernel_shape=kernel, strides=strides)
-        ph, pw = spec.padding_height, spec.padding_width
-        if kind == "CONV":  # Weights (depth, C*fh*fw), columns (channel, row, col): ONNX's (M, C, kH, kW)
-            w = f32["Weights"].reshape(spec.depth, image[0], *kernel)
-        else:  # CONVT: Weights (C, depth*fh*fw): ONNX's (C, M, kH, kW)
-            w = f32["Weights"].reshape(image[0], spec.depth, *kernel)
-        op = "Conv" if kind == "CONV" else "ConvTranspose"
-        attrs = {"kernel_shape": kernel, "strides": strides, "pads": [ph, pw, ph, pw]}
-        y = g.op(op, [x, g.const("W", w), g.const("b", f32["Biases"][:, 0])], op.lower(), **attrs)
-        return _activation(g, y, spec.activation)
-    if kind == "RESHAPE":
-        return g.reshape(x, tuple(layer.output_shape))
-    if kind == "BNORM":
-        names = ("Gamma", "Beta", "Training-mu", "Training-variance")
-        consts = [g.const(n.lower().replace("-", "_"), f32[n].reshape(-1)) for n in names]
-        flat = not layer.per_channel and len(shape) != 1
-        if flat:  # one statistic per value of the event: normalise (N, values), channel axis 1
-            x = g.reshape(x, (prod(shape),))
-        y = g.op("BatchNormalization", [x, *consts], "bnorm", epsilon=float(layer.epsilon))
-        return g.reshape(y, shape) if flat else y
-    if kind in ("RNN", "LSTM", "GRU"):
-        return _recurrent(g, x, spec, layer, p, where)
-    if kind == "ADD":
-        y = x
-        for other, oshape in xs[1:]:
-            y = g.op("Add", [y, other if oshape == shape else g.reshape(other, shape)], "sum")
-        return y
-    if kind == "CONCAT":
-        parts = [t if len(s) == 1 else g.reshape(t, (prod(s),)) for t, s in xs]
-        return g.op("Concat", parts, "concat", axis=1)
-    raise ONNXExportError(f"layer kind {kind!r} has no ONNX form", token=kind, where=where)
+    """One layer's operators, by its kind's ONNX form; ``xs`` are its inputs as (tensor, engine event
+    shape), previous first."""
+    kind = kind_of(spec)
+    if kind.onnx is None:
+        raise ONNXExportError(f"layer kind {spec.kind!r} has no ONNX form", token=spec.kind, where=where)
+    g.where = where
+    return kind.onnx(g, spec, layer, {k: np.asarray(v, np.float32) for k, v in p.items()}, xs)
 
 
 def _check_exportable(model, where: str) -> None:

@@ -2,7 +2,8 @@
 
 Each kind's module (``dense``, ``conv``, ``maxpool``, ...) holds its spec dataclass, its parameter shapes,
 its output shape, its weight-file element (declarative: element name, attributes in TMVA's order with the
-spec fields they carry, matrix names) and the name of the engine class that computes it. The grammar of
+spec fields they carry, matrix names), its ONNX form (the operators it becomes, built on the exporter's
+graph builder) and the name of the engine class that computes it. The grammar of
 :mod:`tmvacompat.layout`, the weight-file reader and writer, the model and the engine all look a kind up
 here. Adding a kind: write its module (a spec with a ``kind`` keyword, a :class:`~tmvacompat.kinds.base.Kind`
 record), its engine layer class, and one entry in :data:`_REGISTERED` below (or call :func:`register`).

@@ -30,6 +30,13 @@ from tmvacompat.errors import LayoutError
 
 Shape = tuple[int, ...]
 MatrixShapes = dict[str, tuple[int, int]]
+#: a kind's ONNX form: ``(g, spec, layer, params, inputs) -> output tensor name``. ``g`` is the exporter's
+#: graph builder (``g.op(op_type, inputs, hint, n_out=1, **attrs)``, ``g.const(hint, value, dtype)``,
+#: ``g.reshape(x, event_shape)``, ``g.activation(x, keyword)``, ``g.where`` for messages), ``layer`` the
+#: engine layer built from ``spec``, ``params`` its matrices as float32 by weight-file name, ``inputs``
+#: (tensor, engine event shape) pairs, the previous layer's first (ADD / CONCAT have more). Tensors are
+#: (batch, *event shape).
+OnnxForm = Callable[[Any, Any, Any, dict[str, Any], list[tuple[str, Shape]]], str]
 
 #: TMVA activation keywords and their ``ActivationFunction`` codes in weight files (DNN/Functions.h).
 ACTIVATION_CODES: dict[str, int] = {
@@ -149,6 +156,8 @@ class Kind:
             formulas, RESHAPE's FLAT, BNORM's optional numbers, ADD / CONCAT's labels), which the layout
             module parses by hand.
         layout_example: a valid token, shown when a token has the wrong number of fields.
+        onnx: its ONNX form (:data:`OnnxForm`), or None when it has none (the exporter then refuses a
+            network holding it, naming the kind).
     """
 
     keyword: str
@@ -163,6 +172,7 @@ class Kind:
     channels_out: bool = False
     layout: tuple[LayoutField, ...] | None = None
     layout_example: str = ""
+    onnx: OnnxForm | None = None
 
 
 # ------------------------------------------------------------------------------------- shape rules
@@ -211,6 +221,13 @@ def conv_output_size(
     return span // stride + 1
 
 
+def onnx_image_input(g: Any, layer: Any, xs: list[tuple[str, Shape]]) -> tuple[str, tuple[int, int, int]]:
+    """For an :data:`OnnxForm` of an image layer: its input tensor as (batch, depth, height, width)."""
+    x, shape = xs[0]
+    image = tuple(layer.image_in)
+    return (x if tuple(shape) == image else g.reshape(x, image)), image  # type: ignore[return-value]
+
+
 def size_of(shape: Sequence[int]) -> int:
     """The number of values of a per-event shape."""
     return int(prod(shape))
@@ -221,10 +238,12 @@ __all__ = [
     "ACTIVATION_NAMES",
     "Kind",
     "LayoutField",
+    "OnnxForm",
     "XmlAttr",
     "XmlElement",
     "as_triple",
     "conv_output_size",
     "image_shape",
+    "onnx_image_input",
     "size_of",
 ]

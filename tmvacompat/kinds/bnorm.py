@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tmvacompat.kinds.base import Kind, MatrixShapes, Shape, XmlAttr, XmlElement, as_triple, size_of
 
@@ -48,6 +48,21 @@ def _accepts(name: str, want: tuple[int, int], got: tuple[int, ...], in_shape: S
     return len(got) == 2 and got[0] == 1 and got[1] in (as_triple(in_shape)[0], size_of(in_shape))
 
 
+def to_onnx(g: Any, spec: BatchNormSpec, layer: Any, p: dict[str, Any], xs: list[tuple[str, Shape]]) -> str:
+    """``BatchNormalization`` with the running statistics; per channel (axis 1) for an image with a
+    statistic per channel, else on the flattened event (one statistic per value)."""
+    x, shape = xs[0]
+    consts = [
+        g.const(n.lower().replace("-", "_"), p[n].reshape(-1))
+        for n in ("Gamma", "Beta", "Training-mu", "Training-variance")
+    ]
+    flat = not layer.per_channel and len(shape) != 1
+    if flat:
+        x = g.reshape(x, (size_of(shape),))
+    y = g.op("BatchNormalization", [x, *consts], "bnorm", epsilon=float(layer.epsilon))
+    return g.reshape(y, shape) if flat else y
+
+
 KIND = Kind(
     keyword="BNORM",
     spec=BatchNormSpec,
@@ -63,4 +78,5 @@ KIND = Kind(
         MATRICES,
     ),
     engine="tmvacompat.engine.bnorm:BatchNorm",
+    onnx=to_onnx,
 )

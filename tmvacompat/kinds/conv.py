@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tmvacompat.errors import LayoutError
 from tmvacompat.kinds.base import (
@@ -31,6 +31,7 @@ from tmvacompat.kinds.base import (
     XmlElement,
     conv_output_size,
     image_shape,
+    onnx_image_input,
 )
 
 
@@ -135,6 +136,24 @@ def convt_event_values(spec: ConvTransposeSpec, in_shape: Shape, out_shape: Shap
     return prod(out_shape) + H * W * spec.depth * spec.filter_height * spec.filter_width
 
 
+def conv_to_onnx(g: Any, spec: Any, layer: Any, p: dict[str, Any], xs: list[tuple[str, Shape]]) -> str:
+    """``Conv`` / ``ConvTranspose`` with the bias, then the activation. CONV's ``Weights`` (depth,
+    C*fh*fw), columns (channel, row, col), are ONNX's (M, C, kH, kW); CONVT's (C, depth*fh*fw) its (C, M,
+    kH, kW)."""
+    x, image = onnx_image_input(g, layer, xs)
+    kernel = [spec.filter_height, spec.filter_width]
+    if spec.kind == "CONV":
+        w = p["Weights"].reshape(spec.depth, image[0], *kernel)
+    else:
+        w = p["Weights"].reshape(image[0], spec.depth, *kernel)
+    op = "Conv" if spec.kind == "CONV" else "ConvTranspose"
+    ph, pw = spec.padding_height, spec.padding_width
+    strides = [spec.stride_rows, spec.stride_cols]
+    attrs = {"kernel_shape": kernel, "strides": strides, "pads": [ph, pw, ph, pw]}
+    y = g.op(op, [x, g.const("W", w), g.const("b", p["Biases"][:, 0])], op.lower(), **attrs)
+    return g.activation(y, spec.activation)
+
+
 _ATTRS = (
     XmlAttr("Depth", "depth", lo=1),
     XmlAttr("FilterHeight", "filter_height", lo=1),
@@ -165,6 +184,7 @@ CONV = Kind(
     event_values=conv_event_values,
     xml=XmlElement("ConvLayer", _ATTRS, ("Weights", "Biases")),
     engine="tmvacompat.engine.conv:Conv2D",
+    onnx=conv_to_onnx,
     channels_out=True,
     layout=_LAYOUT,
     layout_example="CONV|10|3|3|1|1|1|1|RELU",
@@ -178,6 +198,7 @@ CONVT = Kind(
     event_values=convt_event_values,
     xml=XmlElement("ConvTransposeLayer", _ATTRS, ("Weights", "Biases")),
     engine="tmvacompat.engine.conv:ConvTranspose2D",
+    onnx=conv_to_onnx,
     tmva=False,
     channels_out=True,
     layout=_LAYOUT,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tmvacompat.errors import LayoutError
 from tmvacompat.kinds.base import Kind, MatrixShapes, Shape, XmlAttr, XmlElement, size_of
@@ -64,6 +64,15 @@ def param_shapes(spec: DenseSpec, in_shape: Shape) -> MatrixShapes:
     return {"Weights": (width, size_of(in_shape)), "Biases": (width, 1)}
 
 
+def to_onnx(g: Any, spec: DenseSpec, layer: Any, p: dict[str, Any], xs: list[tuple[str, Shape]]) -> str:
+    """``Gemm`` on the flattened input (``Weights`` transposed by the operator), then the activation."""
+    x, shape = xs[0]
+    if len(shape) != 1:
+        x = g.reshape(x, (size_of(shape),))
+    y = g.op("Gemm", [x, g.const("W", p["Weights"]), g.const("b", p["Biases"][:, 0])], transB=1)
+    return g.activation(y, spec.activation)
+
+
 KIND = Kind(
     keyword="DENSE",
     spec=DenseSpec,
@@ -75,4 +84,5 @@ KIND = Kind(
         ("Weights", "Biases"),
     ),
     engine="tmvacompat.engine.dense:Dense",
+    onnx=to_onnx,
 )

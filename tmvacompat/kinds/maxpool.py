@@ -12,9 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from tmvacompat.kinds.base import Kind, LayoutField, Shape, XmlAttr, XmlElement, conv_output_size, image_shape
+from tmvacompat.kinds.base import (
+    Kind,
+    LayoutField,
+    Shape,
+    XmlAttr,
+    XmlElement,
+    conv_output_size,
+    image_shape,
+    onnx_image_input,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,13 @@ def output_shape(spec: MaxPoolSpec, in_shape: Shape, sources: Sequence[Shape] = 
     return (c, oh, ow)
 
 
+def to_onnx(g: Any, spec: MaxPoolSpec, layer: Any, p: dict[str, Any], xs: list[tuple[str, Shape]]) -> str:
+    """``MaxPool`` without padding."""
+    x, _ = onnx_image_input(g, layer, xs)
+    kernel = [spec.filter_height, spec.filter_width]
+    return g.op("MaxPool", [x], "pooled", kernel_shape=kernel, strides=[spec.stride_rows, spec.stride_cols])
+
+
 KIND = Kind(
     keyword="MAXPOOL",
     spec=MaxPoolSpec,
@@ -51,6 +67,7 @@ KIND = Kind(
         ),
     ),
     engine="tmvacompat.engine.conv:MaxPool2D",
+    onnx=to_onnx,
     channels_out=True,
     layout=(
         LayoutField("filter_height", "filterH", "filter height"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tmvacompat.errors import LayoutError
 from tmvacompat.kinds.base import Kind, Shape, XmlAttr, XmlElement, as_triple, size_of
@@ -62,6 +62,22 @@ def concat_output_shape(spec: ConcatSpec, in_shape: Shape, sources: Sequence[Sha
     return (size_of(in_shape) + sum(size_of(s) for s in sources),)
 
 
+def add_to_onnx(g: Any, spec: AddSpec, layer: Any, p: dict[str, Any], xs: list[tuple[str, Shape]]) -> str:
+    """``Add`` of the previous layer's output and each source (reshaped to its shape)."""
+    y, shape = xs[0]
+    for other, oshape in xs[1:]:
+        y = g.op("Add", [y, other if oshape == shape else g.reshape(other, shape)], "sum")
+    return y
+
+
+def concat_to_onnx(
+    g: Any, spec: ConcatSpec, layer: Any, p: dict[str, Any], xs: list[tuple[str, Shape]]
+) -> str:
+    """``Concat`` of the flattened inputs along the value axis."""
+    parts = [t if len(s) == 1 else g.reshape(t, (size_of(s),)) for t, s in xs]
+    return g.op("Concat", parts, "concat", axis=1)
+
+
 _SOURCES = (XmlAttr("Sources", "sources", "labels"),)
 
 ADD = Kind(
@@ -70,6 +86,7 @@ ADD = Kind(
     output_shape=add_output_shape,
     xml=XmlElement("AddLayer", _SOURCES),
     engine="tmvacompat.engine.shape:Add",
+    onnx=add_to_onnx,
     tmva=False,
 )
 CONCAT = Kind(
@@ -78,5 +95,6 @@ CONCAT = Kind(
     output_shape=concat_output_shape,
     xml=XmlElement("ConcatLayer", _SOURCES),
     engine="tmvacompat.engine.shape:Concat",
+    onnx=concat_to_onnx,
     tmva=False,
 )

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tmvacompat.errors import LayoutError
-from tmvacompat.kinds.base import Kind, LayoutField, Shape, XmlAttr, XmlElement, image_shape
+from tmvacompat.kinds.base import Kind, LayoutField, Shape, XmlAttr, XmlElement, image_shape, onnx_image_input
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,13 @@ def output_shape(spec: Padding2DSpec, in_shape: Shape, sources: Sequence[Shape] 
     return (c, h + spec.top + spec.bottom, w + spec.left + spec.right)
 
 
+def to_onnx(g: Any, spec: Padding2DSpec, layer: Any, p: dict[str, Any], xs: list[tuple[str, Shape]]) -> str:
+    """``Pad`` with zeros (begin and end pads of the batch, channel, row and column axes)."""
+    x, _ = onnx_image_input(g, layer, xs)
+    pads = [0, 0, spec.top, spec.left, 0, 0, spec.bottom, spec.right]
+    return g.op("Pad", [x, g.const("pads", pads, "int64")], "padded", mode="constant")
+
+
 KIND = Kind(
     keyword="PADDING2D",
     spec=Padding2DSpec,
@@ -53,6 +60,7 @@ KIND = Kind(
         ),
     ),
     engine="tmvacompat.engine.conv:Padding2D",
+    onnx=to_onnx,
     tmva=False,
     layout=(
         LayoutField("top", "top", "top padding", lo=0),

@@ -21,7 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from tmvacompat.errors import LayoutError
+import numpy as np
+
+from tmvacompat.errors import LayoutError, ONNXExportError
 from tmvacompat.kinds.base import Kind, LayoutField, MatrixShapes, Shape, XmlAttr, XmlElement, size_of
 
 
@@ -144,6 +146,40 @@ def _layout(kind: str) -> tuple[LayoutField, ...]:
     )
 
 
+#: ONNX's gate order of each kind (its RNN, LSTM and GRU operators), as the engine layer's role suffixes
+ONNX_GATES = {"RNN": ("",), "LSTM": tuple("iofc"), "GRU": tuple("zrc")}
+
+
+def to_onnx(g: Any, spec: Any, layer: Any, p: dict[str, Any], xs: list[tuple[str, Shape]]) -> str:
+    """ONNX's ``RNN`` / ``LSTM`` / ``GRU`` (layout 0: time-major input) with TMVA's equations
+    (engine/recurrent.py); its recurrent biases are zero (TMVA has one bias per gate)."""
+    if spec.remember_state:
+        raise ONNXExportError(
+            f"{spec.kind} with rememberState=1 cannot be exported: its output depends on the previous "
+            "batch's last state, an ONNX graph starts every call from a zero state",
+            token="rememberState",
+            where=g.where,
+        )
+    S, T = layer.state_size, layer.time_steps
+    # the engine layer maps the XML names to their roles (W*, U*, b*; the LSTM/GRU names are not the roles)
+    for name, value in p.items():
+        layer.params[name][...] = value
+    gates = ONNX_GATES[spec.kind]
+    W, R, b = (np.concatenate([layer.role(r + c) for c in gates])[None] for r in ("W", "U", "b"))
+    b = b[0, :, 0]
+    B = np.concatenate([b, np.zeros_like(b)])[None]
+    xt = g.op("Transpose", [g.reshape(xs[0][0], (T, layer.input_size))], "time_major", perm=[1, 0, 2])
+    name = spec.kind.lower()
+    inputs = [xt, g.const(f"{name}_W", W), g.const(f"{name}_R", R), g.const("b", B)]
+    attrs: dict[str, Any] = {"hidden_size": S}
+    if spec.kind == "GRU":
+        attrs["linear_before_reset"] = int(spec.reset_gate_after)
+    ys, yh = g.op(spec.kind, inputs, name, n_out=2, **attrs)
+    if spec.return_sequence:  # Y: (T, 1, N, S) -> (N, T, S)
+        return g.reshape(g.op("Transpose", [ys], perm=[2, 0, 1, 3]), (T, S))
+    return g.reshape(yh, (S,))  # Y_h: (1, N, S) -> (N, S)
+
+
 def _kind(keyword: str, spec: type) -> Kind:
     return Kind(
         keyword=keyword,
@@ -153,6 +189,7 @@ def _kind(keyword: str, spec: type) -> Kind:
         event_values=event_values,
         xml=XmlElement(f"{keyword}Layer", _attrs(keyword), _MATRICES[keyword]),
         engine=f"tmvacompat.engine.recurrent:{keyword}",
+        onnx=to_onnx,
         layout=_layout(keyword),
         layout_example=f"{keyword}|12|1|10|0|1",
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tmvacompat.errors import LayoutError
 from tmvacompat.kinds.base import Kind, Shape, XmlAttr, XmlElement, size_of
@@ -47,6 +47,11 @@ def output_shape(spec: ReshapeSpec, in_shape: Shape, sources: Sequence[Shape] = 
     return out
 
 
+def to_onnx(g: Any, spec: ReshapeSpec, layer: Any, p: dict[str, Any], xs: list[tuple[str, Shape]]) -> str:
+    """``Reshape`` to the layer's output shape (the batch axis kept)."""
+    return g.reshape(xs[0][0], tuple(layer.output_shape))
+
+
 KIND = Kind(
     keyword="RESHAPE",
     spec=ReshapeSpec,
@@ -61,4 +66,5 @@ KIND = Kind(
         ),
     ),
     engine="tmvacompat.engine.shape:Reshape",
+    onnx=to_onnx,
 )
