@@ -367,3 +367,91 @@ def test_options_refuses_a_key_no_tmva_option_set_declares(capsys):
     err = capsys.readouterr().err
     assert "unknown option 'Layot'" in err and "Layout" in err and len(err.strip().splitlines()) == 1
     assert main(["options", "!H:V:Layout=TANH|64,LINEAR:nTrain_Signal=100:SplitMode=Random"]) == 0
+
+
+CV_OPTIONS = (
+    "!V:Silent:AnalysisType=Classification:NumFolds=2:SplitType=Deterministic:"
+    "SplitExpr=int([eventID])%int([NumFolds])"
+)
+CV_DNN = "!H:!V:RandomSeed=3:Layout=TANH|8,LINEAR:TrainingStrategy=MaxEpochs=3,BatchSize=50"
+CV_JOB = """
+[crossvalidation]
+job_name = "TMVACrossValidation"
+output = "TMVACV.root"
+options = "{cv_options}"
+
+[dataloader]
+split = "nTest_Signal=1:nTest_Background=1:SplitMode=Block:!V"
+
+[[variable]]
+expression = "x"
+[[variable]]
+expression = "y"
+[[spectator]]
+expression = "eventID"
+
+[[tree]]
+source = "{input}:TreeS"
+class = "Signal"
+[[tree]]
+source = "{input}:TreeB"
+class = "Background"
+
+[[method]]
+type = "DL"
+title = "DNN"
+options = "{dnn}"
+"""
+
+
+def test_train_a_crossvalidation_job_does_what_the_python_calls_do(tmp_path, monkeypatch, capsys):
+    """A [crossvalidation] job is TMVACrossValidation.C's calls: the combined weight file it writes gives,
+    event by event, what the same CrossValidation run from Python gives, and every event's output comes
+    from the fold whose number the split expression gives it."""
+    import uproot
+
+    from tmvacompat import DataLoader, load_weights
+    from tmvacompat.crossvalidation import CrossValidation
+
+    rng = np.random.default_rng(4)
+    path = tmp_path / "cv_in.root"
+    with uproot.recreate(path) as f:
+        for i, (name, mean) in enumerate((("TreeS", 0.7), ("TreeB", -0.7))):
+            f.mktree(name, {"x": np.float32, "y": np.float32, "eventID": np.int32})
+            f[name].extend({
+                "x": rng.normal(mean, 1, 300).astype(np.float32),
+                "y": rng.normal(0, 1, 300).astype(np.float32),
+                "eventID": np.arange(i * 300, (i + 1) * 300, dtype=np.int32),
+            })  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "job.toml").write_text(CV_JOB.format(input=path, cv_options=CV_OPTIONS, dnn=CV_DNN))
+    assert main(["train", "job.toml"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    combined = tmp_path / "dataset" / "weights" / "TMVACrossValidation_DNN.weights.xml"
+    assert f"weight file: {combined.relative_to(tmp_path)}" in out and "output file: TMVACV.root" in out
+    job_model = load_weights(combined)
+
+    loader = DataLoader("dataset")
+    loader.AddVariable("x")
+    loader.AddVariable("y")
+    loader.AddSpectator("eventID")
+    loader.AddSignalTree(f"{path}:TreeS")
+    loader.AddBackgroundTree(f"{path}:TreeB")
+    loader.PrepareTrainingAndTestTree("", "nTest_Signal=1:nTest_Background=1:SplitMode=Block:!V")
+    (tmp_path / "py").mkdir()
+    monkeypatch.chdir(tmp_path / "py")
+    cv = CrossValidation("TMVACrossValidation", loader, None, CV_OPTIONS)
+    cv.BookMethod("DL", "DNN", CV_DNN)
+    cv.Evaluate()
+    events = {"x": rng.normal(size=50), "y": rng.normal(size=50), "eventID": np.arange(50)}
+    np.testing.assert_array_equal(job_model.evaluate(events), cv.models["DNN"].evaluate(events))
+    folds = [load_weights(tmp_path / "dataset" / "weights" / f"TMVACrossValidation_DNN_fold{k}.weights.xml")
+             for k in (1, 2)]  # fmt: skip
+    by_fold = np.where(events["eventID"] % 2 == 0, folds[0].evaluate(events), folds[1].evaluate(events))
+    np.testing.assert_array_equal(job_model.evaluate(events), by_fold)
+
+
+def test_a_job_with_both_factory_and_crossvalidation_is_refused(tmp_path, capsys):
+    job = CV_JOB.format(input="in.root", cv_options=CV_OPTIONS, dnn=CV_DNN)
+    (tmp_path / "job.toml").write_text("[factory]\n" + job)
+    _one_line_error(capsys, 2, ["train", str(tmp_path / "job.toml")], "either [factory]", "not both")

@@ -114,7 +114,14 @@ def _precompile(float64: bool) -> None:
 def _train(job_path: str) -> int:
     from tmvacompat.jobfile import load_job, run_job
 
-    factory = run_job(load_job(job_path))
+    job = load_job(job_path)
+    factory = run_job(job)
+    if job["mode"] == "crossvalidation":
+        for model in factory.models.values():
+            print(f"weight file: {model.path}")
+        if factory.output_file:
+            print(f"output file: {factory.output_file}")
+        return 0
     failed = 0
     for booked in factory._booked:
         m = booked.method
@@ -125,7 +132,7 @@ def _train(job_path: str) -> int:
             print(f"weight file: {m.weight_file}")
     if factory.output_file:
         print(f"output file: {factory.output_file}")
-        outdir = load_job(job_path)["factory"]["plots"]
+        outdir = job["factory"]["plots"]
         if outdir:  # the macro's closing TMVA::TMVAGui(outfile), as files
             try:
                 import matplotlib  # noqa: F401
@@ -264,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     pc.add_argument("--float64", action="store_true", help="also the float64 kernels (MethodDNN files)")
     tr = sub.add_parser(
-        "train", parents=[verbose], help="run a job file (a TMVAClassification.C macro as TOML)"
+        "train",
+        parents=[verbose],
+        help="run a job file (a TMVAClassification.C or TMVACrossValidation.C macro as TOML)",
     )
     tr.add_argument("job", help="the TOML job file (see tmvacompat.jobfile)")
     ap = sub.add_parser(

@@ -1,4 +1,5 @@
-"""Job files: a TMVAClassification.C-style macro as TOML, run by ``tmvacompat train JOB.toml``.
+"""Job files: a TMVAClassification.C- or TMVACrossValidation.C-style macro as TOML, run by
+``tmvacompat train JOB.toml``.
 
 One table per macro section, the same names and strings as the macro's calls::
 
@@ -31,6 +32,15 @@ One table per macro section, the same names and strings as the macro's calls::
     title = "DNN_CPU"
     options = "!H:V:Layout=TANH|128,TANH|128,LINEAR:..."
 
+A ``[crossvalidation]`` table instead of ``[factory]`` runs TMVACrossValidation.C's steps:
+``TMVA::CrossValidation(job_name, loader, output, options)``, the methods booked on it, ``Evaluate()`` and
+the results' printout::
+
+    [crossvalidation]                          # TMVA::CrossValidation(job_name, loader, output, options)
+    job_name = "TMVACrossValidation"
+    output = "TMVACV.root"                     # "" for none
+    options = "!V:!Silent:AnalysisType=Classification:NumFolds=2:SplitExpr=int([eventID])%int([NumFolds])"
+
 Relative paths are taken from the current directory, as in a macro run with ``root -l``. Every key is
 checked: an unknown or mistyped key is an :class:`~tmvacompat.errors.OptionError` naming it, its table and
 the closest valid keys.
@@ -62,6 +72,11 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "options": (_STR, "!V:!Silent:Color:DrawProgressBar:AnalysisType=Auto"),
         "plots": (_STR, "plots"),
     },
+    "crossvalidation": {
+        "job_name": (_STR, "TMVACrossValidation"),
+        "output": (_STR, "TMVACV.root"),
+        "options": (_STR, "!V:!Silent:AnalysisType=Auto"),
+    },
     "dataloader": {
         "name": (_STR, "dataset"),
         "weight": (_STR, ""),
@@ -88,7 +103,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     },
     "method": {"type": (_STR, "DL"), "title": (_STR, ...), "options": (_STR, "")},
 }
-_SINGLE = ("factory", "dataloader")  # [table]; the others are [[arrays of tables]]
+_SINGLE = ("factory", "crossvalidation", "dataloader")  # [table]; the others are [[arrays of tables]]
 
 
 def _type_name(types: tuple[type, ...]) -> str:
@@ -165,6 +180,14 @@ def parse_job(text: str, where: str = "job file") -> dict[str, Any]:
                     f"{name!r} must be written [[{name}]] (one per booking)", token=name, where=where
                 )
             job[name] = [_check_table(v, name, where) for v in value]
+    if "factory" in job and "crossvalidation" in job:
+        raise OptionError(
+            "a job has either [factory] (TMVAClassification.C) or [crossvalidation] (TMVACrossValidation.C), "
+            "not both",
+            token="crossvalidation",
+            where=where,
+        )
+    job["mode"] = "crossvalidation" if "crossvalidation" in job else "factory"
     for name in _SINGLE:
         job.setdefault(name, _check_table({}, name, where))
     for name in ("variable", "spectator", "target", "tree", "method"):
@@ -200,15 +223,15 @@ def load_job(path: str | os.PathLike) -> dict[str, Any]:
 
 def run_job(job: Mapping[str, Any]) -> Any:
     """Run a checked job as the macro would: book, ``TrainAllMethods``, ``TestAllMethods``,
-    ``EvaluateAllMethods``; returns the Factory (weight files under ``<dataset>/weights/``).
+    ``EvaluateAllMethods``, and return the Factory (weight files under ``<dataset>/weights/``); with
+    ``[crossvalidation]``: book on a CrossValidation, ``Evaluate()``, and return it (fold and combined
+    weight files there).
 
     >>> factory = run_job(load_job("TMVAClassification.toml"))  # doctest: +SKIP
     """
     from tmvacompat.data.loader import DataLoader
-    from tmvacompat.factory import Factory
 
-    fac, dl = job["factory"], job["dataloader"]
-    factory = Factory(fac["job_name"], fac["output"] or None, fac["options"])
+    dl = job["dataloader"]
     loader = DataLoader(dl["name"])
     for v in job["variable"]:
         if v["size"]:
@@ -229,6 +252,19 @@ def run_job(job: Mapping[str, Any]) -> Any:
     for cname, cut in dl["cuts"].items():
         loader.AddCut(cut, cname)
     loader.PrepareTrainingAndTestTree(dl["cut"], dl["split"])
+    if job.get("mode") == "crossvalidation":
+        from tmvacompat.crossvalidation import CrossValidation
+
+        cv_table = job["crossvalidation"]
+        cv = CrossValidation(cv_table["job_name"], loader, cv_table["output"] or None, cv_table["options"])
+        for m in job["method"]:
+            cv.BookMethod(m["type"], m["title"], m["options"])
+        cv.Evaluate()
+        return cv
+    from tmvacompat.factory import Factory
+
+    fac = job["factory"]
+    factory = Factory(fac["job_name"], fac["output"] or None, fac["options"])
     for m in job["method"]:
         factory.BookMethod(loader, m["type"], m["title"], m["options"])
     factory.TrainAllMethods()
