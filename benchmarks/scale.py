@@ -112,7 +112,9 @@ def run_child(kind: str, args: argparse.Namespace, paths: list[str], weights: st
 
 def bench_apply(weights: str, paths: list[str], scratch: str, rounds: int) -> dict:
     """Medians over ``rounds`` interleaved rounds (plain loops, serial apply, the clusters), so that a
-    shared machine's drift hits every contender alike; the clusters start (and warm up) before the rounds.
+    shared machine's drift hits every contender alike. One cluster at a time is alive (the idle workers and
+    schedulers of the others would take CPU from the timed one): each round starts it, warms it up (each
+    worker loads its kernels and reads a file), times it and closes it; only the timed calls count.
 
     Clusters: ``1w`` one worker with every core (``local_cluster(1)``: its engine runs Numba's threads on
     all of them), ``1w1c`` one worker with one core (one Numba thread, one BLAS thread), ``2w`` two
@@ -128,8 +130,7 @@ def bench_apply(weights: str, paths: list[str], scratch: str, rounds: int) -> di
     model = load_weights(weights)
     model.evaluate(f"{paths[0]}:TreeS")  # compile / load the kernel once
     inputs = [f"{p}:TreeS" for p in paths]
-    clusters = {"1w": local_cluster(1), "1w1c": local_cluster(1, threads=1), "2w": local_cluster(2)}
-    clients = {k: Client(c) for k, c in clusters.items()}
+    configs = {"1w": (1, None), "1w1c": (1, 1), "2w": (2, None)}
     all_threads = numba.get_num_threads()
     times: dict[str, list[float]] = {}
 
@@ -151,25 +152,25 @@ def bench_apply(weights: str, paths: list[str], scratch: str, rounds: int) -> di
             apply_to_tree(model, f"{p}:TreeS", out, progress=False)
 
     res: dict = {}
-    try:
-        for key, client in clients.items():
-            write_friends(model, inputs[:1], os.path.join(scratch, f"warm_{key}"), client=client)
-            client.compute(evaluate(model, inputs[:1])).result()
-        for _ in range(rounds):
-            timed("plain_evaluate_s", lambda: plain(all_threads))
-            timed("plain_evaluate_1c_s", lambda: plain(1))
-            timed("serial_apply_s", serial)
-            for key, client in clients.items():
+    for _ in range(rounds):
+        timed("plain_evaluate_s", lambda: plain(all_threads))
+        timed("plain_evaluate_1c_s", lambda: plain(1))
+        timed("serial_apply_s", serial)
+        for key, (workers, threads) in configs.items():
+            cluster = local_cluster(workers, threads=threads)
+            client = Client(cluster)
+            try:
+                write_friends(model, inputs[:workers], os.path.join(scratch, f"warm_{key}"), client=client)
+                client.compute(evaluate(model, inputs[:workers])).result()
                 timed(
                     f"friends_{key}_s",
                     lambda c=client, k=key: write_friends(model, inputs, os.path.join(scratch, k), client=c),
                 )
                 # the responses only (no friend tree written): what the plain loop does, on the workers
                 timed(f"evaluate_{key}_s", lambda c=client: c.compute(evaluate(model, inputs)).result())
-    finally:
-        for key, client in clients.items():
-            client.close()
-            clusters[key].close()
+            finally:
+                client.close()
+                cluster.close()
     res.update({k: float(np.median(v)) for k, v in times.items()})
     for what in ("friends", "evaluate"):
         res[f"{what}_2w_vs_1w1c"] = res[f"{what}_1w1c_s"] / res[f"{what}_2w_s"]
