@@ -13,6 +13,8 @@ from tmvacompat.engine.gemm import (
     gemm_nn,
     gemm_nt,
     gemm_panels,
+    gemm_panels_6,
+    gemm_panels_12,
     gemm_tn,
     gemv_narrow,
     gemv_panels,
@@ -141,6 +143,22 @@ def _panels(rows, m, k, A, Q, oq, P, ob, C):
 
 
 @njit(cache=True)
+def _panels_6(rows, m, k, A, Q, oq, P, ob, C):
+    gemm_panels_6(rows, m, k, A, Q, oq, P, ob, C)
+
+
+@njit(cache=True)
+def _panels_12(rows, m, k, A, Q, oq, P, ob, C):
+    gemm_panels_12(rows, m, k, A, Q, oq, P, ob, C)
+
+
+#: both tiles, whichever this machine's gemm_panels picks (on a CPU without AVX-512 LLVM runs the 512-bit
+#: vectors as pairs of narrower ones: slower, the same bits)
+PANEL_KERNELS = {"dispatch": _panels, "tile6": _panels_6, "tile12": _panels_12}
+MIN_ROWS = {"dispatch": 6, "tile6": 6, "tile12": 12}
+
+
+@njit(cache=True)
 def _fma_chains(A, Wt, b):
     """The reference for gemm_panels: per element the bias, then one fused multiply-add per input in order."""
     out = np.empty((A.shape[0], Wt.shape[1]), A.dtype)
@@ -164,18 +182,20 @@ def _panel_layer(rng, dtype, rows, m, k):
     return A, Wt, b, Q, P
 
 
+@pytest.mark.parametrize("kernel", list(PANEL_KERNELS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rows,m,k", [(6, 16, 1), (7, 17, 3), (8, 128, 20), (13, 40, 128), (37, 33, 129),
-                                      (12, 8, 5), (6, 9, 64)])  # fmt: skip
-def test_gemm_panels_is_the_ordered_fma_chain_of_every_element(dtype, rows, m, k):
-    # bit for bit the bias followed by the inputs' fused multiply-adds in order: every row and column
-    # remainder (overlapping last row block and panel) lands on the right element; and near float64 numpy
-    if m < panel_width(dtype):
+                                      (12, 8, 5), (6, 9, 64), (12, 16, 7), (25, 128, 128)])  # fmt: skip
+def test_gemm_panels_is_the_ordered_fma_chain_of_every_element(kernel, dtype, rows, m, k):
+    # bit for bit the bias followed by the inputs' fused multiply-adds in order, with either tile: every
+    # row and column remainder (overlapping last row block and panel) lands on the right element; and
+    # near float64 numpy
+    if m < panel_width(dtype) or rows < MIN_ROWS[kernel]:
         return
     rng = np.random.default_rng(rows * 1000 + m * 10 + k)
     A, Wt, b, Q, P = _panel_layer(rng, dtype, rows, m, k)
     C = np.full((rows, m), np.nan, dtype)
-    _panels(rows, m, k, A, Q, 3, P, 5, C)
+    PANEL_KERNELS[kernel](rows, m, k, A, Q, 3, P, 5, C)
     np.testing.assert_array_equal(C, _fma_chains(A, Wt, b))
     truth = A.astype(np.float64) @ Wt.astype(np.float64) + b
     tol = (2e-6 if dtype == np.float32 else 1e-14) * k**0.5 * 4
