@@ -90,16 +90,31 @@ def _lanes(typingctx, arr):
     return types.intp(arr), codegen
 
 
-@intrinsic
-def _vload(typingctx, arr, idx):
-    """``arr[idx:idx + lanes]`` as a vector."""
-    vt = _vector_of(arr.dtype)
+def _load_codegen(vt: VectorType):
+    """Code of a vector load of type ``vt`` from ``arr[idx:]`` (unaligned)."""
 
     def codegen(context, builder, sig, args):
         ptr = _element_ptr(context, builder, sig.args[0], args[0], args[1])
         return builder.load(builder.bitcast(ptr, context.get_value_type(vt).as_pointer()), align=1)
 
-    return vt(arr, types.intp), codegen
+    return codegen
+
+
+def _splat_codegen(vt: VectorType):
+    """Code of ``arr[idx]`` broadcast to every lane of a vector of type ``vt``."""
+
+    def codegen(context, builder, sig, args):
+        x = builder.load(_element_ptr(context, builder, sig.args[0], args[0], args[1]))
+        return _splat(builder, context.get_value_type(vt), x)
+
+    return codegen
+
+
+@intrinsic
+def _vload(typingctx, arr, idx):
+    """``arr[idx:idx + lanes]`` as a vector."""
+    vt = _vector_of(arr.dtype)
+    return vt(arr, types.intp), _load_codegen(vt)
 
 
 @intrinsic
@@ -118,12 +133,7 @@ def _vstore(typingctx, arr, idx, v):
 def _vsplat(typingctx, arr, idx):
     """``arr[idx]`` in every lane."""
     vt = _vector_of(arr.dtype)
-
-    def codegen(context, builder, sig, args):
-        x = builder.load(_element_ptr(context, builder, sig.args[0], args[0], args[1]))
-        return _splat(builder, context.get_value_type(vt), x)
-
-    return vt(arr, types.intp), codegen
+    return vt(arr, types.intp), _splat_codegen(vt)
 
 
 def _wide_of(dtype: Any) -> VectorType:
@@ -135,24 +145,14 @@ def _wide_of(dtype: Any) -> VectorType:
 def _wload(typingctx, arr, idx):
     """``arr[idx:idx + 2 * lanes]`` as one 512-bit vector (a panel row)."""
     vt = _wide_of(arr.dtype)
-
-    def codegen(context, builder, sig, args):
-        ptr = _element_ptr(context, builder, sig.args[0], args[0], args[1])
-        return builder.load(builder.bitcast(ptr, context.get_value_type(vt).as_pointer()), align=1)
-
-    return vt(arr, types.intp), codegen
+    return vt(arr, types.intp), _load_codegen(vt)
 
 
 @intrinsic
 def _wsplat(typingctx, arr, idx):
     """``arr[idx]`` in every lane of a 512-bit vector."""
     vt = _wide_of(arr.dtype)
-
-    def codegen(context, builder, sig, args):
-        x = builder.load(_element_ptr(context, builder, sig.args[0], args[0], args[1]))
-        return _splat(builder, context.get_value_type(vt), x)
-
-    return vt(arr, types.intp), codegen
+    return vt(arr, types.intp), _splat_codegen(vt)
 
 
 def _host_has_avx512(cpu_name: str | None = None, features: dict[str, bool] | None = None) -> bool:
