@@ -215,8 +215,8 @@ def _train_fold(
         n = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
         numba.set_num_threads(n)
         try:
-            # BLAS too: the other workers' folds run meanwhile, and two BLAS pools spinning for the same
-            # cores made concurrent folds several times slower than serial ones
+            # BLAS too: the other workers' folds run meanwhile, and BLAS pools sized for the whole machine
+            # in every worker spin for the same cores
             with blas_threads(n):
                 return _train_fold(dict(payload, threads=None))
         finally:

@@ -40,6 +40,7 @@ __all__ = [
     "expand_inputs",
     "client_for",
     "local_cluster",
+    "MALLOC_ENV",
 ]
 
 _MODELS: dict[str, Any] = {}  # per worker process: parsed models by the hash of their texts
@@ -266,7 +267,7 @@ def local_cluster(workers: int, threads: int | None = None) -> Any:
     The worker processes start with glibc allocator settings for arrays of megabytes (:data:`MALLOC_ENV`):
     with glibc's defaults (and more so with distributed's ``MALLOC_TRIM_THRESHOLD_=65536``) the arrays of
     every chunk read (decompressed baskets, branch arrays, the input matrix) come as fresh pages from the
-    kernel and go back on free, and page faults take a third of a task's time. distributed sets such
+    kernel and go back on free, and page faults take much of a task's time. distributed sets such
     variables in this process's environment before it spawns a worker (its ``pre-spawn-environ``: glibc
     reads them once, at process start); they are given for these workers only, and this process's
     environment is put back as it was afterwards.

@@ -178,9 +178,9 @@ def _host_has_avx512(cpu_name: str | None = None, features: dict[str, bool] | No
     return bool(features.get("avx512f", False))
 
 
-#: :func:`gemm_panels` runs tiles of 12 rows x one 512-bit vector where Numba compiles for AVX-512
-#: (Zen 4 measured 58 against 55-57 GMAC/s on 128 x 128 layers; CPUs with two 512-bit FMA units gain more).
-#: Fixed when the module is imported; both tiles give the same bits.
+#: :func:`gemm_panels` runs tiles of 12 rows x one 512-bit vector where Numba compiles for AVX-512 (half
+#: the instructions per multiply-add; ``benchmarks/README.md`` has the figures). Fixed when the module is
+#: imported; both tiles give the same bits.
 WIDE_TILES = _host_has_avx512()
 
 
