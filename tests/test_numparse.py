@@ -51,6 +51,7 @@ def test_unusual_tokens_and_whitespace():
     )
     _same(text)
     _same("\t1\n2\r3\x0b4\x0c5\x1c6\x1d7\x1e8\x1f9   ")
+
     _same("")
 
 
@@ -73,6 +74,11 @@ def test_wrong_count_non_ascii_and_bad_tokens_are_left_to_the_caller():
         parse_values("1 2x 3", 3)
     with pytest.raises(ValueError):
         parse_values("1 0x10", 2)
+    for bad in ("1.2.3", ".", "..5", "1..", "-.", "+"):  # one '.' at most, at least one digit: as float()
+        with pytest.raises(ValueError):
+            float(bad)
+        with pytest.raises(ValueError):
+            parse_values(f"1 {bad} 2", 3)
 
 
 def test_large_and_small_matrices_load_to_the_written_values():

@@ -60,20 +60,11 @@ def _parse(buf, out, starts, ends, slots, pow10):
         scale = 0  # decimal exponent correction from the digits' position
         nd = 0  # digits seen
         ok = True
-        while j < end and 48 <= buf[j] <= 57:
-            d = buf[j] - 48
-            nd += 1
-            if mant != 0 or d != 0:
-                if sig < 18:
-                    mant = mant * 10 + d
-                    sig += 1
-                else:
-                    ok = False
-            j += 1
-        if j < end and buf[j] == 46:  # '.'
-            j += 1
-            while j < end and 48 <= buf[j] <= 57:
-                d = buf[j] - 48
+        dot = False  # past the '.': each digit lowers the decimal exponent
+        while j < end:
+            c = buf[j]
+            if 48 <= c <= 57:
+                d = c - 48
                 nd += 1
                 if mant != 0 or d != 0:
                     if sig < 18:
@@ -81,8 +72,13 @@ def _parse(buf, out, starts, ends, slots, pow10):
                         sig += 1
                     else:
                         ok = False
-                scale -= 1
-                j += 1
+                if dot:
+                    scale -= 1
+            elif c == 46 and not dot:  # '.'
+                dot = True
+            else:
+                break
+            j += 1
         if nd == 0:
             ok = False
         exp = 0
