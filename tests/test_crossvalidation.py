@@ -180,6 +180,15 @@ def test_random_split_is_tmva_fold_mapping_and_cannot_be_applied_per_event():
 
 
 @needs_vectors
+def _assert_same_folds(serial_dir, other_dir) -> None:
+    """The three fold weight files under ``other_dir`` hold the serial run's weights bit for bit."""
+    for k in (1, 2, 3):
+        serial = load_weights(serial_dir / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
+        other = load_weights(other_dir / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
+        for a, b in zip(serial.params, other.params, strict=True):
+            assert np.array_equal(a["Weights"], b["Weights"]) and np.array_equal(a["Biases"], b["Biases"])
+
+
 def test_folds_trained_on_dask_workers_equal_the_serial_folds(
     evaluated, tutorial, dask_client, tmp_path, monkeypatch
 ):
@@ -188,11 +197,7 @@ def test_folds_trained_on_dask_workers_equal_the_serial_folds(
     cv = CrossValidation("CV", _loader(tutorial), None, CV_OPTS, client=dask_client)
     cv.BookMethod("DL", "DNN", METHOD)
     cv.Evaluate()
-    for k in (1, 2, 3):
-        serial = load_weights(work / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
-        remote = load_weights(tmp_path / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
-        for a, b in zip(serial.params, remote.params, strict=True):
-            assert np.array_equal(a["Weights"], b["Weights"]) and np.array_equal(a["Biases"], b["Biases"])
+    _assert_same_folds(work, tmp_path)
 
 
 MULTI_METHOD = (
@@ -275,11 +280,7 @@ def test_folds_on_our_own_local_cluster_equal_the_serial_folds(evaluated, tutori
     cv = CrossValidation("CV", _loader(tutorial), None, CV_OPTS + ":Workers=2")
     cv.BookMethod("DL", "DNN", METHOD)
     cv.Evaluate()
-    for k in (1, 2, 3):
-        serial = load_weights(work / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
-        remote = load_weights(tmp_path / "dataset" / "weights" / f"CV_DNN_fold{k}.weights.xml")
-        for a, b in zip(serial.params, remote.params, strict=True):
-            assert np.array_equal(a["Weights"], b["Weights"]) and np.array_equal(a["Biases"], b["Biases"])
+    _assert_same_folds(work, tmp_path)
 
 
 def test_automatic_workers_stay_serial_on_two_cores(monkeypatch):

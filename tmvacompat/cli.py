@@ -115,13 +115,14 @@ def _train(job_path: str) -> int:
     from tmvacompat.jobfile import load_job, run_job
 
     job = load_job(job_path)
-    factory = run_job(job)
     if job["mode"] == "crossvalidation":
-        for model in factory.models.values():
+        cv = run_job(job)
+        for model in cv.models.values():
             print(f"weight file: {model.path}")
-        if factory.output_file:
-            print(f"output file: {factory.output_file}")
+        if cv.output_file:
+            print(f"output file: {cv.output_file}")
         return 0
+    factory = run_job(job)
     failed = 0
     for booked in factory._booked:
         m = booked.method

@@ -144,7 +144,8 @@ def _check_table(table: Any, name: str, where: str) -> dict[str, Any]:
 
 
 def parse_job(text: str, where: str = "job file") -> dict[str, Any]:
-    """Read and check the TOML text of a job file; returns every table with its defaults filled in.
+    """Read and check the TOML text of a job file; returns every table with its defaults filled in, and
+    ``mode``: ``"crossvalidation"`` for a job with ``[crossvalidation]``, else ``"factory"``.
 
     Raises:
         OptionError: invalid TOML (with its line and column), an unknown table or key, a value of the
